@@ -1,0 +1,77 @@
+"""The allocation engine: pre-order SO lines matched to incoming PO lines, first in, first out.
+
+Every operation here is one database transaction, takes an ``Actor`` (who, and from where),
+writes audit events, and returns an ``Outcome``; ``dry_run=True`` reports the same ``Outcome``
+and changes nothing. The rules they apply are numbered as in DESIGN.md section 1.
+"""
+
+from engine.db import Database
+from engine.errors import EngineError, InvalidInput, NotFound, Refused, StorageError
+from engine.intake import apply_records
+from engine.manual import allocate, remove, sync_date, unpark
+from engine.migrate import upgrade
+from engine.orders import cancel_order
+from engine.queries import po_lines_of_sku, purchase_order, review, unallocated
+from engine.records import POLineRecord, PORecord, SOLineRecord, SORecord
+from engine.results import (
+    DateChange,
+    FieldChange,
+    LineRef,
+    Move,
+    Outcome,
+    Placement,
+    PODetail,
+    POLineSummary,
+    QueuedLine,
+    Review,
+    ReviewLine,
+)
+from engine.supply import cancel_po, rebalance, set_arrival, set_quantity, set_store_hold
+from engine.sweep import auto_allocate
+from engine.types import POStatus, SOStatus, Source
+from engine.unit import Actor
+
+__all__ = [
+    "Actor",
+    "Database",
+    "DateChange",
+    "EngineError",
+    "FieldChange",
+    "InvalidInput",
+    "LineRef",
+    "Move",
+    "NotFound",
+    "Outcome",
+    "PODetail",
+    "POLineRecord",
+    "POLineSummary",
+    "PORecord",
+    "POStatus",
+    "Placement",
+    "QueuedLine",
+    "Refused",
+    "Review",
+    "ReviewLine",
+    "SOLineRecord",
+    "SORecord",
+    "SOStatus",
+    "Source",
+    "StorageError",
+    "allocate",
+    "apply_records",
+    "auto_allocate",
+    "cancel_order",
+    "cancel_po",
+    "po_lines_of_sku",
+    "purchase_order",
+    "rebalance",
+    "remove",
+    "review",
+    "set_arrival",
+    "set_quantity",
+    "set_store_hold",
+    "sync_date",
+    "unallocated",
+    "unpark",
+    "upgrade",
+]

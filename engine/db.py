@@ -1,0 +1,138 @@
+"""Connections and transactions for SQLite (embedded default) and PostgreSQL (production)."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine, create_engine, event, inspect
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from engine.errors import StorageError
+from engine.settings import EngineSettings
+
+T = TypeVar("T")
+
+# PostgreSQL SQLSTATEs worth retrying: serialization_failure, deadlock_detected, unique_violation
+# (two callers inserting the same new order at once: the loser retries and sees an update).
+_RETRY_SQLSTATES = {"40001", "40P01", "23505"}
+MAX_ATTEMPTS = 8
+
+
+class Database:
+    """One database: a SQLAlchemy engine plus the transaction discipline of the operations."""
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        echo: bool = False,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.url = url or EngineSettings().database_url
+        self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
+        parsed = make_url(self.url)
+        self.dialect = parsed.get_backend_name()
+        if self.dialect == "sqlite":
+            self.engine = _sqlite_engine(self.url, echo=echo)
+        elif self.dialect == "postgresql":
+            if parsed.drivername == "postgresql":
+                parsed = parsed.set(drivername="postgresql+psycopg")
+            self.engine = create_engine(parsed, echo=echo, pool_pre_ping=True)
+        else:
+            raise StorageError(f"unsupported database {self.url!r}: use sqlite or postgresql")
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.dialect == "postgresql"
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only transaction: one consistent view (rolled back at the end)."""
+        with self.engine.connect() as conn:
+            if self.is_postgres:
+                conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            try:
+                yield conn
+            finally:
+                conn.rollback()
+
+    @contextmanager
+    def write(self, *, commit: bool = True) -> Iterator[Connection]:
+        """One write transaction; ``commit=False`` rolls it back (dry runs)."""
+        with self.engine.connect() as conn:
+            if not self.is_postgres:
+                # Take SQLite's write lock up front so two writers queue instead of one of them
+                # failing half way with SQLITE_BUSY on lock upgrade.
+                conn.info["sqlite_begin"] = "BEGIN IMMEDIATE"
+            conn.begin()
+            try:
+                yield conn
+            except BaseException:
+                conn.rollback()
+                raise
+            if commit:
+                conn.commit()
+            else:
+                conn.rollback()
+
+    def run(self, work: Callable[[Connection], T], *, commit: bool = True) -> T:
+        """Run ``work`` in one write transaction, retrying it whole on transient conflicts."""
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                with self.write(commit=commit) as conn:
+                    return work(conn)
+            except DBAPIError as exc:
+                if attempt == MAX_ATTEMPTS or not _is_transient(exc):
+                    raise
+                time.sleep(random.uniform(0, 0.01 * 2**attempt))
+        raise AssertionError("unreachable")
+
+    def schema_is_current(self) -> bool:
+        from engine.migrate import current_revision, head_revision
+
+        return current_revision(self) == head_revision()
+
+    def has_schema(self) -> bool:
+        return inspect(self.engine).has_table("so_lines")
+
+
+def _sqlite_engine(url: str, *, echo: bool) -> Engine:
+    parsed = make_url(url)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, echo=echo, connect_args={"timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not pysqlite, issue BEGIN (pysqlite's implicit transactions would
+        # otherwise defeat BEGIN IMMEDIATE).
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql(conn.info.pop("sqlite_begin", "BEGIN"))
+
+    return engine
+
+
+def _is_transient(exc: DBAPIError) -> bool:
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate in _RETRY_SQLSTATES:
+        return True
+    return isinstance(exc, OperationalError) and "database is locked" in str(exc.orig)

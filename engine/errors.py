@@ -1,0 +1,39 @@
+"""What the engine refuses, and why: every caller turns these into its own kind of message."""
+
+from __future__ import annotations
+
+
+class EngineError(Exception):
+    """Base of every refusal. ``str(error)`` is one line a person can act on."""
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.problems = problems or []
+
+    def __str__(self) -> str:
+        if not self.problems:
+            return self.message
+        return f"{self.message}: " + "; ".join(self.problems)
+
+
+class NotFound(EngineError):
+    """An unknown PO, PO line, order or order line."""
+
+
+class Refused(EngineError):
+    """The request is well formed but a rule forbids it; nothing was changed."""
+
+    def __init__(
+        self, message: str, problems: list[str] | None = None, *, shortfall: int = 0
+    ) -> None:
+        super().__init__(message, problems)
+        self.shortfall = shortfall
+
+
+class InvalidInput(EngineError):
+    """Malformed input: a bad date, quantity, reference or file row."""
+
+
+class StorageError(EngineError):
+    """The database is missing, unreachable or at the wrong schema version."""

@@ -1,0 +1,128 @@
+"""What a merchandiser does by hand: allocate, remove, sync dates, unpark (rules 3, 4, 5)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from engine import ledger, lookup
+from engine.db import Database
+from engine.errors import Refused
+from engine.results import LineRef, Outcome
+from engine.unit import Actor, Unit, run_operation
+
+
+def allocate(
+    db: Database,
+    actor: Actor,
+    po: str,
+    line: int,
+    refs: Sequence[LineRef],
+    *,
+    dry_run: bool = False,
+) -> Outcome:
+    """Rule 3: allocate the chosen unallocated SO lines (parked or not) of the PO line's SKU to
+    it, all or nothing. A refusal names every offending line and the shortfall in units."""
+    if not refs:
+        raise Refused("name at least one order line to allocate")
+
+    def work(unit: Unit) -> None:
+        target, po_status = lookup.po_line(unit, po, line)
+        demands, problems = lookup.resolve(unit.conn, refs, target.sku)
+        if po_status != "open" or target.status != "open":
+            status = po_status if po_status != "open" else target.status
+            problems.insert(0, f"PO {po} line {line} is {status}")
+        names = lookup.po_line_names(unit.conn, [d.po_line_id for d in demands if d.po_line_id])
+        for d in demands:
+            if d.status != "open":
+                problems.append(f"{d.order}:{d.line} is {d.status}")
+            elif d.po_line_id is not None:
+                other_po, other_line = names[d.po_line_id]
+                problems.append(
+                    f"{d.order}:{d.line} is already allocated to {other_po}:{other_line}"
+                )
+            if d.sku != target.sku:
+                problems.append(f"{d.order}:{d.line} is SKU {d.sku}, not {target.sku}")
+        total = sum(d.quantity for d in demands)
+        shortfall = max(0, total - target.atp)
+        if shortfall:
+            problems.append(
+                f"{total} units asked, {target.atp} ATP left on {po}:{line} (short by {shortfall})"
+            )
+        if problems:
+            raise Refused(f"cannot allocate to {po}:{line}", problems, shortfall=shortfall)
+        # A person chose these lines: parked ones stop being parked.
+        ledger.set_parked(unit, [d for d in demands if d.parked], parked=False)
+        ledger.allocate(unit, [(d, target) for d in demands], reason="manual")
+
+    return run_operation(db, actor, "allocate", work, dry_run=dry_run)
+
+
+def remove(
+    db: Database,
+    actor: Actor,
+    po: str,
+    line: int,
+    refs: Sequence[LineRef],
+    *,
+    hold_for_store: bool = False,
+    dry_run: bool = False,
+) -> Outcome:
+    """Rule 5: unallocate the chosen SO lines from the PO line, clear their promised dates and
+    park them. With ``hold_for_store`` the freed units go to the store hold, else back to ATP."""
+    if not refs:
+        raise Refused("name at least one order line to remove")
+
+    def work(unit: Unit) -> None:
+        target, _ = lookup.po_line(unit, po, line)
+        demands, problems = lookup.resolve(unit.conn, refs, target.sku)
+        for d in demands:
+            if d.po_line_id != target.id:
+                problems.append(f"{d.order}:{d.line} is not allocated to {po}:{line}")
+        if problems:
+            raise Refused(f"cannot remove allocations from {po}:{line}", problems)
+        ledger.release(unit, [(d, target) for d in demands], park=True, reason="removed")
+        if hold_for_store:
+            freed = sum(d.quantity for d in demands)
+            ledger.set_field(
+                unit, target, "store_hold", target.store_hold + freed, reason="removed"
+            )
+
+    return run_operation(db, actor, "remove", work, dry_run=dry_run)
+
+
+def sync_date(db: Database, actor: Actor, po: str, line: int, *, dry_run: bool = False) -> Outcome:
+    """Rule 4: every SO line allocated to the PO line gets ``promised_date := arrival_date``."""
+
+    def work(unit: Unit) -> None:
+        target, _ = lookup.po_line(unit, po, line)
+        sync_line(unit, target)
+
+    return run_operation(db, actor, "sync-date", work, dry_run=dry_run)
+
+
+def sync_line(unit: Unit, target: ledger.Supply) -> None:
+    lines = ledger.allocations_of(unit, [target.id])
+    ledger.set_promises(unit, [(d, target.arrival_date) for d in lines], reason="sync")
+
+
+def unpark(
+    db: Database, actor: Actor, refs: Sequence[LineRef], *, dry_run: bool = False
+) -> Outcome:
+    """Return parked SO lines to the automatic queue (rule 1 skips parked lines until then).
+    The lines are then swept at once, like any other change that can place orders."""
+    from engine.sweep import sweep
+
+    if not refs:
+        raise Refused("name at least one order line to unpark")
+
+    def work(unit: Unit) -> None:
+        demands, problems = lookup.resolve(unit.conn, refs, None)
+        unit.lock_skus({d.sku for d in demands})
+        demands, problems = lookup.resolve(unit.conn, refs, None)
+        problems += [f"{d.order}:{d.line} is not parked" for d in demands if not d.parked]
+        if problems:
+            raise Refused("cannot unpark", problems)
+        ledger.set_parked(unit, demands, parked=False)
+        sweep(unit, {d.sku for d in demands})
+
+    return run_operation(db, actor, "unpark", work, dry_run=dry_run)

@@ -1,0 +1,250 @@
+"""The schema: typed SQLAlchemy 2 models.
+
+Constraints carry the invariants of DESIGN.md section 1 wherever a constraint can express them:
+
+* ``po_lines``: ``0 <= allocated`` and ``allocated + store_hold <= quantity`` (ATP never negative).
+* ``allocations.so_line_id`` is unique (one allocation per SO line) and a composite foreign key ties
+  each allocation to its SO line's pointer, SKU and quantity (the whole quantity, the same SKU).
+* A second composite key ties each allocation to a PO line of the same SKU.
+* ``so_lines``: only open lines may be allocated; parked lines are never allocated.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from engine.types import UTCDateTime
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+KEY = String(64)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Product(Base):
+    """One row per SKU; operations lock these rows, in SKU order, before touching allocations."""
+
+    __tablename__ = "products"
+
+    sku: Mapped[str] = mapped_column(KEY, primary_key=True)
+
+
+class PurchaseOrder(Base):
+    __tablename__ = "purchase_orders"
+    __table_args__ = (
+        CheckConstraint("status IN ('open', 'cancelled', 'received')", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    po_number: Mapped[str] = mapped_column(KEY, unique=True)
+    supplier: Mapped[str] = mapped_column(String(200), default="")
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class POLine(Base):
+    __tablename__ = "po_lines"
+    __table_args__ = (
+        UniqueConstraint("po_id", "line"),
+        # Target of the allocations' (po_line_id, sku) key: an allocation can only name a PO
+        # line of its own SKU.
+        UniqueConstraint("id", "sku"),
+        CheckConstraint("line >= 1", name="line_positive"),
+        CheckConstraint("quantity >= 0", name="quantity_not_negative"),
+        CheckConstraint("store_hold >= 0", name="store_hold_not_negative"),
+        CheckConstraint("allocated >= 0", name="allocated_not_negative"),
+        CheckConstraint("allocated + store_hold <= quantity", name="atp_not_negative"),
+        CheckConstraint("status IN ('open', 'cancelled', 'received')", name="status"),
+        Index("ix_po_lines_supply", "sku", "arrival_date", "po_number", "line"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    po_id: Mapped[int] = mapped_column(ForeignKey("purchase_orders.id"))
+    # Copied from the header: the PO number never changes and FIFO tie-breaks on it.
+    po_number: Mapped[str] = mapped_column(KEY)
+    line: Mapped[int] = mapped_column(Integer)
+    sku: Mapped[str] = mapped_column(ForeignKey("products.sku"))
+    quantity: Mapped[int] = mapped_column(Integer)
+    store_hold: Mapped[int] = mapped_column(Integer, default=0)
+    # Sum of the quantities allocated to this line, kept by the operations so that the ATP
+    # check above is a constraint rather than a hope.
+    allocated: Mapped[int] = mapped_column(Integer, default=0)
+    arrival_date: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SalesOrder(Base):
+    __tablename__ = "sales_orders"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_number: Mapped[str] = mapped_column(KEY, unique=True)
+    customer: Mapped[str] = mapped_column(String(200), default="")
+    placed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SOLine(Base):
+    __tablename__ = "so_lines"
+    __table_args__ = (
+        UniqueConstraint("order_number", "line"),
+        # Target of the allocations' composite key (see Allocation).
+        UniqueConstraint("id", "po_line_id", "sku", "quantity"),
+        CheckConstraint("line >= 1", name="line_positive"),
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("status IN ('open', 'cancelled', 'fulfilled')", name="status"),
+        CheckConstraint("po_line_id IS NULL OR status = 'open'", name="allocated_only_open"),
+        CheckConstraint("po_line_id IS NULL OR NOT parked", name="parked_unallocated"),
+        CheckConstraint(
+            "po_line_id IS NULL OR promised_date IS NOT NULL", name="allocated_promised"
+        ),
+        # The unallocated queue (rule 1) in FIFO order, small however many lines are allocated.
+        Index(
+            "ix_so_lines_queue",
+            "sku",
+            "placed_at",
+            "order_number",
+            "line",
+            sqlite_where=text("status = 'open' AND po_line_id IS NULL"),
+            postgresql_where=text("status = 'open' AND po_line_id IS NULL"),
+        ),
+        # A PO line's allocations in FIFO order, for review pages and releases.
+        Index(
+            "ix_so_lines_allocated",
+            "po_line_id",
+            "placed_at",
+            "order_number",
+            "line",
+            sqlite_where=text("po_line_id IS NOT NULL"),
+            postgresql_where=text("po_line_id IS NOT NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    so_id: Mapped[int] = mapped_column(ForeignKey("sales_orders.id"))
+    # Copies of the header's FIFO keys so that one index orders the queue.
+    order_number: Mapped[str] = mapped_column(KEY)
+    placed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    line: Mapped[int] = mapped_column(Integer)
+    sku: Mapped[str] = mapped_column(ForeignKey("products.sku"))
+    quantity: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    parked: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The PO line this SO line is allocated to, mirrored by its Allocation row.
+    po_line_id: Mapped[int | None] = mapped_column(ForeignKey("po_lines.id"))
+    promised_date: Mapped[date | None] = mapped_column(Date)
+
+
+class Allocation(Base):
+    """One SO line promised to one PO line, for the SO line's whole quantity."""
+
+    __tablename__ = "allocations"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["so_line_id", "po_line_id", "sku", "quantity"],
+            ["so_lines.id", "so_lines.po_line_id", "so_lines.sku", "so_lines.quantity"],
+            name="fk_allocations_so_line_agrees",
+            # Checked at commit: a bulk allocation inserts these rows first and then points the
+            # SO lines at them in one set-based UPDATE.
+            deferrable=True,
+            initially="DEFERRED",
+        ),
+        ForeignKeyConstraint(
+            ["po_line_id", "sku"],
+            ["po_lines.id", "po_lines.sku"],
+            name="fk_allocations_po_line_same_sku",
+        ),
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    so_line_id: Mapped[int] = mapped_column(Integer, unique=True)
+    po_line_id: Mapped[int] = mapped_column(Integer, index=True)
+    sku: Mapped[str] = mapped_column(KEY)
+    quantity: Mapped[int] = mapped_column(Integer)
+    operation_id: Mapped[str] = mapped_column(String(36), index=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class AuditEvent(Base):
+    """Every change: when, who, from where, what, before and after (DESIGN.md section 1)."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        Index("ix_audit_events_order", "order_number", "so_line"),
+        Index("ix_audit_events_po", "po_number", "po_line"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    operation_id: Mapped[str] = mapped_column(String(36), index=True)
+    operation: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(32))
+    sku: Mapped[str | None] = mapped_column(KEY)
+    po_number: Mapped[str | None] = mapped_column(KEY)
+    po_line: Mapped[int | None] = mapped_column(Integer)
+    order_number: Mapped[str | None] = mapped_column(KEY)
+    so_line: Mapped[int | None] = mapped_column(Integer)
+    quantity: Mapped[int | None] = mapped_column(Integer)
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class PromiseChange(Base):
+    """Each change of a promised date, so that customers can be told (rule 4)."""
+
+    __tablename__ = "promise_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    so_line_id: Mapped[int] = mapped_column(ForeignKey("so_lines.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    operation_id: Mapped[str] = mapped_column(String(36))
+    actor: Mapped[str] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(String(16))
+    old_date: Mapped[date | None] = mapped_column(Date)
+    new_date: Mapped[date | None] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(String(64))
+
+
+purchase_orders = PurchaseOrder.__table__
+po_lines = POLine.__table__
+sales_orders = SalesOrder.__table__
+so_lines = SOLine.__table__
+allocations = Allocation.__table__
+audit_events = AuditEvent.__table__
+promise_changes = PromiseChange.__table__
+products = Product.__table__

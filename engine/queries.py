@@ -1,0 +1,190 @@
+"""Read-only views of the state: review a PO line, the unallocated queue, a PO (rule 2)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Connection, and_, case, func, select, tuple_
+
+from engine.db import Database
+from engine.errors import NotFound
+from engine.lookup import po_line_sku
+from engine.models import po_lines, purchase_orders, sales_orders, so_lines
+from engine.results import PODetail, POLineSummary, QueuedLine, Review, ReviewLine
+
+FIFO = (so_lines.c.placed_at, so_lines.c.order_number, so_lines.c.line)
+
+
+def review(
+    db: Database,
+    po: str,
+    line: int,
+    *,
+    limit: int | None = None,
+    after: tuple[datetime, str, int] | None = None,
+) -> Review:
+    """Rule 2: a PO line's header and its allocated SO lines in FIFO order.
+
+    ``limit`` and ``after`` (the FIFO key of the last line shown) page through long lines by
+    keyset, so page 500 costs what page 1 does."""
+    with db.read() as conn:
+        po_line_sku(conn, po, line)
+        head = conn.execute(
+            select(
+                po_lines,
+                purchase_orders.c.status.label("po_status"),
+                purchase_orders.c.supplier,
+            )
+            .join(purchase_orders, purchase_orders.c.id == po_lines.c.po_id)
+            .where(po_lines.c.po_number == po, po_lines.c.line == line)
+        ).one()
+        totals = conn.execute(
+            select(
+                func.count(func.distinct(so_lines.c.order_number)),
+                func.coalesce(
+                    func.sum(case((so_lines.c.promised_date != head.arrival_date, 1), else_=0)), 0
+                ),
+            ).where(so_lines.c.po_line_id == head.id)
+        ).one()
+        query = (
+            select(*FIFO, sales_orders.c.customer, so_lines.c.quantity, so_lines.c.promised_date)
+            .join(sales_orders, sales_orders.c.id == so_lines.c.so_id)
+            .where(so_lines.c.po_line_id == head.id)
+            .order_by(*FIFO)
+        )
+        if after is not None:
+            query = query.where(tuple_(*FIFO) > tuple_(*_key_params(after)))
+        if limit is not None:
+            query = query.limit(limit)
+        rows = conn.execute(query).all()
+    status = head.status if head.po_status == "open" else head.po_status
+    return Review(
+        po=po,
+        line=line,
+        sku=head.sku,
+        status=status,
+        arrival_date=head.arrival_date,
+        quantity=head.quantity,
+        store_hold=head.store_hold,
+        allocated=head.allocated,
+        atp=head.quantity - head.store_hold - head.allocated,
+        orders=totals[0],
+        out_of_sync=totals[1],
+        supplier=head.supplier,
+        allocations=[
+            ReviewLine(
+                order=r.order_number,
+                line=r.line,
+                customer=r.customer,
+                placed_at=r.placed_at,
+                quantity=r.quantity,
+                promised_date=r.promised_date,
+                in_sync=r.promised_date == head.arrival_date,
+            )
+            for r in rows
+        ],
+    )
+
+
+def unallocated(
+    db: Database, *, sku: str | None = None, limit: int | None = None
+) -> list[QueuedLine]:
+    """Open SO lines without an allocation, parked ones included, in FIFO order."""
+    query = (
+        select(
+            *FIFO,
+            so_lines.c.sku,
+            so_lines.c.quantity,
+            sales_orders.c.customer,
+            so_lines.c.parked,
+        )
+        .join(sales_orders, sales_orders.c.id == so_lines.c.so_id)
+        .where(so_lines.c.status == "open", so_lines.c.po_line_id.is_(None))
+        .order_by(*FIFO)
+    )
+    if sku is not None:
+        query = query.where(so_lines.c.sku == sku)
+    if limit is not None:
+        query = query.limit(limit)
+    with db.read() as conn:
+        rows = conn.execute(query).all()
+    return [
+        QueuedLine(
+            order=r.order_number,
+            line=r.line,
+            sku=r.sku,
+            quantity=r.quantity,
+            placed_at=r.placed_at,
+            customer=r.customer,
+            parked=r.parked,
+        )
+        for r in rows
+    ]
+
+
+def purchase_order(db: Database, po: str) -> PODetail:
+    """A PO and each of its lines with allocated, ATP and out-of-sync counts."""
+    with db.read() as conn:
+        head = conn.execute(
+            select(purchase_orders).where(purchase_orders.c.po_number == po)
+        ).one_or_none()
+        if head is None:
+            raise NotFound(f"unknown PO {po}")
+        lines = sorted(_line_summaries(conn, po_lines.c.po_id == head.id), key=lambda s: s.line)
+    return PODetail(po=po, supplier=head.supplier, status=head.status, lines=lines)
+
+
+def po_lines_of_sku(db: Database, sku: str, *, open_only: bool = True) -> list[POLineSummary]:
+    """A SKU's PO lines in rule 1's order (arrival date, PO, line)."""
+    cond = po_lines.c.sku == sku
+    if open_only:
+        cond = and_(cond, po_lines.c.status == "open", purchase_orders.c.status == "open")
+    with db.read() as conn:
+        return _line_summaries(conn, cond)
+
+
+def _line_summaries(conn: Connection, cond: object) -> list[POLineSummary]:
+    out_of_sync = (
+        select(func.count())
+        .where(
+            so_lines.c.po_line_id == po_lines.c.id,
+            so_lines.c.promised_date != po_lines.c.arrival_date,
+        )
+        .scalar_subquery()
+    )
+    orders = (
+        select(func.count(func.distinct(so_lines.c.order_number)))
+        .where(so_lines.c.po_line_id == po_lines.c.id)
+        .scalar_subquery()
+    )
+    rows = conn.execute(
+        select(po_lines, purchase_orders.c.status.label("po_status"), orders, out_of_sync)
+        .join(purchase_orders, purchase_orders.c.id == po_lines.c.po_id)
+        .where(cond)  # type: ignore[arg-type]
+        .order_by(po_lines.c.arrival_date, po_lines.c.po_number, po_lines.c.line)
+    ).all()
+    return [
+        POLineSummary(
+            po=r.po_number,
+            line=r.line,
+            sku=r.sku,
+            status=r.status if r.po_status == "open" else r.po_status,
+            arrival_date=r.arrival_date,
+            quantity=r.quantity,
+            store_hold=r.store_hold,
+            allocated=r.allocated,
+            atp=r.quantity - r.store_hold - r.allocated,
+            orders=r[-2],
+            out_of_sync=r[-1],
+        )
+        for r in rows
+    ]
+
+
+def _key_params(after: tuple[datetime, str, int]) -> tuple[object, ...]:
+    from sqlalchemy import literal
+
+    from engine.types import UTCDateTime
+
+    placed_at, order, line = after
+    return (literal(placed_at, UTCDateTime()), literal(order), literal(line))

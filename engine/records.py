@@ -1,0 +1,134 @@
+"""Validated input records: what an import file or an order-intake request may contain."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+KEY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9#._/\-]{0,63}$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def parse_key(value: Any, what: str = "number") -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not KEY_PATTERN.match(value.strip()):
+        raise ValueError(
+            f"{what} {value!r} must be 1-64 letters, digits or # . _ / - (no spaces or colons)"
+        )
+    return value.strip()
+
+
+def parse_date(value: Any) -> date:
+    """A calendar date written ISO ``YYYY-MM-DD``; nothing else is guessed at."""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    text = str(value).strip() if value is not None else ""
+    if not _DATE.match(text):
+        raise ValueError(f"date {value!r} is not YYYY-MM-DD")
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"date {value!r} does not exist") from None
+
+
+def parse_instant(value: Any) -> datetime:
+    """An ISO 8601 date-time with a UTC offset (``Z`` or ``+02:00``)."""
+    if isinstance(value, datetime):
+        moment = value
+    else:
+        text = str(value).strip() if value is not None else ""
+        try:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            raise ValueError(f"placed_at {value!r} is not an ISO 8601 date-time") from None
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"placed_at {value!r} has no UTC offset (add Z or +HH:MM)")
+    return moment
+
+
+def parse_int(value: Any, what: str, *, minimum: int) -> int:
+    if isinstance(value, bool):
+        raise ValueError(f"{what} {value!r} is not a whole number")
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+\s*", value):
+        value = int(value)
+    if not isinstance(value, int):
+        raise ValueError(f"{what} {value!r} is not a whole number")
+    if value < minimum:
+        raise ValueError(f"{what} {value} must be at least {minimum}")
+    return value
+
+
+def _line(v: Any) -> int:
+    return parse_int(v, "line", minimum=1)
+
+
+def _text(v: Any) -> str:
+    return "" if v is None else str(v).strip()
+
+
+PoNumber = Annotated[str, BeforeValidator(lambda v: parse_key(v, "PO number"))]
+OrderNumber = Annotated[str, BeforeValidator(lambda v: parse_key(v, "order number"))]
+Sku = Annotated[str, BeforeValidator(lambda v: parse_key(v, "SKU"))]
+LineNo = Annotated[int, BeforeValidator(_line)]
+Text = Annotated[str, BeforeValidator(_text), Field(max_length=200)]
+IsoDate = Annotated[date, BeforeValidator(parse_date)]
+Instant = Annotated[datetime, BeforeValidator(parse_instant)]
+
+
+def _unique_lines(lines: list[Any], owner: str) -> list[Any]:
+    seen: set[int] = set()
+    for item in lines:
+        if item.line in seen:
+            raise ValueError(f"{owner} has line {item.line} twice")
+        seen.add(item.line)
+    return lines
+
+
+class POLineRecord(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    line: LineNo
+    sku: Sku
+    quantity: Annotated[int, BeforeValidator(lambda v: parse_int(v, "quantity", minimum=0))]
+    arrival_date: IsoDate
+
+
+class PORecord(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    po: PoNumber
+    supplier: Text = ""
+    lines: Annotated[list[POLineRecord], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _lines_unique(self) -> PORecord:
+        _unique_lines(self.lines, f"PO {self.po}")
+        return self
+
+
+class SOLineRecord(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    line: LineNo
+    sku: Sku
+    quantity: Annotated[int, BeforeValidator(lambda v: parse_int(v, "quantity", minimum=1))]
+
+
+class SORecord(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    order: OrderNumber
+    customer: Text = ""
+    placed_at: Instant
+    lines: Annotated[list[SOLineRecord], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _lines_unique(self) -> SORecord:
+        _unique_lines(self.lines, f"order {self.order}")
+        return self

@@ -1,0 +1,237 @@
+"""Plain result objects returned by the operations and queries (no ORM objects leak out)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+# A sweep over hundreds of thousands of lines reports its counts in full but keeps only this many
+# per-line details, so that its memory stays flat.
+DETAIL_LIMIT = 1000
+
+
+@dataclass(frozen=True)
+class LineRef:
+    """An SO line as a person writes it: ``ORDER:LINE``, or ``ORDER`` alone (``line`` is None)."""
+
+    order: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        return self.order if self.line is None else f"{self.order}:{self.line}"
+
+
+@dataclass(frozen=True)
+class Placement:
+    """An SO line and the PO line it was allocated to (or released from)."""
+
+    order: str
+    line: int
+    sku: str
+    quantity: int
+    po: str
+    po_line: int
+    placed_at: datetime
+    promised_date: date | None
+
+
+@dataclass(frozen=True)
+class Move:
+    order: str
+    line: int
+    sku: str
+    quantity: int
+    from_po: str
+    from_line: int
+    to_po: str
+    to_line: int
+
+
+@dataclass(frozen=True)
+class DateChange:
+    order: str
+    line: int
+    old: date | None
+    new: date | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    po: str
+    line: int | None
+    field: str
+    before: Any
+    after: Any
+
+
+@dataclass
+class Outcome:
+    """What one operation changed (or, for a dry run, would change)."""
+
+    operation: str
+    operation_id: str
+    actor: str
+    source: str
+    dry_run: bool = False
+    allocated: list[Placement] = field(default_factory=list)
+    released: list[Placement] = field(default_factory=list)
+    moved: list[Move] = field(default_factory=list)
+    promises: list[DateChange] = field(default_factory=list)
+    po_changes: list[FieldChange] = field(default_factory=list)
+    parked: list[LineRef] = field(default_factory=list)
+    unparked: list[LineRef] = field(default_factory=list)
+    cancelled: list[LineRef] = field(default_factory=list)
+    allocated_count: int = 0
+    allocated_units: int = 0
+    created: dict[str, int] = field(default_factory=dict)
+    updated: dict[str, int] = field(default_factory=dict)
+
+    def note_allocated(self, placement: Placement) -> None:
+        self.allocated_count += 1
+        self.allocated_units += placement.quantity
+        if len(self.allocated) < DETAIL_LIMIT:
+            self.allocated.append(placement)
+
+    @property
+    def allocated_truncated(self) -> bool:
+        return self.allocated_count > len(self.allocated)
+
+    @property
+    def released_units(self) -> int:
+        return sum(p.quantity for p in self.released)
+
+    @property
+    def changed(self) -> bool:
+        return bool(
+            self.allocated_count
+            or self.released
+            or self.moved
+            or self.promises
+            or self.po_changes
+            or self.parked
+            or self.unparked
+            or self.cancelled
+            or any(self.created.values())
+            or any(self.updated.values())
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["allocated_truncated"] = self.allocated_truncated
+        return _jsonable(data)
+
+
+@dataclass(frozen=True)
+class ReviewLine:
+    order: str
+    line: int
+    customer: str
+    placed_at: datetime
+    quantity: int
+    promised_date: date | None
+    in_sync: bool
+
+
+@dataclass(frozen=True)
+class Review:
+    """A PO line and its allocations in FIFO order (rule 2)."""
+
+    po: str
+    line: int
+    sku: str
+    status: str
+    arrival_date: date
+    quantity: int
+    store_hold: int
+    allocated: int
+    atp: int
+    orders: int
+    out_of_sync: int
+    allocations: list[ReviewLine]
+    supplier: str = ""
+
+    @property
+    def sellable(self) -> int:
+        return self.quantity - self.store_hold
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``review --json`` contract of DESIGN.md section 3."""
+        return _jsonable(
+            {
+                "po": self.po,
+                "line": self.line,
+                "sku": self.sku,
+                "status": self.status,
+                "arrival_date": self.arrival_date,
+                "quantity": self.quantity,
+                "store_hold": self.store_hold,
+                "allocated": self.allocated,
+                "atp": self.atp,
+                "orders": self.orders,
+                "allocations": [
+                    {
+                        "order": a.order,
+                        "line": a.line,
+                        "customer": a.customer,
+                        "placed_at": a.placed_at,
+                        "quantity": a.quantity,
+                        "promised_date": a.promised_date,
+                        "in_sync": a.in_sync,
+                    }
+                    for a in self.allocations
+                ],
+            }
+        )
+
+
+@dataclass(frozen=True)
+class QueuedLine:
+    """An unallocated open SO line (rule 1's queue, parked lines included and marked)."""
+
+    order: str
+    line: int
+    sku: str
+    quantity: int
+    placed_at: datetime
+    customer: str
+    parked: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return _jsonable(asdict(self))
+
+
+@dataclass(frozen=True)
+class POLineSummary:
+    po: str
+    line: int
+    sku: str
+    status: str
+    arrival_date: date
+    quantity: int
+    store_hold: int
+    allocated: int
+    atp: int
+    orders: int
+    out_of_sync: int
+
+
+@dataclass(frozen=True)
+class PODetail:
+    po: str
+    supplier: str
+    status: str
+    lines: list[POLineSummary]
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value

@@ -1,0 +1,239 @@
+"""Changes to PO supply and their consequences (rules 4, 6, 7)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import select, update
+
+from engine import ledger, lookup
+from engine.db import Database
+from engine.errors import InvalidInput, Refused
+from engine.manual import sync_line
+from engine.models import po_lines, purchase_orders
+from engine.results import FieldChange, Outcome
+from engine.sweep import sweep
+from engine.unit import Actor, Unit, run_operation
+
+
+def set_arrival(
+    db: Database,
+    actor: Actor,
+    po: str,
+    line: int,
+    arrival: date,
+    *,
+    sync: bool = False,
+    rebalance: bool = False,
+    dry_run: bool = False,
+) -> Outcome:
+    """Rule 4: move a PO line's arrival date. Promises do not follow silently: the allocated
+    lines show as out of sync unless ``sync`` asks to sync them in the same step. Moved earlier
+    with ``rebalance``, the line also takes orders from later lines of its SKU (rule 7)."""
+
+    def work(unit: Unit) -> None:
+        target, _ = lookup.po_line(unit, po, line)
+        earlier = arrival < target.arrival_date
+        ledger.set_field(unit, target, "arrival_date", arrival, reason="arrival date")
+        if rebalance and earlier:
+            rebalance_sku(unit, target.sku)
+        if sync:
+            sync_line(unit, target)
+
+    return run_operation(db, actor, "set-arrival", work, dry_run=dry_run)
+
+
+def set_quantity(
+    db: Database, actor: Actor, po: str, line: int, quantity: int, *, dry_run: bool = False
+) -> Outcome:
+    """Rule 6 / rule 1: a cut below what is allocated releases the most recently placed
+    allocations first until it fits; an increase sweeps the SKU's queue."""
+    _not_negative("quantity", quantity)
+
+    def work(unit: Unit) -> None:
+        target, _ = lookup.po_line(unit, po, line)
+        change_supply(unit, target, quantity=quantity, store_hold=target.store_hold)
+
+    return run_operation(db, actor, "set-quantity", work, dry_run=dry_run)
+
+
+def set_store_hold(
+    db: Database, actor: Actor, po: str, line: int, store_hold: int, *, dry_run: bool = False
+) -> Outcome:
+    """Rule 6 / rule 1: raising the store hold above the free units releases the most recently
+    placed allocations first until it fits; lowering it sweeps the SKU's queue."""
+    _not_negative("store hold", store_hold)
+
+    def work(unit: Unit) -> None:
+        target, _ = lookup.po_line(unit, po, line)
+        if store_hold > target.quantity:
+            raise Refused(
+                f"store hold {store_hold} exceeds the quantity {target.quantity} of {po}:{line}"
+            )
+        change_supply(unit, target, quantity=target.quantity, store_hold=store_hold)
+
+    return run_operation(db, actor, "set-store-hold", work, dry_run=dry_run)
+
+
+def change_supply(unit: Unit, target: ledger.Supply, *, quantity: int, store_hold: int) -> None:
+    """Apply a new quantity and store hold to a locked PO line, releasing or sweeping."""
+    if store_hold > quantity:
+        raise Refused(
+            f"store hold {store_hold} exceeds the quantity {quantity} of {target.po}:{target.line}"
+        )
+    grows = quantity - store_hold > target.quantity - target.store_hold
+    excess = target.allocated - (quantity - store_hold)
+    if excess > 0:
+        released: list[tuple[ledger.Demand, ledger.Supply]] = []
+        for d in ledger.allocations_of(unit, [target.id], newest_first=True):
+            if excess <= 0:
+                break
+            released.append((d, target))
+            excess -= d.quantity
+        ledger.release(unit, released, park=False, reason="supply cut")
+        target.allocated -= sum(d.quantity for d, _ in released)
+    # Lower the field that shrinks first so that the ATP check holds after each statement.
+    if quantity < target.quantity:
+        ledger.set_field(unit, target, "store_hold", store_hold, reason="supply change")
+        ledger.set_field(unit, target, "quantity", quantity, reason="supply change")
+    else:
+        ledger.set_field(unit, target, "quantity", quantity, reason="supply change")
+        ledger.set_field(unit, target, "store_hold", store_hold, reason="supply change")
+    if grows and target.status == "open":
+        sweep(unit, [target.sku])
+
+
+def cancel_po(
+    db: Database, actor: Actor, po: str, *, line: int | None = None, dry_run: bool = False
+) -> Outcome:
+    """Rule 6: cancel a PO (or one line). Its allocations are released; those SO lines become
+    unallocated, not parked, and wait for the sweep or a person."""
+
+    def work(unit: Unit) -> None:
+        if line is not None:
+            target, po_status = lookup.po_line(unit, po, line)
+            if target.status == "cancelled" or po_status == "cancelled":
+                raise Refused(f"PO {po} line {line} is already cancelled")
+            targets = [target]
+        else:
+            unit.lock_skus(lookup.po_skus(unit.conn, po))
+            status = unit.conn.execute(
+                select(purchase_orders.c.status).where(purchase_orders.c.po_number == po)
+            ).scalar_one()
+            if status == "cancelled":
+                raise Refused(f"PO {po} is already cancelled")
+            rows = unit.conn.execute(
+                select(*ledger.SUPPLY_COLUMNS)
+                .where(po_lines.c.po_number == po, po_lines.c.status != "cancelled")
+                .order_by(po_lines.c.line)
+            )
+            targets = [ledger.supply_from(r) for r in rows]
+        cancel_lines(unit, targets)
+        remaining = unit.conn.execute(
+            select(po_lines.c.id).where(
+                po_lines.c.po_number == po, po_lines.c.status != "cancelled"
+            )
+        ).first()
+        if remaining is None:
+            _set_po_status(unit, po, "cancelled")
+
+    return run_operation(db, actor, "cancel-po", work, dry_run=dry_run)
+
+
+def cancel_lines(unit: Unit, targets: list[ledger.Supply]) -> None:
+    by_id = {t.id: t for t in targets}
+    held = ledger.allocations_of(unit, list(by_id))
+    ledger.release(
+        unit,
+        [(d, by_id[d.po_line_id]) for d in held if d.po_line_id],
+        park=False,
+        reason="PO cancelled",
+    )
+    for t in targets:
+        t.allocated = 0
+        ledger.set_field(unit, t, "status", "cancelled", reason="PO cancelled")
+
+
+def rebalance(
+    db: Database, actor: Actor, *, sku: str | None = None, dry_run: bool = False
+) -> Outcome:
+    """Rule 7: move orders to PO lines arriving earlier than the lines that hold them, in FIFO
+    order while the earlier line has ATP; then sweep the units this frees (rule 1)."""
+
+    def work(unit: Unit) -> None:
+        skus = [sku] if sku is not None else _skus_with_supply(unit)
+        unit.lock_skus(skus)
+        for s in skus:
+            rebalance_sku(unit, s)
+
+    return run_operation(db, actor, "rebalance", work, dry_run=dry_run)
+
+
+def rebalance_sku(unit: Unit, sku: str) -> None:
+    unit.lock_skus([sku])
+    supply = ledger.open_supply(unit, [sku])[sku]
+    if len(supply) < 2:
+        return
+    by_id = {s.id: s for s in supply}
+    held = ledger.allocations_of(unit, list(by_id))
+    holder = {d.id: by_id[d.po_line_id] for d in held if d.po_line_id in by_id}
+    moves: list[tuple[ledger.Demand, ledger.Supply, ledger.Supply]] = []
+    for target in supply:
+        if target.atp <= 0:
+            continue
+        for d in held:
+            frm = holder[d.id]
+            if frm.arrival_date <= target.arrival_date or d.quantity > target.atp:
+                continue
+            moves.append((d, frm, target))
+            holder[d.id] = target
+            frm.allocated -= d.quantity
+            target.allocated += d.quantity
+            if target.atp == 0:
+                break
+    # A line moved twice (to an earlier line, then to an even earlier one) is one move.
+    first_from: dict[int, ledger.Supply] = {}
+    for d, frm, _ in moves:
+        first_from.setdefault(d.id, frm)
+    final = {d.id: (d, first_from[d.id], holder[d.id]) for d, _, _ in moves}
+    ledger.move(unit, [m for m in final.values() if m[1].id != m[2].id], reason="rebalance")
+    if final:
+        sweep(unit, [sku])
+
+
+def _skus_with_supply(unit: Unit) -> list[str]:
+    rows = unit.conn.execute(
+        select(po_lines.c.sku)
+        .join(purchase_orders, purchase_orders.c.id == po_lines.c.po_id)
+        .where(po_lines.c.status == "open", purchase_orders.c.status == "open")
+        .group_by(po_lines.c.sku)
+        .order_by(po_lines.c.sku)
+    )
+    return list(rows.scalars())
+
+
+def _set_po_status(unit: Unit, po: str, status: str) -> None:
+    unit.conn.execute(
+        update(purchase_orders)
+        .where(purchase_orders.c.po_number == po)
+        .values(status=status, updated_at=unit.at)
+    )
+    unit.event("po", po=po, after={"status": status})
+    unit.outcome.po_changes.append(FieldChange(po, None, "status", None, status))
+
+
+def _not_negative(what: str, value: int) -> None:
+    if value < 0:
+        raise InvalidInput(f"{what} must be 0 or more, got {value}")
+
+
+__all__ = [
+    "cancel_lines",
+    "cancel_po",
+    "change_supply",
+    "rebalance",
+    "rebalance_sku",
+    "set_arrival",
+    "set_quantity",
+    "set_store_hold",
+]

@@ -1,0 +1,181 @@
+"""The unit of work every operation runs in: one transaction, one actor, one audit trail."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from engine.db import Database
+from engine.models import audit_events, products, promise_changes
+from engine.results import DateChange, Outcome
+from engine.types import Source
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who asked for a change and from where: carried into every audit event."""
+
+    name: str
+    source: Source
+
+    def __post_init__(self) -> None:
+        if not self.name.strip():
+            raise ValueError("an actor needs a name")
+
+
+@dataclass
+class Unit:
+    """State of one running operation inside its transaction."""
+
+    conn: Connection
+    actor: Actor
+    operation: str
+    outcome: Outcome
+    at: datetime
+    is_postgres: bool
+    id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    _events: list[dict[str, Any]] = field(default_factory=list)
+    _promises: list[dict[str, Any]] = field(default_factory=list)
+    _locked: set[str] = field(default_factory=set)
+
+    def event(
+        self,
+        action: str,
+        *,
+        sku: str | None = None,
+        po: str | None = None,
+        po_line: int | None = None,
+        order: str | None = None,
+        so_line: int | None = None,
+        quantity: int | None = None,
+        before: dict[str, Any] | None = None,
+        after: dict[str, Any] | None = None,
+        reason: str | None = None,
+    ) -> None:
+        self._events.append(
+            {
+                "at": self.at,
+                "operation_id": self.id,
+                "operation": self.operation,
+                "actor": self.actor.name,
+                "source": self.actor.source.value,
+                "action": action,
+                "sku": sku,
+                "po_number": po,
+                "po_line": po_line,
+                "order_number": order,
+                "so_line": so_line,
+                "quantity": quantity,
+                "before": _plain(before),
+                "after": _plain(after),
+                "reason": reason,
+            }
+        )
+
+    def promise(
+        self,
+        so_line_id: int,
+        order: str,
+        line: int,
+        old: date | None,
+        new: date | None,
+        reason: str,
+    ) -> None:
+        """Record a changed promised date (rule 4: old, new, who, why)."""
+        self._promises.append(
+            {
+                "so_line_id": so_line_id,
+                "at": self.at,
+                "operation_id": self.id,
+                "actor": self.actor.name,
+                "source": self.actor.source.value,
+                "old_date": old,
+                "new_date": new,
+                "reason": reason,
+            }
+        )
+        self.outcome.promises.append(DateChange(order, line, old, new, reason))
+
+    def lock_skus(self, skus: Collection[str]) -> None:
+        """Serialise work per product: lock the SKUs' rows in SKU order (no deadlock cycles).
+
+        Every operation that changes allocations takes these locks before it reads the rows it
+        decides on, so under READ COMMITTED it decides on the latest committed state. On SQLite
+        the whole database is already held by ``BEGIN IMMEDIATE``.
+        """
+        wanted = sorted(set(skus) - self._locked)
+        if not wanted:
+            return
+        if self.is_postgres:
+            stmt = postgresql.insert(products).on_conflict_do_nothing()
+        else:
+            stmt = sqlite.insert(products).on_conflict_do_nothing()
+        self.conn.execute(stmt, [{"sku": s} for s in wanted])
+        if self.is_postgres:
+            self.conn.execute(
+                select(products.c.sku)
+                .where(products.c.sku.in_(wanted))
+                .order_by(products.c.sku)
+                .with_for_update()
+            ).all()
+        self._locked.update(wanted)
+
+    def flush(self) -> None:
+        if self._promises:
+            self.conn.execute(insert(promise_changes), self._promises)
+            self._promises.clear()
+        if self._events:
+            self.conn.execute(insert(audit_events), self._events)
+            self._events.clear()
+
+
+def run_operation(
+    db: Database,
+    actor: Actor,
+    operation: str,
+    work: Callable[[Unit], None],
+    *,
+    dry_run: bool = False,
+) -> Outcome:
+    """Run ``work`` as one transaction; a dry run does everything, reports it, and rolls back."""
+
+    def attempt(conn: Connection) -> Outcome:
+        outcome = Outcome(
+            operation=operation,
+            operation_id="",
+            actor=actor.name,
+            source=actor.source.value,
+            dry_run=dry_run,
+        )
+        unit = Unit(
+            conn=conn,
+            actor=actor,
+            operation=operation,
+            outcome=outcome,
+            at=db.clock(),
+            is_postgres=db.is_postgres,
+        )
+        outcome.operation_id = unit.id
+        work(unit)
+        unit.flush()
+        return outcome
+
+    return db.run(attempt, commit=not dry_run)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _plain(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    return {k: (v.isoformat() if isinstance(v, date | datetime) else v) for k, v in value.items()}

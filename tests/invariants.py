@@ -1,0 +1,84 @@
+"""The invariants of DESIGN.md section 1, checked against the database itself."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+
+import engine as e
+
+
+def check_invariants(db: e.Database) -> None:
+    """Raise AssertionError naming every broken invariant."""
+    problems: list[str] = []
+    with db.read() as conn:
+
+        def rows(sql: str) -> list[tuple[object, ...]]:
+            return [tuple(r) for r in conn.execute(text(sql)).all()]
+
+        for r in rows(
+            "SELECT p.po_number, p.line, p.allocated, p.quantity - p.store_hold, "
+            "COALESCE((SELECT SUM(a.quantity) FROM allocations a WHERE a.po_line_id = p.id), 0) "
+            "FROM po_lines p"
+        ):
+            po, line, allocated, sellable, summed = r
+            if allocated != summed:
+                problems.append(f"{po}:{line} counter {allocated} != sum of allocations {summed}")
+            if not 0 <= summed <= sellable:  # type: ignore[operator]
+                problems.append(f"{po}:{line} allocated {summed} outside 0..{sellable}")
+        for r in rows(
+            "SELECT s.order_number, s.line FROM allocations a JOIN so_lines s "
+            "ON s.id = a.so_line_id WHERE a.quantity != s.quantity OR a.sku != s.sku "
+            "OR s.po_line_id IS NULL OR s.po_line_id != a.po_line_id OR s.status != 'open'"
+        ):
+            problems.append(f"allocation of {r[0]}:{r[1]} disagrees with its SO line")
+        for r in rows(
+            "SELECT s.order_number, s.line FROM so_lines s WHERE s.po_line_id IS NOT NULL "
+            "AND NOT EXISTS (SELECT 1 FROM allocations a WHERE a.so_line_id = s.id)"
+        ):
+            problems.append(f"{r[0]}:{r[1]} points at a PO line without an allocation row")
+        for r in rows(
+            "SELECT s.order_number, s.line, p.po_number, p.line FROM allocations a "
+            "JOIN so_lines s ON s.id = a.so_line_id JOIN po_lines p ON p.id = a.po_line_id "
+            "JOIN purchase_orders h ON h.id = p.po_id "
+            "WHERE p.sku != s.sku OR p.status != 'open' OR h.status != 'open'"
+        ):
+            problems.append(
+                f"{r[0]}:{r[1]} allocated to {r[2]}:{r[3]}, not an open line of its SKU"
+            )
+        for r in rows(
+            "SELECT so_line_id, COUNT(*) FROM allocations GROUP BY so_line_id HAVING COUNT(*) > 1"
+        ):
+            problems.append(f"SO line id {r[0]} has {r[1]} allocations")
+        for r in rows(
+            "SELECT order_number, line FROM so_lines WHERE status = 'open' AND po_line_id IS NULL "
+            "AND promised_date IS NOT NULL"
+        ):
+            problems.append(f"unallocated {r[0]}:{r[1]} still has a promised date")
+        for r in rows(
+            "SELECT order_number, line FROM so_lines WHERE parked AND po_line_id IS NOT NULL"
+        ):
+            problems.append(f"{r[0]}:{r[1]} is parked and allocated")
+        # The audit log accounts for every allocation that exists: the last allocate/move/release
+        # event of each SO line leaves it where the database has it.
+        last = {
+            (o, ln): (action, po, pl)
+            for o, ln, action, po, pl in rows(
+                "SELECT order_number, so_line, action, po_number, po_line FROM audit_events "
+                "WHERE action IN ('allocate', 'move', 'release') ORDER BY id"
+            )
+        }
+        held = {
+            (o, ln): (po, pl)
+            for o, ln, po, pl in rows(
+                "SELECT s.order_number, s.line, p.po_number, p.line FROM allocations a "
+                "JOIN so_lines s ON s.id = a.so_line_id JOIN po_lines p ON p.id = a.po_line_id"
+            )
+        }
+        for key, (po, pl) in held.items():
+            event = last.get(key)
+            if event is None or event[0] == "release" or (event[1], event[2]) != (po, pl):
+                problems.append(f"audit log does not account for {key} on {po}:{pl}: {event}")
+        for key, event in last.items():
+            if event[0] != "release" and key not in held:
+                problems.append(f"audit log says {key} is on {event[1]}:{event[2]}; it is not")
+    assert not problems, "invariants broken:\n" + "\n".join(problems)
