@@ -9,7 +9,6 @@ from engine.db import Database
 from engine.errors import EngineError, InvalidInput, NotFound, Refused, StorageError
 from engine.intake import apply_records
 from engine.manual import allocate, remove, sync_date, unpark
-from engine.migrate import upgrade
 from engine.orders import cancel_order
 from engine.queries import po_lines_of_sku, purchase_order, review, unallocated
 from engine.records import POLineRecord, PORecord, SOLineRecord, SORecord
@@ -30,6 +29,14 @@ from engine.supply import cancel_po, rebalance, set_arrival, set_quantity, set_s
 from engine.sweep import auto_allocate
 from engine.types import POStatus, SOStatus, Source
 from engine.unit import Actor
+
+
+def upgrade(db: Database, revision: str = "head") -> tuple[str | None, str | None]:
+    """Create or migrate the schema (Alembic, imported only when needed: it is slow to load)."""
+    from engine.migrate import upgrade as _upgrade
+
+    return _upgrade(db, revision)
+
 
 __all__ = [
     "Actor",

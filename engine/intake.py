@@ -100,18 +100,18 @@ class _Intake:
             po_id = conn.execute(
                 insert(purchase_orders).values(
                     po_number=record.po,
-                    supplier=record.supplier,
+                    supplier=record.supplier or "",
                     status="open",
                     created_at=unit.at,
                     updated_at=unit.at,
                 )
             ).inserted_primary_key[0]
             self.created["purchase_orders"] += 1
-            unit.event("po-created", po=record.po, after={"supplier": record.supplier})
+            unit.event("po-created", po=record.po, after={"supplier": record.supplier or ""})
             existing: dict[int, ledger.Supply] = {}
         else:
             po_id = header.id
-            if header.supplier != record.supplier:
+            if record.supplier is not None and header.supplier != record.supplier:
                 conn.execute(
                     update(purchase_orders)
                     .where(purchase_orders.c.id == po_id)
@@ -170,8 +170,10 @@ class _Intake:
                 unit, [(d, line) for d in held], park=False, reason="PO line SKU changed"
             )
             line.allocated = 0
-            ledger.set_field(unit, line, "sku", rec.sku, reason="import")
+            # Both SKUs may place orders now: the old one got units back (read it before
+            # set_field, which updates ``line``).
             self.to_sweep.update({line.sku, rec.sku})
+            ledger.set_field(unit, line, "sku", rec.sku, reason="import")
             changed = True
         if rec.arrival_date != line.arrival_date:
             earlier = rec.arrival_date < line.arrival_date
@@ -197,7 +199,7 @@ class _Intake:
             so_id = conn.execute(
                 insert(sales_orders).values(
                     order_number=record.order,
-                    customer=record.customer,
+                    customer=record.customer or "",
                     placed_at=record.placed_at,
                     created_at=unit.at,
                 )
@@ -207,7 +209,8 @@ class _Intake:
         else:
             so_id = header.id
             before = {"customer": header.customer, "placed_at": header.placed_at}
-            after = {"customer": record.customer, "placed_at": record.placed_at}
+            customer = header.customer if record.customer is None else record.customer
+            after = {"customer": customer, "placed_at": record.placed_at}
             if before != after:
                 conn.execute(update(sales_orders).where(sales_orders.c.id == so_id).values(**after))
                 conn.execute(
@@ -241,7 +244,7 @@ class _Intake:
                     order=record.order,
                     so_line=rec.line,
                     quantity=rec.quantity,
-                    after={"customer": record.customer, "placed_at": record.placed_at},
+                    after={"customer": record.customer or "", "placed_at": record.placed_at},
                 )
                 self.to_sweep.add(rec.sku)
             elif (line.sku, line.quantity) != (rec.sku, rec.quantity):

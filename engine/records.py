@@ -68,15 +68,16 @@ def _line(v: Any) -> int:
     return parse_int(v, "line", minimum=1)
 
 
-def _text(v: Any) -> str:
-    return "" if v is None else str(v).strip()
+def _text(v: Any) -> str | None:
+    return None if v is None else str(v).strip()
 
 
 PoNumber = Annotated[str, BeforeValidator(lambda v: parse_key(v, "PO number"))]
 OrderNumber = Annotated[str, BeforeValidator(lambda v: parse_key(v, "order number"))]
 Sku = Annotated[str, BeforeValidator(lambda v: parse_key(v, "SKU"))]
 LineNo = Annotated[int, BeforeValidator(_line)]
-Text = Annotated[str, BeforeValidator(_text), Field(max_length=200)]
+# None means "not given": a new record stores "", an update keeps what the database has.
+Text = Annotated[Annotated[str, Field(max_length=200)] | None, BeforeValidator(_text)]
 IsoDate = Annotated[date, BeforeValidator(parse_date)]
 Instant = Annotated[datetime, BeforeValidator(parse_instant)]
 
@@ -103,7 +104,7 @@ class PORecord(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     po: PoNumber
-    supplier: Text = ""
+    supplier: Text = None
     lines: Annotated[list[POLineRecord], Field(min_length=1)]
 
     @model_validator(mode="after")
@@ -124,7 +125,7 @@ class SORecord(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     order: OrderNumber
-    customer: Text = ""
+    customer: Text = None
     placed_at: Instant
     lines: Annotated[list[SOLineRecord], Field(min_length=1)]
 

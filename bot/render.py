@@ -1,0 +1,228 @@
+"""Rich tables for engine results: pure functions of what the engine returns.
+
+Tables are compact (one space between columns, no side borders) so that the widest of them
+still fits an 80-column terminal or a pipe, where rich assumes 80 columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+
+from rich import box
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from engine import Outcome, PODetail, POLineSummary, QueuedLine, Review
+from engine.digest import Digest, OutOfSyncLine, QueueBySku
+
+DETAIL_ROWS = 30  # rows of a change table before it is left to --json
+
+
+def when(moment: datetime) -> str:
+    """An instant in UTC to the minute (the column heading says UTC)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def day(value: date | None) -> str:
+    return value.isoformat() if value else "-"
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    return f"{n} {word if n == 1 else (many or word + 's')}"
+
+
+def table(title: str | Text | None, *specs: str, caption: str | None = None) -> Table:
+    """A compact table. Columns by name: a trailing ``>`` right-aligns one (numbers), ``^``
+    centres it, ``~`` lets it wrap (free text such as names); codes and dates never wrap."""
+    out = Table(
+        title=title,
+        title_justify="left",
+        title_style="bold",
+        caption=caption,
+        caption_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        padding=(0, 0),
+    )
+    for spec in specs:
+        name = spec.rstrip(">^~")
+        free = spec.endswith("~")
+        out.add_column(
+            name,
+            justify={">": "right", "^": "center"}.get(spec[-1], "left"),  # type: ignore[arg-type]
+            no_wrap=not free,
+            overflow="fold" if free else "ellipsis",
+        )
+    return out
+
+
+# --- a PO line, a PO, the queue ---------------------------------------------------------------
+
+
+def review_view(review: Review, *, note: str = "") -> RenderableType:
+    """Rule 2: the PO line's header with totals, then its allocations in FIFO order."""
+    head = Table.grid(padding=(0, 2))
+    head.add_column(style="bold", no_wrap=True)
+    head.add_column()
+    supplier = f" from {review.supplier}" if review.supplier else ""
+    head.add_row("PO line", Text(f"{review.po}:{review.line}{supplier} ({review.status})"))
+    head.add_row("SKU", review.sku)
+    head.add_row("Arrival", day(review.arrival_date))
+    head.add_row(
+        "Quantity",
+        f"{review.quantity} (store hold {review.store_hold}, sellable {review.sellable})",
+    )
+    head.add_row("Allocated", f"{review.allocated}, ATP {review.atp}")
+    sync = (
+        "all in sync"
+        if not review.out_of_sync
+        else f"{plural(review.out_of_sync, 'line')} out of sync: run "
+        f"'preorder sync-date {review.po} {review.line}'"
+    )
+    head.add_row(
+        "Totals", f"{plural(review.orders, 'order')}, {plural(review.allocated, 'unit')}; {sync}"
+    )
+    if not review.allocations:
+        return Group(head, Text("No order lines are allocated to this PO line."))
+    rows = table(
+        "Allocations, first in first out",
+        "#>", "order", "line>", "customer~", "placed (UTC)", "qty>", "promised", "in sync^",
+    )  # fmt: skip
+    for i, a in enumerate(review.allocations, 1):
+        rows.add_row(
+            str(i),
+            a.order,
+            str(a.line),
+            Text(a.customer),
+            when(a.placed_at),
+            str(a.quantity),
+            day(a.promised_date),
+            "✓" if a.in_sync else Text("✗ no", style="bold red"),
+        )
+    return Group(head, Text(""), rows, *([Text(note)] if note else []))
+
+
+def queue_table(lines: Sequence[QueuedLine], *, title: str = "", note: str = "") -> RenderableType:
+    """Unallocated order lines in FIFO order, parked lines marked, with their totals (of the
+    lines shown: ``note`` says when that is not all of them)."""
+    units = sum(q.quantity for q in lines)
+    parked = sum(q.parked for q in lines)
+    caption = f"{plural(len(lines), 'line')}, {plural(units, 'unit')}, {parked} parked"
+    rows = table(
+        title or "Unallocated order lines, first in first out",
+        "#>", "order", "line>", "sku", "qty>", "placed (UTC)", "customer~", "parked",
+        caption=f"shown: {caption}" if note else caption,
+    )  # fmt: skip
+    for i, q in enumerate(lines, 1):
+        rows.add_row(
+            str(i),
+            q.order,
+            str(q.line),
+            q.sku,
+            str(q.quantity),
+            when(q.placed_at),
+            Text(q.customer),
+            "parked" if q.parked else "",
+        )
+    return Group(rows, Text(note)) if note else rows
+
+
+def po_lines_table(lines: Sequence[POLineSummary], *, title: str | Text = "") -> Table:
+    """PO lines with what is allocated, what is left to promise and what is out of sync."""
+    rows = table(
+        title or None,
+        "PO line", "sku", "arrival", "qty>", "hold>", "alloc>", "ATP>", "orders>", "unsynced>",
+        "status",
+    )  # fmt: skip
+    for s in lines:
+        rows.add_row(
+            f"{s.po}:{s.line}",
+            s.sku,
+            day(s.arrival_date),
+            str(s.quantity),
+            str(s.store_hold),
+            str(s.allocated),
+            str(s.atp),
+            str(s.orders),
+            Text(str(s.out_of_sync), style="bold red") if s.out_of_sync else "0",
+            s.status,
+        )
+    return rows
+
+
+def po_view(detail: PODetail) -> Table:
+    supplier = f" from {detail.supplier}" if detail.supplier else ""
+    title = Text(f"{detail.po}{supplier} ({detail.status})", style="bold")
+    return po_lines_table(detail.lines, title=title)
+
+
+# --- the digest -------------------------------------------------------------------------------
+
+
+def digest_view(data: Digest) -> RenderableType:
+    """What needs attention: the queue by SKU and the PO lines with out-of-sync promises."""
+    if data.is_empty:
+        return Text("Nothing needs attention: no unallocated lines, every promise in sync.")
+    parts: list[RenderableType] = []
+    if data.unallocated:
+        parts.append(queue_by_sku_table(data.unallocated))
+    else:
+        parts.append(Text("No unallocated order lines."))
+    parts.append(Text(""))
+    if data.out_of_sync:
+        parts.append(out_of_sync_table(data.out_of_sync))
+    else:
+        parts.append(Text("Every allocated line is in sync with its PO line's arrival date."))
+    return Group(*parts)
+
+
+def queue_by_sku_table(rows: Sequence[QueueBySku]) -> Table:
+    out = table(
+        "Unallocated order lines by SKU",
+        "sku", "lines>", "units>", "parked>", "oldest placed (UTC)",
+        caption=None if rows else "none",
+    )  # fmt: skip
+    for q in rows:
+        out.add_row(q.sku, str(q.lines), str(q.units), str(q.parked), when(q.oldest_placed_at))
+    return out
+
+
+def out_of_sync_table(rows: Sequence[OutOfSyncLine]) -> Table:
+    out = table(
+        "Allocated lines out of sync with their PO line's arrival",
+        "PO line", "sku", "arrival", "lines>", "units>", "promised",
+        caption="'preorder sync-date PO LINE' syncs them",
+    )  # fmt: skip
+    for o in rows:
+        promised = day(o.earliest_promise)
+        if o.latest_promise != o.earliest_promise:
+            promised += f" .. {day(o.latest_promise)}"
+        out.add_row(
+            f"{o.po}:{o.line}", o.sku, day(o.arrival_date), str(o.lines), str(o.units), promised
+        )
+    return out
+
+
+# --- what an operation touched ----------------------------------------------------------------
+
+
+def changes_table(outcome: Outcome) -> Table | None:
+    """Each order line the operation allocated, released or moved, when few enough to read."""
+    rows: list[tuple[str, ...]] = []
+    for p in outcome.released:
+        rows.append(("released", f"{p.order}:{p.line}", p.sku, str(p.quantity),
+                     f"{p.po}:{p.po_line}", day(p.promised_date)))  # fmt: skip
+    for m in outcome.moved:
+        rows.append(("moved", f"{m.order}:{m.line}", m.sku, str(m.quantity),
+                     f"{m.from_po}:{m.from_line} → {m.to_po}:{m.to_line}", ""))  # fmt: skip
+    for a in outcome.allocated:
+        rows.append(("allocated", f"{a.order}:{a.line}", a.sku, str(a.quantity),
+                     f"{a.po}:{a.po_line}", day(a.promised_date)))  # fmt: skip
+    if not rows or len(rows) > DETAIL_ROWS or outcome.allocated_truncated:
+        return None
+    out = table(None, "change", "order line", "sku", "qty>", "PO line", "promised")
+    for row in rows:
+        out.add_row(*row)
+    return out
