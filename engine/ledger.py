@@ -189,6 +189,9 @@ def allocate(unit: Unit, pairs: Sequence[tuple[Demand, Supply]], reason: str) ->
         .values(po_line_id=allocations.c.po_line_id, promised_date=po_lines.c.arrival_date)
     )
     _adjust_allocated(unit, _sums(pairs))
+    # Write the events buffered so far first, so that the audit log keeps the order of the
+    # changes (a line released and allocated again in one operation ends on "allocate").
+    unit.flush()
     after = _json_object(
         unit,
         po=po_lines.c.po_number,

@@ -32,7 +32,9 @@ def allocate(
             status = po_status if po_status != "open" else target.status
             problems.insert(0, f"PO {po} line {line} is {status}")
         names = lookup.po_line_names(unit.conn, [d.po_line_id for d in demands if d.po_line_id])
+        total = 0
         for d in demands:
+            before = len(problems)
             if d.status != "open":
                 problems.append(f"{d.order}:{d.line} is {d.status}")
             elif d.po_line_id is not None:
@@ -42,7 +44,8 @@ def allocate(
                 )
             if d.sku != target.sku:
                 problems.append(f"{d.order}:{d.line} is SKU {d.sku}, not {target.sku}")
-        total = sum(d.quantity for d in demands)
+            if len(problems) == before:  # only lines that could be allocated count to the total
+                total += d.quantity
         shortfall = max(0, total - target.atp)
         if shortfall:
             problems.append(

@@ -74,13 +74,25 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-TABLES = ", ".join(t.name for t in reversed(Base.metadata.sorted_tables))
+TABLES = list(reversed(Base.metadata.sorted_tables))
+SERIAL_TABLES = [t.name for t in TABLES if "id" in t.c]
 
 
 def fresh_postgres(url: str) -> e.Database:
+    """Empty every table and restart the id sequences. DELETE, not TRUNCATE: on tables this small
+    it takes milliseconds where TRUNCATE (which replaces each table's files) takes a fifth of a
+    second, and every PostgreSQL test pays it."""
     db = e.Database(url)
     with db.engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+        for table in TABLES:
+            conn.execute(table.delete())
+        conn.execute(
+            text(
+                "SELECT setval(pg_get_serial_sequence(t, 'id'), 1, false) "
+                "FROM unnest(CAST(:tables AS text[])) AS t"
+            ),
+            {"tables": SERIAL_TABLES},
+        )
     return db
 
 
