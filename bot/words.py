@@ -120,7 +120,8 @@ def _status_changes(outcome: Outcome, verb: Verb) -> list[str]:
     said = []
     for po in sorted(whole):
         lines = [str(c.line) for c in changes if c.po == po and c.line is not None]
-        which = f" ({plural(len(lines), 'line')} {', '.join(lines)})" if lines else ""
+        label = "line" if len(lines) == 1 else "lines"
+        which = f" ({label} {', '.join(lines)})" if lines else ""
         said.append(f"{verb('Cancelled', 'cancel')} {po}{which}")
     for change in changes:
         if change.po in whole:

@@ -259,7 +259,7 @@ def test_cancel_po_line_then_po_strands_orders_unparked(db):
     assert "Cancelled PO-1 line 2" in line
     assert "Released 1 order line (1 unit) from PO-1:2: SO-3:2" in line
     whole = said(db, "cancel-po", "PO-1")
-    assert "Cancelled PO-1 (1 line 1)" in whole
+    assert "Cancelled PO-1 (line 1)" in whole
     assert "Released 3 order lines (9 units) from PO-1:1" in whole
     assert "'preorder unallocated' lists them" in whole
     queue = as_json(ok(db, "unallocated", "--json"))
