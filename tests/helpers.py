@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 import engine as e
+from engine.models import Base
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
@@ -46,3 +48,13 @@ def allocation_map(db: e.Database) -> dict[tuple[str, int], tuple[str, int]]:
             )
         ).all()
     return {(r[0], r[1]): (r[2], r[3]) for r in rows}
+
+
+def dump(db: e.Database) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table, in primary-key order: equal dumps mean an unchanged database."""
+    found: dict[str, list[tuple[Any, ...]]] = {}
+    with db.read() as conn:
+        for table in Base.metadata.sorted_tables:
+            query = select(table).order_by(*table.primary_key.columns)
+            found[table.name] = [tuple(r) for r in conn.execute(query)]
+    return found

@@ -3,25 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from click.testing import CliRunner, Result
-from sqlalchemy import select
 
 import engine as e
 from bot.cli import cli
-from engine.models import Base
+from tests.helpers import dump as dump
 from tests.helpers import po, so
-
-
-def dump(db: e.Database) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table, ordered by primary key: equal dumps mean nothing changed."""
-    out: dict[str, list[tuple[Any, ...]]] = {}
-    with db.read() as conn:
-        for table in Base.metadata.sorted_tables:
-            rows = conn.execute(select(table).order_by(*table.primary_key.columns)).all()
-            out[table.name] = [tuple(r) for r in rows]
-    return out
 
 
 def run(db: e.Database | str | None, *args: str, env: dict[str, str] | None = None) -> Result:

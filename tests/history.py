@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import select
 
 import engine as e
-from engine.models import Base, audit_events, promise_changes, so_lines
+from engine.models import audit_events, promise_changes, so_lines
+from tests.helpers import dump as dump
 
 
 @dataclass(frozen=True)
@@ -117,16 +118,6 @@ def so_line_state(db: e.Database, order: str, line: int = 1) -> tuple[str, bool,
             )
         ).one()
     return row.status, row.parked, row.promised_date
-
-
-def dump(db: e.Database) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table, in primary-key order: equal dumps mean an unchanged database."""
-    found: dict[str, list[tuple[Any, ...]]] = {}
-    with db.read() as conn:
-        for table in Base.metadata.sorted_tables:
-            query = select(table).order_by(*table.primary_key.columns)
-            found[table.name] = [tuple(r) for r in conn.execute(query)]
-    return found
 
 
 def queue(db: e.Database, sku: str | None = None) -> list[tuple[str, int]]:
