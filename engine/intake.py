@@ -183,7 +183,10 @@ class _Intake:
             changed = True
         if rec.quantity != line.quantity:
             store_hold = min(line.store_hold, rec.quantity)
-            change_supply(unit, line, quantity=rec.quantity, store_hold=store_hold)
+            if change_supply(
+                unit, line, quantity=rec.quantity, store_hold=store_hold, sweep_now=False
+            ):
+                self.to_sweep.add(line.sku)
             changed = True
         if changed:
             self.updated["po_lines"] += 1

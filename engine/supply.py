@@ -75,8 +75,14 @@ def set_store_hold(
     return run_operation(db, actor, "set-store-hold", work, dry_run=dry_run)
 
 
-def change_supply(unit: Unit, target: ledger.Supply, *, quantity: int, store_hold: int) -> None:
-    """Apply a new quantity and store hold to a locked PO line, releasing or sweeping."""
+def change_supply(
+    unit: Unit, target: ledger.Supply, *, quantity: int, store_hold: int, sweep_now: bool = True
+) -> bool:
+    """Apply a new quantity and store hold to a locked PO line, releasing or sweeping.
+
+    Returns whether the line's SKU is due a sweep; ``sweep_now=False`` leaves that sweep to the
+    caller (an import sweeps once, after all its changes, so that FIFO does not depend on the
+    order of the records)."""
     if store_hold > quantity:
         raise Refused(
             f"store hold {store_hold} exceeds the quantity {quantity} of {target.po}:{target.line}"
@@ -99,8 +105,10 @@ def change_supply(unit: Unit, target: ledger.Supply, *, quantity: int, store_hol
     else:
         ledger.set_field(unit, target, "quantity", quantity, reason="supply change")
         ledger.set_field(unit, target, "store_hold", store_hold, reason="supply change")
-    if grows and target.status == "open":
+    due = grows and target.status == "open"
+    if due and sweep_now:
         sweep(unit, [target.sku])
+    return due
 
 
 def cancel_po(
@@ -129,6 +137,9 @@ def cancel_po(
             )
             targets = [ledger.supply_from(r) for r in rows]
         cancel_lines(unit, targets)
+        # Another line of this PO (another SKU, not locked here) may be cancelled at the same
+        # time: lock the PO's row so that the later of the two sees the other and closes the PO.
+        _lock_po(unit, po)
         remaining = unit.conn.execute(
             select(po_lines.c.id).where(
                 po_lines.c.po_number == po, po_lines.c.status != "cancelled"
@@ -210,6 +221,13 @@ def _skus_with_supply(unit: Unit) -> list[str]:
         .order_by(po_lines.c.sku)
     )
     return list(rows.scalars())
+
+
+def _lock_po(unit: Unit, po: str) -> None:
+    if unit.is_postgres:
+        unit.conn.execute(
+            select(purchase_orders.c.id).where(purchase_orders.c.po_number == po).with_for_update()
+        ).all()
 
 
 def _set_po_status(unit: Unit, po: str, status: str) -> None:
