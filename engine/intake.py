@@ -40,7 +40,7 @@ def apply_records(
     def work(unit: Unit) -> None:
         _Intake(unit, rebalance, progress).run(purchase, sales)
 
-    return run_operation(db, actor, "import", work, dry_run=dry_run)
+    return run_operation(db, actor, "import", work, dry_run=dry_run, retry_unique=True)
 
 
 class _Intake:
@@ -69,25 +69,30 @@ class _Intake:
         self.unit.outcome.updated = self.updated
 
     def _lock(self, purchase: Sequence[PORecord], sales: Sequence[SORecord]) -> None:
-        skus = {ln.sku for r in purchase for ln in r.lines} | {
-            ln.sku for r in sales for ln in r.lines
-        }
-        # Lines whose SKU changes: their old SKU's allocations change too.
+        """Lock every SKU the records name or their existing lines hold (a line whose SKU
+        changes touches its old SKU's allocations too)."""
+        named = {ln.sku for r in purchase for ln in r.lines}
+        named |= {ln.sku for r in sales for ln in r.lines}
         pos = [r.po for r in purchase]
         orders = [r.order for r in sales]
+        while True:
+            skus = named | self._held_skus(pos, orders)
+            self.unit.lock_skus(skus)
+            # Read again under the locks: a concurrent import may have moved a line to a SKU
+            # not locked yet. Rarely true; locking the newcomer then may meet a deadlock,
+            # which the database detects and the operation retries.
+            if self._held_skus(pos, orders) <= skus:
+                return
+
+    def _held_skus(self, pos: list[str], orders: list[str]) -> set[str]:
+        found: set[str] = set()
         for chunk in ledger.chunks(pos):
-            skus.update(
-                self.conn.execute(
-                    select(po_lines.c.sku).where(po_lines.c.po_number.in_(chunk))
-                ).scalars()
-            )
+            query = select(po_lines.c.sku).where(po_lines.c.po_number.in_(chunk))
+            found.update(self.conn.execute(query).scalars())
         for chunk in ledger.chunks(orders):
-            skus.update(
-                self.conn.execute(
-                    select(so_lines.c.sku).where(so_lines.c.order_number.in_(chunk))
-                ).scalars()
-            )
-        self.unit.lock_skus(skus)
+            query = select(so_lines.c.sku).where(so_lines.c.order_number.in_(chunk))
+            found.update(self.conn.execute(query).scalars())
+        return found
 
     def _purchase_order(self, record: PORecord) -> None:
         unit, conn = self.unit, self.conn

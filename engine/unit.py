@@ -144,8 +144,10 @@ def run_operation(
     work: Callable[[Unit], None],
     *,
     dry_run: bool = False,
+    retry_unique: bool = False,
 ) -> Outcome:
-    """Run ``work`` as one transaction; a dry run does everything, reports it, and rolls back."""
+    """Run ``work`` as one transaction; a dry run does everything, reports it, and rolls back.
+    ``retry_unique``: a unique violation is a race to retry (see ``Database.run``)."""
 
     def attempt(conn: Connection) -> Outcome:
         outcome = Outcome(
@@ -168,7 +170,7 @@ def run_operation(
         unit.flush()
         return outcome
 
-    return db.run(attempt, commit=not dry_run)
+    return db.run(attempt, commit=not dry_run, retry_unique=retry_unique)
 
 
 def utcnow() -> datetime:
