@@ -42,7 +42,10 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
-KEY = String(64)
+# Numbers and SKUs compare byte by byte on both databases: FIFO breaks ties on the order and PO
+# number, and a PostgreSQL database created with a language locale would otherwise sort
+# "SO-10" and "so-9" differently from SQLite.
+KEY = String(64).with_variant(String(64, collation="C"), "postgresql")
 
 
 class Base(DeclarativeBase):

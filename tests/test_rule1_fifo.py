@@ -219,3 +219,13 @@ def test_new_order_lines_are_allocated_at_import_and_promised_the_arrival_date(
         e.Placement("SO-1", 1, "A", 2, "PO-1", 1, T0, date(2027, 1, 10)),
     ]
     assert e.review(db, "PO-1", 1).allocations[0].in_sync is True
+
+
+def test_order_number_ties_compare_byte_by_byte_whatever_the_database_locale(
+    db: e.Database, load: Load
+) -> None:
+    # A language collation would put "a-2" before "B-1"; byte order puts "B" (0x42) first.
+    load(
+        po("PO-1", (1, "A", 1, "2027-01-10")), so("a-2", 0, (1, "A", 1)), so("B-1", 0, (1, "A", 1))
+    )
+    assert allocation_map(db) == {("B-1", 1): ("PO-1", 1)}

@@ -256,3 +256,13 @@ def test_the_revision_the_cli_checks_is_the_newest_migration():
     from engine.db import SCHEMA_REVISION
 
     assert head_revision() == SCHEMA_REVISION
+
+
+def test_keys_use_the_c_collation_on_postgresql(pg_db):
+    with pg_db.read() as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT table_name, column_name, collation_name FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND column_name IN "
+            "('po_number', 'order_number', 'sku')"
+        ).all()
+    assert rows and {r[2] for r in rows} == {"C"}, rows

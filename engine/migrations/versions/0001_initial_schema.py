@@ -12,6 +12,9 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+# Keys compare byte by byte on PostgreSQL as on SQLite (see engine.models.KEY).
+KEY = sa.String(length=64).with_variant(sa.String(length=64, collation="C"), "postgresql")
+
 revision: str = "0001"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
@@ -28,10 +31,10 @@ def upgrade() -> None:
         sa.Column("actor", sa.String(length=200), nullable=False),
         sa.Column("source", sa.String(length=16), nullable=False),
         sa.Column("action", sa.String(length=32), nullable=False),
-        sa.Column("sku", sa.String(length=64), nullable=True),
-        sa.Column("po_number", sa.String(length=64), nullable=True),
+        sa.Column("sku", KEY, nullable=True),
+        sa.Column("po_number", KEY, nullable=True),
         sa.Column("po_line", sa.Integer(), nullable=True),
-        sa.Column("order_number", sa.String(length=64), nullable=True),
+        sa.Column("order_number", KEY, nullable=True),
         sa.Column("so_line", sa.Integer(), nullable=True),
         sa.Column("quantity", sa.Integer(), nullable=True),
         sa.Column("before", sa.JSON(), nullable=True),
@@ -48,13 +51,13 @@ def upgrade() -> None:
 
     op.create_table(
         "products",
-        sa.Column("sku", sa.String(length=64), nullable=False),
+        sa.Column("sku", KEY, nullable=False),
         sa.PrimaryKeyConstraint("sku", name=op.f("pk_products")),
     )
     op.create_table(
         "purchase_orders",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("po_number", sa.String(length=64), nullable=False),
+        sa.Column("po_number", KEY, nullable=False),
         sa.Column("supplier", sa.String(length=200), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
@@ -68,7 +71,7 @@ def upgrade() -> None:
     op.create_table(
         "sales_orders",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("order_number", sa.String(length=64), nullable=False),
+        sa.Column("order_number", KEY, nullable=False),
         sa.Column("customer", sa.String(length=200), nullable=False),
         sa.Column("placed_at", sa.DateTime(), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
@@ -79,9 +82,9 @@ def upgrade() -> None:
         "po_lines",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("po_id", sa.Integer(), nullable=False),
-        sa.Column("po_number", sa.String(length=64), nullable=False),
+        sa.Column("po_number", KEY, nullable=False),
         sa.Column("line", sa.Integer(), nullable=False),
-        sa.Column("sku", sa.String(length=64), nullable=False),
+        sa.Column("sku", KEY, nullable=False),
         sa.Column("quantity", sa.Integer(), nullable=False),
         sa.Column("store_hold", sa.Integer(), nullable=False),
         sa.Column("allocated", sa.Integer(), nullable=False),
@@ -115,10 +118,10 @@ def upgrade() -> None:
         "so_lines",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("so_id", sa.Integer(), nullable=False),
-        sa.Column("order_number", sa.String(length=64), nullable=False),
+        sa.Column("order_number", KEY, nullable=False),
         sa.Column("placed_at", sa.DateTime(), nullable=False),
         sa.Column("line", sa.Integer(), nullable=False),
-        sa.Column("sku", sa.String(length=64), nullable=False),
+        sa.Column("sku", KEY, nullable=False),
         sa.Column("quantity", sa.Integer(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("parked", sa.Boolean(), server_default=sa.false(), nullable=False),
@@ -177,7 +180,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("so_line_id", sa.Integer(), nullable=False),
         sa.Column("po_line_id", sa.Integer(), nullable=False),
-        sa.Column("sku", sa.String(length=64), nullable=False),
+        sa.Column("sku", KEY, nullable=False),
         sa.Column("quantity", sa.Integer(), nullable=False),
         sa.Column("operation_id", sa.String(length=36), nullable=False),
         sa.Column("actor", sa.String(length=200), nullable=False),
@@ -215,7 +218,7 @@ def upgrade() -> None:
         sa.Column("source", sa.String(length=16), nullable=False),
         sa.Column("old_date", sa.Date(), nullable=True),
         sa.Column("new_date", sa.Date(), nullable=True),
-        sa.Column("reason", sa.String(length=64), nullable=False),
+        sa.Column("reason", KEY, nullable=False),
         sa.ForeignKeyConstraint(
             ["so_line_id"], ["so_lines.id"], name=op.f("fk_promise_changes_so_line_id_so_lines")
         ),
