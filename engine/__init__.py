@@ -10,7 +10,13 @@ from engine.errors import EngineError, InvalidInput, NotFound, Refused, StorageE
 from engine.intake import apply_records
 from engine.manual import allocate, remove, sync_date, unpark
 from engine.orders import cancel_order
-from engine.queries import po_lines_of_sku, purchase_order, review, unallocated
+from engine.queries import (
+    open_po_lines,
+    po_lines_of_sku,
+    purchase_order,
+    review,
+    unallocated,
+)
 from engine.records import POLineRecord, PORecord, SOLineRecord, SORecord
 from engine.results import (
     DateChange,
@@ -69,6 +75,7 @@ __all__ = [
     "auto_allocate",
     "cancel_order",
     "cancel_po",
+    "open_po_lines",
     "po_lines_of_sku",
     "purchase_order",
     "rebalance",

@@ -22,11 +22,12 @@ def review(
     *,
     limit: int | None = None,
     after: tuple[datetime, str, int] | None = None,
+    before: tuple[datetime, str, int] | None = None,
 ) -> Review:
     """Rule 2: a PO line's header and its allocated SO lines in FIFO order.
 
-    ``limit`` and ``after`` (the FIFO key of the last line shown) page through long lines by
-    keyset, so page 500 costs what page 1 does."""
+    ``limit`` with ``after`` (the FIFO key of the last line shown) or ``before`` (of the first)
+    pages forwards or backwards by keyset, so page 500 costs what page 1 does."""
     with db.read() as conn:
         po_line_sku(conn, po, line)
         head = conn.execute(
@@ -50,13 +51,20 @@ def review(
             select(*FIFO, sales_orders.c.customer, so_lines.c.quantity, so_lines.c.promised_date)
             .join(sales_orders, sales_orders.c.id == so_lines.c.so_id)
             .where(so_lines.c.po_line_id == head.id)
-            .order_by(*FIFO)
         )
         if after is not None:
             query = query.where(tuple_(*FIFO) > tuple_(*_key_params(after)))
+        if before is not None:
+            # Walk the index backwards from the first line shown, then put the page in order.
+            query = query.where(tuple_(*FIFO) < tuple_(*_key_params(before)))
+            query = query.order_by(*(c.desc() for c in FIFO))
+        else:
+            query = query.order_by(*FIFO)
         if limit is not None:
             query = query.limit(limit)
         rows = conn.execute(query).all()
+        if before is not None:
+            rows.reverse()
     status = head.status if head.po_status == "open" else head.po_status
     return Review(
         po=po,
@@ -87,9 +95,14 @@ def review(
 
 
 def unallocated(
-    db: Database, *, sku: str | None = None, limit: int | None = None
+    db: Database,
+    *,
+    sku: str | None = None,
+    limit: int | None = None,
+    search: str | None = None,
 ) -> list[QueuedLine]:
-    """Open SO lines without an allocation, parked ones included, in FIFO order."""
+    """Open SO lines without an allocation, parked ones included, in FIFO order.
+    ``search`` keeps lines whose order number or customer contains it (any case)."""
     query = (
         select(
             *FIFO,
@@ -104,6 +117,12 @@ def unallocated(
     )
     if sku is not None:
         query = query.where(so_lines.c.sku == sku)
+    if search:
+        needle = search.strip().lower()
+        query = query.where(
+            func.lower(so_lines.c.order_number).contains(needle, autoescape=True)
+            | func.lower(sales_orders.c.customer).contains(needle, autoescape=True)
+        )
     if limit is not None:
         query = query.limit(limit)
     with db.read() as conn:
@@ -143,7 +162,20 @@ def po_lines_of_sku(db: Database, sku: str, *, open_only: bool = True) -> list[P
         return _line_summaries(conn, cond)
 
 
-def _line_summaries(conn: Connection, cond: object) -> list[POLineSummary]:
+def open_po_lines(
+    db: Database, *, with_atp: bool = False, limit: int | None = None
+) -> list[POLineSummary]:
+    """Open PO lines on open POs in arrival order (``with_atp``: only those with ATP left)."""
+    cond = and_(po_lines.c.status == "open", purchase_orders.c.status == "open")
+    if with_atp:
+        cond = and_(cond, po_lines.c.quantity - po_lines.c.store_hold - po_lines.c.allocated > 0)
+    with db.read() as conn:
+        return _line_summaries(conn, cond, limit=limit)
+
+
+def _line_summaries(
+    conn: Connection, cond: object, *, limit: int | None = None
+) -> list[POLineSummary]:
     out_of_sync = (
         select(func.count())
         .where(
@@ -157,12 +189,15 @@ def _line_summaries(conn: Connection, cond: object) -> list[POLineSummary]:
         .where(so_lines.c.po_line_id == po_lines.c.id)
         .scalar_subquery()
     )
-    rows = conn.execute(
+    query = (
         select(po_lines, purchase_orders.c.status.label("po_status"), orders, out_of_sync)
         .join(purchase_orders, purchase_orders.c.id == po_lines.c.po_id)
         .where(cond)  # type: ignore[arg-type]
         .order_by(po_lines.c.arrival_date, po_lines.c.po_number, po_lines.c.line)
-    ).all()
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    rows = conn.execute(query).all()
     return [
         POLineSummary(
             po=r.po_number,

@@ -128,6 +128,18 @@ def test_review_pages_by_keyset_through_ties_and_utc_offsets(db: e.Database, loa
     tail = e.review(db, "PO-1", 1, after=(at(1), "SO-1", 2))
     assert [(a.order, a.line) for a in tail.allocations] == [("SO-1", 3), ("SO-3", 1), ("SO-5", 1)]
 
+    # Backwards from the last page's first line: the pages again, each in FIFO order.
+    back: list[list[e.ReviewLine]] = []
+    before = (pages[-1][0].placed_at, pages[-1][0].order, pages[-1][0].line)
+    while True:
+        page = e.review(db, "PO-1", 1, limit=2, before=before)
+        if not page.allocations:
+            break
+        back.append(page.allocations)
+        first = page.allocations[0]
+        before = (first.placed_at, first.order, first.line)
+    assert back == [pages[1], pages[0]]
+
 
 def test_review_of_an_unknown_po_or_line_names_what_is_missing(db: e.Database, load: Load) -> None:
     load(po("PO-1", (1, "A", 5, "2027-01-10")))
@@ -207,3 +219,36 @@ def test_purchase_order_summarises_each_line_and_sku_lines_come_in_rule_1_order(
     ]
     with pytest.raises(e.NotFound, match=r"^unknown PO PO-9$"):
         e.purchase_order(db, "PO-9")
+
+
+def test_unallocated_search_matches_order_number_or_customer_in_any_case(
+    db: e.Database, load: Load
+) -> None:
+    load(
+        so("SO-100", 1, (1, "A", 1), customer="Ada Lovelace"),
+        so("SO-200", 2, (1, "A", 1), customer="Grace Hopper"),
+        so("XY_5", 3, (1, "B", 1), customer="100% wool club"),
+    )
+    found = lambda q, **kw: [x.order for x in e.unallocated(db, search=q, **kw)]  # noqa: E731
+    assert found("so-1") == ["SO-100"]
+    assert found("HOPPER") == ["SO-200"]
+    assert found("100") == ["SO-100", "XY_5"]
+    assert found("%") == ["XY_5"]  # a literal percent sign, not a wildcard
+    assert found("_") == ["XY_5"]
+    assert found("100", sku="A") == ["SO-100"]
+
+
+def test_open_po_lines_come_in_arrival_order_and_can_be_limited_to_those_with_atp(
+    db: e.Database, load: Load
+) -> None:
+    load(
+        po("PO-2", (1, "A", 1, "2027-02-10")),
+        po("PO-1", (1, "A", 5, "2027-01-10"), (2, "B", 3, "2027-03-01")),
+        so("SO-1", 1, (1, "A", 5)),
+    )
+    assert [(x.po, x.line) for x in e.open_po_lines(db)] == [("PO-1", 1), ("PO-2", 1), ("PO-1", 2)]
+    assert [(x.po, x.line) for x in e.open_po_lines(db, with_atp=True)] == [
+        ("PO-2", 1),
+        ("PO-1", 2),
+    ]
+    assert len(e.open_po_lines(db, limit=1)) == 1
