@@ -1,0 +1,74 @@
+"""Every Slack ``action_id``, ``callback_id`` and ``block_id`` the app uses, in one place.
+
+The view builders write these ids and the handlers match on them; typing a string twice would let
+the two drift apart silently (a renamed button that no handler answers), so both sides import the
+enums instead. Block ids that repeat inside one view (a PO line's buttons, checkbox groups) are a
+prefix here plus a number: ``numbered`` makes them and ``number_of`` reads them back.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class CallbackId(StrEnum):
+    """Which modal (``view.callback_id``) a ``view_submission`` or ``view_closed`` comes from."""
+
+    LOADING = "loading"
+    NOTICE = "notice"  # error or information only: nothing to submit
+    REVIEW = "review"
+    ALLOCATE_CONFIRM = "allocate_confirm"
+    ALLOCATE_CHOOSE = "allocate_choose"
+    REMOVE_CHOOSE = "remove_choose"
+    REMOVE_CONFIRM = "remove_confirm"
+    SYNC_DATE_CONFIRM = "sync_date_confirm"
+
+
+class ActionId(StrEnum):
+    """Which element a ``block_actions`` or ``block_suggestion`` request comes from."""
+
+    # A PO line's buttons (PO message, App Home); the value is a ViewState naming the line.
+    REVIEW = "line_review"
+    ALLOCATE = "line_allocate"
+    SYNC_DATE = "line_sync_date"
+    REMOVE = "line_remove"
+    PICK_LINE = "line_pick"  # select of the PO lines a message had no room to give buttons
+    # Inside the review modal.
+    REVIEW_NEXT = "review_next"
+    REVIEW_PREVIOUS = "review_previous"
+    REVIEW_REMOVE = "review_remove"
+    # Inside the allocate modal: the multi-select, static or external (its options handler).
+    ALLOCATE_ORDERS = "allocate_orders"
+    # Inside the remove modal.
+    REMOVE_PICK = "remove_pick"
+    REMOVE_HOLD = "remove_hold"
+    REMOVE_NEXT = "remove_next"
+    REMOVE_PREVIOUS = "remove_previous"
+
+
+class BlockId(StrEnum):
+    """Blocks a handler reads (``view.state.values``) or that must keep one id across updates."""
+
+    NOTICE = "notice"  # the stale or error notice at the top of a modal
+    PAGER = "pager"
+    PO_LINE = "po_line"  # prefix: one actions block per PO line
+    PICK_LINE = "pick_line"
+    ALLOCATE_ORDERS = "allocate_orders"
+    REMOVE_PICK = "remove_pick"  # prefix: one checkbox group of at most 10 per block
+    REMOVE_HOLD = "remove_hold"
+
+
+SEPARATOR = "."
+
+
+def numbered(prefix: BlockId, n: int) -> str:
+    """The block id of the ``n``-th block of a repeated kind (``remove_pick.2``)."""
+    return f"{prefix}{SEPARATOR}{n}"
+
+
+def number_of(block_id: str, prefix: BlockId) -> int | None:
+    """``n`` if ``block_id`` is ``numbered(prefix, n)``, else None."""
+    head, sep, tail = block_id.rpartition(SEPARATOR)
+    if not sep or head != prefix or not tail.isdigit():
+        return None
+    return int(tail)

@@ -1,0 +1,38 @@
+"""``/preorder help`` and usage errors: the exact usage of each subcommand, sent ephemeral.
+
+``USAGE`` is the one list of subcommands; the command handler can take its names from it so
+that help never offers a subcommand the parser does not know, nor misses one it does.
+"""
+
+from __future__ import annotations
+
+from slack_sdk.models.blocks import Block
+
+from bot.views.common import context, escape, section
+
+COMMAND = "/preorder"
+
+USAGE: tuple[tuple[str, str], ...] = (
+    ("po PO-NUMBER", "A purchase order's lines with their ATP, and buttons to review, "
+     "allocate, sync dates and remove allocations."),
+    ("unallocated [SKU]", "Order lines waiting for stock, first in first out (all SKUs, "
+     "or one)."),
+    ("help", "This list."),
+)  # fmt: skip
+
+
+def usage_lines(command: str = COMMAND) -> list[str]:
+    return [f"`{command} {syntax}`  {text}" for syntax, text in USAGE]
+
+
+def help_blocks(problem: str | None = None, *, command: str = COMMAND) -> list[Block]:
+    """The usage of every subcommand; ``problem`` (what was wrong with what the user typed)
+    comes first when this answers a usage error."""
+    blocks: list[Block] = []
+    if problem:
+        blocks.append(section(f":x: {escape(problem)}"))
+    blocks.append(section("*Usage*\n" + "\n".join(usage_lines(command))))
+    blocks.append(
+        context("The App Home tab lists open PO lines, the unallocated queue and late promises.")
+    )
+    return blocks

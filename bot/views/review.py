@@ -1,0 +1,119 @@
+"""Review allocations (rule 2) as a modal: the PO line's totals and one page of its allocated
+order lines in FIFO order, with Previous / Next and a way on to removing allocations.
+
+A line may hold tens of thousands of orders; a modal holds 100 blocks, and fetching them all to
+show twenty would make every page cost what the whole line costs. So a page is at most
+``PAGE_SIZE`` rows and the pager buttons carry keyset cursors (the FIFO key of the last row for
+Next, of the first row for Previous) in their value: the handler asks the engine for the rows
+after (or before) that key with ``limit=PAGE_SIZE + 1``, the extra row telling that a next
+page exists.
+"""
+
+from __future__ import annotations
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    DividerBlock,
+    MarkdownTextObject,
+    SectionBlock,
+)
+from slack_sdk.models.views import View
+
+from bot.ids import ActionId, BlockId, CallbackId
+from bot.views.common import (
+    button,
+    day,
+    escape,
+    line_name,
+    modal,
+    plural,
+    section,
+    when,
+)
+from bot.views.state import FifoKey, ViewState, fifo_key
+from engine import Review, ReviewLine
+
+PAGE_SIZE = 20
+TITLE = "Review allocations"
+
+
+def review_modal(
+    review: Review,
+    *,
+    page: int = 1,
+    after: FifoKey | None = None,
+    before: FifoKey | None = None,
+    has_next: bool | None = None,
+    page_size: int = PAGE_SIZE,
+    channel: str = "",
+) -> View:
+    """One page of ``review.allocations`` (the first ``page_size`` of them: the handler fetches
+    one more to learn ``has_next`` unless it passes it). ``after``/``before`` is how the page
+    was fetched, kept in the metadata so the handler can fetch the same page again."""
+    rows = review.allocations[:page_size]
+    if has_next is None:
+        has_next = len(review.allocations) > page_size
+    state = ViewState.of(review, page=page, after=after, before=before, channel=channel)
+    blocks: list[Block] = [*head_blocks(review), DividerBlock()]
+    if not rows:
+        blocks.append(section("No order lines are allocated to this PO line."))
+    else:
+        first = (page - 1) * page_size + 1
+        blocks.append(
+            section(
+                f"*Allocated order lines, first in first out* · "
+                f"{first}–{first + len(rows) - 1} ({plural(review.orders, 'order')} in all)"
+            )
+        )
+        blocks += [section(row_text(r, review)) for r in rows]
+    actions = []
+    if page > 1 and rows:
+        back = ViewState.of(review, page=page - 1, before=fifo_key(rows[0]), channel=channel)
+        actions.append(button("Previous", ActionId.REVIEW_PREVIOUS, back.to_json()))
+    if has_next and rows:
+        on = ViewState.of(review, page=page + 1, after=fifo_key(rows[-1]), channel=channel)
+        actions.append(button("Next", ActionId.REVIEW_NEXT, on.to_json()))
+    if review.allocated:
+        start = ViewState.of(review, channel=channel)
+        actions.append(
+            button("Remove allocations…", ActionId.REVIEW_REMOVE, start.to_json(), style="danger")
+        )
+    if actions:
+        blocks.append(ActionsBlock(block_id=BlockId.PAGER, elements=actions))
+    return modal(TITLE, blocks, callback_id=CallbackId.REVIEW, metadata=state.to_json())
+
+
+def head_blocks(review: Review) -> list[Block]:
+    """The PO line's totals: what was ordered against it, what is left, and its state."""
+    supplier = f" from {escape(review.supplier)}" if review.supplier else ""
+    sync = (
+        "all in sync"
+        if not review.out_of_sync
+        else f":warning: {review.out_of_sync} out of sync with the arrival date"
+    )
+    figures = {
+        "Orders": str(review.orders),
+        "Units ordered (consumed ATP)": str(review.allocated),
+        "ATP left": str(review.atp),
+        "Arrival": day(review.arrival_date),
+        "Store hold": f"{review.store_hold} of {review.quantity}",
+        "Status": review.status,
+        "Promised dates": sync,
+    }
+    return [
+        section(f"*{line_name(review.po, review.line)}*{supplier} · `{escape(review.sku)}`"),
+        SectionBlock(fields=[MarkdownTextObject(text=f"*{k}*\n{v}") for k, v in figures.items()]),
+    ]
+
+
+def row_text(r: ReviewLine, review: Review) -> str:
+    promise = (
+        f"promised {day(r.promised_date)}"
+        if r.in_sync
+        else f":warning: promised {day(r.promised_date)} (arrives {day(review.arrival_date)})"
+    )
+    return (
+        f"`{escape(r.order)}:{r.line}` {escape(r.customer)}\n"
+        f"{plural(r.quantity, 'unit')} · placed {when(r.placed_at)} UTC · {promise}"
+    )

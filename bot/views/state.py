@@ -1,0 +1,157 @@
+"""What a view carries back to its handler: the PO line, the page cursor and a fingerprint.
+
+Slack keeps no state for us between a modal and its next request; what the handler needs comes
+back in ``private_metadata`` (3000 characters) or in a button's ``value``. Both hold a
+``ViewState`` as compact JSON. The fingerprint of the PO line as it was shown lets a handler tell
+that the data changed since the user opened the view, and the page cursor is the FIFO key of a
+row, so the handler fetches page N by keyset at the cost of page 1.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field, fields
+from datetime import date, datetime
+from typing import Any, Protocol
+
+from engine import LineRef, QueuedLine, ReviewLine
+
+METADATA_MAX = 3000
+
+FifoKey = tuple[str, str, int]
+"""A row's FIFO position as JSON can hold it: (placed_at ISO 8601, order, line)."""
+
+
+class LineHead(Protocol):
+    """What every view of a PO line shows about it: ``Review`` and ``POLineSummary`` both fit."""
+
+    @property
+    def po(self) -> str: ...
+    @property
+    def line(self) -> int: ...
+    @property
+    def sku(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def arrival_date(self) -> date: ...
+    @property
+    def quantity(self) -> int: ...
+    @property
+    def store_hold(self) -> int: ...
+    @property
+    def allocated(self) -> int: ...
+    @property
+    def atp(self) -> int: ...
+    @property
+    def orders(self) -> int: ...
+    @property
+    def out_of_sync(self) -> int: ...
+
+
+def fingerprint(head: LineHead) -> str:
+    """A short digest of the PO line's figures: equal for a ``Review`` and a ``POLineSummary`` of
+    the same line in the same state, different after any allocation, removal or PO change."""
+    parts = (
+        head.status,
+        head.arrival_date.isoformat(),
+        head.quantity,
+        head.store_hold,
+        head.allocated,
+        head.orders,
+        head.out_of_sync,
+    )
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:12]
+
+
+def fifo_key(row: ReviewLine | QueuedLine) -> FifoKey:
+    return (row.placed_at.isoformat(), row.order, row.line)
+
+
+def ref_value(row: ReviewLine | QueuedLine) -> str:
+    """An order line as an option value: ``ORDER:LINE`` (at most 64 + 1 + digits, under 150)."""
+    return f"{row.order}:{row.line}"
+
+
+def parse_ref(value: str) -> LineRef:
+    """The ``LineRef`` the engine takes, from ``ref_value``'s text (orders may contain ':')."""
+    order, sep, line = value.rpartition(":")
+    if not sep or not order or not line.isdigit():
+        raise ValueError(f"not an order line: {value!r}")
+    return LineRef(order, int(line))
+
+
+def engine_key(key: FifoKey) -> tuple[datetime, str, int]:
+    """The cursor in the form ``engine.review(after=...)`` takes."""
+    placed_at, order, line = key
+    return (datetime.fromisoformat(placed_at), order, line)
+
+
+@dataclass(frozen=True)
+class ViewState:
+    """The state of one view of one PO line; fields left at their default are not serialised.
+
+    ``after``: the page shown starts after this key (None: the first page). ``before``: the page
+    shown ends before this key (set on a Previous button: the page before the current one).
+    ``picked``: ``ORDER:LINE`` refs chosen in a step that a confirmation step carries on.
+    ``channel``: where the summary goes once a modal is submitted (modals know no channel).
+    """
+
+    po: str
+    line: int
+    sku: str = ""
+    fingerprint: str = ""
+    page: int = 1
+    after: FifoKey | None = None
+    before: FifoKey | None = None
+    picked: tuple[str, ...] = field(default=())
+    hold_for_store: bool = False
+    channel: str = ""
+
+    @classmethod
+    def of(cls, head: LineHead, **changes: Any) -> ViewState:
+        return cls(
+            po=head.po, line=head.line, sku=head.sku, fingerprint=fingerprint(head), **changes
+        )
+
+    def to_json(self) -> str:
+        data: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in ("po", "line") or value != f.default:
+                data[f.name] = list(value) if isinstance(value, tuple) else value
+        text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+        if len(text) > METADATA_MAX:
+            raise ValueError(f"view state is {len(text)} characters, over {METADATA_MAX}")
+        return text
+
+    @classmethod
+    def from_json(cls, text: str) -> ViewState:
+        data = json.loads(text)
+        if not isinstance(data, dict) or "po" not in data or "line" not in data:
+            raise ValueError("not a view state")
+        return cls(
+            po=str(data["po"]),
+            line=int(data["line"]),
+            sku=str(data.get("sku", "")),
+            fingerprint=str(data.get("fingerprint", "")),
+            page=int(data.get("page", 1)),
+            after=_key(data.get("after")),
+            before=_key(data.get("before")),
+            picked=tuple(str(p) for p in data.get("picked", ())),
+            hold_for_store=bool(data.get("hold_for_store", False)),
+            channel=str(data.get("channel", "")),
+        )
+
+    def is_stale(self, head: LineHead) -> bool:
+        """True when the PO line no longer looks as it did when this state was written."""
+        return bool(self.fingerprint) and self.fingerprint != fingerprint(head)
+
+
+def _key(value: object) -> FifoKey | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or len(value) != 3:
+        raise ValueError(f"not a FIFO key: {value!r}")
+    return (str(value[0]), str(value[1]), int(value[2]))

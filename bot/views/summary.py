@@ -1,0 +1,39 @@
+"""What an operation changed, as a message, in the words the CLI already uses.
+
+The sentences come from ``bot.words.describe`` so that Slack and the terminal never tell the
+same change two ways ("Allocated 3 order lines (7 units) to PO-1001:1; ATP left 33").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from slack_sdk.models.blocks import Block
+
+from bot import words
+from bot.views.common import MESSAGE_BLOCKS, context, escape, pack, section
+from engine import Outcome
+
+SENTENCE_BLOCKS = MESSAGE_BLOCKS - 5  # what the sentences may take, whatever surrounds them
+
+
+def outcome_blocks(
+    outcome: Outcome,
+    *,
+    atp_left: Mapping[tuple[str, int], int] | None = None,
+    heading: str | None = None,
+    by: str | None = None,
+) -> list[Block]:
+    """``heading`` (e.g. "Removed from PO-1001:1") in bold, one bullet per sentence, and who
+    did it (``by``: already mrkdwn, e.g. ``<@U123>``)."""
+    sentences = [escape(s) for s in words.describe(outcome, atp_left)]
+    blocks: list[Block] = []
+    if heading:
+        blocks.append(section(f"*{escape(heading)}*"))
+    if outcome.dry_run:
+        # describe() puts the dry-run warning first; it stands apart so nobody misses it.
+        blocks.append(section(f":information_source: {sentences.pop(0)}"))
+    blocks += pack([f"• {s}" for s in sentences], max_blocks=SENTENCE_BLOCKS)
+    if by:
+        blocks.append(context(f"by {by}"))
+    return blocks
