@@ -22,6 +22,10 @@ import engine as e
 from engine.models import Base
 from tests.helpers import T0 as T0
 from tests.invariants import check_invariants
+from tests.slack.fixtures import slack_client as slack_client
+from tests.slack.fixtures import slack_standin as slack_standin
+from tests.slack.harness import USERGROUPS, SlackApp, running
+from tests.slack.standin import SlackStandin
 
 PG_URL = os.environ.get(
     "PREORDER_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -140,3 +144,17 @@ def load(db: e.Database, actor: e.Actor) -> Callable[..., e.Outcome]:
         return outcome
 
     return _load
+
+
+@pytest.fixture
+def slack_app(
+    slack_standin: SlackStandin, tmp_path: Path, sqlite_template: Path
+) -> Iterator[SlackApp]:
+    """The Slack app on an empty SQLite database, behind waitress on 127.0.0.1, its Web API the
+    stand-in (whose user group holds one merchandiser). Slack tests use SQLite to stay quick;
+    one flow runs on PostgreSQL too."""
+    slack_standin.usergroups.update(USERGROUPS)
+    database = fresh_sqlite(sqlite_template, tmp_path)
+    with running(slack_standin, database) as app:
+        yield app
+    database.dispose()

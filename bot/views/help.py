@@ -15,6 +15,12 @@ COMMAND = "/preorder"
 USAGE: tuple[tuple[str, str], ...] = (
     ("po PO-NUMBER", "A purchase order's lines with their ATP, and buttons to review, "
      "allocate, sync dates and remove allocations."),
+    ("review PO-NUMBER LINE", "A PO line's allocated orders, first in first out, page by "
+     "page."),
+    ("allocate PO-NUMBER LINE", "Choose unallocated orders of the line's SKU to allocate to "
+     "it."),
+    ("remove PO-NUMBER LINE", "Choose allocated orders to take off the line (they are parked)."),
+    ("sync-date PO-NUMBER LINE", "Set the line's promised dates to its arrival date."),
     ("unallocated [SKU]", "Order lines waiting for stock, first in first out (all SKUs, "
      "or one)."),
     ("help", "This list."),

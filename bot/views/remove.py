@@ -140,16 +140,27 @@ def confirm_text(head: LineHead, lines: int, units: int, *, hold_for_store: bool
 
 
 def remove_confirm_modal(
-    head: LineHead, chosen: Sequence[ReviewLine], *, hold_for_store: bool, channel: str = ""
+    head: LineHead,
+    chosen: Sequence[ReviewLine],
+    *,
+    hold_for_store: bool,
+    channel: str = "",
+    page: int = 1,
+    after: FifoKey | None = None,
+    before: FifoKey | None = None,
 ) -> View:
     """The second step: the count and units in words and the chosen lines; its metadata
-    carries the choice to the handler that calls ``engine.remove``."""
+    carries the choice to the handler that calls ``engine.remove``, and the page it was chosen
+    from (``page``/``after``/``before``) so that a stale confirmation can be shown afresh."""
     units = sum(r.quantity for r in chosen)
     state = ViewState.of(
         head,
         picked=tuple(ref_value(r) for r in chosen),
         hold_for_store=hold_for_store,
         channel=channel,
+        page=page,
+        after=after,
+        before=before,
     )
     rows = [f"`{escape(ref_value(r))}` {escape(r.customer)} · {r.quantity}" for r in chosen]
     blocks: list[Block] = [

@@ -1,0 +1,95 @@
+"""The Slack app: a ``slack_bolt.App`` wired to the engine, ready for HTTP or Socket Mode.
+
+Bolt verifies every request's signature and age (401 otherwise), acks within its listener
+runner, and runs each listener in a thread pool so the HTTP answer leaves as soon as the
+listener acks. Around that this module adds the Web API client (Slack's URL or a stand-in's,
+429s retried after Retry-After), the check that a payload is applied once however often it is
+delivered, and an error handler that logs whatever a listener let through.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
+from slack_sdk import WebClient
+from slack_sdk.http_retry import RateLimitErrorRetryHandler, default_retry_handlers
+
+from bot.auth import Authorizer
+from bot.deliveries import Deliveries, delivery_keys
+from bot.handlers import HandlerContext, register_all
+from bot.settings import SlackSettings
+from engine import Database
+
+log = logging.getLogger("bot.app")
+
+WEB_API_TIMEOUT = 10  # seconds; a hung call is reported to the user, not waited on for 30
+LISTENER_THREADS = 16  # listeners run after their ack (opening modals, posting summaries)
+RATE_LIMIT_RETRIES = 2
+
+
+def web_client(settings: SlackSettings) -> WebClient:
+    """The Web API client: retries connection resets (slack_sdk's default) and 429s."""
+    return WebClient(
+        token=settings.slack_bot_token,
+        base_url=settings.slack_api_url,
+        timeout=WEB_API_TIMEOUT,
+        retry_handlers=[
+            *default_retry_handlers(),
+            RateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES),
+        ],
+    )
+
+
+def create_app(settings: SlackSettings, db: Database, client: WebClient | None = None) -> App:
+    """The app for ``settings`` on ``db``. ``client`` replaces the Web API client (tests aim
+    one at a stand-in). Checks the bot token with ``auth.test`` once, here."""
+    client = client or web_client(settings)
+    app = App(
+        client=client,
+        signing_secret=settings.slack_signing_secret or None,
+        # Socket Mode requests arrive over Slack's own authenticated socket, unsigned.
+        request_verification_enabled=not settings.socket_mode,
+        process_before_response=False,
+        listener_executor=ThreadPoolExecutor(LISTENER_THREADS, thread_name_prefix="listener"),
+        logger=logging.getLogger("bot.bolt"),
+    )
+    ctx = HandlerContext(
+        db=db,
+        auth=Authorizer(settings.merchandisers, settings.merchandiser_group, client),
+        deliveries=Deliveries(),
+    )
+    app.use(_once(ctx.deliveries))
+    register_all(app, ctx)
+    app.error(_log_error)
+    return app
+
+
+def _once(deliveries: Deliveries) -> Any:
+    def once(
+        body: dict[str, Any], request: BoltRequest, context: BoltContext, next: Any
+    ) -> BoltResponse | None:
+        """Let a payload through the first time; answer repeats as the first was answered."""
+        keys = delivery_keys(body)
+        earlier = None
+        for key, ttl in keys:
+            earlier = deliveries.claim(key, ttl) or earlier
+        if earlier is None:
+            if keys:
+                context["delivery_key"] = keys[0][0]
+            return next()  # type: ignore[no-any-return]
+        retry = (request.headers.get("x-slack-retry-num") or ["-"])[0]
+        log.info("repeat delivery not applied again: %s (retry %s)", keys[0][0], retry)
+        answer = earlier.wait() if body.get("type") == "view_submission" else ""
+        headers = {"content-type": ["application/json"]} if answer else {}
+        return BoltResponse(status=200, body=answer, headers=headers)
+
+    return once
+
+
+def _log_error(error: Exception, body: dict[str, Any]) -> None:
+    """What escaped a listener or middleware (handlers report their own errors to the user)."""
+    log.error("unhandled error for a %s request", body.get("type") or body.get("command"),
+              exc_info=error)  # fmt: skip

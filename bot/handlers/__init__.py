@@ -1,0 +1,19 @@
+"""Slack entry points, one module per use: each module's ``register(app, ctx)`` wires its
+buttons, modals and events; ``command`` routes ``/preorder`` to the uses (``help`` and
+``unallocated`` are reached only through it). Handlers parse and authorize, call one engine
+operation and render with ``bot.views``; they hold no SQL.
+"""
+
+from __future__ import annotations
+
+from slack_bolt import App
+
+from bot.handlers import allocate, command, home, po, remove, review, sync_date
+from bot.handlers.support import HandlerContext
+
+__all__ = ["HandlerContext", "register_all"]
+
+
+def register_all(app: App, ctx: HandlerContext) -> None:
+    for module in (command, po, review, allocate, remove, sync_date, home):
+        module.register(app, ctx)

@@ -1,0 +1,265 @@
+"""What every handler shares: who asked and how to answer them (``Req``), a modal opened with a
+loading view and filled later (``Screen``), and ``wire``, which registers a handler so that it
+always acks and never lets an error pass silently.
+
+Slack gives 3 seconds to ack and a trigger_id that opens one modal within 3 seconds, once. So a
+handler acks first, opens its modal at once with a loading view, and only then asks the engine;
+the answer replaces the loading view (``views.update``, guarded by the view's hash so that a
+double click or a user who moved on is not overwritten). Submissions are the exception: a
+refusal must come back in the ack itself (``response_action: errors``), so they call their one
+engine operation, a single short transaction, before acking.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from slack_bolt import Ack, BoltContext, Respond
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.models.blocks import Block
+from slack_sdk.models.views import View
+
+from bot.auth import Authorizer
+from bot.deliveries import Deliveries
+from bot.views.common import (
+    error_blocks,
+    escape,
+    fallback_text,
+    loading_modal,
+    notice_modal,
+    section,
+)
+from bot.views.state import ViewState
+from engine import Actor, Database, EngineError, Source
+
+log = logging.getLogger("bot.handlers")
+
+SLACK_ERRORS = (SlackApiError, SlackClientError, OSError)
+GONE = ("not_found", "hash_conflict")  # the modal was closed or changed: nothing to update
+NOT_MEMBER = ("not_in_channel", "channel_not_found", "is_archived")
+REFUSAL = (
+    "Sorry, only merchandisers can change allocations. You can still look: review PO lines, "
+    "list unallocated orders and use the Home tab. Ask an admin to add you to the "
+    "merchandisers if you need to make changes."
+)
+OOPS = "Sorry, something went wrong on our side (it is logged). Try again in a moment."
+
+
+@dataclass
+class HandlerContext:
+    """What the handlers need beyond the request: the database, who may change things, and the
+    memory of deliveries already handled."""
+
+    db: Database
+    auth: Authorizer
+    deliveries: Deliveries
+
+
+@dataclass
+class Screen:
+    """A modal this request owns: ``show`` replaces it, guarded by its hash."""
+
+    client: WebClient
+    view_id: str
+    hash: str | None
+
+    def show(self, view: View) -> bool:
+        """False when the user closed or changed the modal meanwhile (nothing to update)."""
+        try:
+            answer = self.client.views_update(view_id=self.view_id, hash=self.hash, view=view)
+        except SlackApiError as exc:
+            if exc.response.get("error") in GONE:
+                log.info("views.update of %s skipped: %s", self.view_id, exc.response["error"])
+                return False
+            raise
+        self.hash = answer["view"]["hash"]
+        return True
+
+
+@dataclass
+class Req:
+    """One request: who asked, from where, and the ways to answer them."""
+
+    ctx: HandlerContext
+    client: WebClient
+    body: dict[str, Any]
+    respond: Respond | None
+    delivery: str | None
+    _ack: Ack
+    acked: bool = False
+    screen: Screen | None = None
+    title: str = "Pre-orders"
+    user: str = field(init=False)
+    channel: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        body = self.body
+        self.user = (
+            body.get("user_id")
+            or (body.get("user") or {}).get("id")
+            or (body.get("event") or {}).get("user")
+            or ""
+        )
+        self.channel = (
+            body.get("channel_id")
+            or (body.get("channel") or {}).get("id")
+            or (body.get("container") or {}).get("channel_id")
+            or ""
+        )
+
+    @property
+    def view(self) -> Mapping[str, Any]:
+        """The modal or Home tab the request came from (empty for commands and messages)."""
+        return self.body.get("view") or {}
+
+    @property
+    def in_modal(self) -> bool:
+        return self.view.get("type") == "modal"
+
+    @property
+    def db(self) -> Database:
+        return self.ctx.db
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(self.user, Source.SLACK)
+
+    def ack(self, **answer: Any) -> None:
+        if self.acked:
+            return
+        response = self._ack(**answer)
+        self.acked = True
+        failed = answer.get("response_action") == "errors"  # nothing applied: may try again
+        self.ctx.deliveries.settle(self.delivery, str(response.body or ""), forget=failed)
+
+    def open(self, title: str | None = None) -> Screen:
+        """A loading modal, opened now while the trigger_id is valid (pushed onto the modal the
+        request came from, so that closing it goes back there)."""
+        self.title = title or self.title
+        view = loading_modal(self.title)
+        trigger = self.body.get("trigger_id")
+        if self.in_modal:
+            answer = self.client.views_push(trigger_id=trigger, view=view)
+        else:
+            answer = self.client.views_open(trigger_id=trigger, view=view)
+        self.screen = Screen(self.client, answer["view"]["id"], answer["view"]["hash"])
+        return self.screen
+
+    def current(self) -> Screen:
+        """The modal the request came from, to update in place (pager buttons)."""
+        return Screen(self.client, self.view["id"], self.view.get("hash"))
+
+    def may_change(self) -> bool:
+        """Whether the user may change allocations; if not, they are told so politely."""
+        if self.ctx.auth.may_change(self.user):
+            return True
+        log.info("refused %s: not a merchandiser", self.user)
+        self.fail(REFUSAL, icon=":lock:")
+        return False
+
+    def tell(self, text: str, blocks: Sequence[Block] | None = None, channel: str = "") -> None:
+        """An ephemeral answer: through the response_url, else in the channel (the request's,
+        or ``channel`` for one that came from a modal), else by DM."""
+        blocks = list(blocks) if blocks else [section(text)]
+        kwargs = {"text": fallback_text(blocks), "blocks": blocks}
+        channel = self.channel or channel
+        try:
+            if self.respond is not None and self.respond.response_url:
+                self.respond(**kwargs, response_type="ephemeral", replace_original=False)
+            elif channel:
+                self.client.chat_postEphemeral(channel=channel, user=self.user, **kwargs)
+            else:
+                self.client.chat_postMessage(channel=self.user, **kwargs)
+        except SLACK_ERRORS as exc:
+            log.error("could not tell %s %r: %s", self.user, text[:80], exc)
+
+    def fail(self, text: str, *, icon: str = ":x:") -> None:
+        """Say why nothing happened, where the user is looking: the submitted modal, the modal
+        this request opened, or an ephemeral message."""
+        message = f"{icon} {escape(text)}"
+        if not self.acked and self.body.get("type") == "view_submission":
+            self.ack(response_action="update", view=notice_modal(self.title, message))
+            return
+        self.ack()
+        notice = notice_modal(self.title, message)
+        try:
+            if self.screen is not None:
+                self.screen.show(notice)
+                return
+            if self.view and self.body.get("trigger_id"):
+                # A button in a modal or the Home tab: answer there, not in a DM.
+                self.open(self.title).show(notice)
+                return
+        except SLACK_ERRORS as exc:
+            log.error("could not show %r in a modal: %s", text[:80], exc)
+        blocks = error_blocks(text) if icon == ":x:" else [section(message)]
+        self.tell(message, blocks)
+
+    def post(self, blocks: Sequence[Block], channel: str = "") -> None:
+        """A summary everyone in the channel sees (else a DM to the user); never raises, since
+        the change it reports is already made."""
+        kwargs = {"text": fallback_text(blocks), "blocks": list(blocks)}
+        try:
+            try:
+                self.client.chat_postMessage(channel=channel or self.user, **kwargs)
+            except SlackApiError as exc:
+                if not channel or exc.response.get("error") not in NOT_MEMBER:
+                    raise
+                self.client.chat_postMessage(channel=self.user, **kwargs)
+        except SLACK_ERRORS as exc:
+            log.error("summary not posted for %s: %s", self.user, exc)
+            self.tell(
+                f"The change was made, but Slack did not take its summary: {problem(exc)}.",
+                channel=channel,
+            )
+
+
+def problem(exc: BaseException) -> str:
+    """A Web API failure in words a user can pass on: which call, what Slack said."""
+    if isinstance(exc, SlackApiError):
+        method = str(exc.response.api_url).rstrip("/").rsplit("/", 1)[-1]
+        return f"{method} answered HTTP {exc.response.status_code} ({exc.response.get('error')})"
+    return f"Slack could not be reached ({type(exc).__name__})"
+
+
+def state_of(text: str | None) -> ViewState:
+    """The ViewState a button value or private_metadata carries (EngineError if it does not)."""
+    try:
+        return ViewState.from_json(text or "")
+    except (ValueError, TypeError, KeyError) as exc:
+        raise EngineError("this button or form is not one this app made") from exc
+
+
+Handler = Callable[[Req], None]
+
+
+def wire(
+    register: Callable[[Callable[..., None]], Any], ctx: HandlerContext, handle: Handler
+) -> None:
+    """Register ``handle`` with a Bolt listener decorator (``app.action(...)`` etc.). Whatever
+    happens, the request is acked and the user learns why nothing happened; errors are logged."""
+
+    def listener(
+        ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext, respond: Respond
+    ) -> None:
+        req = Req(ctx, client, body, respond, context.get("delivery_key"), ack)
+        try:
+            handle(req)
+        except EngineError as exc:
+            req.fail(str(exc))
+        except SLACK_ERRORS as exc:
+            log.error("Slack Web API failure for %s: %s", req.user, exc)
+            req.fail(f"Slack did not take our answer: {problem(exc)}. Try again in a moment.",
+                     icon=":warning:")  # fmt: skip
+        except Exception:
+            log.exception("handler %s failed", getattr(handle, "__name__", handle))
+            req.fail(OOPS, icon=":warning:")
+        finally:
+            req.ack()
+
+    listener.__name__ = getattr(handle, "__name__", "listener")
+    register(listener)

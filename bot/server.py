@@ -1,0 +1,207 @@
+"""``preorder serve``: the Slack app over HTTP (waitress) or Socket Mode, with a health check.
+
+The HTTP side is a small WSGI router, so other parts of ``serve`` (order intake, later) add
+routes beside ``/slack/events`` and ``/healthz``. ``/healthz`` answers 200 when the database
+answers and 503 when it does not (within ``HEALTH_TIMEOUT``), so a load balancer stops sending
+Slack's requests to a replica that cannot act on them. SIGTERM and SIGINT stop the server
+gracefully: no new connections, requests in flight finished, then exit.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import text
+
+from engine import Database
+
+if TYPE_CHECKING:
+    from slack_bolt import App
+
+    from bot.settings import SlackSettings
+
+log = logging.getLogger("bot.server")
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+SLACK_PATH = "/slack/events"
+HEALTH_PATH = "/healthz"
+HEALTH_TIMEOUT = 3.0
+DRAIN_TIMEOUT = 10.0
+HTTP_THREADS = 8
+
+
+class Router:
+    """Routes by exact path to WSGI apps; 404 for anything else."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, WSGIApp] = {}
+
+    def add(self, path: str, wsgi: WSGIApp) -> None:
+        self.routes[path] = wsgi
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        target = self.routes.get(environ.get("PATH_INFO") or "/")
+        if target is None:
+            return _plain(start_response, "404 Not Found", "not found\n")
+        return target(environ, start_response)
+
+
+def health(db: Database, timeout: float = HEALTH_TIMEOUT) -> WSGIApp:
+    """``GET /healthz``: 200 ``ok`` when ``SELECT 1`` answers within ``timeout``, else 503."""
+    pool = ThreadPoolExecutor(2, thread_name_prefix="healthz")
+
+    def ping() -> None:
+        with db.read() as conn:
+            conn.execute(text("SELECT 1"))
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        try:
+            pool.submit(ping).result(timeout=timeout)
+        except FutureTimeout:
+            log.warning("health check: the database did not answer within %.0fs", timeout)
+            return _plain(start_response, "503 Service Unavailable", "database: no answer\n")
+        except Exception as exc:
+            log.warning("health check: %s", str(exc).splitlines()[0] if str(exc) else exc)
+            return _plain(start_response, "503 Service Unavailable", "database: unavailable\n")
+        return _plain(start_response, "200 OK", "ok\n")
+
+    return app
+
+
+def wsgi_app(app: App, db: Database, *, slack: bool = True) -> Router:
+    """The routes ``serve`` answers: the health check and (``slack``: unless Slack's requests
+    come over Socket Mode) Slack's requests."""
+    router = Router()
+    router.add(HEALTH_PATH, health(db))
+    if slack:
+        from slack_bolt.adapter.wsgi import SlackRequestHandler
+
+        router.add(SLACK_PATH, SlackRequestHandler(app, path=SLACK_PATH))  # type: ignore[arg-type]
+    return router
+
+
+class HttpServer:
+    """waitress serving ``wsgi`` on ``host``:``port`` (0: any free port), stoppable from any
+    thread: ``stop`` closes the listening socket, waits for requests in flight, then ends."""
+
+    def __init__(self, wsgi: WSGIApp, host: str, port: int, threads: int = HTTP_THREADS) -> None:
+        import waitress
+
+        self._server: Any = waitress.create_server(
+            wsgi, host=host, port=port, threads=threads, ident="preorder"
+        )
+        self._stopped = threading.Event()
+
+    @property
+    def port(self) -> int:
+        return int(self._server.effective_port)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self._server.effective_host}:{self.port}"
+
+    def run(self) -> None:
+        """Serve until ``stop`` (blocks)."""
+        self._server.run()
+        self._stopped.set()
+
+    def stop(self, timeout: float = DRAIN_TIMEOUT) -> None:
+        from waitress import wasyncore
+
+        server = self._server
+        # Each step runs in the server's own loop thread (waitress's loop is not thread-safe):
+        # first stop accepting, then, once requests in flight are answered, close everything,
+        # which ends the loop.
+        self._in_loop(lambda: wasyncore.dispatcher.close(server))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self._busy():
+            time.sleep(0.02)
+        self._in_loop(lambda: wasyncore.close_all(server._map))
+        server.task_dispatcher.shutdown(timeout=max(0.1, deadline - time.monotonic()))
+        if not self._stopped.wait(timeout=2):
+            log.warning("the HTTP loop did not end; closing its sockets from here")
+            wasyncore.close_all(server._map)
+
+    def _in_loop(self, thunk: Callable[[], None]) -> None:
+        trigger = self._server.trigger
+        try:
+            trigger.pull_trigger(thunk)
+        except OSError as exc:  # the loop closed its trigger already: it is ending
+            log.debug("waitress trigger closed (%s); running %s here", exc, thunk)
+            thunk()
+
+    def _busy(self) -> bool:
+        tasks = self._server.task_dispatcher
+        channels = [c for c in list(self._server._map.values()) if hasattr(c, "requests")]
+        return bool(
+            tasks.active_count
+            or tasks.queue
+            or any(c.requests or c.total_outbufs_len for c in channels)
+        )
+
+
+def serve(
+    settings: SlackSettings,
+    db: Database,
+    *,
+    host: str = "0.0.0.0",
+    port: int | None = None,
+    announce: Callable[[str], None] = print,
+) -> None:
+    """Run until SIGTERM or SIGINT. Over HTTP, Slack's requests come to ``/slack/events``; in
+    Socket Mode (an app token is set) they come over Slack's socket, and the HTTP server still
+    answers ``/healthz`` (and the routes other parts add)."""
+    from bot.app import create_app
+
+    app = create_app(settings, db)
+    socket = None
+    if settings.socket_mode:
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        socket = SocketModeHandler(app, app_token=settings.slack_app_token)
+        socket.connect()  # raises SlackApiError when Slack refuses the app token
+        announce("Connected to Slack in Socket Mode")
+    router = wsgi_app(app, db, slack=socket is None)
+    server = HttpServer(router, host, settings.port if port is None else port)
+    if socket is None:
+        announce(f"Serving Slack requests on {server.url}{SLACK_PATH} (health: {HEALTH_PATH})")
+    else:
+        announce(f"Health check on {server.url}{HEALTH_PATH}")
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        announce(f"Stopping ({signal.Signals(signum).name}): finishing requests in flight")
+        threading.Thread(target=server.stop, daemon=True).start()
+
+    _on_signals(on_signal)
+    server.run()
+    if socket is not None:
+        socket.close()
+    _finish(app)
+
+
+def _on_signals(handler: Callable[[int, FrameType | None], None]) -> None:
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, handler)
+
+
+def _finish(app: App) -> None:
+    """Let listeners still working after their ack (summaries, modal updates) finish."""
+    executor = getattr(app.listener_runner, "listener_executor", None)
+    if executor is not None:
+        executor.shutdown(wait=True)
+
+
+def _plain(start_response: Callable[..., Any], status: str, body: str) -> list[bytes]:
+    data = body.encode()
+    start_response(
+        status, [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(data)))]
+    )
+    return [data]

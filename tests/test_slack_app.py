@@ -1,0 +1,209 @@
+"""The Slack app's commands, Home tab and defences: usage answers, the unallocated list, App
+Home, signatures, repeated deliveries, Web API failures (429 retried, 5xx told), the health
+check and the ``serve`` command itself."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import pytest
+
+import engine as e
+from bot.ids import ActionId
+from bot.server import HttpServer, health
+from tests.slack.harness import MERCHANDISER, SECRET, SlackApp, seed_shop, texts
+from tests.slack.signing import app_home_opened_event_body, slash_command_body
+
+# --- commands ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["", "help", "  HELP  "])
+def test_help_answers_in_the_ack_with_every_subcommand(slack_app: SlackApp, text: str) -> None:
+    answer, _ = slack_app.command(text)
+    body = answer.json()
+    assert body["response_type"] == "ephemeral"
+    said = texts(body["blocks"])
+    for usage in (
+        "po PO-NUMBER",
+        "review PO-NUMBER LINE",
+        "allocate PO-NUMBER LINE",
+        "remove PO-NUMBER LINE",
+        "sync-date PO-NUMBER LINE",
+        "unallocated [SKU]",
+    ):
+        assert f"`/preorder {usage}`" in said  # fmt: skip
+    assert {c.method for c in slack_app.slack.calls()} <= {"auth.test"}  # no Web API needed
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        (
+            "review PO-1001",
+            "Usage: /preorder review PO-NUMBER LINE, e.g. /preorder review PO-1001 1",
+        ),
+        ("allocate PO-1001 one", "'one' is not a PO line number"),
+        ("remove PO-1001 0", "'0' is not a PO line number"),
+        ("sync-date", "Usage: /preorder sync-date PO-NUMBER LINE"),
+        ("po", "Usage: /preorder po PO-NUMBER"),
+        ("po PO:1", "'PO:1' is not a PO number"),
+        ("po PO-1 extra", "Usage: /preorder po PO-NUMBER"),
+        ("unallocated A B", "Usage: /preorder unallocated [SKU]"),
+        ("frobnicate PO-1", "Unknown subcommand 'frobnicate'"),
+        ("review PO-1001 1; DROP TABLE", "Usage: /preorder review"),
+    ],
+)
+def test_malformed_commands_get_the_exact_usage_ephemeral(
+    slack_app: SlackApp, text: str, said: str
+) -> None:
+    answer, url = slack_app.command(text)
+    assert answer.status == 200
+    body = answer.json()
+    assert body["response_type"] == "ephemeral"
+    shown = texts(body["blocks"])
+    assert said in shown.replace("&#x27;", "'")
+    assert "`/preorder help`" in shown  # the full usage follows
+    assert "Traceback" not in answer.text
+    assert slack_app.slack.calls("views.open") == [] and slack_app.slack.responses(url) == []
+
+
+def test_an_unknown_po_is_answered_ephemeral(slack_app: SlackApp) -> None:
+    answer, url = slack_app.command("po PO-404")
+    assert answer.body == b""
+    (reply,) = slack_app.responses(url)
+    assert reply["response_type"] == "ephemeral"
+    assert "unknown PO PO-404" in texts(reply)
+
+
+def test_unallocated_lists_the_queue_by_sku_and_for_one_sku(slack_app: SlackApp) -> None:
+    seed_shop(slack_app.db)
+    _, url = slack_app.command("unallocated")
+    (reply,) = slack_app.responses(url)
+    said = texts(reply)
+    assert "3 lines, 11 units across 1 SKU" in said
+    assert said.index("`SO-3:1`") < said.index("`SO-4:1`") < said.index("`SO-6:1`")
+    assert "_parked_" in said
+    _, url = slack_app.command("unallocated SKU-BLUE")
+    assert "No open order line of `SKU-BLUE` is waiting" in texts(slack_app.responses(url)[0])
+
+
+# --- App Home -------------------------------------------------------------------------------
+
+
+def test_app_home_publishes_open_lines_queue_and_out_of_sync_once_per_event(
+    slack_app: SlackApp,
+) -> None:
+    seed_shop(slack_app.db)
+    from datetime import date
+
+    e.set_arrival(slack_app.db, e.Actor("x", e.Source.CLI), "PO-1001", 2, date(2027, 2, 20))
+    body = app_home_opened_event_body(MERCHANDISER)
+    assert slack_app.post(body).status == 200
+    assert slack_app.post(body, headers={"X-Slack-Retry-Num": "1"}).status == 200  # a retry
+    slack_app.slack.wait_for("views.publish")
+    time.sleep(0.2)
+    assert len(slack_app.slack.calls("views.publish")) == 1
+    home = slack_app.slack.home_view(MERCHANDISER)
+    assert home is not None
+    said = texts(home)
+    assert "*PO-1001:1* `SKU-RED` · *ATP 5* of 10" in said
+    assert "`SKU-RED` · 3 lines, 11 units, 2 parked" in said
+    assert "*PO-1001:2* `SKU-BLUE` · arrives 2027-02-20" in said
+    # Its Review button opens the same review as a PO message's.
+    slack_app.click(ActionId.REVIEW, view=home)
+    assert "Review allocations" in texts(slack_app.modal()["title"])
+
+
+# --- requests Slack did not sign --------------------------------------------------------------
+
+
+def test_forged_and_replayed_requests_are_refused_with_401(slack_app: SlackApp) -> None:
+    body = slash_command_body(text="po PO-1001", trigger_id=slack_app.slack.new_trigger_id())
+    assert slack_app.post(body, secret="not-the-secret").status == 401
+    assert slack_app.post(body, timestamp=int(time.time()) - 6 * 60).status == 401
+    unsigned = slack_app.request("/slack/events", body.encode(), {"Content-Type": "text/plain"})
+    assert unsigned.status == 401
+    assert slack_app.post(body, timestamp=int(time.time()) - 4 * 60).status == 200  # in time
+    assert slack_app.request("/elsewhere").status == 404
+
+
+# --- Web API failures -------------------------------------------------------------------------
+
+
+def test_a_429_is_retried_after_retry_after_and_the_modal_opens(slack_app: SlackApp) -> None:
+    seed_shop(slack_app.db)
+    slack_app.slack.fail_next("views.open", 429, retry_after=1)
+    answer, _ = slack_app.command("review PO-1001 1")
+    assert answer.elapsed < 1.0  # acked before the wait
+    view = slack_app.modal(timeout=4)
+    assert "PO-1001:1" in texts(view)
+    opens = slack_app.slack.calls("views.open")
+    assert [c.status for c in opens] == [429, 200]
+    assert opens[1].time - opens[0].time >= 0.9
+
+
+def test_a_5xx_is_reported_to_the_user_and_logged(
+    slack_app: SlackApp, caplog: pytest.LogCaptureFixture
+) -> None:
+    seed_shop(slack_app.db)
+    slack_app.slack.fail_next("views.open", 500)
+    with caplog.at_level(logging.ERROR, logger="bot.handlers"):
+        answer, url = slack_app.command("review PO-1001 1")
+        (reply,) = slack_app.responses(url)
+    assert answer.status == 200
+    assert "views.open answered HTTP 500 (fatal_error)" in texts(reply)
+    assert reply["response_type"] == "ephemeral"
+    assert any("views.open" in r.getMessage() for r in caplog.records)
+
+
+def test_a_failed_summary_is_told_to_the_user_and_the_change_stays(slack_app: SlackApp) -> None:
+    seed_shop(slack_app.db)
+    slack_app.command("sync-date PO-1001 2")
+    confirm = slack_app.modal()
+    slack_app.slack.fail_next("chat.postMessage", 503)
+    assert slack_app.submit(confirm).json() == {"response_action": "clear"}
+    (told,) = [m for m in slack_app.messages() if m.get("ephemeral")]
+    assert "The change was made" in texts(told)
+
+
+def test_a_double_click_on_a_message_button_opens_one_modal(slack_app: SlackApp) -> None:
+    seed_shop(slack_app.db)
+    _, url = slack_app.command("po PO-1001")
+    (message,) = slack_app.responses(url)
+    slack_app.click(ActionId.REVIEW, message=message)
+    slack_app.click(ActionId.REVIEW, message=message)
+    slack_app.modal()
+    time.sleep(0.2)
+    assert len(slack_app.slack.calls("views.open")) == 1
+
+
+# --- health -----------------------------------------------------------------------------------
+
+
+def test_healthz_is_200_while_the_database_answers(slack_app: SlackApp) -> None:
+    answer = slack_app.request("/healthz")
+    assert (answer.status, answer.text) == (200, "ok\n")
+
+
+def test_healthz_is_503_when_the_database_does_not_answer(tmp_path: Path) -> None:
+    import threading
+    import urllib.error
+    import urllib.request
+
+    db = e.Database("postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=1")
+    server = HttpServer(health(db, timeout=2), "127.0.0.1", 0)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        with pytest.raises(urllib.error.HTTPError) as failed:
+            urllib.request.urlopen(f"http://127.0.0.1:{server.port}/healthz", timeout=5)
+        assert failed.value.code == 503
+    finally:
+        server.stop(timeout=2)
+        thread.join(timeout=5)
+        db.dispose()
+
+
+__all__ = ["SECRET"]

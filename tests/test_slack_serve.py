@@ -1,0 +1,185 @@
+"""``preorder serve``: one clear error for bad configuration, the production server (waitress)
+answering Slack and the health check and stopping gracefully on SIGTERM, and Socket Mode
+wired to the app token (smoke-tested only: Slack's socket cannot be reached offline)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from bot.cli import cli
+from bot.server import HttpServer
+from tests.conftest import fresh_sqlite
+from tests.slack.harness import MERCHANDISER, SECRET, texts
+from tests.slack.signing import signed_headers, slash_command_body
+from tests.slack.standin import SlackStandin
+
+SLACK_VARS = [
+    "PREORDER_SLACK_BOT_TOKEN",
+    "PREORDER_SLACK_SIGNING_SECRET",
+    "PREORDER_SLACK_APP_TOKEN",
+    "PREORDER_SLACK_API_URL",
+    "PREORDER_SLACK_MERCHANDISERS",
+    "PREORDER_SLACK_MERCHANDISER_GROUP",
+    "PREORDER_PORT",
+]
+
+
+@pytest.fixture
+def db_url(tmp_path: Path, sqlite_template: Path) -> str:
+    db = fresh_sqlite(sqlite_template, tmp_path)
+    db.dispose()
+    return f"sqlite:///{tmp_path / 'preorder.db'}"
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    for name in SLACK_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)  # no .env from the working tree
+    yield
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (
+            {},
+            "error: missing settings: PREORDER_SLACK_BOT_TOKEN, PREORDER_SLACK_SIGNING_SECRET, "
+            "PREORDER_SLACK_MERCHANDISERS or PREORDER_SLACK_MERCHANDISER_GROUP",
+        ),
+        (
+            {"PREORDER_SLACK_BOT_TOKEN": "xoxb-1", "PREORDER_SLACK_MERCHANDISERS": "U1"},
+            "error: missing settings: PREORDER_SLACK_SIGNING_SECRET (",
+        ),
+        (
+            {"PREORDER_SLACK_BOT_TOKEN": "xoxb-1", "PREORDER_SLACK_APP_TOKEN": "xoxb-2",
+             "PREORDER_SLACK_MERCHANDISER_GROUP": "S1"},
+            "error: PREORDER_SLACK_APP_TOKEN must be an app-level token (xapp-...)",
+        ),
+        (
+            {"PREORDER_SLACK_BOT_TOKEN": "xoxb-1", "PREORDER_SLACK_SIGNING_SECRET": "s",
+             "PREORDER_SLACK_MERCHANDISERS": "U1", "PREORDER_PORT": "http"},
+            "error: bad settings: PREORDER_PORT: Input should be a valid integer",
+        ),
+    ],
+)  # fmt: skip
+def test_serve_names_every_missing_or_bad_setting_in_one_line(
+    clean_env: None,
+    db_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    env: dict[str, str],
+    message: str,
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    result = CliRunner().invoke(cli, ["--db", db_url, "serve"])
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(message), result.output
+    assert "Traceback" not in result.output
+
+
+def spawn(db_url: str, slack: SlackStandin, **env: str) -> subprocess.Popen[str]:
+    environ = {k: v for k, v in os.environ.items() if k not in SLACK_VARS}
+    environ.update(
+        PREORDER_SLACK_BOT_TOKEN=slack.token,
+        PREORDER_SLACK_SIGNING_SECRET=SECRET,
+        PREORDER_SLACK_API_URL=slack.url,
+        PREORDER_SLACK_MERCHANDISERS=MERCHANDISER,
+        PREORDER_PORT="0",
+        **env,
+    )
+    return subprocess.Popen(
+        [sys.executable, "-c", "from bot.cli import main; main()", "--db", db_url, "serve",
+         "--host", "127.0.0.1"],
+        env=environ,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+
+
+def test_serve_answers_slack_and_health_then_stops_on_sigterm(
+    slack_standin: SlackStandin, db_url: str
+) -> None:
+    process = spawn(db_url, slack_standin)
+    try:
+        assert process.stderr is not None
+        line = process.stderr.readline()
+        found = re.search(r"on (http://127\.0\.0\.1:\d+)/slack/events", line)
+        assert found, line
+        base = found[1]
+        with urllib.request.urlopen(base + "/healthz", timeout=5) as answer:
+            assert answer.status == 200
+        body = slash_command_body(text="help", trigger_id=slack_standin.new_trigger_id())
+        forged = urllib.request.Request(
+            base + "/slack/events", body.encode(), signed_headers(body, "forged")
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(forged, timeout=5)
+        assert refused.value.code == 401
+        signed = urllib.request.Request(
+            base + "/slack/events", body.encode(), signed_headers(body, SECRET)
+        )
+        with urllib.request.urlopen(signed, timeout=5) as answer:
+            assert "`/preorder review PO-NUMBER LINE`" in texts(json.load(answer))
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
+        assert "Stopping (SIGTERM)" in process.stderr.read()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_socket_mode_connects_with_the_app_token_instead_of_listening(
+    slack_standin: SlackStandin, db_url: str
+) -> None:
+    """Offline only the start can be checked: the app asks Slack for a socket URL with the
+    app token (the stand-in has none to give), and a refusal is one error line."""
+    process = spawn(db_url, slack_standin, PREORDER_SLACK_APP_TOKEN="xapp-1-test")
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 1
+    assert err.strip().splitlines()[-1].startswith("error: Slack refused to connect:")
+    (call,) = slack_standin.calls("apps.connections.open")
+    assert call.headers["authorization"] == "Bearer xapp-1-test"
+    assert "Serving Slack requests" not in err
+
+
+def test_stopping_the_server_finishes_requests_in_flight_and_takes_no_more() -> None:
+    def slow(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        time.sleep(0.5)
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"done"]
+
+    server = HttpServer(slow, "127.0.0.1", 0)
+    runner = threading.Thread(target=server.run, daemon=True)
+    runner.start()
+    url = f"http://127.0.0.1:{server.port}/"
+    answers: list[bytes] = []
+    client = threading.Thread(
+        target=lambda: answers.append(urllib.request.urlopen(url, timeout=5).read())
+    )
+    client.start()
+    time.sleep(0.2)  # the request is in flight
+    server.stop(timeout=5)
+    client.join(timeout=5)
+    runner.join(timeout=5)
+    assert answers == [b"done"]
+    assert not runner.is_alive()
+    with pytest.raises(OSError):
+        urllib.request.urlopen(url, timeout=2)
