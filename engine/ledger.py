@@ -157,11 +157,11 @@ def allocate(unit: Unit, pairs: Sequence[tuple[Demand, Supply]], reason: str) ->
     if not pairs:
         return
     conn = unit.conn
-    mark = conn.execute(
-        select(func.coalesce(func.max(allocations.c.id), 0)).where(
-            allocations.c.operation_id == unit.id
-        )
-    ).scalar_one()
+    # This batch's rows are this operation's rows above the highest id there is now (ids only
+    # grow). The plain max is one index probe; "max(id) WHERE operation_id = ..." is not: for an
+    # operation with no rows yet, PostgreSQL may walk the primary key backwards through every
+    # row looking for one (seen: 160 ms per order intake on a million allocations).
+    mark = conn.execute(select(func.coalesce(func.max(allocations.c.id), 0))).scalar_one()
     conn.execute(
         insert(allocations),
         [

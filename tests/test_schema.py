@@ -71,6 +71,18 @@ def test_upgrade_creates_the_schema_from_nothing_and_a_rerun_changes_nothing(
     assert set(inspect(db.engine).get_table_names()) == tables
 
 
+def test_downgrade_to_nothing_and_upgrade_again_round_trips(empty_db: e.Database) -> None:
+    from alembic import command
+
+    from engine.migrate import alembic_config
+
+    e.upgrade(empty_db)
+    command.downgrade(alembic_config(empty_db), "base")
+    assert set(inspect(empty_db.engine).get_table_names()) <= {"alembic_version"}
+    assert e.upgrade(empty_db) == (None, HEAD)
+    assert empty_db.schema_is_current() is True
+
+
 def test_upgrade_of_a_current_database_keeps_its_data(db: e.Database, load: Load) -> None:
     load(po("PO-1", (1, "A", 5, "2027-01-10")), so("SO-1", 1, (1, "A", 2)))
     before = dump(db)

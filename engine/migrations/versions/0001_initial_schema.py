@@ -238,7 +238,6 @@ def downgrade() -> None:
     with op.batch_alter_table("allocations", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_allocations_operation_id"))
         batch_op.drop_index(batch_op.f("ix_allocations_po_line_id"))
-        batch_op.drop_index(batch_op.f("ix_allocations_operation_id"))
 
     op.drop_table("allocations")
     with op.batch_alter_table("so_lines", schema=None) as batch_op:
