@@ -16,6 +16,7 @@ from engine.queries import (
     purchase_order,
     review,
     unallocated,
+    unallocated_count,
 )
 from engine.records import POLineRecord, PORecord, SOLineRecord, SORecord
 from engine.results import (
@@ -86,6 +87,7 @@ __all__ = [
     "set_store_hold",
     "sync_date",
     "unallocated",
+    "unallocated_count",
     "unpark",
     "upgrade",
 ]

@@ -141,6 +141,15 @@ def unallocated(
     ]
 
 
+def unallocated_count(db: Database, *, sku: str | None = None) -> int:
+    """How many open SO lines wait unallocated (parked ones included); one index range."""
+    query = select(func.count()).where(so_lines.c.status == "open", so_lines.c.po_line_id.is_(None))
+    if sku is not None:
+        query = query.where(so_lines.c.sku == sku)
+    with db.read() as conn:
+        return int(conn.execute(query).scalar_one())
+
+
 def purchase_order(db: Database, po: str) -> PODetail:
     """A PO and each of its lines with allocated, ATP and out-of-sync counts."""
     with db.read() as conn:

@@ -252,3 +252,19 @@ def test_open_po_lines_come_in_arrival_order_and_can_be_limited_to_those_with_at
         ("PO-1", 2),
     ]
     assert len(e.open_po_lines(db, limit=1)) == 1
+
+
+def test_unallocated_count_counts_open_unallocated_lines_parked_included(
+    db: e.Database, actor: e.Actor, load: Load
+) -> None:
+    load(
+        po("PO-1", (1, "A", 1, "2027-01-10")),
+        so("SO-1", 1, (1, "A", 1)),
+        so("SO-2", 2, (1, "A", 1), (2, "B", 1)),
+        so("SO-3", 3, (1, "A", 1)),
+    )
+    e.remove(db, actor, "PO-1", 1, [e.LineRef("SO-1", 1)])  # parked, still unallocated
+    e.cancel_order(db, actor, [e.LineRef("SO-3", 1)])
+    assert e.unallocated_count(db) == 3
+    assert e.unallocated_count(db, sku="A") == 2
+    assert e.unallocated_count(db, sku="B") == 1

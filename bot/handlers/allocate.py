@@ -26,7 +26,6 @@ from bot.views.allocate import (
 from bot.views.common import STATIC_OPTIONS_MAX, line_name, stale_modal
 from bot.views.state import parse_ref
 from bot.views.summary import outcome_blocks
-from engine.digest import digest
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +60,7 @@ def on_confirm(req: Req) -> None:
     lines = e.unallocated(req.db, sku=head.sku, limit=STATIC_OPTIONS_MAX + 1)
     total = len(lines)
     if total > STATIC_OPTIONS_MAX:
-        total = next((q.lines for q in digest(req.db).unallocated if q.sku == head.sku), total)
+        total = e.unallocated_count(req.db, sku=head.sku)
     view = allocate_modal(head, lines[:STATIC_OPTIONS_MAX], total=total, channel=state.channel)
     req.ack(response_action="update", view=view)
 
