@@ -29,6 +29,7 @@ from engine.models import (
     allocations,
     audit_events,
     po_lines,
+    promise_changes,
     purchase_orders,
     sales_orders,
     so_lines,
@@ -192,6 +193,34 @@ def allocate(unit: Unit, pairs: Sequence[tuple[Demand, Supply]], reason: str) ->
     # Write the events buffered so far first, so that the audit log keeps the order of the
     # changes (a line released and allocated again in one operation ends on "allocate").
     unit.flush()
+    # The first promise is a change of promised date too (none -> arrival, rule 4's history):
+    # customers are told of it like any later change.
+    conn.execute(
+        insert(promise_changes).from_select(
+            [
+                "so_line_id",
+                "at",
+                "operation_id",
+                "actor",
+                "source",
+                "old_date",
+                "new_date",
+                "reason",
+            ],
+            select(
+                allocations.c.so_line_id,
+                literal(unit.at, UTCDateTime()),
+                literal(unit.id),
+                literal(unit.actor.name),
+                literal(unit.actor.source.value),
+                null(),
+                po_lines.c.arrival_date,
+                literal(reason),
+            )
+            .where(this_batch, allocations.c.po_line_id == po_lines.c.id)
+            .order_by(allocations.c.id),
+        )
+    )
     after = _json_object(
         unit,
         po=po_lines.c.po_number,
@@ -233,11 +262,14 @@ def allocate(unit: Unit, pairs: Sequence[tuple[Demand, Supply]], reason: str) ->
                 null(),
                 after,
                 literal(reason),
-            ).where(
+            )
+            .where(
                 this_batch,
                 allocations.c.po_line_id == po_lines.c.id,
                 allocations.c.so_line_id == so_lines.c.id,
-            ),
+            )
+            # Events and promise rows get ids in allocation (FIFO) order on every database.
+            .order_by(allocations.c.id),
         )
     )
     for d, s in pairs:

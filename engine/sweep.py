@@ -48,8 +48,10 @@ def sweep(unit: Unit, skus: Collection[str] | None = None) -> None:
 def _queue(unit: Unit, skus: list[str], most: int) -> dict[str, list[ledger.Demand]]:
     # A line bigger than every PO line's ATP cannot be placed: leave it out of the read. After a
     # sweep that is every line still waiting, so the read stays small however long the queue.
+    # Only the columns a queued line can differ in: the others are fixed by the WHERE clause
+    # (open, unparked, unallocated, no promise), and the read is most of a big sweep's cost.
     rows = unit.conn.execute(
-        select(*ledger.DEMAND_COLUMNS)
+        select(*ledger.DEMAND_COLUMNS[:6])
         .where(
             so_lines.c.sku.in_(skus),
             so_lines.c.status == "open",
@@ -60,8 +62,9 @@ def _queue(unit: Unit, skus: list[str], most: int) -> dict[str, list[ledger.Dema
         .order_by(so_lines.c.sku, so_lines.c.placed_at, so_lines.c.order_number, so_lines.c.line)
     )
     found: dict[str, list[ledger.Demand]] = {}
+    demand = ledger.Demand
     for row in rows:
-        found.setdefault(row.sku, []).append(ledger.demand_from(row))
+        found.setdefault(row[3], []).append(demand(*row))
     return found
 
 

@@ -109,6 +109,16 @@ def promises(db: e.Database) -> list[PromiseRow]:
     ]
 
 
+def promises_since(db: e.Database, before: list[PromiseRow]) -> list[PromiseRow]:
+    """The promise changes recorded since ``before = promises(db)`` was read, oldest first.
+
+    The history only grows: the rows read before must still be there, unchanged, ahead of them.
+    """
+    now = promises(db)
+    assert now[: len(before)] == before, "recorded promise changes were altered or removed"
+    return now[len(before) :]
+
+
 def so_line_state(db: e.Database, order: str, line: int = 1) -> tuple[str, bool, date | None]:
     """``(status, parked, promised_date)`` of one SO line."""
     with db.read() as conn:

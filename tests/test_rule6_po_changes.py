@@ -9,7 +9,7 @@ import pytest
 
 import engine as e
 from tests.helpers import allocation_map, po, so
-from tests.history import actions, dump, promises, queue, so_line_state
+from tests.history import actions, dump, promises, promises_since, queue, so_line_state
 from tests.invariants import check_invariants
 
 Load = Callable[..., e.Outcome]
@@ -39,6 +39,7 @@ def test_cancelling_a_po_releases_every_allocation_to_the_queue_unparked(
     two_pos: e.Database, actor: e.Actor
 ) -> None:
     db = two_pos
+    before = promises(db)
     outcome = e.cancel_po(db, actor, "PO-1")
     check_invariants(db)
 
@@ -61,7 +62,7 @@ def test_cancelling_a_po_releases_every_allocation_to_the_queue_unparked(
         ("SO-2", False),
         ("SO-3", False),
     ]
-    assert [(r.order, r.old, r.new, r.reason) for r in promises(db)] == [
+    assert [(r.order, r.old, r.new, r.reason) for r in promises_since(db, before)] == [
         ("SO-1", JAN10, None, "PO cancelled"),
         ("SO-2", JAN10, None, "PO cancelled"),
         ("SO-3", JAN20, None, "PO cancelled"),
@@ -139,6 +140,7 @@ def test_quantity_cut_releases_the_latest_placed_first_until_it_fits(
     four_on_one: e.Database, actor: e.Actor
 ) -> None:
     db = four_on_one
+    before = promises(db)
     # 7 allocated, 4 sellable: SO-3 (2) goes, then SO-2:2 (1) -- it fits; SO-2:1 stays.
     outcome = e.set_quantity(db, actor, "PO-1", 1, 4)
     check_invariants(db)
@@ -151,7 +153,7 @@ def test_quantity_cut_releases_the_latest_placed_first_until_it_fits(
     assert all(not q.parked for q in e.unallocated(db))
     review = e.review(db, "PO-1", 1)
     assert (review.quantity, review.allocated, review.atp) == (4, 4, 0)
-    assert [(r.order, r.line, r.old, r.new, r.reason) for r in promises(db)] == [
+    assert [(r.order, r.line, r.old, r.new, r.reason) for r in promises_since(db, before)] == [
         ("SO-3", 1, JAN10, None, "supply cut"),
         ("SO-2", 2, JAN10, None, "supply cut"),
     ]

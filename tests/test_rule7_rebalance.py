@@ -9,7 +9,7 @@ import pytest
 
 import engine as e
 from tests.helpers import allocation_map, po, so
-from tests.history import events, promises, queue
+from tests.history import PromiseRow, events, promises, promises_since, queue
 from tests.invariants import check_invariants
 
 Load = Callable[..., e.Outcome]
@@ -35,6 +35,7 @@ def test_a_new_earlier_po_imported_with_rebalance_takes_orders_in_fifo_order(
     late: e.Database, load: Load
 ) -> None:
     db = late
+    before = promises(db)
     outcome = load(po("PO-EARLY", (1, "A", 4, "2027-01-10")), rebalance=True)
 
     # SO-1 (2) fits, SO-2 (3) does not fit the 2 units left, SO-3 and SO-4 take them.
@@ -61,7 +62,10 @@ def test_a_new_earlier_po_imported_with_rebalance_takes_orders_in_fifo_order(
         ("SO-4", MAR01, False),
     ]
     assert outcome.promises == []
-    assert promises(db) == []
+    # The only promise recorded is SO-5's first one; the moves change no promise.
+    assert promises_since(db, before) == [
+        PromiseRow("SO-5", 1, None, MAR01, "tester", "cli", "fifo", outcome.operation_id)
+    ]
     move_events = [ev for ev in events(db, outcome.operation_id) if ev.action == "move"]
     assert [(ev.order, ev.po, ev.before, ev.after) for ev in move_events] == [
         (

@@ -9,7 +9,7 @@ import pytest
 
 import engine as e
 from tests.helpers import allocation_map, po, so
-from tests.history import actions, dump, promises, queue, so_line_state
+from tests.history import actions, dump, promises, promises_since, queue, so_line_state
 from tests.invariants import check_invariants
 
 Load = Callable[..., e.Outcome]
@@ -37,6 +37,7 @@ def test_cancelling_an_allocated_line_gives_the_freed_units_to_the_next_order_at
     full: e.Database, actor: e.Actor
 ) -> None:
     db = full
+    before = promises(db)
     outcome = e.cancel_order(db, actor, [R("SO-1", 1)])
     check_invariants(db)
 
@@ -53,8 +54,10 @@ def test_cancelling_an_allocated_line_gives_the_freed_units_to_the_next_order_at
     assert queue(db) == [("SO-3", 2), ("SO-4", 1)]
     assert so_line_state(db, "SO-1") == ("cancelled", False, None)
     assert so_line_state(db, "SO-2") == ("open", False, JAN10)
-    assert [(r.order, r.old, r.new, r.reason) for r in promises(db)] == [
-        ("SO-1", JAN10, None, "customer cancelled")
+    # SO-1's promise is withdrawn, then SO-2 gets its first one.
+    assert [(r.order, r.old, r.new, r.reason) for r in promises_since(db, before)] == [
+        ("SO-1", JAN10, None, "customer cancelled"),
+        ("SO-2", None, JAN10, "fifo"),
     ]
     assert actions(db, outcome.operation_id) == [
         ("release", "SO-1", 1),
