@@ -32,6 +32,7 @@ import _common as c
 from sqlalchemy import func, insert, select, update
 
 import engine as e
+from engine.ledger import ALLOCATION_INSERT, bind_value
 from engine.models import (
     allocations,
     audit_events,
@@ -192,25 +193,12 @@ def measure_sweep(url: str) -> tuple[float, dict[str, Any]]:
 
 
 def measure_floor(url: str, pairs: list[Pair]) -> tuple[float, dict[str, Any]]:
-    """The write floor: the sweep's allocation rows as one bulk insert, shaped as
-    ``ledger.allocate`` writes them, and one set-based UPDATE pointing the same SO lines at their
-    PO lines with the promised date; one transaction; nothing else."""
+    """The write floor: the sweep's allocation rows as one bulk insert, written exactly as
+    ``ledger.allocate`` writes them (the driver's executemany), and one set-based UPDATE pointing
+    the same SO lines at their PO lines with the promised date; one transaction; nothing else."""
     db = e.Database(url)
     c.warm(db)
     at = datetime.now(UTC)
-    rows = [
-        {
-            "so_line_id": so_id,
-            "po_line_id": po_id,
-            "sku": sku,
-            "quantity": qty,
-            "operation_id": "00000000-0000-0000-0000-000000000000",
-            "actor": ACTOR.name,
-            "source": ACTOR.source.value,
-            "created_at": at,
-        }
-        for so_id, po_id, sku, qty in pairs
-    ]
     point = (
         update(so_lines)
         .where(
@@ -221,7 +209,14 @@ def measure_floor(url: str, pairs: list[Pair]) -> tuple[float, dict[str, Any]]:
     )
     started = time.perf_counter()
     with db.write() as conn:
-        conn.execute(insert(allocations), rows)
+        fixed = (
+            "00000000-0000-0000-0000-000000000000",
+            ACTOR.name,
+            ACTOR.source.value,
+            bind_value(conn, allocations.c.created_at, at),
+        )
+        rows = [(so_id, po_id, sku, qty, *fixed) for so_id, po_id, sku, qty in pairs]
+        conn.exec_driver_sql(ALLOCATION_INSERT[conn.dialect.paramstyle], rows)
         conn.execute(point)
     seconds = time.perf_counter() - started
     db.dispose()
