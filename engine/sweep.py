@@ -48,10 +48,11 @@ def sweep(unit: Unit, skus: Collection[str] | None = None) -> None:
 def _queue(unit: Unit, skus: list[str], most: int) -> dict[str, list[ledger.Demand]]:
     # A line bigger than every PO line's ATP cannot be placed: leave it out of the read. After a
     # sweep that is every line still waiting, so the read stays small however long the queue.
-    # Only the columns a queued line can differ in: the others are fixed by the WHERE clause
-    # (open, unparked, unallocated, no promise), and the read is most of a big sweep's cost.
+    # Only the columns a queued line can differ in (the others are fixed by the WHERE clause:
+    # open, unparked, unallocated, no promise), and not placed_at, which the ORDER BY uses:
+    # the read is most of a big sweep's cost.
     rows = unit.conn.execute(
-        select(*ledger.DEMAND_COLUMNS[:6])
+        select(*ledger.DEMAND_COLUMNS[:5])
         .where(
             so_lines.c.sku.in_(skus),
             so_lines.c.status == "open",
