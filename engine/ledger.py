@@ -155,8 +155,8 @@ def allocate(unit: Unit, pairs: Sequence[tuple[Demand, Supply]], reason: str) ->
     """Allocate each SO line, whole, to its PO line; ``promised_date := arrival_date`` (rule 1/3).
 
     Set-based so that a sweep of 200,000 lines costs about what writing them costs: the allocation
-    rows go in as one multi-row insert, then one UPDATE ... FROM points the SO lines at them and one
-    INSERT ... SELECT writes their audit events.
+    rows go in through one executemany, then one UPDATE ... FROM points the SO lines at them, and
+    two INSERT ... SELECTs write their promise history and audit events.
     """
     if not pairs:
         return
