@@ -31,10 +31,9 @@ from engine.models import (
     po_lines,
     promise_changes,
     purchase_orders,
-    sales_orders,
     so_lines,
 )
-from engine.results import DETAIL_LIMIT, FieldChange, LineRef, Move, Placement
+from engine.results import FieldChange, LineRef, Move, Placement
 from engine.types import UTCDateTime
 from engine.unit import Unit
 
@@ -267,17 +266,26 @@ def allocate(unit: Unit, pairs: Sequence[tuple[Demand, Supply]], reason: str) ->
             .order_by(allocations.c.id),
         )
     )
-    outcome = unit.outcome
-    outcome.allocated_count += len(pairs)
-    outcome.allocated_units += sum(d.quantity for d, _ in pairs)
-    # Details for the first lines only (DETAIL_LIMIT): a big sweep reports counts.
-    details = pairs[: max(0, DETAIL_LIMIT - len(outcome.allocated))]
+    # Details for the first lines only: a big sweep reports counts.
+    details = pairs[: unit.outcome.detail_room]
     placed = placed_at_of(unit, [d.id for d, _ in details if d.placed_at is None])
-    for d, s in details:
-        when = d.placed_at or placed[d.id]
-        outcome.allocated.append(
-            Placement(d.order, d.line, d.sku, d.quantity, s.po, s.line, when, s.arrival_date)
-        )
+    unit.outcome.note_allocated(
+        len(pairs),
+        sum(d.quantity for d, _ in pairs),
+        [
+            Placement(
+                d.order,
+                d.line,
+                d.sku,
+                d.quantity,
+                s.po,
+                s.line,
+                d.placed_at or placed[d.id],
+                s.arrival_date,
+            )
+            for d, s in details
+        ],
+    )
 
 
 def placed_at_of(unit: Unit, ids: Sequence[int]) -> dict[int, datetime]:
@@ -480,12 +488,6 @@ def allocations_of(
     if len(po_line_ids) > CHUNK:
         found.sort(key=lambda d: d.fifo_key, reverse=newest_first)
     return found
-
-
-def customer_of(unit: Unit, order: str) -> str:
-    return unit.conn.execute(
-        select(sales_orders.c.customer).where(sales_orders.c.order_number == order)
-    ).scalar_one()
 
 
 def _sums(pairs: Iterable[tuple[Demand, Supply]], sign: int = 1) -> Counter[int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -88,11 +89,16 @@ class Outcome:
     created: dict[str, int] = field(default_factory=dict)
     updated: dict[str, int] = field(default_factory=dict)
 
-    def note_allocated(self, placement: Placement) -> None:
-        self.allocated_count += 1
-        self.allocated_units += placement.quantity
-        if len(self.allocated) < DETAIL_LIMIT:
-            self.allocated.append(placement)
+    @property
+    def detail_room(self) -> int:
+        """How many more allocated lines may be kept in detail (DETAIL_LIMIT)."""
+        return max(0, DETAIL_LIMIT - len(self.allocated))
+
+    def note_allocated(self, count: int, units: int, details: Sequence[Placement] = ()) -> None:
+        """Count allocations; keep per-line details only up to DETAIL_LIMIT."""
+        self.allocated_count += count
+        self.allocated_units += units
+        self.allocated.extend(details[: self.detail_room])
 
     @property
     def allocated_truncated(self) -> bool:

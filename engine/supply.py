@@ -202,13 +202,10 @@ def rebalance_sku(unit: Unit, sku: str) -> None:
             target.allocated += d.quantity
             if target.atp == 0:
                 break
-    # A line moved twice (to an earlier line, then to an even earlier one) is one move.
-    first_from: dict[int, ledger.Supply] = {}
-    for d, frm, _ in moves:
-        first_from.setdefault(d.id, frm)
-    final = {d.id: (d, first_from[d.id], holder[d.id]) for d, _, _ in moves}
-    ledger.move(unit, [m for m in final.values() if m[1].id != m[2].id], reason="rebalance")
-    if final:
+    # Targets come in arrival order, so a moved line never qualifies for a later target: each
+    # line moves at most once.
+    ledger.move(unit, moves, reason="rebalance")
+    if moves:
         sweep(unit, [sku])
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, insert, select
@@ -171,10 +171,6 @@ def run_operation(
         return outcome
 
     return db.run(attempt, commit=not dry_run, retry_unique=retry_unique)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def _plain(value: dict[str, Any] | None) -> dict[str, Any] | None:

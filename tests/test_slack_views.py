@@ -524,7 +524,7 @@ def test_sync_date_confirm_says_how_many_dates_change_and_to_what() -> None:
 def test_outcome_summary_uses_the_cli_words() -> None:
     done = outcome(operation="allocate")
     for order, qty in (("SO-1", 2), ("SO-2", 2), ("SO-3", 3)):
-        done.note_allocated(placement(order, qty))
+        done.note_allocated(1, qty, [placement(order, qty)])
     atp = {("PO-1001", 1): 33}
     data = assert_within_limits(summary.outcome_blocks(done, atp_left=atp, by="<@U1>"), "message")
     said = texts(data)
