@@ -127,6 +127,7 @@ def make_data(
                 "quantity": 0,
                 "store_hold": rng.choice((0, 0, 0, 2, 5)),
                 "allocated": 0,
+                "allocated_lines": 0,
                 "arrival_date": ARRIVAL0 + timedelta(days=14 * k + rng.randrange(7)),
                 "status": "open",
                 "updated_at": T0,
@@ -139,6 +140,7 @@ def make_data(
         for i, row in enumerate(rows):
             line = targets[i * PO_LINES_PER_SKU // len(rows)]
             line["allocated"] += row["quantity"]
+            line["allocated_lines"] += 1
             row["po_line_id"] = line["id"]
             row["promised_date"] = line["arrival_date"]
             allocs.append(

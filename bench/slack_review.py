@@ -84,7 +84,8 @@ def make_data(sizes: dict[str, int], seed: int) -> dict[str, list[dict[str, Any]
         rows["po_lines"].append(
             {"id": n, "po_id": n, "po_number": po, "line": 1, "sku": sku,
              "quantity": allocated + 10, "store_hold": 0, "allocated": allocated,
-             "arrival_date": ARRIVAL, "status": "open", "updated_at": T0}
+             "allocated_lines": count, "out_of_sync": count // 50, "arrival_date": ARRIVAL,
+             "status": "open", "updated_at": T0}
         )  # fmt: skip
     return rows
 

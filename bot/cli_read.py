@@ -103,7 +103,7 @@ def unallocated(app: App, sku: str | None, as_json: bool, limit: str) -> None:
 @pass_app
 def po_detail(app: App, po: str, as_json: bool) -> None:
     """Show purchase order PO: each line's SKU, arrival date, quantity, store hold, allocated,
-    ATP, number of orders and how many allocated lines are out of sync.
+    ATP, number of order lines allocated and how many of them are out of sync.
 
     \b
     Example:

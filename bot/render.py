@@ -81,9 +81,8 @@ def review_view(review: Review, *, note: str = "") -> RenderableType:
         else f"{plural(review.out_of_sync, 'line')} out of sync: run "
         f"'preorder sync-date {review.po} {review.line}'"
     )
-    head.add_row(
-        "Totals", f"{plural(review.orders, 'order')}, {plural(review.allocated, 'unit')}; {sync}"
-    )
+    totals = f"{plural(review.orders, 'order line')}, {plural(review.allocated, 'unit')}"
+    head.add_row("Totals", f"{totals}; {sync}")
     if not review.allocations:
         return Group(head, Text("No order lines are allocated to this PO line."))
     rows = table(
@@ -133,7 +132,7 @@ def po_lines_table(lines: Sequence[POLineSummary], *, title: str | Text = "") ->
     """PO lines with what is allocated, what is left to promise and what is out of sync."""
     rows = table(
         title or None,
-        "PO line", "sku", "arrival", "qty>", "hold>", "alloc>", "ATP>", "orders>", "unsynced>",
+        "PO line", "sku", "arrival", "qty>", "hold>", "alloc>", "ATP>", "lines>", "unsynced>",
         "status",
     )  # fmt: skip
     for s in lines:

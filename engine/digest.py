@@ -87,7 +87,7 @@ def digest(db: Database) -> Digest:
             func.max(so_lines.c.promised_date).label("latest"),
         )
         .join(po_lines, po_lines.c.id == so_lines.c.po_line_id)
-        .where(so_lines.c.promised_date != po_lines.c.arrival_date)
+        .where(po_lines.c.out_of_sync > 0, so_lines.c.promised_date != po_lines.c.arrival_date)
         .group_by(po_lines.c.id, po_lines.c.po_number, po_lines.c.line, po_lines.c.sku)
         .group_by(po_lines.c.arrival_date)
         .order_by(po_lines.c.po_number, po_lines.c.line)

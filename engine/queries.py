@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, and_, case, func, select, tuple_
+from sqlalchemy import Connection, and_, func, select, tuple_
 
 from engine.db import Database
 from engine.errors import NotFound
@@ -39,14 +39,6 @@ def review(
             .join(purchase_orders, purchase_orders.c.id == po_lines.c.po_id)
             .where(po_lines.c.po_number == po, po_lines.c.line == line)
         ).one()
-        totals = conn.execute(
-            select(
-                func.count(func.distinct(so_lines.c.order_number)),
-                func.coalesce(
-                    func.sum(case((so_lines.c.promised_date != head.arrival_date, 1), else_=0)), 0
-                ),
-            ).where(so_lines.c.po_line_id == head.id)
-        ).one()
         query = (
             select(*FIFO, sales_orders.c.customer, so_lines.c.quantity, so_lines.c.promised_date)
             .join(sales_orders, sales_orders.c.id == so_lines.c.so_id)
@@ -76,8 +68,8 @@ def review(
         store_hold=head.store_hold,
         allocated=head.allocated,
         atp=head.quantity - head.store_hold - head.allocated,
-        orders=totals[0],
-        out_of_sync=totals[1],
+        orders=head.allocated_lines,
+        out_of_sync=head.out_of_sync,
         supplier=head.supplier,
         allocations=[
             ReviewLine(
@@ -185,21 +177,8 @@ def open_po_lines(
 def _line_summaries(
     conn: Connection, cond: object, *, limit: int | None = None
 ) -> list[POLineSummary]:
-    out_of_sync = (
-        select(func.count())
-        .where(
-            so_lines.c.po_line_id == po_lines.c.id,
-            so_lines.c.promised_date != po_lines.c.arrival_date,
-        )
-        .scalar_subquery()
-    )
-    orders = (
-        select(func.count(func.distinct(so_lines.c.order_number)))
-        .where(so_lines.c.po_line_id == po_lines.c.id)
-        .scalar_subquery()
-    )
     query = (
-        select(po_lines, purchase_orders.c.status.label("po_status"), orders, out_of_sync)
+        select(po_lines, purchase_orders.c.status.label("po_status"))
         .join(purchase_orders, purchase_orders.c.id == po_lines.c.po_id)
         .where(cond)  # type: ignore[arg-type]
         .order_by(po_lines.c.arrival_date, po_lines.c.po_number, po_lines.c.line)
@@ -218,8 +197,8 @@ def _line_summaries(
             store_hold=r.store_hold,
             allocated=r.allocated,
             atp=r.quantity - r.store_hold - r.allocated,
-            orders=r[-2],
-            out_of_sync=r[-1],
+            orders=r.allocated_lines,
+            out_of_sync=r.out_of_sync,
         )
         for r in rows
     ]

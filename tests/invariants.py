@@ -26,6 +26,18 @@ def check_invariants(db: e.Database) -> None:
             if not 0 <= summed <= sellable:  # type: ignore[operator]
                 problems.append(f"{po}:{line} allocated {summed} outside 0..{sellable}")
         for r in rows(
+            "SELECT p.po_number, p.line, p.allocated_lines, p.out_of_sync, "
+            "(SELECT COUNT(*) FROM so_lines s WHERE s.po_line_id = p.id), "
+            "(SELECT COUNT(*) FROM so_lines s WHERE s.po_line_id = p.id "
+            "AND s.promised_date != p.arrival_date) FROM po_lines p"
+        ):
+            po, line, lines, stale, counted, counted_stale = r
+            if (lines, stale) != (counted, counted_stale):
+                problems.append(
+                    f"{po}:{line} tallies {lines} lines, {stale} out of sync; "
+                    f"the SO lines say {counted}, {counted_stale}"
+                )
+        for r in rows(
             "SELECT s.order_number, s.line FROM allocations a JOIN so_lines s "
             "ON s.id = a.so_line_id WHERE a.quantity != s.quantity OR a.sku != s.sku "
             "OR s.po_line_id IS NULL OR s.po_line_id != a.po_line_id OR s.status != 'open'"

@@ -105,7 +105,7 @@ def test_review_json_has_exactly_the_contract_keys_in_fifo_order(db):
 def test_review_shows_header_totals_and_allocations(db):
     seed(db)
     out = said(db, "review", "PO-1", "1")
-    for text in ("PO-1:1 from Acme (open)", "Allocated 9, ATP 1", "3 orders, 9 units",
+    for text in ("PO-1:1 from Acme (open)", "Allocated 9, ATP 1", "3 order lines, 9 units",
                  "all in sync", "SO-1", "customer of SO-3", "2027-01-10", "✓"):  # fmt: skip
         assert text in out, text
     limited = said(db, "review", "PO-1", "1", "--limit", "2")

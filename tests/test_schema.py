@@ -179,8 +179,18 @@ VIOLATIONS: dict[str, Violation] = {
         *check("ck_po_lines_atp_not_negative"),
     ),
     "negative-allocated": Violation(
+        # Two checks refuse it; each database names the first it tries.
         [f"UPDATE po_lines SET allocated = -1 WHERE id = {PO_B}"],
-        *check("ck_po_lines_allocated_not_negative"),
+        "ck_po_lines_allocated_lines",
+        check("ck_po_lines_allocated_not_negative")[1],
+    ),
+    "more-lines-than-units": Violation(
+        [f"UPDATE po_lines SET allocated_lines = 4 WHERE id = {PO_A}"],
+        *check("ck_po_lines_allocated_lines"),
+    ),
+    "more-out-of-sync-than-lines": Violation(
+        [f"UPDATE po_lines SET out_of_sync = 3 WHERE id = {PO_A}"],
+        *check("ck_po_lines_out_of_sync"),
     ),
     "second-allocation-row": Violation(
         [new_allocation("SO-1", PO_A, "A", 2)],
@@ -190,8 +200,8 @@ VIOLATIONS: dict[str, Violation] = {
     "allocation-to-po-line-of-another-sku": Violation(
         # Everything a careless writer would update, consistently, except that PO-1:2 is SKU B.
         [
-            f"UPDATE po_lines SET allocated = allocated - 2 WHERE id = {PO_A}",
-            f"UPDATE po_lines SET allocated = allocated + 2 WHERE id = {PO_B}",
+            f"UPDATE po_lines SET allocated = allocated - 2, allocated_lines = 1 WHERE id = {PO_A}",
+            f"UPDATE po_lines SET allocated = allocated + 2, allocated_lines = 1 WHERE id = {PO_B}",
             f"UPDATE allocations SET po_line_id = {PO_B} WHERE so_line_id = {so_id('SO-1')}",
             f"UPDATE so_lines SET po_line_id = {PO_B} WHERE id = {so_id('SO-1')}",
         ],

@@ -40,7 +40,8 @@ def test_review_command_opens_the_modal_with_totals_and_fifo_rows(slack_app: Sla
     assert view["callback_id"] == CallbackId.REVIEW
     said = texts(view)
     assert "*PO-1001:1* from Acme · `SKU-RED`" in said
-    assert "*Orders*\n2" in said and "*ATP left*\n5" in said and "*Arrival*\n2027-01-10" in said
+    assert "*Order lines*\n2" in said and "*ATP left*\n5" in said
+    assert "*Arrival*\n2027-01-10" in said
     assert rows(view) == ["SO-1:1", "SO-2:1"]
     assert "Ada Lovelace" in said
     assert pager(view) == ["Remove allocations…"]
@@ -125,7 +126,7 @@ def test_a_line_with_50000_allocations_opens_fast_and_within_limits(slack_app: S
     opened = time.monotonic() - start
     assert answer.elapsed < 1.0
     assert opened < 1.5, f"the review took {opened:.2f}s to open"
-    assert "*Orders*\n50000" in texts(view)
+    assert "*Order lines*\n50000" in texts(view)
     assert len(rows(view)) == PAGE_SIZE
     assert problems(view, "modal") == []
 

@@ -309,12 +309,13 @@ def test_review_of_50000_allocations_renders_one_page_with_a_next_cursor() -> No
         data["callback_id"] == CallbackId.REVIEW and data["title"]["text"] == "Review allocations"
     )
     assert "*PO-1001:1* from Acme &amp; Co · `SKU-A`" in said
-    for figure in ("*Orders*\n50000", "*ATP left*\n40", "*Arrival*\n2027-01-10", "*Status*\nopen",
-                   "*Units ordered (consumed ATP)*", "*Store hold*\n0 of"):  # fmt: skip
+    for figure in ("*Order lines*\n50000", "*ATP left*\n40", "*Arrival*\n2027-01-10",
+                   "*Status*\nopen", "*Units ordered (consumed ATP)*",
+                   "*Store hold*\n0 of"):  # fmt: skip
         assert figure in said
     assert said.count("`SO-") == review.PAGE_SIZE
     assert "`SO-20:1`" in said and "`SO-21:1`" not in said
-    assert "1–20 (50000 orders in all)" in said
+    assert "1–20 (50000 order lines in all)" in said
     assert ":warning: promised 2027-01-05 (arrives 2027-01-10)" in said  # SO-7, out of sync
     assert not elements(data, "action_id", ActionId.REVIEW_PREVIOUS)
     nxt = ViewState.from_json(elements(data, "action_id", ActionId.REVIEW_NEXT)[0]["value"])
@@ -331,7 +332,7 @@ def test_review_later_page_pages_back_by_the_first_rows_key() -> None:
         review.review_modal(rev, page=3, after=fifo_key(allocations(40)[-1]), has_next=False),
         "modal",
     )
-    assert "41–60 (60 orders in all)" in texts(data)
+    assert "41–60 (60 order lines in all)" in texts(data)
     back = ViewState.from_json(elements(data, "action_id", ActionId.REVIEW_PREVIOUS)[0]["value"])
     assert back.page == 2 and back.before == fifo_key(rows[0]) and back.after is None
     assert not elements(data, "action_id", ActionId.REVIEW_NEXT)

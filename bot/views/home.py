@@ -66,7 +66,7 @@ def _open_lines(lines: Sequence[POLineSummary]) -> list[Block]:
     for s in lines[:BUTTON_ROWS]:
         text = (
             f"*{line_name(s.po, s.line)}* `{escape(s.sku)}` · *ATP {s.atp}* of "
-            f"{s.quantity - s.store_hold} · {plural(s.orders, 'order')} · "
+            f"{s.quantity - s.store_hold} · {plural(s.orders, 'order line')} · "
             f"arrives {day(s.arrival_date)}"
         )
         value = ViewState.of(s).to_json()

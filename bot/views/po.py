@@ -74,7 +74,7 @@ def line_text(s: POLineSummary) -> str:
     return (
         f"*Line {s.line}* · `{escape(s.sku)}`{status}\n"
         f"Quantity {s.quantity} (store hold {s.store_hold}) · allocated {s.allocated} · "
-        f"*ATP {s.atp}* · arrives {day(s.arrival_date)} · {plural(s.orders, 'order')}{sync}"
+        f"*ATP {s.atp}* · arrives {day(s.arrival_date)} · {plural(s.orders, 'order line')}{sync}"
     )
 
 

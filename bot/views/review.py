@@ -63,7 +63,7 @@ def review_modal(
         blocks.append(
             section(
                 f"*Allocated order lines, first in first out* · "
-                f"{first}–{first + len(rows) - 1} ({plural(review.orders, 'order')} in all)"
+                f"{first}–{first + len(rows) - 1} ({plural(review.orders, 'order line')} in all)"
             )
         )
         blocks += [section(row_text(r, review)) for r in rows]
@@ -93,7 +93,7 @@ def head_blocks(review: Review) -> list[Block]:
         else f":warning: {review.out_of_sync} out of sync with the arrival date"
     )
     figures = {
-        "Orders": str(review.orders),
+        "Order lines": str(review.orders),
         "Units ordered (consumed ATP)": str(review.allocated),
         "ATP left": str(review.atp),
         "Arrival": day(review.arrival_date),

@@ -295,8 +295,8 @@ def seed_big_line(db: e.Database, n: int, *, po: str = "PO-BIG", sku: str = "SKU
         line_id = conn.execute(
             po_lines.insert().returning(po_lines.c.id),
             [{"po_id": po_id, "po_number": po, "line": 1, "sku": sku, "quantity": n + 10,
-              "store_hold": 0, "allocated": n, "arrival_date": arrival, "status": "open",
-              "updated_at": T0}],
+              "store_hold": 0, "allocated": n, "allocated_lines": n, "arrival_date": arrival,
+              "status": "open", "updated_at": T0}],
         ).scalar_one()  # fmt: skip
         orders = [
             {"id": i + 1, "order_number": f"SO-B{i:06d}", "customer": f"Customer {i}",
