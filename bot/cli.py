@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from bot import cli_read, cli_serve, cli_setup, cli_write
+from bot import cli_read, cli_serve, cli_setup, cli_sheets, cli_write
 from bot.cli_support import App, default_actor, expected_failures
 
 
@@ -75,6 +75,7 @@ SUMMARIES = {
     "set-arrival": "Move a PO line's arrival date.",
     "cancel-po": "Cancel a PO or one of its lines.",
     "digest": "Show what needs attention (unallocated, out of sync).",
+    "sheets": "Mirror allocations to a spreadsheet and apply its edits.",
     "serve": "Run the Slack app (HTTP or Socket Mode).",
     "po": "Show a PO's lines: allocated, ATP, out of sync.",
     "set-quantity": "Change a PO line's quantity.",
@@ -87,7 +88,13 @@ SUMMARIES = {
 
 _commands = {
     c.name: c
-    for c in (*cli_setup.COMMANDS, *cli_read.COMMANDS, *cli_write.COMMANDS, *cli_serve.COMMANDS)
+    for c in (
+        *cli_setup.COMMANDS,
+        *cli_read.COMMANDS,
+        *cli_write.COMMANDS,
+        *cli_serve.COMMANDS,
+        *cli_sheets.COMMANDS,
+    )
 }
 for _name, _summary in SUMMARIES.items():
     _commands[_name].short_help = _summary

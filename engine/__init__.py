@@ -2,24 +2,28 @@
 
 Every operation here is one database transaction, takes an ``Actor`` (who, and from where),
 writes audit events, and returns an ``Outcome``; ``dry_run=True`` reports the same ``Outcome``
-and changes nothing. The rules they apply are numbered as in DESIGN.md section 1.
+and changes nothing; ``key=...`` makes a change idempotent (a second call with the same key
+changes nothing and its outcome says ``replayed``). The rules they apply are numbered as in
+DESIGN.md section 1.
 """
 
 from engine.db import Database
 from engine.errors import EngineError, InvalidInput, NotFound, Refused, StorageError
 from engine.intake import apply_records
-from engine.manual import allocate, remove, sync_date, unpark
+from engine.manual import allocate, move, remove, sync_date, unpark
 from engine.orders import cancel_order
 from engine.queries import (
     open_po_lines,
     po_lines_of_sku,
     purchase_order,
     review,
+    state,
     unallocated,
     unallocated_count,
 )
 from engine.records import POLineRecord, PORecord, SOLineRecord, SORecord
 from engine.results import (
+    AllocatedLine,
     DateChange,
     FieldChange,
     LineRef,
@@ -31,6 +35,7 @@ from engine.results import (
     QueuedLine,
     Review,
     ReviewLine,
+    State,
 )
 from engine.supply import cancel_po, rebalance, set_arrival, set_quantity, set_store_hold
 from engine.sweep import auto_allocate
@@ -47,6 +52,7 @@ def upgrade(db: Database, revision: str = "head") -> tuple[str | None, str | Non
 
 __all__ = [
     "Actor",
+    "AllocatedLine",
     "Database",
     "DateChange",
     "EngineError",
@@ -70,12 +76,14 @@ __all__ = [
     "SORecord",
     "SOStatus",
     "Source",
+    "State",
     "StorageError",
     "allocate",
     "apply_records",
     "auto_allocate",
     "cancel_order",
     "cancel_po",
+    "move",
     "open_po_lines",
     "po_lines_of_sku",
     "purchase_order",
@@ -85,6 +93,7 @@ __all__ = [
     "set_arrival",
     "set_quantity",
     "set_store_hold",
+    "state",
     "sync_date",
     "unallocated",
     "unallocated_count",

@@ -19,6 +19,7 @@ def allocate(
     refs: Sequence[LineRef],
     *,
     dry_run: bool = False,
+    key: str | None = None,
 ) -> Outcome:
     """Rule 3: allocate the chosen unallocated SO lines (parked or not) of the PO line's SKU to
     it, all or nothing. A refusal names every offending line and the shortfall in units."""
@@ -57,7 +58,7 @@ def allocate(
         ledger.set_parked(unit, [d for d in demands if d.parked], parked=False)
         ledger.allocate(unit, [(d, target) for d in demands], reason="manual")
 
-    return run_operation(db, actor, "allocate", work, dry_run=dry_run)
+    return run_operation(db, actor, "allocate", work, dry_run=dry_run, key=key)
 
 
 def remove(
@@ -69,6 +70,7 @@ def remove(
     *,
     hold_for_store: bool = False,
     dry_run: bool = False,
+    key: str | None = None,
 ) -> Outcome:
     """Rule 5: unallocate the chosen SO lines from the PO line, clear their promised dates and
     park them. With ``hold_for_store`` the freed units go to the store hold, else back to ATP."""
@@ -90,17 +92,19 @@ def remove(
                 unit, target, "store_hold", target.store_hold + freed, reason="removed"
             )
 
-    return run_operation(db, actor, "remove", work, dry_run=dry_run)
+    return run_operation(db, actor, "remove", work, dry_run=dry_run, key=key)
 
 
-def sync_date(db: Database, actor: Actor, po: str, line: int, *, dry_run: bool = False) -> Outcome:
+def sync_date(
+    db: Database, actor: Actor, po: str, line: int, *, dry_run: bool = False, key: str | None = None
+) -> Outcome:
     """Rule 4: every SO line allocated to the PO line gets ``promised_date := arrival_date``."""
 
     def work(unit: Unit) -> None:
         target, _ = lookup.po_line(unit, po, line)
         sync_line(unit, target)
 
-    return run_operation(db, actor, "sync-date", work, dry_run=dry_run)
+    return run_operation(db, actor, "sync-date", work, dry_run=dry_run, key=key)
 
 
 def sync_line(unit: Unit, target: ledger.Supply) -> None:
@@ -109,7 +113,12 @@ def sync_line(unit: Unit, target: ledger.Supply) -> None:
 
 
 def unpark(
-    db: Database, actor: Actor, refs: Sequence[LineRef], *, dry_run: bool = False
+    db: Database,
+    actor: Actor,
+    refs: Sequence[LineRef],
+    *,
+    dry_run: bool = False,
+    key: str | None = None,
 ) -> Outcome:
     """Return parked SO lines to the automatic queue (rule 1 skips parked lines until then).
     The lines are then swept at once, like any other change that can place orders."""
@@ -128,4 +137,58 @@ def unpark(
         ledger.set_parked(unit, demands, parked=False)
         sweep(unit, {d.sku for d in demands})
 
-    return run_operation(db, actor, "unpark", work, dry_run=dry_run)
+    return run_operation(db, actor, "unpark", work, dry_run=dry_run, key=key)
+
+
+def move(
+    db: Database,
+    actor: Actor,
+    refs: Sequence[LineRef],
+    po: str,
+    line: int,
+    *,
+    dry_run: bool = False,
+    key: str | None = None,
+) -> Outcome:
+    """Move allocated SO lines, each whole, to the PO line ``po``:``line`` of their SKU, all or
+    nothing (as rule 3: the target must be open with ATP for them all). Their promised dates
+    stay as they are: moved lines show as out of sync until someone syncs (rule 4)."""
+    if not refs:
+        raise Refused("name at least one order line to move")
+
+    def work(unit: Unit) -> None:
+        target, po_status = lookup.po_line(unit, po, line)
+        demands, problems = lookup.resolve(unit.conn, refs, target.sku)
+        if po_status != "open" or target.status != "open":
+            status = po_status if po_status != "open" else target.status
+            problems.insert(0, f"PO {po} line {line} is {status}")
+        holders = {
+            d.po_line_id: ledger.po_line_by_id(unit, d.po_line_id)
+            for d in demands
+            if d.po_line_id is not None
+        }
+        total = 0
+        for d in demands:
+            before = len(problems)
+            if d.po_line_id is None:
+                problems.append(f"{d.order}:{d.line} is not allocated")
+            elif d.po_line_id == target.id:
+                problems.append(f"{d.order}:{d.line} is already allocated to {po}:{line}")
+            if d.sku != target.sku:
+                problems.append(f"{d.order}:{d.line} is SKU {d.sku}, not {target.sku}")
+            if len(problems) == before:
+                total += d.quantity
+        shortfall = max(0, total - target.atp)
+        if shortfall:
+            problems.append(
+                f"{total} units asked, {target.atp} ATP left on {po}:{line} (short by {shortfall})"
+            )
+        if problems:
+            raise Refused(f"cannot move to {po}:{line}", problems, shortfall=shortfall)
+        ledger.move(
+            unit,
+            [(d, holders[d.po_line_id], target) for d in demands if d.po_line_id is not None],
+            reason="moved",
+        )
+
+    return run_operation(db, actor, "move", work, dry_run=dry_run, key=key)

@@ -251,6 +251,34 @@ class PromiseChange(Base):
     reason: Mapped[str] = mapped_column(String(64))
 
 
+class AppliedKey(Base):
+    """The idempotency key of an operation that committed: a request delivered again (a Slack
+    retry, a sheet edit read again after a crash) finds its key here and is not applied twice.
+    Written in the operation's own transaction, so the key exists exactly when the change does."""
+
+    __tablename__ = "applied_keys"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    operation: Mapped[str] = mapped_column(String(32))
+    operation_id: Mapped[str] = mapped_column(String(36))
+    actor: Mapped[str] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class MirrorRow(Base):
+    """A row as last written to an outside mirror of the data (a spreadsheet), by the mirror's
+    name, its table and the row's key: what lets a sync tell a person's edit from a change in
+    the database since the last write."""
+
+    __tablename__ = "mirror_rows"
+
+    mirror: Mapped[str] = mapped_column(String(300), primary_key=True)
+    tab: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    data: Mapped[Any] = mapped_column(JSON)
+
+
 purchase_orders = PurchaseOrder.__table__
 po_lines = POLine.__table__
 sales_orders = SalesOrder.__table__
@@ -259,3 +287,5 @@ allocations = Allocation.__table__
 audit_events = AuditEvent.__table__
 promise_changes = PromiseChange.__table__
 products = Product.__table__
+applied_keys = AppliedKey.__table__
+mirror_rows = MirrorRow.__table__

@@ -16,7 +16,12 @@ from engine.unit import Actor, Unit, run_operation
 
 
 def cancel_order(
-    db: Database, actor: Actor, refs: Sequence[LineRef], *, dry_run: bool = False
+    db: Database,
+    actor: Actor,
+    refs: Sequence[LineRef],
+    *,
+    dry_run: bool = False,
+    key: str | None = None,
 ) -> Outcome:
     """Rule 8: the customer cancels SO lines (``ORDER`` alone: all its open lines). Allocations
     are released and the freed ATP goes to the queue at once."""
@@ -64,7 +69,7 @@ def cancel_order(
             unit.outcome.cancelled.append(d.ref)
         sweep(unit, {s.sku for s in holders.values()})
 
-    return run_operation(db, actor, "cancel-order", work, dry_run=dry_run)
+    return run_operation(db, actor, "cancel-order", work, dry_run=dry_run, key=key)
 
 
 def _expand(unit: Unit, refs: Sequence[LineRef]) -> list[ledger.Demand]:

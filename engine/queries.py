@@ -10,7 +10,15 @@ from engine.db import Database
 from engine.errors import NotFound
 from engine.lookup import po_line_sku
 from engine.models import po_lines, purchase_orders, sales_orders, so_lines
-from engine.results import PODetail, POLineSummary, QueuedLine, Review, ReviewLine
+from engine.results import (
+    AllocatedLine,
+    PODetail,
+    POLineSummary,
+    QueuedLine,
+    Review,
+    ReviewLine,
+    State,
+)
 
 FIFO = (so_lines.c.placed_at, so_lines.c.order_number, so_lines.c.line)
 
@@ -131,6 +139,53 @@ def unallocated(
         )
         for r in rows
     ]
+
+
+def state(db: Database) -> State:
+    """Open PO lines on open POs (rule 1's order), every allocation (by PO line, then FIFO) and
+    the unallocated queue (FIFO), all from one consistent read."""
+    open_lines = and_(po_lines.c.status == "open", purchase_orders.c.status == "open")
+    held = (
+        select(
+            po_lines.c.po_number,
+            po_lines.c.line.label("po_line"),
+            so_lines.c.sku,
+            so_lines.c.order_number,
+            so_lines.c.line,
+            sales_orders.c.customer,
+            so_lines.c.placed_at,
+            so_lines.c.quantity,
+            po_lines.c.arrival_date,
+            so_lines.c.promised_date,
+        )
+        .join(po_lines, po_lines.c.id == so_lines.c.po_line_id)
+        .join(sales_orders, sales_orders.c.id == so_lines.c.so_id)
+        .where(so_lines.c.po_line_id.is_not(None))
+        .order_by(po_lines.c.po_number, po_lines.c.line, *FIFO)
+    )
+    queue = (
+        select(*FIFO, so_lines.c.sku, so_lines.c.quantity, sales_orders.c.customer)
+        .add_columns(so_lines.c.parked)
+        .join(sales_orders, sales_orders.c.id == so_lines.c.so_id)
+        .where(so_lines.c.status == "open", so_lines.c.po_line_id.is_(None))
+        .order_by(*FIFO)
+    )
+    with db.read() as conn:
+        lines = _line_summaries(conn, open_lines)
+        allocations = [AllocatedLine(*r) for r in conn.execute(held)]
+        waiting = [
+            QueuedLine(
+                order=r.order_number,
+                line=r.line,
+                sku=r.sku,
+                quantity=r.quantity,
+                placed_at=r.placed_at,
+                customer=r.customer,
+                parked=r.parked,
+            )
+            for r in conn.execute(queue)
+        ]
+    return State(lines, allocations, waiting)
 
 
 def unallocated_count(db: Database, *, sku: str | None = None) -> int:

@@ -76,6 +76,8 @@ class Outcome:
     actor: str
     source: str
     dry_run: bool = False
+    # Nothing ran: an operation with the same idempotency key had already committed.
+    replayed: bool = False
     allocated: list[Placement] = field(default_factory=list)
     released: list[Placement] = field(default_factory=list)
     moved: list[Move] = field(default_factory=list)
@@ -221,6 +223,35 @@ class POLineSummary:
     atp: int
     orders: int
     out_of_sync: int
+
+
+@dataclass(frozen=True)
+class AllocatedLine:
+    """An allocation with what a person needs to judge it: the PO line and the SO line."""
+
+    po: str
+    po_line: int
+    sku: str
+    order: str
+    line: int
+    customer: str
+    placed_at: datetime
+    quantity: int
+    arrival_date: date
+    promised_date: date | None
+
+    @property
+    def in_sync(self) -> bool:
+        return self.promised_date == self.arrival_date
+
+
+@dataclass(frozen=True)
+class State:
+    """Open PO lines, every allocation and the unallocated queue, read in one consistent view."""
+
+    po_lines: list[POLineSummary]
+    allocations: list[AllocatedLine]
+    unallocated: list[QueuedLine]
 
 
 @dataclass(frozen=True)

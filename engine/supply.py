@@ -26,6 +26,7 @@ def set_arrival(
     sync: bool = False,
     rebalance: bool = False,
     dry_run: bool = False,
+    key: str | None = None,
 ) -> Outcome:
     """Rule 4: move a PO line's arrival date. Promises do not follow silently: the allocated
     lines show as out of sync unless ``sync`` asks to sync them in the same step. Moved earlier
@@ -40,11 +41,18 @@ def set_arrival(
         if sync:
             sync_line(unit, target)
 
-    return run_operation(db, actor, "set-arrival", work, dry_run=dry_run)
+    return run_operation(db, actor, "set-arrival", work, dry_run=dry_run, key=key)
 
 
 def set_quantity(
-    db: Database, actor: Actor, po: str, line: int, quantity: int, *, dry_run: bool = False
+    db: Database,
+    actor: Actor,
+    po: str,
+    line: int,
+    quantity: int,
+    *,
+    dry_run: bool = False,
+    key: str | None = None,
 ) -> Outcome:
     """Rule 6 / rule 1: a cut below what is allocated releases the most recently placed
     allocations first until it fits; an increase sweeps the SKU's queue."""
@@ -54,11 +62,18 @@ def set_quantity(
         target, _ = lookup.po_line(unit, po, line)
         change_supply(unit, target, quantity=quantity, store_hold=target.store_hold)
 
-    return run_operation(db, actor, "set-quantity", work, dry_run=dry_run)
+    return run_operation(db, actor, "set-quantity", work, dry_run=dry_run, key=key)
 
 
 def set_store_hold(
-    db: Database, actor: Actor, po: str, line: int, store_hold: int, *, dry_run: bool = False
+    db: Database,
+    actor: Actor,
+    po: str,
+    line: int,
+    store_hold: int,
+    *,
+    dry_run: bool = False,
+    key: str | None = None,
 ) -> Outcome:
     """Rule 6 / rule 1: raising the store hold above the free units releases the most recently
     placed allocations first until it fits; lowering it sweeps the SKU's queue."""
@@ -72,7 +87,7 @@ def set_store_hold(
             )
         change_supply(unit, target, quantity=target.quantity, store_hold=store_hold)
 
-    return run_operation(db, actor, "set-store-hold", work, dry_run=dry_run)
+    return run_operation(db, actor, "set-store-hold", work, dry_run=dry_run, key=key)
 
 
 def change_supply(
@@ -112,7 +127,13 @@ def change_supply(
 
 
 def cancel_po(
-    db: Database, actor: Actor, po: str, *, line: int | None = None, dry_run: bool = False
+    db: Database,
+    actor: Actor,
+    po: str,
+    *,
+    line: int | None = None,
+    dry_run: bool = False,
+    key: str | None = None,
 ) -> Outcome:
     """Rule 6: cancel a PO (or one line). Its allocations are released; those SO lines become
     unallocated, not parked, and wait for the sweep or a person."""
@@ -148,7 +169,7 @@ def cancel_po(
         if remaining is None:
             _set_po_status(unit, po, "cancelled")
 
-    return run_operation(db, actor, "cancel-po", work, dry_run=dry_run)
+    return run_operation(db, actor, "cancel-po", work, dry_run=dry_run, key=key)
 
 
 def cancel_lines(unit: Unit, targets: list[ledger.Supply]) -> None:
@@ -166,7 +187,12 @@ def cancel_lines(unit: Unit, targets: list[ledger.Supply]) -> None:
 
 
 def rebalance(
-    db: Database, actor: Actor, *, sku: str | None = None, dry_run: bool = False
+    db: Database,
+    actor: Actor,
+    *,
+    sku: str | None = None,
+    dry_run: bool = False,
+    key: str | None = None,
 ) -> Outcome:
     """Rule 7: move orders to PO lines arriving earlier than the lines that hold them, in FIFO
     order while the earlier line has ATP; then sweep the units this frees (rule 1)."""
@@ -177,7 +203,7 @@ def rebalance(
         for s in skus:
             rebalance_sku(unit, s)
 
-    return run_operation(db, actor, "rebalance", work, dry_run=dry_run)
+    return run_operation(db, actor, "rebalance", work, dry_run=dry_run, key=key)
 
 
 def rebalance_sku(unit: Unit, sku: str) -> None:

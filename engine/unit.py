@@ -12,7 +12,7 @@ from sqlalchemy import Connection, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from engine.db import Database
-from engine.models import audit_events, products, promise_changes
+from engine.models import applied_keys, audit_events, products, promise_changes
 from engine.results import DateChange, Outcome
 from engine.types import Source
 
@@ -145,9 +145,13 @@ def run_operation(
     *,
     dry_run: bool = False,
     retry_unique: bool = False,
+    key: str | None = None,
 ) -> Outcome:
     """Run ``work`` as one transaction; a dry run does everything, reports it, and rolls back.
-    ``retry_unique``: a unique violation is a race to retry (see ``Database.run``)."""
+    ``retry_unique``: a unique violation is a race to retry (see ``Database.run``).
+
+    ``key`` makes the operation idempotent: if an operation with this key has committed, nothing
+    runs and the outcome says ``replayed`` (with the first run's operation id and actor)."""
 
     def attempt(conn: Connection) -> Outcome:
         outcome = Outcome(
@@ -166,11 +170,33 @@ def run_operation(
             is_postgres=db.is_postgres,
         )
         outcome.operation_id = unit.id
+        if key is not None:
+            first = conn.execute(
+                select(applied_keys.c.operation_id, applied_keys.c.actor).where(
+                    applied_keys.c.key == key
+                )
+            ).first()
+            if first is not None:
+                outcome.operation_id, outcome.actor = first
+                outcome.replayed = True
+                return outcome
+            # Claimed before the work: a concurrent run of the same key waits on this row and
+            # then fails on the primary key, and its retry finds the key and replays.
+            conn.execute(
+                insert(applied_keys).values(
+                    key=key,
+                    operation=operation,
+                    operation_id=unit.id,
+                    actor=actor.name,
+                    source=actor.source.value,
+                    at=unit.at,
+                )
+            )
         work(unit)
         unit.flush()
         return outcome
 
-    return db.run(attempt, commit=not dry_run, retry_unique=retry_unique)
+    return db.run(attempt, commit=not dry_run, retry_unique=retry_unique or key is not None)
 
 
 def _plain(value: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -1,4 +1,5 @@
-"""PO line tallies of allocated and out-of-sync lines; fewer audit indexes
+"""PO line tallies of allocated and out-of-sync lines; fewer audit indexes; idempotency keys;
+mirror snapshots
 
 Revision ID: 0002
 Revises: 0001
@@ -49,9 +50,29 @@ def upgrade() -> None:
     with op.batch_alter_table("audit_events", schema=None) as batch_op:
         batch_op.drop_index("ix_audit_events_po")
         batch_op.drop_index(batch_op.f("ix_audit_events_operation_id"))
+    op.create_table(
+        "applied_keys",
+        sa.Column("key", sa.String(length=200), nullable=False),
+        sa.Column("operation", sa.String(length=32), nullable=False),
+        sa.Column("operation_id", sa.String(length=36), nullable=False),
+        sa.Column("actor", sa.String(length=200), nullable=False),
+        sa.Column("source", sa.String(length=16), nullable=False),
+        sa.Column("at", sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_applied_keys")),
+    )
+    op.create_table(
+        "mirror_rows",
+        sa.Column("mirror", sa.String(length=300), nullable=False),
+        sa.Column("tab", sa.String(length=64), nullable=False),
+        sa.Column("key", sa.String(length=200), nullable=False),
+        sa.Column("data", sa.JSON(), nullable=False),
+        sa.PrimaryKeyConstraint("mirror", "tab", "key", name=op.f("pk_mirror_rows")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("mirror_rows")
+    op.drop_table("applied_keys")
     with op.batch_alter_table("audit_events", schema=None) as batch_op:
         batch_op.create_index(
             batch_op.f("ix_audit_events_operation_id"), ["operation_id"], unique=False

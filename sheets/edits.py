@@ -1,0 +1,153 @@
+"""People's edits found in a pulled sheet: validated and applied through the engine, one
+operation each, each with an idempotency key so that a rerun after a crash applies nothing
+twice."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import engine as e
+from sheets.cells import shown
+from sheets.layout import (
+    ALLOCATIONS,
+    MOVE_PREFIX,
+    PO_LINES,
+    REMOVE,
+    REMOVE_AND_HOLD,
+    UNALLOCATED,
+)
+
+PO_LINE_REF = re.compile(r"^\s*(?P<po>[^:\s][^:]*?)\s*:\s*(?P<line>\d+)\s*$")
+
+
+class Refusal(Exception):
+    """An edit that cannot be applied; ``str()`` is the reason shown in Status."""
+
+
+@dataclass(frozen=True)
+class Edit:
+    tab: str
+    key: str
+    column: str
+    value: Any
+    row: dict[str, Any]  # the row as the database had it when the pull began
+
+    def idempotency_key(self, mirror: str, snapshot: dict[str, Any] | None) -> str:
+        # The same value typed into the same cell of the same pushed row is one request, however
+        # often it is read; typed again after a later push (the snapshot moved on) it is new.
+        text = json.dumps(
+            [mirror, self.tab, self.key, self.column, _plain(self.value), snapshot],
+            sort_keys=True,
+            default=str,
+        )
+        return "sheet:" + hashlib.sha256(text.encode()).hexdigest()[:48]
+
+
+Apply = Callable[[str], e.Outcome]  # takes the idempotency key
+
+
+def plan(edit: Edit, actor: e.Actor, db: e.Database, today: date) -> tuple[Apply, str] | None:
+    """How to apply ``edit`` and what to say when done, or None when it asks for nothing (an
+    emptied command cell, an unticked box). Raises ``Refusal`` for a bad edit."""
+    handler = _HANDLERS.get((edit.tab, edit.column))
+    if handler is None:
+        raise Refusal(f"{edit.column} is not editable")
+    return handler(edit, actor, db, today)
+
+
+def _store_hold(edit: Edit, actor: e.Actor, db: e.Database, today: date) -> Any:
+    po, line = edit.row["PO"], edit.row["Line"]
+    if edit.value is None:
+        raise Refusal("Store hold cannot be empty: write 0 to hold nothing")
+    if edit.value < 0:
+        raise Refusal(f"Store hold cannot be negative ({edit.value})")
+    return (
+        lambda key: e.set_store_hold(db, actor, po, line, edit.value, key=key),
+        f"store hold {edit.value}",
+    )
+
+
+def _arrival(edit: Edit, actor: e.Actor, db: e.Database, today: date) -> Any:
+    po, line = edit.row["PO"], edit.row["Line"]
+    if edit.value is None:
+        raise Refusal("Arrival date cannot be empty")
+    if edit.value < today:
+        raise Refusal(f"{edit.value.isoformat()} is in the past")
+    return (
+        lambda key: e.set_arrival(db, actor, po, line, edit.value, key=key),
+        f"arrival date {edit.value.isoformat()} (promised dates unchanged until synced)",
+    )
+
+
+def _sync_dates(edit: Edit, actor: e.Actor, db: e.Database, today: date) -> Any:
+    if not edit.value:
+        return None
+    po, line = edit.row["PO"], edit.row["Line"]
+    return (lambda key: e.sync_date(db, actor, po, line, key=key), "promised dates synced")
+
+
+def _action(edit: Edit, actor: e.Actor, db: e.Database, today: date) -> Any:
+    if edit.value is None:
+        return None
+    po, line = edit.row["PO"], edit.row["Line"]
+    ref = e.LineRef(edit.row["Order"], edit.row["Order line"])
+    typed = " ".join(str(edit.value).split())
+    action = typed.lower()
+    if action == REMOVE:
+        return (lambda key: e.remove(db, actor, po, line, [ref], key=key), "removed")
+    if action == REMOVE_AND_HOLD:
+        return (
+            lambda key: e.remove(db, actor, po, line, [ref], hold_for_store=True, key=key),
+            "removed; units held for the store",
+        )
+    if action.startswith(MOVE_PREFIX):
+        # The prefix is matched in any case; the PO number is kept as typed.
+        to_po, to_line = _po_line(typed[len(MOVE_PREFIX) :])
+        return (
+            lambda key: e.move(db, actor, [ref], to_po, to_line, key=key),
+            f"moved to {to_po}:{to_line}",
+        )
+    raise Refusal(
+        f"unknown action {shown(edit.value)!r}: write {REMOVE}, {REMOVE_AND_HOLD}, "
+        f"or {MOVE_PREFIX}PO:LINE"
+    )
+
+
+def _allocate_to(edit: Edit, actor: e.Actor, db: e.Database, today: date) -> Any:
+    if edit.value is None:
+        return None
+    po, line = _po_line(str(edit.value))
+    ref = e.LineRef(edit.row["Order"], edit.row["Order line"])
+    return (
+        lambda key: e.allocate(db, actor, po, line, [ref], key=key),
+        f"allocated to {po}:{line}",
+    )
+
+
+def _po_line(text: str) -> tuple[str, int]:
+    found = PO_LINE_REF.match(text)
+    if found is None:
+        raise Refusal(f"{text.strip()!r} is not PO:LINE (for example PO-1001:1)")
+    return found.group("po").strip(), int(found.group("line"))
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date) else value
+
+
+_HANDLERS: dict[tuple[str, str], Callable[..., Any]] = {
+    (PO_LINES.name, "Store hold"): _store_hold,
+    (PO_LINES.name, "Arrival date"): _arrival,
+    (PO_LINES.name, "Sync dates"): _sync_dates,
+    (ALLOCATIONS.name, "Action"): _action,
+    (UNALLOCATED.name, "Allocate to"): _allocate_to,
+}
+
+# Order of a row's edits: supply first, then what depends on it.
+COLUMN_ORDER = ("Store hold", "Arrival date", "Sync dates", "Action", "Allocate to")

@@ -1,0 +1,135 @@
+"""The spreadsheet's tabs and columns: what the sync writes, what people may edit.
+
+Columns are found by their header, never by position, and every data row carries its key in
+the hidden ``Key`` column, so people can sort, filter, insert rows and move columns freely.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Kind(StrEnum):
+    """How a column's cells are read and written."""
+
+    TEXT = "text"
+    INT = "int"
+    DATE = "date"  # a calendar date; a date serial number in Google Sheets
+    BOOL = "bool"  # a checkbox
+    INSTANT = "instant"  # a UTC timestamp, shown as text "YYYY-MM-DD HH:MM UTC"
+
+
+@dataclass(frozen=True)
+class Column:
+    header: str
+    kind: Kind = Kind.TEXT
+    editable: bool = False
+    # Offered in a dropdown; for an editable column typed values outside the list are allowed
+    # too (``move to PO:LINE``), so the validation is a hint, not strict.
+    choices: tuple[str, ...] = ()
+    note: str = ""
+
+
+KEY = "Key"
+STATUS = "Status"
+
+
+@dataclass(frozen=True)
+class Tab:
+    name: str
+    columns: tuple[Column, ...]
+
+    @property
+    def headers(self) -> tuple[str, ...]:
+        return tuple(c.header for c in self.columns)
+
+    def column(self, header: str) -> Column:
+        for c in self.columns:
+            if c.header == header:
+                return c
+        raise KeyError(header)
+
+    @property
+    def editable(self) -> tuple[Column, ...]:
+        return tuple(c for c in self.columns if c.editable)
+
+
+def _tab(name: str, *columns: Column) -> Tab:
+    # The key first (hidden), the status last: both written by the sync only.
+    return Tab(name, (Column(KEY), *columns, Column(STATUS)))
+
+
+REMOVE = "remove"
+REMOVE_AND_HOLD = "remove and hold for store"
+MOVE_PREFIX = "move to "
+
+PO_LINES = _tab(
+    "PO lines",
+    Column("PO"),
+    Column("Line", Kind.INT),
+    Column("SKU"),
+    Column("Quantity", Kind.INT),
+    Column("Store hold", Kind.INT, editable=True, note="Units kept for in-store sales."),
+    Column("Allocated", Kind.INT),
+    Column("ATP", Kind.INT),
+    Column("Arrival date", Kind.DATE, editable=True, note="Expected arrival (YYYY-MM-DD)."),
+    Column("Orders", Kind.INT),
+    Column("Out of sync", Kind.INT),
+    Column(
+        "Sync dates",
+        Kind.BOOL,
+        editable=True,
+        note="Tick to set every allocated order's promised date to the arrival date.",
+    ),
+)
+
+ALLOCATIONS = _tab(
+    "Allocations",
+    Column("PO"),
+    Column("Line", Kind.INT),
+    Column("SKU"),
+    Column("Order"),
+    Column("Order line", Kind.INT),
+    Column("Customer"),
+    Column("Placed at", Kind.INSTANT),
+    Column("Qty", Kind.INT),
+    Column("Arrival date", Kind.DATE),
+    Column("Promised date", Kind.DATE),
+    Column("In sync", Kind.BOOL),
+    Column(
+        "Action",
+        editable=True,
+        choices=(REMOVE, REMOVE_AND_HOLD),
+        note="remove, remove and hold for store, or move to PO:LINE",
+    ),
+)
+
+UNALLOCATED = _tab(
+    "Unallocated",
+    Column("Order"),
+    Column("Order line", Kind.INT),
+    Column("SKU"),
+    Column("Qty", Kind.INT),
+    Column("Placed at", Kind.INSTANT),
+    Column("Customer"),
+    Column("Parked", Kind.BOOL),
+    Column("Allocate to", editable=True, note="PO:LINE, e.g. PO-1001:1"),
+)
+
+# One row per run, appended; no key, nothing editable.
+SYNC_LOG = Tab(
+    "Sync log",
+    (
+        Column("When", Kind.INSTANT),
+        Column("Who"),
+        Column("Run"),
+        Column("Edits applied", Kind.INT),
+        Column("Edits refused", Kind.INT),
+        Column("Requests", Kind.INT),
+        Column("Note"),
+    ),
+)
+
+DATA_TABS = (PO_LINES, ALLOCATIONS, UNALLOCATED)
+TABS = (*DATA_TABS, SYNC_LOG)

@@ -1,0 +1,397 @@
+"""Push, pull and sync: the spreadsheet as a mirror of the database and a channel for edits.
+
+The database is the source of truth. The snapshot (``engine.mirror``) holds, per row, the values
+the sync last wrote or accounted for; comparing the sheet with it finds people's edits, and
+comparing the database with it finds what changed since. A row changed on both sides is a
+conflict: refused, never overwritten. Nothing a person typed is dropped: an edit is applied,
+or refused with its reason in the row's Status, or left in place for the next pull.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+import engine as e
+from engine import mirror
+from sheets import cells, edits
+from sheets.backend import Backend, SheetsError, TabChanges, Value
+from sheets.layout import DATA_TABS, KEY, STATUS, SYNC_LOG, TABS, Kind, Tab
+from sheets.rows import IDENTITY, desired, key_of
+from sheets.view import TabView
+
+Snapshot = dict[str, dict[str, dict[str, Any]]]  # tab -> key -> header -> encoded value
+# Columns whose cells only carry requests (emptied once applied): they are not part of a
+# row's state, so they take no part in telling whether the database changed a row.
+COMMANDS = {"Sync dates", "Action", "Allocate to"}
+
+
+@dataclass
+class Report:
+    """What one run did, for the command line and the Sync log."""
+
+    run: str
+    target: str
+    applied: int = 0
+    refused: int = 0
+    cells_written: int = 0
+    rows_added: int = 0
+    rows_deleted: int = 0
+    requests: int = 0
+    wrote: bool = False
+    messages: list[str] = field(default_factory=list)
+
+    @property
+    def summary(self) -> str:
+        parts = [
+            f"{self.applied} edit(s) applied",
+            f"{self.refused} refused",
+            f"{self.cells_written} cell(s) written",
+            f"{self.rows_added} row(s) added",
+            f"{self.rows_deleted} deleted",
+            f"{self.requests} request(s)",
+        ]
+        return ", ".join(parts)
+
+
+@dataclass
+class _Run:
+    views: dict[str, TabView]
+    snapshot: Snapshot
+    want: dict[str, dict[str, dict[str, Any]]]
+    changes: dict[str, TabChanges]
+    statuses: dict[str, dict[int, str]]
+    touched: dict[str, dict[str, dict[str, Any] | None]]  # snapshot rows to store
+
+
+class Sync:
+    def __init__(
+        self,
+        db: e.Database,
+        backend: Backend,
+        actor: e.Actor,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.db = db
+        self.backend = backend
+        self.actor = actor
+        self.clock = clock
+
+    # --- the three commands -------------------------------------------------------------
+
+    def push(self) -> Report:
+        """Bring the sheet up to date with the database, writing only what changed."""
+        report = Report("push", self.backend.label)
+        run = self._begin()
+        self._push(run, report)
+        return self._finish(run, report)
+
+    def pull(self) -> Report:
+        """Apply people's edits through the engine and write each row's Status."""
+        report = Report("pull", self.backend.label)
+        run = self._begin()
+        self._pull(run, report)
+        for tab in DATA_TABS:
+            self._write_statuses(run, tab)
+        return self._finish(run, report)
+
+    def sync(self) -> Report:
+        """Pull, then push, on one read of the sheet."""
+        report = Report("sync", self.backend.label)
+        run = self._begin()
+        self._pull(run, report)
+        # The push works from the database as the edits left it.
+        run.want = desired(e.state(self.db))
+        self._push(run, report)
+        return self._finish(run, report)
+
+    # --- reading --------------------------------------------------------------------------
+
+    def _begin(self) -> _Run:
+        grids = self.backend.read(TABS)
+        views = {t.name: TabView.of(t, grids.get(t.name, [])) for t in TABS}
+        if any(v.missing for v in views.values()):
+            grids = self.backend.setup(TABS, grids)
+            views = {t.name: TabView.of(t, grids.get(t.name, [])) for t in TABS}
+            still = {n: v.missing for n, v in views.items() if v.missing}
+            if still:
+                raise SheetsError(f"{self.backend.label} still lacks columns after setup: {still}")
+        return _Run(
+            views=views,
+            snapshot=mirror.load(self.db, self.backend.mirror),
+            want=desired(e.state(self.db)),
+            changes={t.name: TabChanges() for t in TABS},
+            statuses={t.name: {} for t in DATA_TABS},
+            touched={t.name: {} for t in DATA_TABS},
+        )
+
+    # --- pull -----------------------------------------------------------------------------
+
+    def _pull(self, run: _Run, report: Report) -> None:
+        today = self.clock().date()
+        stamp = self.clock().strftime("%Y-%m-%d %H:%M UTC")
+        for tab in DATA_TABS:
+            view = run.views[tab.name]
+            for key, places in view.rows.items():
+                for r in places:
+                    found = self._edits_of(run, tab, view, key, r)
+                    if found is None:
+                        continue
+                    wanted, broken = found
+                    try:
+                        self._check_row(run, tab, view, key, r, places, broken)
+                        done = self._apply(run, tab, key, wanted, today)
+                    except (edits.Refusal, e.EngineError) as exc:
+                        report.refused += 1
+                        text = f"refused: {exc}"
+                        run.statuses[tab.name][r] = text
+                        report.messages.append(f"{tab.name} row {r + 1} ({key}): {text}")
+                        continue
+                    if done:
+                        report.applied += len(done)
+                        run.statuses[tab.name][r] = f"applied {stamp}: " + "; ".join(done)
+
+    def _edits_of(
+        self, run: _Run, tab: Tab, view: TabView, key: str, r: int
+    ) -> tuple[dict[str, Any], dict[str, str]] | None:
+        """The editable cells of row ``r`` that differ from what the sync last accounted for:
+        parsed values, and the cells that do not parse (with why)."""
+        base = self._base(run, tab, key)
+        wanted: dict[str, Any] = {}
+        broken: dict[str, str] = {}
+        for column in tab.editable:
+            raw = view.cell(r, column.header)
+            before = cells.decode(column.kind, base.get(column.header))
+            try:
+                value = cells.parse(column.kind, raw)
+            except cells.CellError as exc:
+                broken[column.header] = f"{column.header}: {exc}"
+                continue
+            if value != (bool(before) if column.kind is Kind.BOOL else before):
+                wanted[column.header] = value
+        if not wanted and not broken:
+            return None
+        return wanted, broken
+
+    def _base(self, run: _Run, tab: Tab, key: str) -> dict[str, Any]:
+        """The row as the sync last wrote or accounted for it; for a row it has no record of
+        (its snapshot was never stored), the database's row as it is now."""
+        known = run.snapshot.get(tab.name, {}).get(key)
+        if known is not None:
+            return known
+        row = run.want[tab.name].get(key)
+        return _encode_row(tab, row) if row is not None else {}
+
+    def _check_row(
+        self,
+        run: _Run,
+        tab: Tab,
+        view: TabView,
+        key: str,
+        r: int,
+        places: list[int],
+        broken: dict[str, str],
+    ) -> None:
+        if len(places) > 1:
+            others = ", ".join(str(p + 1) for p in places if p != r)
+            raise edits.Refusal(f"duplicated key {key}: row {others} has it too; delete the copy")
+        first, second = IDENTITY[tab.name]
+        shown_key = key_of(tab, _text(view.cell(r, first)), _text(view.cell(r, second)))
+        if shown_key != key:
+            raise edits.Refusal(
+                f"tampered key: the hidden Key says {key} but the row shows {shown_key}; "
+                "restore the row or delete it"
+            )
+        row = run.want[tab.name].get(key)
+        if row is None:
+            if key in run.snapshot.get(tab.name, {}):
+                raise edits.Refusal(f"{key} no longer exists in the database; delete this row")
+            raise edits.Refusal(f"unknown key {key}: this row was not written by the sync")
+        if broken:
+            raise edits.Refusal("; ".join(broken.values()))
+        stored = run.snapshot.get(tab.name, {}).get(key)
+        if stored is not None:
+            now = _encode_row(tab, row)
+            moved = [
+                f"{h} {cells.shown(stored.get(h))} → {cells.shown(now.get(h))}"
+                for h in tab.headers
+                if h not in (KEY, STATUS) and h not in COMMANDS and stored.get(h) != now.get(h)
+            ]
+            if moved:
+                raise edits.Refusal(
+                    "conflict: this row changed in the database since the last push ("
+                    + ", ".join(moved)
+                    + "); check the new values and edit again"
+                )
+
+    def _apply(
+        self, run: _Run, tab: Tab, key: str, wanted: dict[str, Any], today: date
+    ) -> list[str]:
+        """Apply a row's edits in order; returns what was done. A refusal of a later edit
+        leaves the earlier ones applied and their cells accounted for."""
+        row = run.want[tab.name][key]
+        base = dict(self._base(run, tab, key))
+        done: list[str] = []
+        try:
+            for header in edits.COLUMN_ORDER:
+                if header not in wanted:
+                    continue
+                edit = edits.Edit(tab.name, key, header, wanted[header], row)
+                planned = edits.plan(edit, self.actor, self.db, today)
+                if planned is not None:
+                    apply, said = planned
+                    outcome = apply(edit.idempotency_key(self.backend.mirror, base))
+                    done.append(said + _consequences(outcome))
+                base[header] = cells.encode(tab.column(header).kind, wanted[header])
+                run.touched[tab.name][key] = dict(base)
+        except (edits.Refusal, e.EngineError) as exc:
+            if done:
+                raise edits.Refusal("; ".join(done) + f" applied, then refused: {exc}") from exc
+            raise
+        return done
+
+    # --- push -----------------------------------------------------------------------------
+
+    def _push(self, run: _Run, report: Report) -> None:
+        for tab in DATA_TABS:
+            self._push_tab(run, tab, report)
+
+    def _push_tab(self, run: _Run, tab: Tab, report: Report) -> None:
+        view = run.views[tab.name]
+        changes = run.changes[tab.name]
+        statuses = run.statuses[tab.name]
+        stored = {**run.snapshot.get(tab.name, {}), **_only_rows(run.touched[tab.name])}
+        touched = run.touched[tab.name]
+        for key, row in run.want[tab.name].items():
+            places = view.rows.get(key)
+            if not places:
+                values = {h: cells.to_sheet(tab.column(h).kind, v) for h, v in row.items()}
+                changes.append.append(view.row_values(values))
+                touched[key] = _encode_row(tab, row)
+                report.rows_added += 1
+                continue
+            r = places[0]
+            before = stored.get(key)
+            after: dict[str, Any] = {}
+            for column in tab.columns:
+                h = column.header
+                if h == STATUS:
+                    continue
+                raw = view.cell(r, h)
+                value = row[h]
+                if cells.same(column.kind, raw, value):
+                    after[h] = cells.encode(column.kind, value)
+                    continue
+                if column.editable and before is not None and h in before:
+                    last = cells.decode(column.kind, before[h])
+                    if not cells.same(column.kind, raw, last):
+                        # A person's edit not applied yet: left for the next pull, which will
+                        # judge it against what the sync last wrote.
+                        after[h] = before[h]
+                        continue
+                changes.cells.append((r, view.columns[h], cells.to_sheet(column.kind, value)))
+                after[h] = cells.encode(column.kind, value)
+                report.cells_written += 1
+            if after != before:
+                touched[key] = after
+            for extra in places[1:]:
+                statuses.setdefault(extra, f"duplicate of row {r + 1}: delete this row")
+        for key, places in view.rows.items():
+            if key in run.want[tab.name]:
+                continue
+            kept = False
+            for r in places:
+                refused = statuses.get(r, "").startswith("refused")
+                if refused or self._holds_edit(tab, view, r, stored.get(key) or {}):
+                    # Gone from the database, but a person's words are on it: kept, with why,
+                    # for the person to read and delete.
+                    statuses.setdefault(r, f"{key} is no longer in the database; delete this row")
+                    kept = True
+                    continue
+                changes.delete.append(r)
+                report.rows_deleted += 1
+            if key in stored and not kept:
+                touched[key] = None
+        self._write_statuses(run, tab)
+
+    def _holds_edit(self, tab: Tab, view: TabView, r: int, base: dict[str, Any]) -> bool:
+        """Whether row ``r`` holds a person's edit the sync has not accounted for."""
+        for column in tab.editable:
+            raw = view.cell(r, column.header)
+            if not cells.same(column.kind, raw, cells.decode(column.kind, base.get(column.header))):
+                return True
+        return False
+
+    # --- writing --------------------------------------------------------------------------
+
+    def _finish(self, run: _Run, report: Report) -> Report:
+        changed = any(run.changes[t.name] for t in DATA_TABS)
+        if changed or report.applied or report.refused:
+            log = run.views[SYNC_LOG.name]
+            # The write carrying this row is counted in it: one values request, plus one
+            # structural request when rows are deleted or the grid must grow.
+            report.requests = self.backend.requests + self.backend.writes_for(run.changes)
+            row = {
+                "When": self.clock().strftime(cells.INSTANT_FORMAT),
+                "Who": self.actor.name,
+                "Run": report.run,
+                "Edits applied": report.applied,
+                "Edits refused": report.refused,
+                "Requests": report.requests,
+                "Note": f"{report.cells_written} cells written, {report.rows_added} rows added, "
+                f"{report.rows_deleted} deleted",
+            }
+            run.changes[SYNC_LOG.name].append.append(log.row_values(row))
+            self.backend.write({n: c for n, c in run.changes.items() if c})
+            report.wrote = True
+        self._remember(run)
+        report.requests = self.backend.requests
+        return report
+
+    def _write_statuses(self, run: _Run, tab: Tab) -> None:
+        view = run.views[tab.name]
+        status_at = view.columns[STATUS]
+        for r, text in run.statuses[tab.name].items():
+            if _text(view.cell(r, STATUS)) != text:
+                run.changes[tab.name].cells.append((r, status_at, text))
+
+    def _remember(self, run: _Run) -> None:
+        changed = {name: rows for name, rows in run.touched.items() if rows}
+        if changed:
+            mirror.save(self.db, self.backend.mirror, changed)
+
+
+def _consequences(outcome: e.Outcome) -> str:
+    """What else the operation did, in a few words (a rule may release or allocate more)."""
+    if outcome.replayed:
+        return " (already applied)"
+    parts = []
+    if outcome.allocated_count:
+        parts.append(f"{outcome.allocated_count} order line(s) allocated")
+    released = len([p for p in outcome.released])
+    if released:
+        parts.append(f"{released} order line(s) released")
+    if outcome.moved and len(outcome.moved) > 1:
+        parts.append(f"{len(outcome.moved)} moved")
+    if outcome.promises:
+        parts.append(f"{len(outcome.promises)} promised date(s) changed")
+    return f" ({', '.join(parts)})" if parts else ""
+
+
+def _encode_row(tab: Tab, row: dict[str, Any]) -> dict[str, Any]:
+    return {h: cells.encode(tab.column(h).kind, v) for h, v in row.items()}
+
+
+def _only_rows(rows: dict[str, dict[str, Any] | None]) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in rows.items() if v is not None}
+
+
+def _text(value: Value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
