@@ -17,6 +17,7 @@ from tests.slack.harness import (
     MERCHANDISER,
     VIEWER,
     SlackApp,
+    running,
     seed_shop,
     shown,
     texts,
@@ -161,6 +162,22 @@ def test_a_double_submission_allocates_once(slack_app: SlackApp) -> None:
     )
     assert first.status == again.status == 200
     assert again.body == first.body  # the repeat gets the first answer
+    assert dump(slack_app.db)["audit_events"] == events
+    assert len(slack_app.messages()) == 1
+
+
+def test_a_repeat_reaching_another_replica_allocates_once(slack_app: SlackApp) -> None:
+    """Each replica remembers only its own deliveries; the engine's idempotency key (the
+    delivery's) is what stops the second replica applying the submission again."""
+    seed_shop(slack_app.db)
+    choose = choose_modal(slack_app)
+    slack_app.submit(choose, {ActionId.ALLOCATE_ORDERS: ["SO-4:1"]})
+    events = dump(slack_app.db)["audit_events"]
+    with running(slack_app.slack, slack_app.db) as other:
+        again = other.submit(
+            choose, {ActionId.ALLOCATE_ORDERS: ["SO-4:1"]}, headers={"X-Slack-Retry-Num": "1"}
+        )
+    assert again.status == 200 and again.body == b""  # closes the modal, no error shown
     assert dump(slack_app.db)["audit_events"] == events
     assert len(slack_app.messages()) == 1
 

@@ -91,11 +91,13 @@ def on_submit(req: Req) -> None:
         return
     try:
         refs = [parse_ref(value) for value in chosen]
-        outcome = e.allocate(req.db, req.actor, state.po, state.line, refs)
+        outcome = e.allocate(req.db, req.actor, state.po, state.line, refs, key=req.once_key)
     except (ValueError, e.EngineError) as exc:
         req.ack(**allocate_errors(str(exc)))
         return
     req.ack()
+    if outcome.replayed:
+        return
     atp = e.review(req.db, state.po, state.line, limit=0).atp
     heading = f"Allocated to {line_name(state.po, state.line)}"
     blocks = outcome_blocks(

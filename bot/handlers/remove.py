@@ -126,13 +126,21 @@ def on_confirm(req: Req) -> None:
     refs = [parse_ref(p) for p in state.picked]
     try:
         outcome = e.remove(
-            req.db, req.actor, state.po, state.line, refs, hold_for_store=state.hold_for_store
+            req.db,
+            req.actor,
+            state.po,
+            state.line,
+            refs,
+            hold_for_store=state.hold_for_store,
+            key=req.once_key,
         )
     except e.EngineError as exc:
         view = notice_modal(CONFIRM_TITLE, f":x: {escape(str(exc))}")
         req.ack(response_action="update", view=view)
         return
     req.ack(response_action="clear")
+    if outcome.replayed:
+        return
     atp = e.review(req.db, state.po, state.line, limit=0).atp
     blocks = outcome_blocks(
         outcome,

@@ -128,6 +128,12 @@ class Req:
     def actor(self) -> Actor:
         return Actor(self.user, Source.SLACK)
 
+    @property
+    def once_key(self) -> str | None:
+        """The engine's idempotency key for this delivery: a repeat that reaches another
+        replica (whose memory of deliveries is its own) still changes nothing."""
+        return f"slack:{self.delivery}"[:200] if self.delivery else None
+
     def ack(self, **answer: Any) -> None:
         if self.acked:
             return

@@ -44,8 +44,10 @@ def on_submit(req: Req) -> None:
         view = stale_modal(sync_date_modal(head, preview, channel=state.channel))
         req.ack(response_action="update", view=view)
         return
-    outcome = e.sync_date(req.db, req.actor, state.po, state.line)
+    outcome = e.sync_date(req.db, req.actor, state.po, state.line, key=req.once_key)
     req.ack(response_action="clear")
+    if outcome.replayed:
+        return
     heading = f"Synced promised dates on {line_name(state.po, state.line)}"
     req.post(outcome_blocks(outcome, heading=heading, by=f"<@{req.user}>"), state.channel)
 
