@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
+from pydantic import ValidationError
 
 from bot.cli_support import App, console, echo_json, fail, pass_app
 from engine import Actor, EngineError, Source
@@ -90,10 +91,13 @@ def _backend(workbook: Path | None) -> Backend:
                 fail(f"{workbook} is not an .xlsx file")
             return Workbook(workbook)
         from sheets.google import GoogleSheet
-
         from sheets.settings import SheetsSettings
 
-        settings = SheetsSettings()
+        try:
+            settings = SheetsSettings()
+        except ValidationError as exc:
+            problem = exc.errors()[0]
+            fail(f"bad Google Sheets setting {problem['loc'][0]}: {problem['msg']}")
         problems = settings.problems()
         if problems:
             fail("Google Sheets is not configured: " + "; ".join(problems))
@@ -101,6 +105,7 @@ def _backend(workbook: Path | None) -> Backend:
             settings.sheet_id.strip(),
             settings.credentials_path,
             api_url=settings.google_api_url,
+            max_wait=settings.google_max_wait,
         )
     except SheetsError as exc:
         fail(str(exc))

@@ -13,6 +13,7 @@ from engine.intake import apply_records
 from engine.manual import allocate, move, remove, sync_date, unpark
 from engine.orders import cancel_order
 from engine.queries import (
+    applied_keys,
     open_po_lines,
     po_lines_of_sku,
     purchase_order,
@@ -79,6 +80,7 @@ __all__ = [
     "State",
     "StorageError",
     "allocate",
+    "applied_keys",
     "apply_records",
     "auto_allocate",
     "cancel_order",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import Connection, and_, func, select, tuple_
@@ -9,6 +10,7 @@ from sqlalchemy import Connection, and_, func, select, tuple_
 from engine.db import Database
 from engine.errors import NotFound
 from engine.lookup import po_line_sku
+from engine.models import applied_keys as applied
 from engine.models import po_lines, purchase_orders, sales_orders, so_lines
 from engine.results import (
     AllocatedLine,
@@ -186,6 +188,19 @@ def state(db: Database) -> State:
             for r in conn.execute(queue)
         ]
     return State(lines, allocations, waiting)
+
+
+def applied_keys(db: Database, keys: Collection[str]) -> set[str]:
+    """Which of these idempotency keys belong to operations that have committed."""
+    found: set[str] = set()
+    wanted = sorted(set(keys))
+    with db.read() as conn:
+        for i in range(0, len(wanted), 500):
+            chunk = wanted[i : i + 500]
+            found.update(
+                conn.execute(select(applied.c.key).where(applied.c.key.in_(chunk))).scalars()
+            )
+    return found
 
 
 def unallocated_count(db: Database, *, sku: str | None = None) -> int:

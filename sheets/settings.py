@@ -1,10 +1,12 @@
-"""The Google Sheets configuration: ``PREORDER_SHEET_ID``, ``PREORDER_GOOGLE_CREDENTIALS`` and
-``PREORDER_GOOGLE_API_URL`` (environment or ``.env``), checked before any request is made."""
+"""The Google Sheets configuration: ``PREORDER_SHEET_ID``, ``PREORDER_GOOGLE_CREDENTIALS``,
+``PREORDER_GOOGLE_API_URL`` and ``PREORDER_GOOGLE_MAX_WAIT`` (environment or ``.env``),
+checked before any request is made."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_API_URL = "https://sheets.googleapis.com"
@@ -16,6 +18,8 @@ class SheetsSettings(BaseSettings):
     sheet_id: str = ""
     google_credentials: str = ""
     google_api_url: str = DEFAULT_API_URL
+    # How long one run keeps retrying Google's 429s and 5xx before it gives up with an error.
+    google_max_wait: float = Field(60.0, ge=0, le=3600)
 
     def problems(self) -> list[str]:
         """What is missing or wrong, one phrase each naming the variable."""

@@ -141,8 +141,16 @@ class Sync:
                     if found is None:
                         continue
                     wanted, broken = found
+                    earlier = self._already_applied(run, tab, key, wanted)
+                    if earlier and len(earlier) == len(wanted) and not broken:
+                        # Applied by a run that stopped before it could say so (a crash, a
+                        # lost answer): account for it now, apply nothing again.
+                        self._account(run, tab, key, wanted)
+                        report.applied += len(wanted)
+                        run.statuses[tab.name][r] = f"applied {stamp}: (already applied)"
+                        continue
                     try:
-                        self._check_row(run, tab, view, key, r, places, broken)
+                        self._check_row(run, tab, view, key, r, places, broken, ours=bool(earlier))
                         done = self._apply(run, tab, key, wanted, today)
                     except (edits.Refusal, e.EngineError) as exc:
                         report.refused += 1
@@ -194,6 +202,8 @@ class Sync:
         r: int,
         places: list[int],
         broken: dict[str, str],
+        *,
+        ours: bool = False,
     ) -> None:
         if len(places) > 1:
             others = ", ".join(str(p + 1) for p in places if p != r)
@@ -213,7 +223,9 @@ class Sync:
         if broken:
             raise edits.Refusal("; ".join(broken.values()))
         stored = run.snapshot.get(tab.name, {}).get(key)
-        if stored is not None:
+        # ``ours``: part of this row's edits went in before a crash, so the database's change
+        # since the push is the sync's own, not a conflict.
+        if stored is not None and not ours:
             now = _encode_row(tab, row)
             moved = [
                 f"{h} {cells.shown(stored.get(h))} → {cells.shown(now.get(h))}"
@@ -226,6 +238,21 @@ class Sync:
                     + ", ".join(moved)
                     + "); check the new values and edit again"
                 )
+
+    def _already_applied(self, run: _Run, tab: Tab, key: str, wanted: dict[str, Any]) -> set[str]:
+        """The row's edits whose idempotency keys have committed."""
+        base = self._base(run, tab, key)
+        keys = {
+            edits.Edit(tab.name, key, h, v, {}).idempotency_key(self.backend.mirror, base): h
+            for h, v in wanted.items()
+        }
+        return {keys[k] for k in e.applied_keys(self.db, keys)}
+
+    def _account(self, run: _Run, tab: Tab, key: str, wanted: dict[str, Any]) -> None:
+        base = dict(self._base(run, tab, key))
+        for header, value in wanted.items():
+            base[header] = cells.encode(tab.column(header).kind, value)
+        run.touched[tab.name][key] = base
 
     def _apply(
         self, run: _Run, tab: Tab, key: str, wanted: dict[str, Any], today: date
@@ -354,8 +381,9 @@ class Sync:
     def _write_statuses(self, run: _Run, tab: Tab) -> None:
         view = run.views[tab.name]
         status_at = view.columns[STATUS]
+        deleted = set(run.changes[tab.name].delete)
         for r, text in run.statuses[tab.name].items():
-            if _text(view.cell(r, STATUS)) != text:
+            if r not in deleted and _text(view.cell(r, STATUS)) != text:
                 run.changes[tab.name].cells.append((r, status_at, text))
 
     def _remember(self, run: _Run) -> None:

@@ -1,0 +1,104 @@
+"""``preorder sheets``: the command line over both backends, configuration and errors."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import openpyxl
+import pytest
+from openpyxl.worksheet.worksheet import Worksheet
+
+import engine as e
+from tests.helpers import allocation_map, po, so
+from tests.helpers_cli import error_line, run
+from tests.sheets.standin import SheetsStandin
+
+
+@pytest.fixture
+def shop(db: e.Database, actor: e.Actor) -> e.Database:
+    e.apply_records(
+        db,
+        actor,
+        [po("PO-1", (1, "A", 5, "2027-01-10"))],
+        [so("SO-1", 1, (1, "A", 2)), so("SO-2", 2, (1, "A", 2)), so("SO-3", 3, (1, "A", 7))],
+    )
+    return db
+
+
+def _sheet(book: openpyxl.Workbook, name: str) -> tuple[Worksheet, dict[str, int]]:
+    sheet = book[name]
+    header = {cell.value: cell.column for cell in sheet[1] if cell.value}
+    return sheet, header
+
+
+def _row_of(sheet: Worksheet, header: dict[str, int], key: str) -> int:
+    for row in range(2, sheet.max_row + 1):
+        if sheet.cell(row, header["Key"]).value == key:
+            return row
+    raise LookupError(key)
+
+
+def test_the_xlsx_backend_round_trips_edits(shop: e.Database, tmp_path: Path) -> None:
+    path = tmp_path / "allocations.xlsx"
+    pushed = run(shop, "sheets", "push", "--xlsx", str(path))
+    assert pushed.exit_code == 0, pushed.stderr
+    assert "push workbook allocations.xlsx" in pushed.stdout
+
+    # A person edits the workbook in a spreadsheet app.
+    book = openpyxl.load_workbook(path)
+    held, cols = _sheet(book, "Allocations")
+    held.cell(_row_of(held, cols, "SO-1:1"), cols["Action"]).value = "remove"
+    lines, cols_po = _sheet(book, "PO lines")
+    lines.cell(_row_of(lines, cols_po, "PO-1:1"), cols_po["Arrival date"]).value = date(2027, 2, 1)
+    book.save(path)
+
+    pulled = run(shop, "sheets", "pull", "--xlsx", str(path), "--json")
+    assert pulled.exit_code == 0, pulled.stderr
+    assert '"applied": 2' in pulled.stdout
+    assert allocation_map(shop) == {("SO-2", 1): ("PO-1", 1)}
+    assert e.review(shop, "PO-1", 1).arrival_date == date(2027, 2, 1)
+
+    assert run(shop, "sheets", "push", "--xlsx", str(path)).exit_code == 0
+    book = openpyxl.load_workbook(path)
+    held, cols = _sheet(book, "Allocations")
+    keys = [held.cell(r, cols["Key"]).value for r in range(2, held.max_row + 1)]
+    assert keys == ["SO-2:1"]
+    waiting, cols_u = _sheet(book, "Unallocated")
+    parked = waiting.cell(_row_of(waiting, cols_u, "SO-1:1"), cols_u["Parked"]).value
+    assert parked is True
+    log, cols_log = _sheet(book, "Sync log")
+    assert [log.cell(r, cols_log["Run"]).value for r in range(2, log.max_row + 1)] == [
+        "push",
+        "pull",
+        "push",
+    ]
+
+
+def test_google_sheets_needs_its_settings(shop: e.Database) -> None:
+    unset = {"PREORDER_SHEET_ID": "", "PREORDER_GOOGLE_CREDENTIALS": ""}
+    result = run(shop, "sheets", "push", env=unset)
+    assert result.exit_code == 1
+    line = error_line(result)
+    assert "PREORDER_SHEET_ID" in line and "PREORDER_GOOGLE_CREDENTIALS" in line
+
+
+def test_sync_through_google_sheets_from_the_command_line(
+    shop: e.Database, sheets_standin: SheetsStandin, service_account_file: Path
+) -> None:
+    sheet_id = sheets_standin.create_spreadsheet(tabs=["Sheet1"])
+    env = {
+        "PREORDER_SHEET_ID": sheet_id,
+        "PREORDER_GOOGLE_CREDENTIALS": str(service_account_file),
+        "PREORDER_GOOGLE_API_URL": sheets_standin.base_url,
+        "PREORDER_GOOGLE_MAX_WAIT": "0.5",
+    }
+    result = run(shop, "sheets", "sync", env=env)
+    assert result.exit_code == 0, result.stderr
+    rows = sheets_standin.records(sheet_id, "Allocations")
+    assert [r["Key"] for r in rows] == ["SO-1:1", "SO-2:1"]
+
+    sheets_standin.fail_always(429, retry_after=0)
+    failed = run(shop, "sheets", "sync", env=env)
+    assert failed.exit_code == 1
+    assert "429" in error_line(failed) and "try again later" in error_line(failed)
