@@ -3,8 +3,9 @@
 Bolt verifies every request's signature and age (401 otherwise), acks within its listener
 runner, and runs each listener in a thread pool so the HTTP answer leaves as soon as the
 listener acks. Around that this module adds the Web API client (Slack's URL or a stand-in's,
-429s retried after Retry-After), the check that a payload is applied once however often it is
-delivered, and an error handler that logs whatever a listener let through.
+429s retried after Retry-After, a call that hangs given up after ``PREORDER_SLACK_TIMEOUT``
+seconds), the check that a payload is applied once however often it is delivered, and an
+error handler that logs whatever a listener let through.
 """
 
 from __future__ import annotations
@@ -21,22 +22,26 @@ from bot.auth import Authorizer
 from bot.deliveries import Deliveries, delivery_keys
 from bot.handlers import HandlerContext, register_all
 from bot.settings import SlackSettings
+from bot.webapi import NameFailedCall
 from engine import Database
 
 log = logging.getLogger("bot.app")
 
-WEB_API_TIMEOUT = 10  # seconds; a hung call is reported to the user, not waited on for 30
 LISTENER_THREADS = 16  # listeners run after their ack (opening modals, posting summaries)
 RATE_LIMIT_RETRIES = 2
 
 
 def web_client(settings: SlackSettings) -> WebClient:
-    """The Web API client: retries connection resets (slack_sdk's default) and 429s."""
+    """The Web API client: retries connection resets (slack_sdk's default) and 429s. A timeout
+    is not retried: the call may have been done (a second summary posted), so the user is told
+    instead."""
     return WebClient(
         token=settings.slack_bot_token,
         base_url=settings.slack_api_url,
-        timeout=WEB_API_TIMEOUT,
+        # slack_sdk types it int, but urllib takes any number of seconds.
+        timeout=settings.slack_timeout,  # type: ignore[arg-type]
         retry_handlers=[
+            NameFailedCall(),
             *default_retry_handlers(),
             RateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES),
         ],

@@ -15,6 +15,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_API_URL = "https://slack.com/api/"
 DEFAULT_PORT = 3000
+DEFAULT_TIMEOUT = 10.0  # seconds; slack_sdk's own 30 would leave the user staring at a spinner
+# A hung Web API call holds one of the app's few listener threads for this long.
+MAX_TIMEOUT = 60.0
 ENV = "PREORDER_"
 
 
@@ -29,6 +32,7 @@ class SlackSettings(BaseSettings):
     slack_signing_secret: str = ""
     slack_app_token: str = ""
     slack_api_url: str = DEFAULT_API_URL
+    slack_timeout: float = Field(DEFAULT_TIMEOUT, gt=0, le=MAX_TIMEOUT)
     slack_merchandisers: str = ""
     slack_merchandiser_group: str = ""
     port: int = Field(DEFAULT_PORT, ge=0, le=65535)

@@ -19,6 +19,7 @@ import pytest
 import yaml
 from slack_sdk import WebClient
 
+from bot.handlers.support import BOT_NAME
 from bot.server import SLACK_PATH
 from bot.views.help import COMMAND, USAGE
 
@@ -145,6 +146,11 @@ def test_every_url_is_https_on_the_one_slack_path(manifest: dict[str, Any]) -> N
     assert len({u.removesuffix(SLACK_PATH) for u in urls}) == 1
     assert all(u.startswith("https://") and u.endswith(SLACK_PATH) for u in urls)
     assert settings["socket_mode_enabled"] is False  # the URLs are used: HTTP is the default
+
+
+def test_the_invite_hint_names_the_bot_user(manifest: dict[str, Any]) -> None:
+    # A summary sent by DM tells the user to type `/invite @<BOT_NAME>` in the channel.
+    assert manifest["features"]["bot_user"]["display_name"] == BOT_NAME
 
 
 def test_the_bot_scopes_are_exactly_those_the_code_needs(manifest: dict[str, Any]) -> None:

@@ -21,8 +21,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from bot.app import web_client
 from bot.cli import cli
 from bot.server import HttpServer
+from bot.settings import DEFAULT_TIMEOUT, load_settings
 from tests.conftest import fresh_sqlite
 from tests.slack.harness import MERCHANDISER, SECRET, texts
 from tests.slack.signing import signed_headers, slash_command_body
@@ -35,6 +37,7 @@ SLACK_VARS = [
     "PREORDER_SLACK_API_URL",
     "PREORDER_SLACK_MERCHANDISERS",
     "PREORDER_SLACK_MERCHANDISER_GROUP",
+    "PREORDER_SLACK_TIMEOUT",
     "PREORDER_PORT",
 ]
 
@@ -76,6 +79,22 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]
              "PREORDER_SLACK_MERCHANDISERS": "U1", "PREORDER_PORT": "http"},
             "error: bad settings: PREORDER_PORT: Input should be a valid integer",
         ),
+        (
+            {"PREORDER_SLACK_BOT_TOKEN": "xoxb-1", "PREORDER_SLACK_SIGNING_SECRET": "s",
+             "PREORDER_SLACK_MERCHANDISERS": "U1", "PREORDER_SLACK_TIMEOUT": "0"},
+            "error: bad settings: PREORDER_SLACK_TIMEOUT: Input should be greater than 0",
+        ),
+        (
+            {"PREORDER_SLACK_BOT_TOKEN": "xoxb-1", "PREORDER_SLACK_SIGNING_SECRET": "s",
+             "PREORDER_SLACK_MERCHANDISERS": "U1", "PREORDER_SLACK_TIMEOUT": "600"},
+            "error: bad settings: PREORDER_SLACK_TIMEOUT: Input should be less than or equal "
+            "to 60",
+        ),
+        (
+            {"PREORDER_SLACK_BOT_TOKEN": "xoxb-1", "PREORDER_SLACK_SIGNING_SECRET": "s",
+             "PREORDER_SLACK_MERCHANDISERS": "U1", "PREORDER_SLACK_TIMEOUT": "10s"},
+            "error: bad settings: PREORDER_SLACK_TIMEOUT: Input should be a valid number",
+        ),
     ],
 )  # fmt: skip
 def test_serve_names_every_missing_or_bad_setting_in_one_line(
@@ -92,6 +111,16 @@ def test_serve_names_every_missing_or_bad_setting_in_one_line(
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(message), result.output
     assert "Traceback" not in result.output
+
+
+def test_the_web_api_timeout_is_preorder_slack_timeout(
+    clean_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    required = {"slack_bot_token": "xoxb-1", "slack_signing_secret": "s",
+                "slack_merchandisers": "U1"}  # fmt: skip
+    assert web_client(load_settings(**required)).timeout == DEFAULT_TIMEOUT == 10
+    monkeypatch.setenv("PREORDER_SLACK_TIMEOUT", "2.5")
+    assert web_client(load_settings(**required)).timeout == 2.5
 
 
 def spawn(db_url: str, slack: SlackStandin, **env: str) -> subprocess.Popen[str]:

@@ -382,6 +382,85 @@ def test_any_slack_error_can_be_injected(
     assert slack_client.chat_postMessage(channel="C1", text="x")["ok"]
 
 
+def test_a_stalled_call_outlasts_the_clients_timeout_and_only_that_call(
+    slack_standin: SlackStandin,
+) -> None:
+    client = WebClient(token=slack_standin.token, base_url=slack_standin.url, timeout=0.2)
+    slack_standin.stall_next("chat.postMessage", seconds=30)
+    started = time.monotonic()
+
+    with pytest.raises(TimeoutError):
+        client.chat_postMessage(channel="C1", text="hangs")
+
+    assert time.monotonic() - started < 1.0  # the client gave up, the test did not wait 30 s
+    (held,) = slack_standin.stalled("chat.postMessage")
+    assert (held.status, held.params["text"]) == (0, "hangs")
+    assert slack_standin.calls("chat.postMessage") == []  # not answered (yet)
+    assert client.chat_postMessage(channel="C1", text="next")["ok"]  # only the next call
+    assert client.views_open(trigger_id=slack_standin.new_trigger_id(), view=modal())["ok"]
+
+
+def test_a_stall_shorter_than_the_timeout_is_answered_late(slack_standin: SlackStandin) -> None:
+    client = WebClient(token=slack_standin.token, base_url=slack_standin.url, timeout=5)
+    slack_standin.stall_next("chat.postMessage", seconds=0.2, times=2)
+    started = time.monotonic()
+
+    for text in ("one", "two"):
+        assert client.chat_postMessage(channel="C1", text=text)["ok"]
+
+    assert time.monotonic() - started >= 0.4
+    assert [m["text"] for m in slack_standin.messages("C1")] == ["one", "two"]
+    assert len(slack_standin.stalled()) == 2 and len(slack_standin.calls()) == 2
+
+
+def test_stopping_wakes_stalled_calls_and_drops_them_unanswered() -> None:
+    standin = SlackStandin().start()
+    # No retry handlers: slack_sdk's default would retry the dropped connection after a pause.
+    client = WebClient(token=standin.token, base_url=standin.url, timeout=10, retry_handlers=[])
+    standin.stall_next("views.update", seconds=60)
+    caught: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            client.views_update(view_id="V1", view=modal())
+        except Exception as exc:  # whatever a connection closed unanswered raises
+            caught.append(exc)
+
+    caller = threading.Thread(target=call)
+    caller.start()
+    deadline = time.monotonic() + 2
+    while not standin.stalled("views.update") and time.monotonic() < deadline:
+        time.sleep(0.01)
+    started = time.monotonic()
+    standin.stop()
+    caller.join(timeout=5)
+
+    assert time.monotonic() - started < 1.0 and not caller.is_alive()
+    assert len(caught) == 1 and standin.calls() == []
+    assert not standin.internal_errors
+
+
+@pytest.mark.parametrize("error", ["channel_not_found", "not_in_channel", "is_archived"])
+def test_a_refused_channel_answers_its_error_to_every_chat_method(
+    slack_standin: SlackStandin, slack_client: WebClient, error: str
+) -> None:
+    slack_standin.refuse_channel("C0SECRET", error)
+    posted = slack_client.chat_postMessage(channel="C1", text="elsewhere")
+
+    for call in (
+        lambda: slack_client.chat_postMessage(channel="C0SECRET", text="x"),
+        lambda: slack_client.chat_postEphemeral(channel="C0SECRET", user="U1", text="x"),
+        lambda: slack_client.chat_update(channel="C0SECRET", ts=posted["ts"], text="x"),
+    ):
+        assert api_error(call).response["error"] == error
+    assert slack_client.chat_postMessage(channel="U1", text="a DM")["ok"]
+    slack_standin.clear()  # configuration, kept
+    assert api_error(lambda: slack_client.chat_postMessage(channel="C0SECRET", text="x"))
+    slack_standin.refuse_channel("C0SECRET", None)
+    assert slack_client.chat_postMessage(channel="C0SECRET", text="invited")["ok"]
+    assert [m["text"] for m in slack_standin.messages()] == ["invited"]
+
+
 def test_posting_faster_than_about_one_per_second_per_channel_is_rate_limited(
     slack_standin: SlackStandin,
 ) -> None:

@@ -26,6 +26,7 @@ from slack_sdk.models.views import View
 from bot.auth import Authorizer
 from bot.deliveries import Deliveries
 from bot.views.common import (
+    context,
     error_blocks,
     escape,
     fallback_text,
@@ -34,6 +35,7 @@ from bot.views.common import (
     section,
 )
 from bot.views.state import ViewState
+from bot.webapi import failed_method, timed_out
 from engine import Actor, Database, EngineError, Source
 
 log = logging.getLogger("bot.handlers")
@@ -47,6 +49,7 @@ REFUSAL = (
     "merchandisers if you need to make changes."
 )
 OOPS = "Sorry, something went wrong on our side (it is logged). Try again in a moment."
+BOT_NAME = "preorder"  # the bot user's display name in manifest.yml, as people type it
 
 
 @dataclass
@@ -176,12 +179,18 @@ class Req:
         try:
             if self.respond is not None and self.respond.response_url:
                 self.respond(**kwargs, response_type="ephemeral", replace_original=False)
-            elif channel:
-                self.client.chat_postEphemeral(channel=channel, user=self.user, **kwargs)
-            else:
-                self.client.chat_postMessage(channel=self.user, **kwargs)
+                return
+            if channel:
+                try:
+                    self.client.chat_postEphemeral(channel=channel, user=self.user, **kwargs)
+                    return
+                except SlackApiError as exc:
+                    # A private channel the bot is not in takes no ephemeral either.
+                    if exc.response.get("error") not in NOT_MEMBER:
+                        raise
+            self.client.chat_postMessage(channel=self.user, **kwargs)
         except SLACK_ERRORS as exc:
-            log.error("could not tell %s %r: %s", self.user, text[:80], exc)
+            log.error("could not tell %s %r: %s (%s)", self.user, text[:80], problem(exc), exc)
 
     def fail(self, text: str, *, icon: str = ":x:") -> None:
         """Say why nothing happened, where the user is looking: the submitted modal, the modal
@@ -201,35 +210,56 @@ class Req:
                 self.open(self.title).show(notice)
                 return
         except SLACK_ERRORS as exc:
-            log.error("could not show %r in a modal: %s", text[:80], exc)
+            log.error("could not show %r in a modal: %s (%s)", text[:80], problem(exc), exc)
         blocks = error_blocks(text) if icon == ":x:" else [section(message)]
         self.tell(message, blocks)
 
     def post(self, blocks: Sequence[Block], channel: str = "") -> None:
-        """A summary everyone in the channel sees (else a DM to the user); never raises, since
-        the change it reports is already made."""
+        """A summary everyone in the channel sees (else a DM to the user, saying why it is not
+        in the channel); never raises, since the change it reports is already made."""
         kwargs = {"text": fallback_text(blocks), "blocks": list(blocks)}
         try:
             try:
                 self.client.chat_postMessage(channel=channel or self.user, **kwargs)
             except SlackApiError as exc:
-                if not channel or exc.response.get("error") not in NOT_MEMBER:
+                error = exc.response.get("error")
+                if not channel or error not in NOT_MEMBER:
                     raise
-                self.client.chat_postMessage(channel=self.user, **kwargs)
+                log.info("summary for %s sent by DM: %s answered %s", self.user, channel, error)
+                # A user ID as the channel is the app's DM with that user (its Messages tab),
+                # which chat:write covers: no conversations.open, no im:write.
+                dm = [*blocks, context(not_posted_note(channel, str(error)))]
+                self.client.chat_postMessage(channel=self.user, text=kwargs["text"], blocks=dm)
         except SLACK_ERRORS as exc:
-            log.error("summary not posted for %s: %s", self.user, exc)
+            log.error("summary not posted for %s: %s (%s)", self.user, problem(exc), exc)
             self.tell(
-                f"The change was made, but Slack did not take its summary: {problem(exc)}.",
+                f"The change was made, but its summary may not have been posted: {problem(exc)}.",
                 channel=channel,
             )
 
 
+def not_posted_note(channel: str, error: str) -> str:
+    """Why a summary came by DM rather than in ``channel``, and what would fix it."""
+    if error == "is_archived":
+        return f":information_source: Not posted in <#{channel}>: that channel is archived."
+    # chat:write.public covers public channels, so this is in practice a private channel,
+    # which Slack calls channel_not_found to a bot that is not in it.
+    return (
+        f":information_source: Not posted in <#{channel}>: I am not a member of that channel. "
+        f"To have summaries there, type `/invite @{BOT_NAME}` in it."
+    )
+
+
 def problem(exc: BaseException) -> str:
-    """A Web API failure in words a user can pass on: which call, what Slack said."""
+    """A Web API failure in words a user can pass on: which call, what Slack said (or that it
+    said nothing in time)."""
     if isinstance(exc, SlackApiError):
         method = str(exc.response.api_url).rstrip("/").rsplit("/", 1)[-1]
         return f"{method} answered HTTP {exc.response.status_code} ({exc.response.get('error')})"
-    return f"Slack could not be reached ({type(exc).__name__})"
+    method = failed_method(exc) or "the Slack Web API"
+    if timed_out(exc):
+        return f"{method} did not answer in time"
+    return f"{method} could not be reached ({type(exc).__name__})"
 
 
 def state_of(text: str | None) -> ViewState:
@@ -258,7 +288,7 @@ def wire(
         except EngineError as exc:
             req.fail(str(exc))
         except SLACK_ERRORS as exc:
-            log.error("Slack Web API failure for %s: %s", req.user, exc)
+            log.error("Slack Web API failure for %s: %s (%s)", req.user, problem(exc), exc)
             req.fail(f"Slack did not take our answer: {problem(exc)}. Try again in a moment.",
                      icon=":warning:")  # fmt: skip
         except Exception:

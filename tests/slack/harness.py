@@ -145,15 +145,18 @@ class SlackApp:
         except urllib.error.HTTPError as error:
             return Answer(error.code, error.read(), time.monotonic() - start)
 
-    def command(self, text: str, user: str = MERCHANDISER) -> tuple[Answer, str]:
-        """``/preorder text``; returns the ack and the response_url the app may answer on."""
+    def command(
+        self, text: str, user: str = MERCHANDISER, *, channel: str = CHANNEL
+    ) -> tuple[Answer, str]:
+        """``/preorder text`` in ``channel``; returns the ack and the response_url the app may
+        answer on."""
         url = self.slack.new_response_url()
         body = slash_command_body(
             text=text,
             user_id=user,
             trigger_id=self.slack.new_trigger_id(user),
             response_url=url,
-            channel_id=CHANNEL,
+            channel_id=channel,
         )
         return self.post(body), url
 
@@ -167,6 +170,7 @@ class SlackApp:
         message: Mapping[str, Any] | None = None,
         fields: Mapping[str, Any] | None = None,
         respond: bool = True,
+        channel: str = CHANNEL,
     ) -> Answer:
         """A click in a modal or Home tab (``view``) or on a message (with a response_url)."""
         if value is None:
@@ -182,7 +186,7 @@ class SlackApp:
             view=view,
             message=message,
             fields=fields,
-            channel_id=CHANNEL,
+            channel_id=channel,
             trigger_id=trigger,
             response_url=url,
         )

@@ -26,7 +26,7 @@ class Call:
     params: dict[str, Any]
     headers: dict[str, str]  # names in lower case
     time: float  # time.time() on arrival
-    status: int = 200
+    status: int = 200  # 0: held by a stall (SlackStandin.stalled), not answered then
     response: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -4,7 +4,8 @@ Slack cannot be reached from the test machines, and mocking ``WebClient`` would 
 failures that hurt in production: a modal over 100 blocks, an 11th checkbox, a trigger used after
 3 seconds, a 429 the app does not retry. This server answers over real HTTP on 127.0.0.1, refuses
 what Slack refuses with Slack's error names, records every call for assertions, and fails on
-demand (429 with Retry-After, 5xx, any error name). See DESIGN.md section 4.
+demand (429 with Retry-After, 5xx, any error name, a call that hangs past the client's timeout,
+a channel the bot may not post in). See DESIGN.md section 4.
 
 Use it as a context manager (or the ``slack_standin`` fixture) and point a client at ``.url``::
 
@@ -41,6 +42,16 @@ class _Failure:
     retry_after: int | None
     error: str
     times: int
+
+
+@dataclass
+class _Stall:
+    seconds: float
+    times: int
+
+
+class _Dropped(Exception):
+    """A stalled call the stand-in gives up on because it is stopping: nothing is answered."""
 
 
 class _Bucket:
@@ -95,16 +106,23 @@ class SlackStandin:
         self.response_url_uses = response_url_uses
         self.response_url_ttl = response_url_ttl
         self.internal_errors: list[str] = []  # stand-in bugs: the fixture fails the test on any
+        # channel -> the error chat.* answers there (see refuse_channel); configuration, kept by
+        # clear()
+        self.refused_channels: dict[str, str] = {}
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._post_rate: tuple[float, int] | None = None  # see enforce_post_rate
+        # Set on stop, so that stalled calls end with the server instead of outliving the test.
+        self._stopping = threading.Event()
         self._reset_state()
 
     def _reset_state(self) -> None:
         self._calls: list[Call] = []
+        self._stalled: list[Call] = []
         self._failures: dict[str, deque[_Failure]] = {}
+        self._stalls: dict[str, deque[_Stall]] = {}
         self._responses: list[ResponsePost] = []
         self._buckets: dict[str, _Bucket] = {}
         self._workspace = Workspace(self)
@@ -115,6 +133,7 @@ class SlackStandin:
         """Listen on 127.0.0.1 at a free port, serving from a daemon thread."""
         if self._server is not None:
             return self
+        self._stopping = threading.Event()
         server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         server.daemon_threads = True
         server.standin = self  # type: ignore[attr-defined]
@@ -126,8 +145,10 @@ class SlackStandin:
         return self
 
     def stop(self) -> None:
+        """Stop serving; calls still stalled are woken and dropped unanswered."""
         if self._server is None:
             return
+        self._stopping.set()
         self._server.shutdown()
         self._server.server_close()
         if self._thread is not None:
@@ -181,6 +202,12 @@ class SlackStandin:
                     )
                 self._changed.wait(left)
             return found
+
+    def stalled(self, method: str | None = None) -> list[Call]:
+        """Calls held by :meth:`stall_next`, recorded as they arrived (status 0, no response);
+        one answered once its stall ran out shows in :meth:`calls` too."""
+        with self._lock:
+            return [c for c in self._stalled if method is None or c.method == method]
 
     def views_opened(self) -> list[dict[str, Any]]:
         """The views that ``views.open`` accepted, as Slack returned them (with id and hash)."""
@@ -271,6 +298,30 @@ class SlackStandin:
         with self._lock:
             self._failures.setdefault(method, deque()).append(failure)
 
+    def stall_next(self, method: str, seconds: float, times: int = 1) -> None:
+        """Hold the next ``times`` calls of ``method`` for ``seconds`` before answering them, as a
+        Slack that hangs: a client whose timeout is shorter gives up first.
+
+        A held call is then answered as usual (Slack may well have done the work even though
+        the caller stopped waiting); on :meth:`stop` every held call is dropped unanswered, so a
+        long stall costs a test nothing once it is done.
+        """
+        if seconds <= 0 or times <= 0:
+            raise ValueError("stall_next needs seconds > 0 and times > 0")
+        with self._lock:
+            self._stalls.setdefault(method, deque()).append(_Stall(seconds, times))
+
+    def refuse_channel(self, channel: str, error: str | None = "channel_not_found") -> None:
+        """Make chat.postMessage, chat.postEphemeral and chat.update in ``channel`` answer
+        ``error``, as Slack does in a channel the bot may not post in: ``channel_not_found`` for
+        a private channel it is not in, ``not_in_channel`` for a public one without
+        chat:write.public, ``is_archived``. ``error=None`` lets it post there again."""
+        with self._lock:
+            if error is None:
+                self.refused_channels.pop(channel, None)
+            else:
+                self.refused_channels[channel] = error
+
     def enforce_post_rate(
         self, on: bool = True, *, per_second: float = 1.0, burst: int = 3
     ) -> None:
@@ -292,6 +343,7 @@ class SlackStandin:
             params, is_json = {}, False
             answer: Answer = (200, {}, {"ok": False, "error": bad.error})
         else:
+            self._hold(method, params, headers, arrived)
             try:
                 answer = self._answer(method, params, headers, is_json)
             except Exception as exc:  # a stand-in bug must fail the test, not pass silently
@@ -302,6 +354,24 @@ class SlackStandin:
             self._calls.append(Call(method, params, headers, arrived, status, body))
             self._changed.notify_all()
         return answer
+
+    def _hold(
+        self, method: str, params: dict[str, Any], headers: dict[str, str], arrived: float
+    ) -> None:
+        """Sleep out a stall scripted for ``method`` (outside the lock: other calls go on);
+        ``_Dropped`` when the stand-in stops meanwhile."""
+        with self._changed:
+            queue = self._stalls.get(method)
+            if not queue:
+                return
+            stall = queue[0]
+            stall.times -= 1
+            if stall.times <= 0:
+                queue.popleft()
+            self._stalled.append(Call(method, params, headers, arrived, status=0))
+            self._changed.notify_all()
+        if self._stopping.wait(stall.seconds):
+            raise _Dropped(method)
 
     def _answer(
         self, method: str, params: dict[str, Any], headers: dict[str, str], is_json: bool
@@ -373,7 +443,11 @@ class _Handler(BaseHTTPRequestHandler):
         request = _Request(path, query, list(self.headers.items()), body)
         standin: SlackStandin = self.server.standin  # type: ignore[attr-defined]
         if path.startswith("/api/"):
-            status, extra, answer = standin._serve_api(path[len("/api/") :], request)
+            try:
+                status, extra, answer = standin._serve_api(path[len("/api/") :], request)
+            except _Dropped:
+                self.close_connection = True
+                return
             self._send(
                 status, extra, json.dumps(answer).encode(), "application/json; charset=utf-8"
             )
@@ -386,13 +460,17 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST
 
     def _send(self, status: int, extra: dict[str, str], body: bytes, content_type: str) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        for key, value in extra.items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(body)
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            for key, value in extra.items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            # The caller timed out on a stalled call and hung up: as on Slack, the answer is lost.
+            self.close_connection = True
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the records are the log."""

@@ -191,7 +191,7 @@ class Workspace:
         return self._post(params, ephemeral=True)
 
     def _chat_update(self, params: dict[str, Any]) -> Answer:
-        refused = _refuse_message(params)
+        refused = self._refuse_channel(params.get("channel")) or _refuse_message(params)
         if refused:
             return refused
         for message in self.messages:
@@ -318,7 +318,7 @@ class Workspace:
         channel = params.get("channel")
         if not isinstance(channel, str) or not channel:
             return answer_error("channel_not_found")
-        refused = _refuse_message(params)
+        refused = self._refuse_channel(channel) or _refuse_message(params)
         if refused:
             return refused
         message: dict[str, Any] = {
@@ -341,6 +341,10 @@ class Workspace:
         if ephemeral:
             return answer_ok({"message_ts": message["ts"]})
         return answer_ok({"channel": channel, "ts": message["ts"], "message": _public(message)})
+
+    def _refuse_channel(self, channel: Any) -> Answer | None:
+        error = self.cfg.refused_channels.get(channel) if isinstance(channel, str) else None
+        return answer_error(error) if error else None
 
     def _next_ts(self) -> str:
         self.ts_counter += 1
