@@ -48,6 +48,21 @@ def web_client(settings: SlackSettings) -> WebClient:
     )
 
 
+# The user-group check can run before an ack (a submission is authorized before it is
+# answered): it must give up in time for the ack to leave within Slack's 3 seconds.
+AUTH_TIMEOUT = 1.5
+
+
+def _quick(client: WebClient) -> WebClient:
+    """``client`` with a timeout short enough to answer before the ack is due."""
+    return WebClient(
+        token=client.token,
+        base_url=client.base_url,
+        timeout=min(client.timeout, AUTH_TIMEOUT),  # type: ignore[arg-type]
+        retry_handlers=[h for h in client.retry_handlers if isinstance(h, NameFailedCall)],
+    )
+
+
 def create_app(settings: SlackSettings, db: Database, client: WebClient | None = None) -> App:
     """The app for ``settings`` on ``db``. ``client`` replaces the Web API client (tests aim
     one at a stand-in). Checks the bot token with ``auth.test`` once, here."""
@@ -63,7 +78,7 @@ def create_app(settings: SlackSettings, db: Database, client: WebClient | None =
     )
     ctx = HandlerContext(
         db=db,
-        auth=Authorizer(settings.merchandisers, settings.merchandiser_group, client),
+        auth=Authorizer(settings.merchandisers, settings.merchandiser_group, _quick(client)),
         deliveries=Deliveries(),
     )
     app.use(_once(ctx.deliveries))

@@ -25,6 +25,7 @@ from tests.conftest import fresh_sqlite
 from tests.helpers import allocation_map, so
 from tests.slack.harness import (
     CHANNEL,
+    GROUPIE,
     MERCHANDISER,
     USERGROUPS,
     SlackApp,
@@ -54,14 +55,16 @@ def quick_app(
     database.dispose()
 
 
-def choose_modal(app: SlackApp, channel: str = CHANNEL) -> dict[str, Any]:
+def choose_modal(
+    app: SlackApp, channel: str = CHANNEL, user: str = MERCHANDISER
+) -> dict[str, Any]:
     """``/preorder po PO-1001`` in ``channel`` -> Allocate -> Yes: the choice of order lines."""
-    _, url = app.command("po PO-1001", channel=channel)
+    _, url = app.command("po PO-1001", channel=channel, user=user)
     (message,) = app.responses(url)
-    app.click(ActionId.ALLOCATE, message=message, channel=channel)
+    app.click(ActionId.ALLOCATE, message=message, channel=channel, user=user)
     confirm = app.modal()
     assert confirm["callback_id"] == CallbackId.ALLOCATE_CONFIRM
-    return shown(confirm, app.submit(confirm))
+    return shown(confirm, app.submit(confirm, user=user))
 
 
 def ephemerals(app: SlackApp) -> list[dict[str, Any]]:
@@ -241,3 +244,20 @@ def test_a_summary_slack_takes_nowhere_in_a_private_channel_is_still_told_by_dm(
         "The change was made, but its summary may not have been posted: "
         "chat.postMessage answered HTTP 503 (service_unavailable)."
     ) in texts(told)
+
+
+def test_a_hanging_user_group_check_still_lets_the_ack_leave_in_time(
+    slack_app: SlackApp,
+) -> None:
+    """A submission is authorized before it is answered; for a member of the merchandiser
+    group that may take a ``usergroups.users.list`` call, which gives up early enough for the
+    ack to reach Slack within its 3 seconds."""
+    seed_shop(slack_app.db)
+    choose = choose_modal(slack_app, user=GROUPIE)
+    before = allocation_map(slack_app.db)
+    with running(slack_app.slack, slack_app.db) as other:  # a replica with no cached group
+        other.slack.stall_next("usergroups.users.list", STALL)
+        answer = other.submit(choose, {ActionId.ALLOCATE_ORDERS: ["SO-4:1"]}, user=GROUPIE)
+    assert answer.status == 200
+    assert answer.elapsed < 2.5
+    assert allocation_map(slack_app.db) == before
