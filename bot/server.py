@@ -26,6 +26,7 @@ from engine import Database
 if TYPE_CHECKING:
     from slack_bolt import App
 
+    from bot.metrics import Metrics
     from bot.settings import SlackSettings
 
 log = logging.getLogger("bot.server")
@@ -33,6 +34,8 @@ log = logging.getLogger("bot.server")
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 SLACK_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
+METRICS_PATH = "/metrics"
+ORDERS_PATH = "/orders"
 HEALTH_TIMEOUT = 3.0
 DRAIN_TIMEOUT = 10.0
 HTTP_THREADS = 8
@@ -76,11 +79,22 @@ def health(db: Database, timeout: float = HEALTH_TIMEOUT) -> WSGIApp:
     return app
 
 
-def wsgi_app(app: App, db: Database, *, slack: bool = True) -> Router:
-    """The routes ``serve`` answers: the health check and (``slack``: unless Slack's requests
-    come over Socket Mode) Slack's requests."""
+def wsgi_app(
+    app: App,
+    db: Database,
+    *,
+    slack: bool = True,
+    metrics: Metrics | None = None,
+    intake: WSGIApp | None = None,
+) -> Router:
+    """The routes ``serve`` answers: the health check, (``slack``: unless Slack's requests
+    come over Socket Mode) Slack's requests, the metrics and the order intake when given."""
     router = Router()
     router.add(HEALTH_PATH, health(db))
+    if metrics is not None:
+        router.add(METRICS_PATH, metrics.wsgi())
+    if intake is not None:
+        router.add(ORDERS_PATH, intake)
     if slack:
         from slack_bolt.adapter.wsgi import SlackRequestHandler
 

@@ -41,7 +41,7 @@ from engine.results import (
 from engine.supply import cancel_po, rebalance, set_arrival, set_quantity, set_store_hold
 from engine.sweep import auto_allocate
 from engine.types import POStatus, SOStatus, Source
-from engine.unit import Actor
+from engine.unit import Actor, on_commit
 
 
 def upgrade(db: Database, revision: str = "head") -> tuple[str | None, str | None]:
@@ -86,6 +86,7 @@ __all__ = [
     "cancel_order",
     "cancel_po",
     "move",
+    "on_commit",
     "open_po_lines",
     "po_lines_of_sku",
     "purchase_order",

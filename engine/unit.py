@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
@@ -17,6 +18,17 @@ from engine.results import DateChange, Outcome
 from engine.types import Source
 
 T = TypeVar("T")
+log = logging.getLogger("engine")
+
+# Called with each committed operation's outcome (not dry runs, not replays): how the service
+# counts allocations by source without the engine knowing of metrics.
+_listeners: list[Callable[[Outcome], None]] = []
+
+
+def on_commit(listener: Callable[[Outcome], None]) -> Callable[[], None]:
+    """Call ``listener(outcome)`` after every operation that commits; returns its remover."""
+    _listeners.append(listener)
+    return lambda: _listeners.remove(listener) if listener in _listeners else None
 
 
 @dataclass(frozen=True)
@@ -196,7 +208,14 @@ def run_operation(
         unit.flush()
         return outcome
 
-    return db.run(attempt, commit=not dry_run, retry_unique=retry_unique or key is not None)
+    outcome = db.run(attempt, commit=not dry_run, retry_unique=retry_unique or key is not None)
+    if not dry_run and not outcome.replayed:
+        for listener in list(_listeners):
+            try:
+                listener(outcome)
+            except Exception:
+                log.exception("an on_commit listener failed for %s", operation)
+    return outcome
 
 
 def _plain(value: dict[str, Any] | None) -> dict[str, Any] | None:
