@@ -33,11 +33,11 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
+from tests.local_server import LocalServer
 from tests.sheets import batch, routes, values
 from tests.sheets.auth import ServiceAccountKey, TokenAuthority
 from tests.sheets.cells import ApiError, column_index, person_input
@@ -88,7 +88,7 @@ class _Failure:
     applied: bool
 
 
-class SheetsStandin:
+class SheetsStandin(LocalServer):
     """Sheets v4 API stand-in on 127.0.0.1 (port 0); see the module docstring."""
 
     def __init__(
@@ -117,47 +117,11 @@ class SheetsStandin:
         self._quota = {"read": reads_per_minute, "write": writes_per_minute}
         self._quota_on = enforce_quota
         self._windows: dict[str, deque[float]] = {"read": deque(), "write": deque()}
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        super().__init__()
 
     # --- lifecycle ----------------------------------------------------------------------------
 
-    def start(self) -> SheetsStandin:
-        """Listen on 127.0.0.1 at a free port, serving from a daemon thread."""
-        if self._server is not None:
-            return self
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        server.daemon_threads = True
-        server.standin = self  # type: ignore[attr-defined]
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is None:
-            return
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = None
-        self._thread = None
-
-    def __enter__(self) -> SheetsStandin:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        """``http://127.0.0.1:PORT``: what replaces ``https://sheets.googleapis.com``."""
-        if self._server is None:
-            raise RuntimeError("SheetsStandin is not started")
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+    handler = Handler
 
     @property
     def token_uri(self) -> str:

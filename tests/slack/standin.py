@@ -25,9 +25,10 @@ import time
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
+from tests.local_server import LocalServer
 from tests.slack.records import BadRequest, Call, ResponsePost, parse_params
 from tests.slack.workspace import TRIGGER_ERRORS, Answer, Workspace, answer_error, answer_ok
 
@@ -74,7 +75,7 @@ class _Bucket:
         return max(1, math.ceil((1 - self.tokens) / self.per_second))
 
 
-class SlackStandin:
+class SlackStandin(LocalServer):
     """Slack Web API stand-in on 127.0.0.1 (port 0); see the module docstring."""
 
     def __init__(
@@ -111,8 +112,7 @@ class SlackStandin:
         self.refused_channels: dict[str, str] = {}
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        super().__init__()
         self._post_rate: tuple[float, int] | None = None  # see enforce_post_rate
         # Set on stop, so that stalled calls end with the server instead of outliving the test.
         self._stopping = threading.Event()
@@ -129,45 +129,12 @@ class SlackStandin:
 
     # --- lifecycle ----------------------------------------------------------------------------
 
-    def start(self) -> SlackStandin:
-        """Listen on 127.0.0.1 at a free port, serving from a daemon thread."""
-        if self._server is not None:
-            return self
+    def _before_start(self) -> None:
         self._stopping = threading.Event()
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        server.daemon_threads = True
-        server.standin = self  # type: ignore[attr-defined]
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
 
-    def stop(self) -> None:
-        """Stop serving; calls still stalled are woken and dropped unanswered."""
-        if self._server is None:
-            return
+    def _before_stop(self) -> None:
+        # Calls still stalled are woken and dropped unanswered.
         self._stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = None
-        self._thread = None
-
-    def __enter__(self) -> SlackStandin:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        """``http://127.0.0.1:PORT`` (no trailing slash)."""
-        if self._server is None:
-            raise RuntimeError("SlackStandin is not started")
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     @property
     def url(self) -> str:
@@ -474,3 +441,6 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the records are the log."""
+
+
+SlackStandin.handler = _Handler
