@@ -53,6 +53,8 @@ class _Intake:
         self.to_rebalance: set[str] = set()
         self.created = {"purchase_orders": 0, "po_lines": 0, "sales_orders": 0, "so_lines": 0}
         self.updated = dict.fromkeys(self.created, 0)
+        # Records given again exactly as stored: how a sender's retry is told from news.
+        self.unchanged = {"purchase_orders": 0, "sales_orders": 0}
 
     def run(self, purchase: Sequence[PORecord], sales: Sequence[SORecord]) -> None:
         self._lock(purchase, sales)
@@ -67,6 +69,7 @@ class _Intake:
         sweep(self.unit, self.to_sweep)
         self.unit.outcome.created = self.created
         self.unit.outcome.updated = self.updated
+        self.unit.outcome.unchanged = self.unchanged
 
     def _lock(self, purchase: Sequence[PORecord], sales: Sequence[SORecord]) -> None:
         """Lock every SKU the records name or their existing lines hold (a line whose SKU
@@ -114,8 +117,10 @@ class _Intake:
             self.created["purchase_orders"] += 1
             unit.event("po-created", po=record.po, after={"supplier": record.supplier or ""})
             existing: dict[int, ledger.Supply] = {}
+            changed = True
         else:
             po_id = header.id
+            changed = False
             if record.supplier is not None and header.supplier != record.supplier:
                 conn.execute(
                     update(purchase_orders)
@@ -129,14 +134,18 @@ class _Intake:
                     before={"supplier": header.supplier},
                     after={"supplier": record.supplier},
                 )
+                changed = True
             rows = conn.execute(select(*ledger.SUPPLY_COLUMNS).where(po_lines.c.po_id == po_id))
             existing = {r.line: ledger.supply_from(r) for r in rows}
         for rec in record.lines:
             line = existing.get(rec.line)
             if line is None:
                 self._new_po_line(po_id, record.po, rec)
-            else:
-                self._update_po_line(line, rec)
+                changed = True
+            elif self._update_po_line(line, rec):
+                changed = True
+        if not changed:
+            self.unchanged["purchase_orders"] += 1
 
     def _new_po_line(self, po_id: int, po: str, rec: Any) -> None:
         self.conn.execute(
@@ -166,7 +175,7 @@ class _Intake:
         if self.rebalance:
             self.to_rebalance.add(rec.sku)
 
-    def _update_po_line(self, line: ledger.Supply, rec: Any) -> None:
+    def _update_po_line(self, line: ledger.Supply, rec: Any) -> bool:
         unit = self.unit
         changed = False
         if line.sku != rec.sku:
@@ -195,6 +204,7 @@ class _Intake:
             changed = True
         if changed:
             self.updated["po_lines"] += 1
+        return changed
 
     def _sales_order(self, record: SORecord) -> None:
         unit, conn = self.unit, self.conn
@@ -214,8 +224,10 @@ class _Intake:
             ).inserted_primary_key[0]
             self.created["sales_orders"] += 1
             existing: dict[int, ledger.Demand] = {}
+            changed = True
         else:
             so_id = header.id
+            changed = False
             before = {"customer": header.customer, "placed_at": header.placed_at}
             customer = header.customer if record.customer is None else record.customer
             after = {"customer": customer, "placed_at": record.placed_at}
@@ -228,6 +240,7 @@ class _Intake:
                 )
                 self.updated["sales_orders"] += 1
                 unit.event("order", order=record.order, before=before, after=after)
+                changed = True
             rows = conn.execute(select(*ledger.DEMAND_COLUMNS).where(so_lines.c.so_id == so_id))
             existing = {r.line: ledger.demand_from(r) for r in rows}
         new_lines = []
@@ -257,9 +270,13 @@ class _Intake:
                 self.to_sweep.add(rec.sku)
             elif (line.sku, line.quantity) != (rec.sku, rec.quantity):
                 self._update_so_line(line, rec)
+                changed = True
         if new_lines:
             conn.execute(insert(so_lines), new_lines)
             self.created["so_lines"] += len(new_lines)
+            changed = True
+        if not changed:
+            self.unchanged["sales_orders"] += 1
 
     def _update_so_line(self, line: ledger.Demand, rec: Any) -> None:
         unit = self.unit

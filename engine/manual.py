@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from engine import ledger, lookup
 from engine.db import Database
@@ -27,33 +27,18 @@ def allocate(
         raise Refused("name at least one order line to allocate")
 
     def work(unit: Unit) -> None:
-        target, po_status = lookup.po_line(unit, po, line)
-        demands, problems = lookup.resolve(unit.conn, refs, target.sku)
-        if po_status != "open" or target.status != "open":
-            status = po_status if po_status != "open" else target.status
-            problems.insert(0, f"PO {po} line {line} is {status}")
+        target, demands, problems = _target_and_lines(unit, po, line, refs)
         names = lookup.po_line_names(unit.conn, [d.po_line_id for d in demands if d.po_line_id])
-        total = 0
-        for d in demands:
-            before = len(problems)
+
+        def unfit(d: ledger.Demand) -> str | None:
             if d.status != "open":
-                problems.append(f"{d.order}:{d.line} is {d.status}")
-            elif d.po_line_id is not None:
+                return f"{d.order}:{d.line} is {d.status}"
+            if d.po_line_id is not None:
                 other_po, other_line = names[d.po_line_id]
-                problems.append(
-                    f"{d.order}:{d.line} is already allocated to {other_po}:{other_line}"
-                )
-            if d.sku != target.sku:
-                problems.append(f"{d.order}:{d.line} is SKU {d.sku}, not {target.sku}")
-            if len(problems) == before:  # only lines that could be allocated count to the total
-                total += d.quantity
-        shortfall = max(0, total - target.atp)
-        if shortfall:
-            problems.append(
-                f"{total} units asked, {target.atp} ATP left on {po}:{line} (short by {shortfall})"
-            )
-        if problems:
-            raise Refused(f"cannot allocate to {po}:{line}", problems, shortfall=shortfall)
+                return f"{d.order}:{d.line} is already allocated to {other_po}:{other_line}"
+            return None
+
+        _judge(f"cannot allocate to {po}:{line}", target, demands, problems, unfit)
         # A person chose these lines: parked ones stop being parked.
         ledger.set_parked(unit, [d for d in demands if d.parked], parked=False)
         ledger.allocate(unit, [(d, target) for d in demands], reason="manual")
@@ -157,34 +142,21 @@ def move(
         raise Refused("name at least one order line to move")
 
     def work(unit: Unit) -> None:
-        target, po_status = lookup.po_line(unit, po, line)
-        demands, problems = lookup.resolve(unit.conn, refs, target.sku)
-        if po_status != "open" or target.status != "open":
-            status = po_status if po_status != "open" else target.status
-            problems.insert(0, f"PO {po} line {line} is {status}")
+        target, demands, problems = _target_and_lines(unit, po, line, refs)
+
+        def unfit(d: ledger.Demand) -> str | None:
+            if d.po_line_id is None:
+                return f"{d.order}:{d.line} is not allocated"
+            if d.po_line_id == target.id:
+                return f"{d.order}:{d.line} is already allocated to {po}:{line}"
+            return None
+
+        _judge(f"cannot move to {po}:{line}", target, demands, problems, unfit)
         holders = {
             d.po_line_id: ledger.po_line_by_id(unit, d.po_line_id)
             for d in demands
             if d.po_line_id is not None
         }
-        total = 0
-        for d in demands:
-            before = len(problems)
-            if d.po_line_id is None:
-                problems.append(f"{d.order}:{d.line} is not allocated")
-            elif d.po_line_id == target.id:
-                problems.append(f"{d.order}:{d.line} is already allocated to {po}:{line}")
-            if d.sku != target.sku:
-                problems.append(f"{d.order}:{d.line} is SKU {d.sku}, not {target.sku}")
-            if len(problems) == before:
-                total += d.quantity
-        shortfall = max(0, total - target.atp)
-        if shortfall:
-            problems.append(
-                f"{total} units asked, {target.atp} ATP left on {po}:{line} (short by {shortfall})"
-            )
-        if problems:
-            raise Refused(f"cannot move to {po}:{line}", problems, shortfall=shortfall)
         ledger.move(
             unit,
             [(d, holders[d.po_line_id], target) for d in demands if d.po_line_id is not None],
@@ -192,3 +164,42 @@ def move(
         )
 
     return run_operation(db, actor, "move", work, dry_run=dry_run, key=key)
+
+
+def _target_and_lines(
+    unit: Unit, po: str, line: int, refs: Sequence[LineRef]
+) -> tuple[ledger.Supply, list[ledger.Demand], list[str]]:
+    """The target PO line (locked), the named SO lines, and the problems found so far."""
+    target, po_status = lookup.po_line(unit, po, line)
+    demands, problems = lookup.resolve(unit.conn, refs, target.sku)
+    if po_status != "open" or target.status != "open":
+        status = po_status if po_status != "open" else target.status
+        problems.insert(0, f"PO {po} line {line} is {status}")
+    return target, demands, problems
+
+
+def _judge(
+    refusal: str,
+    target: ledger.Supply,
+    demands: Sequence[ledger.Demand],
+    problems: list[str],
+    unfit: Callable[[ledger.Demand], str | None],
+) -> None:
+    """Rule 3's all or nothing: every line must fit (``unfit`` says why one does not, the SKU
+    is checked here) and together within the target's ATP; else refuse naming them all."""
+    total = 0
+    for d in demands:
+        found = [p for p in (unfit(d),) if p]
+        if d.sku != target.sku:
+            found.append(f"{d.order}:{d.line} is SKU {d.sku}, not {target.sku}")
+        problems += found
+        if not found:  # only lines that could go count to the total
+            total += d.quantity
+    shortfall = max(0, total - target.atp)
+    if shortfall:
+        where = f"{target.po}:{target.line}"
+        problems.append(
+            f"{total} units asked, {target.atp} ATP left on {where} (short by {shortfall})"
+        )
+    if problems:
+        raise Refused(refusal, problems, shortfall=shortfall)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, and_, func, select, tuple_
 
@@ -105,18 +106,7 @@ def unallocated(
 ) -> list[QueuedLine]:
     """Open SO lines without an allocation, parked ones included, in FIFO order.
     ``search`` keeps lines whose order number or customer contains it (any case)."""
-    query = (
-        select(
-            *FIFO,
-            so_lines.c.sku,
-            so_lines.c.quantity,
-            sales_orders.c.customer,
-            so_lines.c.parked,
-        )
-        .join(sales_orders, sales_orders.c.id == so_lines.c.so_id)
-        .where(so_lines.c.status == "open", so_lines.c.po_line_id.is_(None))
-        .order_by(*FIFO)
-    )
+    query = QUEUE
     if sku is not None:
         query = query.where(so_lines.c.sku == sku)
     if search:
@@ -128,19 +118,28 @@ def unallocated(
     if limit is not None:
         query = query.limit(limit)
     with db.read() as conn:
-        rows = conn.execute(query).all()
-    return [
-        QueuedLine(
-            order=r.order_number,
-            line=r.line,
-            sku=r.sku,
-            quantity=r.quantity,
-            placed_at=r.placed_at,
-            customer=r.customer,
-            parked=r.parked,
-        )
-        for r in rows
-    ]
+        return [_queued(r) for r in conn.execute(query)]
+
+
+# The unallocated queue: open SO lines without an allocation, parked ones included, FIFO.
+QUEUE = (
+    select(*FIFO, so_lines.c.sku, so_lines.c.quantity, sales_orders.c.customer, so_lines.c.parked)
+    .join(sales_orders, sales_orders.c.id == so_lines.c.so_id)
+    .where(so_lines.c.status == "open", so_lines.c.po_line_id.is_(None))
+    .order_by(*FIFO)
+)
+
+
+def _queued(r: Any) -> QueuedLine:
+    return QueuedLine(
+        order=r.order_number,
+        line=r.line,
+        sku=r.sku,
+        quantity=r.quantity,
+        placed_at=r.placed_at,
+        customer=r.customer,
+        parked=r.parked,
+    )
 
 
 def state(db: Database) -> State:
@@ -165,28 +164,10 @@ def state(db: Database) -> State:
         .where(so_lines.c.po_line_id.is_not(None))
         .order_by(po_lines.c.po_number, po_lines.c.line, *FIFO)
     )
-    queue = (
-        select(*FIFO, so_lines.c.sku, so_lines.c.quantity, sales_orders.c.customer)
-        .add_columns(so_lines.c.parked)
-        .join(sales_orders, sales_orders.c.id == so_lines.c.so_id)
-        .where(so_lines.c.status == "open", so_lines.c.po_line_id.is_(None))
-        .order_by(*FIFO)
-    )
     with db.read() as conn:
         lines = _line_summaries(conn, open_lines)
         allocations = [AllocatedLine(*r) for r in conn.execute(held)]
-        waiting = [
-            QueuedLine(
-                order=r.order_number,
-                line=r.line,
-                sku=r.sku,
-                quantity=r.quantity,
-                placed_at=r.placed_at,
-                customer=r.customer,
-                parked=r.parked,
-            )
-            for r in conn.execute(queue)
-        ]
+        waiting = [_queued(r) for r in conn.execute(QUEUE)]
     return State(lines, allocations, waiting)
 
 
