@@ -1,10 +1,12 @@
-"""Commands that only read: review, unallocated, po, digest."""
+"""Commands that only read the database: review, unallocated, po, digest (which can post
+what it read to Slack)."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, replace
 
 import click
+from pydantic import ValidationError
 
 import engine as e
 from bot import render
@@ -22,10 +24,6 @@ from engine.digest import digest as digest_data
 
 JSON_HELP = "Print JSON instead of tables (a stable shape for scripts)."
 LIMIT_HELP = "Rows shown in the table (0 shows all; --json always prints every row)."
-POST_ERROR = (
-    "posting needs the Slack settings (PREORDER_SLACK_BOT_TOKEN, PREORDER_DIGEST_CHANNEL); "
-    "see the Slack app issue"
-)
 
 
 def _limit(text: str) -> int | None:
@@ -117,33 +115,80 @@ def po_detail(app: App, po: str, as_json: bool) -> None:
 
 
 @click.command()
-@click.option("--json", "as_json", is_flag=True, help="Print the digest data as JSON.")
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @click.option(
     "--post",
     is_flag=True,
-    help="Post the digest to Slack. Not available yet: it needs the Slack settings "
-    "(PREORDER_SLACK_BOT_TOKEN, PREORDER_DIGEST_CHANNEL) that the Slack app issue adds, "
-    "and exits 1 until then.",
+    help="Post the digest to the Slack channel PREORDER_DIGEST_CHANNEL instead of printing it "
+    "(needs PREORDER_SLACK_BOT_TOKEN; with --json, prints where it was posted).",
 )
 @pass_app
 def digest(app: App, as_json: bool, post: bool) -> None:
-    """Show what needs attention: unallocated order lines by SKU (lines, units, parked, oldest
-    placed) and PO lines whose allocated orders are out of sync with the arrival date.
-
-    Only printing is implemented; posting to Slack comes with the Slack app.
+    """Show what needs attention: unallocated order lines by SKU (lines, units, parked, how
+    long the oldest has waited, the ATP still open on the SKU's PO lines), parked lines, PO
+    lines whose allocated orders are out of sync with the arrival date, open PO lines arriving
+    in the next 7 days with ATP left, and cancelled POs whose orders still wait.
 
     \b
     Example:
       preorder digest
       preorder digest --json
+      PREORDER_SLACK_BOT_TOKEN=xoxb-... PREORDER_DIGEST_CHANNEL=C0123ABC preorder digest --post
     """
     if post:
-        fail(POST_ERROR)
-    data = digest_data(app.database())
+        _post(app, as_json=as_json)
+        return
+    db = app.database()
+    now = db.clock()
+    data = digest_data(db, today=now.date())
     if as_json:
         echo_json(data.to_dict())
         return
-    console().print(render.digest_view(data))
+    console().print(render.digest_view(data, now=now))
+
+
+def _post(app: App, *, as_json: bool) -> None:
+    """``digest --post``: every missing setting named in one line before anything is read,
+    and a refusal from Slack as one line naming Slack's error. Slack's libraries load only
+    here, so printing the digest stays quick."""
+    from bot.app import web_client
+    from bot.digest_post import DigestNotPosted, post_digest, sheet_url
+    from bot.service_settings import load_service_settings
+    from bot.settings import SettingsError, read_settings
+    from sheets.settings import SheetsSettings
+
+    try:
+        slack = read_settings()
+        service = load_service_settings()
+        sheet = SheetsSettings().sheet_id
+    except SettingsError as exc:
+        fail(str(exc))
+    except ValidationError as exc:  # the sheet's settings, read here only for its link
+        err = exc.errors()[0]
+        fail(f"bad settings: PREORDER_{str(err['loc'][0]).upper()}: {err['msg']}")
+    missing = [
+        name
+        for name, value in (
+            ("PREORDER_SLACK_BOT_TOKEN", slack.slack_bot_token),
+            ("PREORDER_DIGEST_CHANNEL", service.digest_channel),
+        )
+        if not value.strip()
+    ]
+    if missing:
+        fail(f"posting the digest needs {', '.join(missing)} (environment variables or .env)")
+    if not slack.slack_bot_token.strip().startswith("xoxb-"):
+        fail("PREORDER_SLACK_BOT_TOKEN must be a bot token (xoxb-...)")
+    channel = service.digest_channel.strip()
+    db = app.database()
+    try:
+        posted = post_digest(db, web_client(slack), channel, sheet_url=sheet_url(sheet))
+    except DigestNotPosted as exc:
+        fail(str(exc))
+    if as_json:
+        echo_json(asdict(posted))
+        return
+    shown = channel if channel.startswith("#") else f"#{channel}"
+    click.echo(f"Posted the digest to {shown} ({render.plural(posted.blocks, 'block')})")
 
 
 COMMANDS = [review, unallocated, po_detail, digest]

@@ -1,6 +1,7 @@
-"""``preorder serve``: run the Slack app (HTTP on PREORDER_PORT, or Socket Mode with an app
-token, /healthz on the port either way) until SIGTERM or Ctrl-C. Slack, waitress and Bolt are
-imported only when it runs, so the other commands start as fast as before."""
+"""``preorder serve``: the whole service in one process: the Slack app (HTTP on PREORDER_PORT,
+or Socket Mode with an app token), /healthz, /metrics, the order intake at /orders and the
+scheduler, until SIGTERM or Ctrl-C. Slack, waitress, Bolt and APScheduler are imported only
+when it runs, so the other commands start as fast as before."""
 
 from __future__ import annotations
 
@@ -21,36 +22,70 @@ from bot.cli_support import App, fail, pass_app
 )
 @pass_app
 def serve(app: App, host: str, port: int | None) -> None:
-    """Run the Slack app: Slack's requests at /slack/events, a health check at /healthz (200
-    when the database answers, 503 otherwise). With PREORDER_SLACK_APP_TOKEN set it connects
-    in Socket Mode instead, and the port answers only /healthz.
+    """Run the service: the Slack app, the scheduled jobs and the order intake, until SIGTERM
+    or Ctrl-C. Several replicas may share one PostgreSQL database.
 
     \b
-    Needs PREORDER_SLACK_BOT_TOKEN, PREORDER_SLACK_SIGNING_SECRET (HTTP) or
-    PREORDER_SLACK_APP_TOKEN (Socket Mode), and PREORDER_SLACK_MERCHANDISERS and/or
-    PREORDER_SLACK_MERCHANDISER_GROUP (who may change allocations).
+    Endpoints (on --port):
+      /slack/events  Slack's requests, signed with the signing secret (HTTP mode only)
+      /healthz       200 when the database answers, 503 when it does not
+      /metrics       Prometheus counters: intake, allocations by source, job runs, API errors
+      /orders        POST sales orders as JSON signed with PREORDER_INTAKE_SECRET (HMAC-SHA256
+                     of the body, hex, in X-Preorder-Signature); 404 while no secret is set
+
+    \b
+    Scheduled jobs, in PREORDER_TIMEZONE (default UTC). Each run takes a lock in the database
+    and claims its scheduled time, so replicas never run a job twice; a late run starts only
+    within its grace (60 s; the digest 1 h) and missed runs are not piled up:
+      digest      posts what needs attention to PREORDER_DIGEST_CHANNEL on PREORDER_DIGEST_CRON
+                  (crontab, default "0 9 * * mon-fri"); off while no channel is set
+      sweep       auto-allocates the queue every PREORDER_SWEEP_MINUTES (default 15; 0: off)
+      sheet-sync  syncs the Google Sheet every PREORDER_SHEET_SYNC_MINUTES (default 5; 0: off)
+                  when PREORDER_SHEET_ID and PREORDER_GOOGLE_CREDENTIALS are set
+      rebalance   moves orders to earlier POs every PREORDER_REBALANCE_MINUTES (default 60)
+                  when PREORDER_REBALANCE=1
+    PREORDER_SCHEDULER=0 runs none of them in this process.
+
+    \b
+    Slack: PREORDER_SLACK_BOT_TOKEN, and PREORDER_SLACK_SIGNING_SECRET (HTTP) or
+    PREORDER_SLACK_APP_TOKEN (Socket Mode: Slack's requests come over its socket instead);
+    PREORDER_SLACK_MERCHANDISERS and/or PREORDER_SLACK_MERCHANDISER_GROUP (who may change
+    allocations). Logs go to stderr as text, or one JSON object per line with
+    PREORDER_LOG_FORMAT=json.
+
+    \b
+    SIGTERM or Ctrl-C: stop taking requests, finish those in flight and the running job, exit 0.
 
     \b
     Example:
       PREORDER_SLACK_BOT_TOKEN=xoxb-... PREORDER_SLACK_SIGNING_SECRET=... \\
-      PREORDER_SLACK_MERCHANDISERS=U012ABC preorder serve
+      PREORDER_SLACK_MERCHANDISERS=U012ABC PREORDER_DIGEST_CHANNEL=C012DEF preorder serve
     """
     from slack_bolt.error import BoltError
     from slack_sdk.errors import SlackApiError, SlackClientError
 
+    from bot.logs import configure_logging
     from bot.server import serve as run
+    from bot.service_settings import load_service_settings
     from bot.settings import SettingsError, load_settings
 
     try:
         settings = load_settings()
+        service = load_service_settings()
     except SettingsError as exc:
         fail(str(exc))
     db = app.database()
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(service.log_format)
+
+    def announce(line: str) -> None:
+        # A log collector reading JSON lines would choke on a bare line of text.
+        if service.log_format == "json":
+            logging.getLogger("bot.server").info(line)
+        else:
+            click.echo(line, err=True)
+
     try:
-        run(settings, db, host=host, port=port, announce=lambda line: click.echo(line, err=True))
+        run(settings, db, service=service, host=host, port=port, announce=announce)
     except BoltError as exc:
         fail(f"Slack refused the bot token: {exc}")
     except SlackApiError as exc:

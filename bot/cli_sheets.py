@@ -47,18 +47,25 @@ def sheets() -> None:
 
 
 def _run(app: App, workbook: Path | None, as_json: bool, which: str) -> None:
+    from bot.jobs import SHEET_SYNC
+    from engine.locks import job_lock
     from sheets.backend import SheetsError
     from sheets.sync import Sync
 
     db = app.database()
     backend = _backend(workbook)
     runner = Sync(db, backend, Actor(app.actor_name, Source.SHEET))
-    try:
-        report: Report = getattr(runner, which)()
-    except SheetsError as exc:
-        fail(str(exc))
-    except EngineError as exc:
-        fail(str(exc))
+    # The same lock as the scheduled sheet sync: two runs at once would each read the sheet
+    # before the other wrote it.
+    with job_lock(db, SHEET_SYNC) as held:
+        if not held:
+            fail("another sheet sync is running (the scheduler's?); try again in a moment")
+        try:
+            report: Report = getattr(runner, which)()
+        except SheetsError as exc:
+            fail(str(exc))
+        except EngineError as exc:
+            fail(str(exc))
     if as_json:
         echo_json(
             {

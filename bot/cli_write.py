@@ -23,7 +23,7 @@ from bot.cli_support import (
     parse_whole,
     pass_app,
 )
-from engine.digest import digest as digest_data
+from engine.digest import queue_by_sku
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -121,7 +121,7 @@ def auto_allocate(app: App, sku: str | None, as_json: bool, dry_run: bool) -> No
     )
     hints = []
     if not as_json and not dry_run:
-        queue = [q for q in digest_data(db).unallocated if product in (None, q.sku)]
+        queue = [q for q in queue_by_sku(db) if product in (None, q.sku)]
         lines = sum(q.lines for q in queue)
         parked = sum(q.parked for q in queue)
         hints.append(

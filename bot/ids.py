@@ -33,6 +33,8 @@ class ActionId(StrEnum):
     SYNC_DATE = "line_sync_date"
     REMOVE = "line_remove"
     PICK_LINE = "line_pick"  # select of the PO lines a message had no room to give buttons
+    # A link button (the digest's "Open the sheet"): the browser opens the URL, the app only acks.
+    OPEN_SHEET = "open_sheet"
     # Inside the review modal.
     REVIEW_NEXT = "review_next"
     REVIEW_PREVIOUS = "review_previous"

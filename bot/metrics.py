@@ -6,9 +6,15 @@ apps in one process and read each one's counts).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 from prometheus_client import CollectorRegistry, Counter, make_wsgi_app
 
 from bot.server import WSGIApp
+
+if TYPE_CHECKING:
+    from engine import Outcome
 
 
 class Metrics:
@@ -16,8 +22,9 @@ class Metrics:
         self.registry = CollectorRegistry()
         self.intake_orders = Counter(
             "preorder_intake_orders",
-            "Orders received on POST /orders, by result (accepted, duplicate, invalid, "
-            "unauthorized, unavailable).",
+            "Orders received on POST /orders, by result (accepted, duplicate: stored before "
+            "exactly as sent, invalid, refused, unauthorized, unavailable, failed); a request "
+            "whose orders cannot be counted counts as one.",
             ["result"],
             registry=self.registry,
         )
@@ -44,3 +51,15 @@ class Metrics:
 
     def wsgi(self) -> WSGIApp:
         return make_wsgi_app(self.registry)  # type: ignore[no-any-return]
+
+
+def count_allocations(metrics: Metrics) -> Callable[[], None]:
+    """Count the order lines every committed operation allocates, by the source it came from
+    (the engine calls back after each commit); returns the function that stops counting."""
+    from engine import on_commit
+
+    def listener(outcome: Outcome) -> None:
+        if outcome.allocated_count:
+            metrics.allocations.labels(outcome.source).inc(outcome.allocated_count)
+
+    return on_commit(listener)

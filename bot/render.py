@@ -6,8 +6,8 @@ still fits an 80-column terminal or a pipe, where rich assumes 80 columns.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta
 
 from rich import box
 from rich.console import Group, RenderableType
@@ -15,7 +15,14 @@ from rich.table import Table
 from rich.text import Text
 
 from engine import Outcome, PODetail, POLineSummary, QueuedLine, Review
-from engine.digest import Digest, OutOfSyncLine, QueueBySku
+from engine.digest import (
+    ArrivingLine,
+    Digest,
+    OutOfSyncLine,
+    ParkedBySku,
+    QueueBySku,
+    StrandedByPO,
+)
 
 DETAIL_ROWS = 30  # rows of a change table before it is left to --json
 
@@ -160,39 +167,85 @@ def po_view(detail: PODetail) -> Table:
 # --- the digest -------------------------------------------------------------------------------
 
 
-def digest_view(data: Digest) -> RenderableType:
-    """What needs attention: the queue by SKU and the PO lines with out-of-sync promises."""
+def waited(delta: timedelta) -> str:
+    """How long something has waited, in the largest whole unit: "3 days", "5 hours"."""
+    hours = int(delta.total_seconds() // 3600)
+    if hours >= 48:
+        return plural(hours // 24, "day")
+    if hours >= 1:
+        return plural(hours, "hour")
+    return "under an hour"
+
+
+def digest_view(data: Digest, *, now: datetime | None = None) -> RenderableType:
+    """What needs attention, part by part; a part with nothing in it says so in one line.
+    ``now`` (default: the current time) is what the oldest lines' waits are counted to."""
     if data.is_empty:
-        return Text("Nothing needs attention: no unallocated lines, every promise in sync.")
-    parts: list[RenderableType] = []
-    if data.unallocated:
-        parts.append(queue_by_sku_table(data.unallocated))
-    else:
-        parts.append(Text("No unallocated order lines."))
-    parts.append(Text(""))
-    if data.out_of_sync:
-        parts.append(out_of_sync_table(data.out_of_sync))
-    else:
-        parts.append(Text("Every allocated line is in sync with its PO line's arrival date."))
-    return Group(*parts)
+        return Text("Nothing needs attention.")
+    now = now or datetime.now(UTC)
+    until = f" by {day(data.arriving_until)}" if data.arriving_until else ""
+    waiting = {q.sku: q.waiting for q in data.unallocated}
+    parked = data.parked
+    parts: list[Table | str] = [
+        queue_by_sku_table(data.unallocated, now=now)
+        if data.unallocated
+        else "No unallocated order lines.",
+        parked_table(parked) if parked else "No parked order lines.",
+        out_of_sync_table(data.out_of_sync)
+        if data.out_of_sync
+        else "Every allocated line is in sync with its PO line's arrival date.",
+        arriving_table(data.arriving, until=until, waiting=waiting)
+        if data.arriving
+        else f"No PO line with ATP left arrives{until}.",
+        stranded_table(data.stranded, now=now)
+        if data.stranded
+        else "No order released by a PO cancellation is still waiting.",
+    ]
+    shown: list[RenderableType] = []
+    for part in parts:
+        # A blank line after each table; the one-line notes of empty parts run together.
+        shown += [part, Text("")] if isinstance(part, Table) else [Text(part)]
+    return Group(*shown)
 
 
-def queue_by_sku_table(rows: Sequence[QueueBySku]) -> Table:
-    out = table(
-        "Unallocated order lines by SKU",
-        "sku", "lines>", "units>", "parked>", "oldest placed (UTC)",
-        caption=None if rows else "none",
-    )  # fmt: skip
+def queue_by_sku_table(rows: Sequence[QueueBySku], *, now: datetime | None = None) -> Table:
+    """The queue by SKU; with ``now``, how long the oldest line has waited and the ATP still
+    open on the SKU's PO lines (where a person could place a parked or too-big line)."""
+    specs = ["sku", "lines>", "units>", "parked>", "oldest placed (UTC)"]
+    if now is not None:
+        specs += ["waited>", "ATP open>", "most ATP on"]
+    out = table("Unallocated order lines by SKU", *specs, caption=None if rows else "none")
     for q in rows:
-        out.add_row(q.sku, str(q.lines), str(q.units), str(q.parked), when(q.oldest_placed_at))
+        cells = [q.sku, str(q.lines), str(q.units), str(q.parked), when(q.oldest_placed_at)]
+        if now is not None:
+            top = q.atp_line
+            cells += [
+                waited(q.age(now)),
+                str(q.atp_open),
+                f"{top.po}:{top.line} ({top.atp})" if top else "-",
+            ]
+        out.add_row(*cells)
+    return out
+
+
+def parked_table(rows: Sequence[ParkedBySku]) -> Table:
+    lines = sum(p.lines for p in rows)
+    units = sum(p.units for p in rows)
+    out = table(
+        "Parked order lines",
+        "sku", "lines>", "units>",
+        caption=f"{plural(lines, 'line')}, {plural(units, 'unit')}; the sweep skips them",
+    )  # fmt: skip
+    for p in rows:
+        out.add_row(p.sku, str(p.lines), str(p.units))
     return out
 
 
 def out_of_sync_table(rows: Sequence[OutOfSyncLine]) -> Table:
     out = table(
-        "Allocated lines out of sync with their PO line's arrival",
+        "Promises out of sync with the arrival date",
         "PO line", "sku", "arrival", "lines>", "units>", "promised",
-        caption="'preorder sync-date PO LINE' syncs them",
+        caption="'preorder sync-date PO LINE' syncs a line",
     )  # fmt: skip
     for o in rows:
         promised = day(o.earliest_promise)
@@ -201,6 +254,35 @@ def out_of_sync_table(rows: Sequence[OutOfSyncLine]) -> Table:
         out.add_row(
             f"{o.po}:{o.line}", o.sku, day(o.arrival_date), str(o.lines), str(o.units), promised
         )
+    return out
+
+
+def arriving_table(
+    rows: Sequence[ArrivingLine], *, until: str = "", waiting: Mapping[str, int] | None = None
+) -> Table:
+    """PO lines arriving soon with ATP left, and how many unparked lines of their SKU wait
+    (``waiting``, by SKU)."""
+    out = table(
+        f"Arriving{until} with ATP left",
+        "PO line", "sku", "arrival", "ATP>", "queued lines>",
+    )  # fmt: skip
+    for a in rows:
+        queued = (waiting or {}).get(a.sku, 0)
+        out.add_row(f"{a.po}:{a.line}", a.sku, day(a.arrival_date), str(a.atp), str(queued))
+    return out
+
+
+def stranded_table(rows: Sequence[StrandedByPO], *, now: datetime) -> Table:
+    out = table(
+        "Cancelled POs: orders still waiting",
+        "PO", "PO status", "lines>", "units>", "SKUs>", "oldest waited>",
+        caption="'preorder auto-allocate' places what fits",
+    )  # fmt: skip
+    for s in rows:
+        out.add_row(
+            s.po, s.status, str(s.lines), str(s.units), str(s.skus),
+            waited(now - s.oldest_placed_at),
+        )  # fmt: skip
     return out
 
 

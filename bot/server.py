@@ -1,10 +1,11 @@
-"""``preorder serve``: the Slack app over HTTP (waitress) or Socket Mode, with a health check.
+"""``preorder serve``: the Slack app over HTTP (waitress) or Socket Mode, with a health check,
+the metrics, the order intake and the scheduler.
 
-The HTTP side is a small WSGI router, so other parts of ``serve`` (order intake, later) add
-routes beside ``/slack/events`` and ``/healthz``. ``/healthz`` answers 200 when the database
-answers and 503 when it does not (within ``HEALTH_TIMEOUT``), so a load balancer stops sending
-Slack's requests to a replica that cannot act on them. SIGTERM and SIGINT stop the server
-gracefully: no new connections, requests in flight finished, then exit.
+The HTTP side is a small WSGI router: ``/slack/events``, ``/healthz``, ``/metrics`` and
+``/orders``. ``/healthz`` answers 200 when the database answers and 503 when it does not
+(within ``HEALTH_TIMEOUT``), so a load balancer stops sending Slack's requests to a replica
+that cannot act on them. SIGTERM and SIGINT stop the service gracefully: no new connections,
+requests in flight finished, no new job runs, the running job finished, then exit.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
     from slack_bolt import App
 
     from bot.metrics import Metrics
+    from bot.scheduler import Scheduler
+    from bot.service_settings import ServiceSettings
     from bot.settings import SlackSettings
 
 log = logging.getLogger("bot.server")
@@ -166,39 +169,88 @@ def serve(
     settings: SlackSettings,
     db: Database,
     *,
+    service: ServiceSettings | None = None,
     host: str = "0.0.0.0",
     port: int | None = None,
     announce: Callable[[str], None] = print,
 ) -> None:
     """Run until SIGTERM or SIGINT. Over HTTP, Slack's requests come to ``/slack/events``; in
     Socket Mode (an app token is set) they come over Slack's socket, and the HTTP server still
-    answers ``/healthz`` (and the routes other parts add)."""
+    answers ``/healthz``, ``/metrics`` and (with an intake secret) ``/orders``. The scheduler
+    (unless ``service.scheduler`` is off) starts once the server listens; on a signal the
+    server stops taking requests and finishes those in flight, no new job run starts, and the
+    running one finishes before the process ends."""
     from bot.app import create_app
+    from bot.metrics import Metrics, count_allocations
+    from bot.service_settings import load_service_settings
 
-    app = create_app(settings, db)
-    socket = None
-    if settings.socket_mode:
-        from slack_bolt.adapter.socket_mode import SocketModeHandler
+    service = service or load_service_settings()
+    metrics = Metrics()
+    stop_counting = count_allocations(metrics)
+    try:
+        app = create_app(settings, db)
+        socket = None
+        if settings.socket_mode:
+            from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-        socket = SocketModeHandler(app, app_token=settings.slack_app_token)
-        socket.connect()  # raises SlackApiError when Slack refuses the app token
-        announce("Connected to Slack in Socket Mode")
-    router = wsgi_app(app, db, slack=socket is None)
-    server = HttpServer(router, host, settings.port if port is None else port)
-    if socket is None:
-        announce(f"Serving Slack requests on {server.url}{SLACK_PATH} (health: {HEALTH_PATH})")
-    else:
-        announce(f"Health check on {server.url}{HEALTH_PATH}")
+            socket = SocketModeHandler(app, app_token=settings.slack_app_token)
+            socket.connect()  # raises SlackApiError when Slack refuses the app token
+            announce("Connected to Slack in Socket Mode")
+        intake = _intake(db, service, metrics)
+        router = wsgi_app(app, db, slack=socket is None, metrics=metrics, intake=intake)
+        server = HttpServer(router, host, settings.port if port is None else port)
+        routes = f"health: {HEALTH_PATH}, metrics: {METRICS_PATH}"
+        if intake is not None:
+            routes += f", orders: {ORDERS_PATH}"
+        if socket is None:
+            announce(f"Serving Slack requests on {server.url}{SLACK_PATH} ({routes})")
+        else:
+            announce(f"Serving on {server.url} ({routes})")
+        scheduler = _scheduler(service, db, app, metrics)
 
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        announce(f"Stopping ({signal.Signals(signum).name}): finishing requests in flight")
-        threading.Thread(target=server.stop, daemon=True).start()
+        def stop() -> None:
+            if scheduler is not None:
+                scheduler.hold()  # no run starts while the requests in flight finish
+            server.stop()
 
-    _on_signals(on_signal)
-    server.run()
-    if socket is not None:
-        socket.close()
-    _finish(app)
+        def on_signal(signum: int, frame: FrameType | None) -> None:
+            announce(f"Stopping ({signal.Signals(signum).name}): finishing requests in flight")
+            threading.Thread(target=stop, daemon=True).start()
+
+        _on_signals(on_signal)
+        if scheduler is not None:
+            scheduler.start()
+        try:
+            server.run()
+        finally:
+            if socket is not None:
+                socket.close()
+            if scheduler is not None:
+                scheduler.stop()
+        _finish(app)
+    finally:
+        stop_counting()
+
+
+def _intake(db: Database, service: ServiceSettings, metrics: Metrics) -> WSGIApp | None:
+    """``POST /orders``, only when a secret is set: an open intake would take anyone's orders."""
+    secret = service.intake_secret.strip()
+    if not secret:
+        return None
+    from bot.intake import intake_app
+
+    return intake_app(db, secret, metrics)
+
+
+def _scheduler(
+    service: ServiceSettings, db: Database, app: App, metrics: Metrics
+) -> Scheduler | None:
+    if not service.scheduler:
+        log.info("scheduler off (PREORDER_SCHEDULER=0): no digest, sweep or sheet sync here")
+        return None
+    from bot.scheduler import build_scheduler
+
+    return build_scheduler(service, db, app.client, metrics)
 
 
 def _on_signals(handler: Callable[[int, FrameType | None], None]) -> None:

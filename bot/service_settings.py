@@ -40,10 +40,10 @@ class ServiceSettings(BaseSettings):
     @field_validator("digest_cron")
     @classmethod
     def _cron(cls, value: str) -> str:
-        from apscheduler.triggers.cron import CronTrigger
+        from bot.crontab import cron_trigger
 
         try:
-            CronTrigger.from_crontab(value.strip(), timezone="UTC")
+            cron_trigger(value.strip(), "UTC")
         except ValueError as exc:
             raise ValueError(f"not a crontab expression ({exc})") from None
         return value.strip()

@@ -78,11 +78,12 @@ class SlackSettings(BaseSettings):
         return found
 
 
-def load_settings(**overrides: object) -> SlackSettings:
-    """The settings from the environment (``overrides`` win), or ``SettingsError`` naming every
-    variable to set or fix, in one message."""
+def read_settings(**overrides: object) -> SlackSettings:
+    """The settings from the environment (``overrides`` win), values checked but nothing
+    required (a command that only posts needs the bot token alone), or ``SettingsError``
+    naming every bad variable."""
     try:
-        settings = SlackSettings(**overrides)  # type: ignore[arg-type]
+        return SlackSettings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         bad = "; ".join(
             f"{ENV}{'_'.join(str(p) for p in e['loc']).upper()}: "
@@ -90,6 +91,12 @@ def load_settings(**overrides: object) -> SlackSettings:
             for e in exc.errors()
         )
         raise SettingsError(f"bad settings: {bad}") from None
+
+
+def load_settings(**overrides: object) -> SlackSettings:
+    """The settings the app needs to run, from the environment (``overrides`` win), or
+    ``SettingsError`` naming every variable to set or fix, in one message."""
+    settings = read_settings(**overrides)
     found = settings.problems()
     if found:
         raise SettingsError("; ".join(found) + " (environment variables or .env)")

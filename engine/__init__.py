@@ -9,12 +9,13 @@ DESIGN.md section 1.
 
 from engine.db import Database
 from engine.errors import EngineError, InvalidInput, NotFound, Refused, StorageError
-from engine.intake import apply_records
+from engine.intake import apply_orders, apply_records
 from engine.manual import allocate, move, remove, sync_date, unpark
 from engine.orders import cancel_order
 from engine.queries import (
     applied_keys,
     open_po_lines,
+    order_lines,
     po_lines_of_sku,
     purchase_order,
     review,
@@ -29,6 +30,7 @@ from engine.results import (
     FieldChange,
     LineRef,
     Move,
+    OrderLineState,
     Outcome,
     Placement,
     PODetail,
@@ -62,6 +64,7 @@ __all__ = [
     "LineRef",
     "Move",
     "NotFound",
+    "OrderLineState",
     "Outcome",
     "PODetail",
     "POLineRecord",
@@ -81,6 +84,7 @@ __all__ = [
     "StorageError",
     "allocate",
     "applied_keys",
+    "apply_orders",
     "apply_records",
     "auto_allocate",
     "cancel_order",
@@ -88,6 +92,7 @@ __all__ = [
     "move",
     "on_commit",
     "open_po_lines",
+    "order_lines",
     "po_lines_of_sku",
     "purchase_order",
     "rebalance",

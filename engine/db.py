@@ -50,7 +50,12 @@ class Database:
         elif self.dialect == "postgresql":
             if parsed.drivername == "postgresql":
                 parsed = parsed.set(drivername="postgresql+psycopg")
-            self.engine = create_engine(parsed, echo=echo, pool_pre_ping=True)
+            # An unreachable server fails a request in seconds (a 503 the sender retries)
+            # rather than holding its thread for the system's TCP timeout, minutes.
+            connect_args = {} if "connect_timeout" in parsed.query else {"connect_timeout": 10}
+            self.engine = create_engine(
+                parsed, echo=echo, pool_pre_ping=True, connect_args=connect_args
+            )
         else:
             raise StorageError(f"unsupported database {self.url!r}: use sqlite or postgresql")
 

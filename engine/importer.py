@@ -20,16 +20,13 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from engine.errors import InvalidInput
-from engine.records import PORecord, SORecord
+from engine.records import PORecord, SORecord, error_reason, field_path, kind_of
 
 PO_COLUMNS = ("po", "line", "sku", "quantity", "arrival_date")
 SO_COLUMNS = ("order", "line", "sku", "quantity", "placed_at")
 PO_HEADER = ",".join(PO_COLUMNS) + "[,supplier]"
 SO_HEADER = ",".join(SO_COLUMNS) + "[,customer]"
 JSON_KEYS = ("purchase_orders", "sales_orders")
-
-# Messages of records.py that talk about "date" whatever the column: say which column instead.
-_GENERIC_PREFIXES = ("date ",)
 
 
 @dataclass
@@ -122,7 +119,7 @@ def _parse_json(name: str, text: str) -> tuple[ImportBatch, list[str]]:
         ]
     expected = 'an object {"purchase_orders": [...], "sales_orders": [...]}'
     if not isinstance(data, dict):
-        return ImportBatch(), [f"{name}: expected {expected}, found {_kind(data)}"]
+        return ImportBatch(), [f"{name}: expected {expected}, found {kind_of(data)}"]
     problems = [
         f"{name}: unknown key {key!r}; expected {' and/or '.join(JSON_KEYS)}"
         for key in data
@@ -135,7 +132,7 @@ def _parse_json(name: str, text: str) -> tuple[ImportBatch, list[str]]:
     ):
         items = data.get(key, [])
         if not isinstance(items, list):
-            problems.append(f"{name} {key}: expected a list, found {_kind(items)}")
+            problems.append(f"{name} {key}: expected a list, found {kind_of(items)}")
             continue
         seen: dict[str, int] = {}
         records = batch.purchase if key == "purchase_orders" else batch.sales
@@ -145,7 +142,7 @@ def _parse_json(name: str, text: str) -> tuple[ImportBatch, list[str]]:
                 record = model.model_validate(item)
             except ValidationError as exc:
                 problems.extend(
-                    f"{name} {_json_path(where, err['loc'])}: {_reason(err)}"
+                    f"{name} {_json_path(where, err['loc'])}: {error_reason(err)}"
                     for err in exc.errors()
                 )
                 continue
@@ -162,16 +159,8 @@ def _parse_json(name: str, text: str) -> tuple[ImportBatch, list[str]]:
 
 
 def _json_path(where: str, loc: Sequence[int | str]) -> str:
-    path = where
-    for part in loc:
-        path += f"[{part}]" if isinstance(part, int) else f".{part}"
-    return path
-
-
-def _kind(value: Any) -> str:
-    return {dict: "an object", list: "a list", str: "a string", bool: "true/false"}.get(
-        type(value), "a number" if isinstance(value, int | float) else "null"
-    )
+    path = field_path(loc)
+    return f"{where}.{path}" if path else where
 
 
 # --- CSV --------------------------------------------------------------------------------------
@@ -270,7 +259,7 @@ def _csv_row(
     try:
         return model.model_validate(data), []
     except ValidationError as exc:
-        return None, [_reason(err) for err in exc.errors()]
+        return None, [error_reason(err) for err in exc.errors()]
 
 
 def _group(name: str, rows: list[_Row], kind: str) -> tuple[list[BaseModel], list[tuple[int, str]]]:
@@ -317,30 +306,3 @@ def _what(kind: str) -> str:
 
 def _show(value: Any) -> str:
     return repr(value.isoformat() if hasattr(value, "isoformat") else value)
-
-
-# --- messages ---------------------------------------------------------------------------------
-
-
-def _reason(err: Any) -> str:
-    """A pydantic error as a short sentence naming the field (records.py words most of them)."""
-    loc = [p for p in err["loc"] if isinstance(p, str)]
-    name = loc[-1] if loc else "record"
-    kind = err["type"]
-    if kind == "missing":
-        return f"{name} is missing"
-    if kind == "extra_forbidden":
-        return f"unknown field {name!r}"
-    if kind == "string_too_long":
-        return f"{name} is longer than {err['ctx']['max_length']} characters"
-    if kind in ("model_type", "dict_type"):
-        return f"expected an object, found {_kind(err['input'])}"
-    if kind == "too_short" and name == "lines":
-        return "lines is empty; give at least one line"
-    message = str(err["msg"]).removeprefix("Value error, ")
-    for prefix in _GENERIC_PREFIXES:
-        if message.startswith(prefix):
-            return f"{name} {message.removeprefix(prefix)}"
-    if kind == "value_error":
-        return message
-    return f"{name}: {message[:1].lower()}{message[1:]}"

@@ -10,13 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from engine import ledger
 from engine.db import Database
 from engine.models import po_lines, purchase_orders, sales_orders, so_lines
+from engine.queries import order_lines_in
 from engine.records import PORecord, SORecord
-from engine.results import Outcome
+from engine.results import OrderLineState, Outcome
 from engine.supply import change_supply, rebalance_sku
 from engine.sweep import sweep
 from engine.unit import Actor, Unit, run_operation
@@ -43,6 +45,74 @@ def apply_records(
     return run_operation(db, actor, "import", work, dry_run=dry_run, retry_unique=True)
 
 
+def apply_orders(
+    db: Database, actor: Actor, orders: Sequence[SORecord]
+) -> tuple[Outcome, list[OrderLineState]]:
+    """``apply_records`` for sales orders as they arrive one request at a time, and every line
+    of those orders as it then stands, in the same transaction (an order intake answers with
+    it without a second round of connection, snapshot and rollback)."""
+    found: list[OrderLineState] = []
+
+    def work(unit: Unit) -> None:
+        intake = _Intake(unit, False, None)
+        intake.run((), orders)
+        outcome = unit.outcome
+        if intake.created["sales_orders"] == len(orders) and not outcome.allocated_truncated:
+            # Orders all new: their lines are open and unparked, allocated just now or queued,
+            # which the outcome tells without a read (the SKUs stay locked one read less).
+            found[:] = _new_lines(orders, outcome)  # a retry starts over
+        else:
+            found[:] = order_lines_in(unit.conn, [o.order for o in orders])
+
+    return run_operation(db, actor, "intake", work, retry_unique=True), found
+
+
+def _new_lines(orders: Sequence[SORecord], outcome: Outcome) -> list[OrderLineState]:
+    placed = {(p.order, p.line): p for p in outcome.allocated}
+    found = []
+    for order in sorted(orders, key=lambda o: o.order):
+        for rec in sorted(order.lines, key=lambda ln: ln.line):
+            p = placed.get((order.order, rec.line))
+            found.append(
+                OrderLineState(
+                    order.order,
+                    rec.line,
+                    rec.sku,
+                    rec.quantity,
+                    "open",
+                    False,
+                    p.po if p else None,
+                    p.po_line if p else None,
+                    p.promised_date if p else None,
+                )
+            )
+    return found
+
+
+# Built once: building statements anew for each record was a tenth of an order intake's time.
+_PO_SKUS = select(po_lines.c.sku).where(
+    po_lines.c.po_number.in_(bindparam("numbers", expanding=True))
+)
+_ORDER_SKUS = select(so_lines.c.sku).where(
+    so_lines.c.order_number.in_(bindparam("numbers", expanding=True))
+)
+_PO_HEADER = select(purchase_orders.c.id, purchase_orders.c.supplier).where(
+    purchase_orders.c.po_number == bindparam("number")
+)
+_PO_LINES = select(*ledger.SUPPLY_COLUMNS).where(po_lines.c.po_id == bindparam("po_id"))
+_ORDER_LINES = select(*ledger.DEMAND_COLUMNS).where(so_lines.c.so_id == bindparam("so_id"))
+# An order's header, unless the order is stored already: its id, or none.
+_INSERT_NEW_ORDER = {
+    postgres: dialect.insert(sales_orders)
+    .on_conflict_do_nothing(index_elements=[sales_orders.c.order_number])
+    .returning(sales_orders.c.id)
+    for postgres, dialect in ((True, postgresql), (False, sqlite))
+}
+_ORDER_HEADER = select(sales_orders.c.id, sales_orders.c.customer, sales_orders.c.placed_at).where(
+    sales_orders.c.order_number == bindparam("number")
+)
+
+
 class _Intake:
     def __init__(self, unit: Unit, rebalance: bool, progress: Progress | None) -> None:
         self.unit = unit
@@ -57,11 +127,14 @@ class _Intake:
         self.unchanged = {"purchase_orders": 0, "sales_orders": 0}
 
     def run(self, purchase: Sequence[PORecord], sales: Sequence[SORecord]) -> None:
-        self._lock(purchase, sales)
+        # With POs in the batch their changes come first, as the file gives them; orders alone
+        # (an order intake) store the new ones before taking the locks.
+        stored = sales if purchase else self._new_orders(sales)
+        self._lock(purchase, sales, stored)
         for record in purchase:
             self._purchase_order(record)
             self.progress(1)
-        for record in sales:
+        for record in stored:
             self._sales_order(record)
             self.progress(1)
         for sku in sorted(self.to_rebalance):
@@ -71,39 +144,75 @@ class _Intake:
         self.unit.outcome.updated = self.updated
         self.unit.outcome.unchanged = self.unchanged
 
-    def _lock(self, purchase: Sequence[PORecord], sales: Sequence[SORecord]) -> None:
-        """Lock every SKU the records name or their existing lines hold (a line whose SKU
-        changes touches its old SKU's allocations too)."""
+    def _new_orders(self, sales: Sequence[SORecord]) -> list[SORecord]:
+        """Store the orders not stored yet, before any SKU is locked, and return the others.
+
+        Nothing decides on new lines until the sweep, which runs under the locks, so they can
+        go in first, and the locks are held for less time: concurrent orders of the same SKUs
+        wait less. (The new lines' foreign keys take KEY SHARE locks on their products, which
+        the SKU locks, FOR NO KEY UPDATE, do not wait for.) An order stored by a concurrent
+        intake in the meantime is found stored: the insert waits for it to commit."""
+        if not sales:
+            return []
+        self.unit.add_products({ln.sku for r in sales for ln in r.lines})
+        insert_new = _INSERT_NEW_ORDER[self.unit.is_postgres]
+        seen: set[str] = set()
+        stored = []
+        for record in sales:
+            so_id = None
+            if record.order not in seen:  # given twice: the second time updates the first
+                seen.add(record.order)
+                so_id = self.conn.execute(insert_new, self._header(record)).scalar()
+            if so_id is None:
+                stored.append(record)
+                continue
+            self.created["sales_orders"] += 1
+            self._order_lines(record, so_id, {}, changed=True)
+            self.progress(1)
+        self.unit.flush()  # their audit events too
+        return stored
+
+    def _lock(
+        self,
+        purchase: Sequence[PORecord],
+        sales: Sequence[SORecord],
+        stored: Sequence[SORecord],
+    ) -> None:
+        """Lock every SKU the records name or the existing lines of the ``stored`` orders and
+        POs hold (a line whose SKU changes touches its old SKU's allocations too), all in SKU
+        order. A concurrent change may still move a line to a SKU not locked here:
+        ``_lines_locked`` catches that."""
         named = {ln.sku for r in purchase for ln in r.lines}
         named |= {ln.sku for r in sales for ln in r.lines}
         pos = [r.po for r in purchase]
-        orders = [r.order for r in sales]
-        while True:
-            skus = named | self._held_skus(pos, orders)
-            self.unit.lock_skus(skus)
-            # Read again under the locks: a concurrent import may have moved a line to a SKU
-            # not locked yet. Rarely true; locking the newcomer then may meet a deadlock,
-            # which the database detects and the operation retries.
-            if self._held_skus(pos, orders) <= skus:
-                return
+        orders = [r.order for r in stored]
+        if len(pos) + len(orders) <= ledger.CHUNK:
+            # A few records (an order as it arrives): their held SKUs are read in the locking
+            # statement itself.
+            self.unit.lock_skus(named, orders=orders, pos=pos)
+        else:
+            self.unit.lock_skus(named | self._held_skus(pos, orders))
 
     def _held_skus(self, pos: list[str], orders: list[str]) -> set[str]:
         found: set[str] = set()
         for chunk in ledger.chunks(pos):
-            query = select(po_lines.c.sku).where(po_lines.c.po_number.in_(chunk))
-            found.update(self.conn.execute(query).scalars())
+            found.update(self.conn.execute(_PO_SKUS, {"numbers": chunk}).scalars())
         for chunk in ledger.chunks(orders):
-            query = select(so_lines.c.sku).where(so_lines.c.order_number.in_(chunk))
-            found.update(self.conn.execute(query).scalars())
+            found.update(self.conn.execute(_ORDER_SKUS, {"numbers": chunk}).scalars())
         return found
+
+    def _lines_locked(self, read: Callable[[], list[Any]]) -> list[Any]:
+        """A record's existing lines, read with every SKU they hold locked. Rarely, a
+        concurrent import moved a line to a SKU not locked yet; locking it then may meet a
+        deadlock, which the database detects and the operation retries."""
+        lines = read()
+        while self.unit.lock_skus({ln.sku for ln in lines}):
+            lines = read()  # again, now that nobody else can move them
+        return lines
 
     def _purchase_order(self, record: PORecord) -> None:
         unit, conn = self.unit, self.conn
-        header = conn.execute(
-            select(purchase_orders.c.id, purchase_orders.c.supplier).where(
-                purchase_orders.c.po_number == record.po
-            )
-        ).one_or_none()
+        header = conn.execute(_PO_HEADER, {"number": record.po}).one_or_none()
         if header is None:
             po_id = conn.execute(
                 insert(purchase_orders).values(
@@ -135,8 +244,10 @@ class _Intake:
                     after={"supplier": record.supplier},
                 )
                 changed = True
-            rows = conn.execute(select(*ledger.SUPPLY_COLUMNS).where(po_lines.c.po_id == po_id))
-            existing = {r.line: ledger.supply_from(r) for r in rows}
+            lines = self._lines_locked(
+                lambda: [ledger.supply_from(r) for r in conn.execute(_PO_LINES, {"po_id": po_id})]
+            )
+            existing = {ln.line: ln for ln in lines}
         for rec in record.lines:
             line = existing.get(rec.line)
             if line is None:
@@ -206,28 +317,33 @@ class _Intake:
             self.updated["po_lines"] += 1
         return changed
 
+    def _header(self, record: SORecord) -> dict[str, Any]:
+        return {
+            "order_number": record.order,
+            "customer": record.customer or "",
+            "placed_at": record.placed_at,
+            "created_at": self.unit.at,
+        }
+
+    def _create_order(self, record: SORecord) -> None:
+        inserted = self.conn.execute(insert(sales_orders), self._header(record))
+        so_id = inserted.inserted_primary_key[0]
+        self.created["sales_orders"] += 1
+        self._order_lines(record, so_id, {}, changed=True)
+
     def _sales_order(self, record: SORecord) -> None:
         unit, conn = self.unit, self.conn
-        header = conn.execute(
-            select(sales_orders.c.id, sales_orders.c.customer, sales_orders.c.placed_at).where(
-                sales_orders.c.order_number == record.order
-            )
-        ).one_or_none()
+        header = conn.execute(_ORDER_HEADER, {"number": record.order}).one_or_none()
         if header is None:
-            so_id = conn.execute(
-                insert(sales_orders).values(
-                    order_number=record.order,
-                    customer=record.customer or "",
-                    placed_at=record.placed_at,
-                    created_at=unit.at,
-                )
-            ).inserted_primary_key[0]
-            self.created["sales_orders"] += 1
-            existing: dict[int, ledger.Demand] = {}
-            changed = True
+            self._create_order(record)
         else:
             so_id = header.id
             changed = False
+            demand = self._lines_locked(
+                lambda: [
+                    ledger.demand_from(r) for r in conn.execute(_ORDER_LINES, {"so_id": so_id})
+                ]
+            )
             before = {"customer": header.customer, "placed_at": header.placed_at}
             customer = header.customer if record.customer is None else record.customer
             after = {"customer": customer, "placed_at": record.placed_at}
@@ -238,11 +354,23 @@ class _Intake:
                     .where(so_lines.c.so_id == so_id)
                     .values(placed_at=record.placed_at)
                 )
+                for d in demand:
+                    d.placed_at = record.placed_at
                 self.updated["sales_orders"] += 1
                 unit.event("order", order=record.order, before=before, after=after)
                 changed = True
-            rows = conn.execute(select(*ledger.DEMAND_COLUMNS).where(so_lines.c.so_id == so_id))
-            existing = {r.line: ledger.demand_from(r) for r in rows}
+            self._order_lines(record, so_id, {ln.line: ln for ln in demand}, changed=changed)
+
+    def _order_lines(
+        self,
+        record: SORecord,
+        so_id: int,
+        existing: dict[int, ledger.Demand],
+        *,
+        changed: bool,
+    ) -> None:
+        """Add the record's new lines and update the changed ones."""
+        unit, conn = self.unit, self.conn
         new_lines = []
         for rec in record.lines:
             line = existing.get(rec.line)

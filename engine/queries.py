@@ -6,7 +6,7 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, select, tuple_
+from sqlalchemy import Connection, and_, bindparam, func, select, tuple_
 
 from engine.db import Database
 from engine.errors import NotFound
@@ -15,6 +15,7 @@ from engine.models import applied_keys as applied
 from engine.models import po_lines, purchase_orders, sales_orders, so_lines
 from engine.results import (
     AllocatedLine,
+    OrderLineState,
     PODetail,
     POLineSummary,
     QueuedLine,
@@ -262,3 +263,39 @@ def _key_params(after: tuple[datetime, str, int]) -> tuple[object, ...]:
 
     placed_at, order, line = after
     return (literal(placed_at, UTCDateTime()), literal(order), literal(line))
+
+
+def order_lines(db: Database, orders: Collection[str]) -> list[OrderLineState]:
+    """Every line of these orders as it stands now (unknown orders have none), by order
+    number and line."""
+    with db.read() as conn:
+        return order_lines_in(conn, orders)
+
+
+# A chosen order's lines with the PO line each is allocated to; one index probe per order.
+ORDER_LINE_STATES = (
+    select(
+        so_lines.c.order_number,
+        so_lines.c.line,
+        so_lines.c.sku,
+        so_lines.c.quantity,
+        so_lines.c.status,
+        so_lines.c.parked,
+        po_lines.c.po_number,
+        po_lines.c.line.label("po_line"),
+        so_lines.c.promised_date,
+    )
+    .outerjoin(po_lines, po_lines.c.id == so_lines.c.po_line_id)
+    .where(so_lines.c.order_number.in_(bindparam("orders", expanding=True)))
+    .order_by(so_lines.c.order_number, so_lines.c.line)
+)
+
+
+def order_lines_in(conn: Connection, orders: Collection[str]) -> list[OrderLineState]:
+    """``order_lines`` inside a transaction already open."""
+    wanted = sorted(set(orders))
+    found: list[OrderLineState] = []
+    for i in range(0, len(wanted), 500):
+        chunk = wanted[i : i + 500]
+        found.extend(OrderLineState(*r) for r in conn.execute(ORDER_LINE_STATES, {"orders": chunk}))
+    return found

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Annotated, Any
 
@@ -133,3 +134,48 @@ class SORecord(BaseModel):
     def _lines_unique(self) -> SORecord:
         _unique_lines(self.lines, f"order {self.order}")
         return self
+
+
+# --- messages ---------------------------------------------------------------------------------
+
+# Messages above that talk about "date" whatever the field: say which field instead.
+_GENERIC_PREFIXES = ("date ",)
+
+
+def error_reason(err: Any) -> str:
+    """A pydantic error of these models as a short sentence naming the field."""
+    loc = [p for p in err["loc"] if isinstance(p, str)]
+    name = loc[-1] if loc else "record"
+    kind = err["type"]
+    if kind == "missing":
+        return f"{name} is missing"
+    if kind == "extra_forbidden":
+        return f"unknown field {name!r}"
+    if kind == "string_too_long":
+        return f"{name} is longer than {err['ctx']['max_length']} characters"
+    if kind in ("model_type", "dict_type"):
+        return f"expected an object, found {kind_of(err['input'])}"
+    if kind == "too_short" and name == "lines":
+        return "lines is empty; give at least one line"
+    message = str(err["msg"]).removeprefix("Value error, ")
+    for prefix in _GENERIC_PREFIXES:
+        if message.startswith(prefix):
+            return f"{name} {message.removeprefix(prefix)}"
+    if kind == "value_error":
+        return message
+    return f"{name}: {message[:1].lower()}{message[1:]}"
+
+
+def field_path(loc: Sequence[int | str]) -> str:
+    """A pydantic error location as JSON reads it: ``("lines", 0, "sku")`` is ``lines[0].sku``."""
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return path.removeprefix(".")
+
+
+def kind_of(value: Any) -> str:
+    """What a JSON value is, in words."""
+    return {dict: "an object", list: "a list", str: "a string", bool: "true/false"}.get(
+        type(value), "a number" if isinstance(value, int | float) else "null"
+    )

@@ -90,6 +90,8 @@ class Outcome:
     allocated_units: int = 0
     created: dict[str, int] = field(default_factory=dict)
     updated: dict[str, int] = field(default_factory=dict)
+    # Records an import gave again exactly as stored, by table (a retried delivery).
+    unchanged: dict[str, int] = field(default_factory=dict)
 
     @property
     def detail_room(self) -> int:
@@ -208,6 +210,31 @@ class QueuedLine:
 
     def to_dict(self) -> dict[str, Any]:
         return _jsonable(asdict(self))
+
+
+@dataclass(frozen=True)
+class OrderLineState:
+    """Where an SO line stands: allocated to a PO line, waiting in the queue (parked or not),
+    or closed (cancelled, fulfilled)."""
+
+    order: str
+    line: int
+    sku: str
+    quantity: int
+    status: str
+    parked: bool
+    po: str | None
+    po_line: int | None
+    promised_date: date | None
+
+    @property
+    def state(self) -> str:
+        """allocated, queued, parked, cancelled or fulfilled."""
+        if self.status != "open":
+            return self.status
+        if self.po is not None:
+            return "allocated"
+        return "parked" if self.parked else "queued"
 
 
 @dataclass(frozen=True)

@@ -172,6 +172,11 @@ def cancel_po(
     return run_operation(db, actor, "cancel-po", work, dry_run=dry_run, key=key)
 
 
+# The reason of the release events a PO (line) cancellation writes: the digest finds the orders
+# a cancellation left waiting by it.
+PO_CANCELLED = "PO cancelled"
+
+
 def cancel_lines(unit: Unit, targets: list[ledger.Supply]) -> None:
     by_id = {t.id: t for t in targets}
     held = ledger.allocations_of(unit, list(by_id))
@@ -179,11 +184,11 @@ def cancel_lines(unit: Unit, targets: list[ledger.Supply]) -> None:
         unit,
         [(d, by_id[d.po_line_id]) for d in held if d.po_line_id],
         park=False,
-        reason="PO cancelled",
+        reason=PO_CANCELLED,
     )
     for t in targets:
         t.allocated = 0
-        ledger.set_field(unit, t, "status", "cancelled", reason="PO cancelled")
+        ledger.set_field(unit, t, "status", "cancelled", reason=PO_CANCELLED)
 
 
 def rebalance(
@@ -269,6 +274,7 @@ def _not_negative(what: str, value: int) -> None:
 
 
 __all__ = [
+    "PO_CANCELLED",
     "cancel_lines",
     "cancel_po",
     "change_supply",

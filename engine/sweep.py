@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator
 from itertools import groupby, starmap
 from operator import itemgetter
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 
 from engine import fifo, ledger
 from engine.db import Database
@@ -16,15 +17,23 @@ from engine.unit import Actor, Unit, run_operation
 
 # SKUs planned together: bounds the rows held in memory on a sweep of a million lines.
 SKU_BATCH = 64
+# A sweep of at most this many SKUs reads the queue's placed_at (see _queue).
+FEW_SKUS = 8
 
 
 def auto_allocate(
-    db: Database, actor: Actor, *, skus: Collection[str] | None = None, dry_run: bool = False
+    db: Database,
+    actor: Actor,
+    *,
+    skus: Collection[str] | None = None,
+    dry_run: bool = False,
+    key: str | None = None,
 ) -> Outcome:
     """Rule 1: allocate unallocated, open, unparked SO lines in FIFO order, each whole, to the
-    earliest-arriving open PO line of its SKU with ATP for it. ``skus`` limits the sweep."""
+    earliest-arriving open PO line of its SKU with ATP for it. ``skus`` limits the sweep;
+    ``key`` makes it run once (a scheduled sweep's time, so replicas never repeat it)."""
     return run_operation(
-        db, actor, "auto-allocate", lambda unit: sweep(unit, skus), dry_run=dry_run
+        db, actor, "auto-allocate", lambda unit: sweep(unit, skus), dry_run=dry_run, key=key
     )
 
 
@@ -52,19 +61,30 @@ def _queue(unit: Unit, skus: list[str], most: int) -> dict[str, list[ledger.Dema
     # sweep that is every line still waiting, so the read stays small however long the queue.
     # Only the columns a queued line can differ in (the others are fixed by the WHERE clause:
     # open, unparked, unallocated, no promise), and not placed_at, which the ORDER BY uses:
-    # the read is most of a big sweep's cost.
-    rows = unit.conn.execute(
-        select(*ledger.DEMAND_COLUMNS[:5])
+    # the read is most of a big sweep's cost. A sweep of a few SKUs (an order's, as it arrives)
+    # does read placed_at, which saves ``ledger.allocate`` reading it for the lines it places.
+    query = _QUEUE_PLACED if len(skus) <= FEW_SKUS else _QUEUE
+    rows = unit.conn.execute(query, {"skus": skus, "most": most})
+    return {sku: list(starmap(ledger.Demand, lines)) for sku, lines in groupby(rows, itemgetter(3))}
+
+
+def _queue_query(columns: int) -> Select[Any]:
+    return (
+        select(*ledger.DEMAND_COLUMNS[:columns])
         .where(
-            so_lines.c.sku.in_(skus),
+            so_lines.c.sku.in_(bindparam("skus", expanding=True)),
             so_lines.c.status == "open",
             so_lines.c.po_line_id.is_(None),
             so_lines.c.parked.is_(False),
-            so_lines.c.quantity <= most,
+            so_lines.c.quantity <= bindparam("most"),
         )
         .order_by(so_lines.c.sku, so_lines.c.placed_at, so_lines.c.order_number, so_lines.c.line)
     )
-    return {sku: list(starmap(ledger.Demand, lines)) for sku, lines in groupby(rows, itemgetter(3))}
+
+
+# Built once: an order intake sweeps its SKUs, and building the query each time was a part of it.
+_QUEUE = _queue_query(5)  # id, order, line, sku, quantity
+_QUEUE_PLACED = _queue_query(6)  # and placed_at
 
 
 def _skus_with_work(unit: Unit) -> list[str]:

@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, bindparam, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from engine.db import Database
-from engine.models import applied_keys, audit_events, products, promise_changes
+from engine.models import (
+    applied_keys,
+    audit_events,
+    po_lines,
+    products,
+    promise_changes,
+    so_lines,
+)
 from engine.results import DateChange, Outcome
 from engine.types import Source
 
@@ -116,29 +123,51 @@ class Unit:
         )
         self.outcome.promises.append(DateChange(order, line, old, new, reason))
 
-    def lock_skus(self, skus: Collection[str]) -> None:
-        """Serialise work per product: lock the SKUs' rows in SKU order (no deadlock cycles).
+    def lock_skus(
+        self,
+        skus: Collection[str],
+        *,
+        orders: Sequence[str] = (),
+        pos: Sequence[str] = (),
+    ) -> bool:
+        """Serialise work per product: lock the SKUs' rows in SKU order (no deadlock cycles),
+        with the SKUs the lines of ``orders`` and ``pos`` hold now, in the same pass.
 
         Every operation that changes allocations takes these locks before it reads the rows it
         decides on, so under READ COMMITTED it decides on the latest committed state. On SQLite
-        the whole database is already held by ``BEGIN IMMEDIATE``.
+        the whole database is already held by ``BEGIN IMMEDIATE``. Returns whether a SKU not
+        held before was locked on PostgreSQL: rows of it read before may have changed since.
         """
         wanted = sorted(set(skus) - self._locked)
-        if not wanted:
-            return
-        if self.is_postgres:
-            stmt = postgresql.insert(products).on_conflict_do_nothing()
+        if not self.is_postgres:
+            self.add_products(wanted)
+            self._locked.update(wanted)
+            return False
+        if orders or pos:
+            query, params = _LOCK_HELD, {"skus": wanted, "orders": list(orders), "pos": list(pos)}
+        elif wanted:
+            query, params = _LOCK_SKUS, {"skus": wanted}
         else:
-            stmt = sqlite.insert(products).on_conflict_do_nothing()
-        self.conn.execute(stmt, [{"sku": s} for s in wanted])
-        if self.is_postgres:
-            self.conn.execute(
-                select(products.c.sku)
-                .where(products.c.sku.in_(wanted))
-                .order_by(products.c.sku)
-                .with_for_update()
-            ).all()
-        self._locked.update(wanted)
+            return False
+        # Nearly always every SKU has its row already: lock them in one statement, and add
+        # (and lock) only the new ones. A new row is locked by its insert, after the others;
+        # the rare deadlock that can make is detected by PostgreSQL and the operation retried.
+        locked = set(self.conn.execute(query, params).scalars())
+        missing = [s for s in wanted if s not in locked]
+        if missing:
+            self.add_products(missing)
+            self.conn.execute(_LOCK_SKUS, {"skus": missing}).all()
+        new = (locked | set(missing)) - self._locked
+        self._locked.update(new)
+        return bool(new)
+
+    def add_products(self, skus: Collection[str]) -> None:
+        """Make sure the SKUs have their product rows (lines refer to them), locking none."""
+        if skus:
+            dialect = postgresql if self.is_postgres else sqlite
+            # In SKU order: two operations adding the same new SKUs wait for each other in turn.
+            rows = _rows(sorted(skus))
+            self.conn.execute(dialect.insert(products).on_conflict_do_nothing(), rows)
 
     def flush(self) -> None:
         if self._promises:
@@ -147,6 +176,36 @@ class Unit:
         if self._events:
             self.conn.execute(insert(audit_events), self._events)
             self._events.clear()
+
+
+_LOCK_SKUS = (
+    select(products.c.sku)
+    .where(products.c.sku.in_(bindparam("skus", expanding=True)))
+    .order_by(products.c.sku)
+    # NO KEY UPDATE: as exclusive as FOR UPDATE between operations, but new lines' foreign
+    # keys (KEY SHARE) to these rows do not wait for it (see engine.intake._new_orders).
+    .with_for_update(key_share=True)
+)
+_LOCK_HELD = (
+    select(products.c.sku)
+    .where(
+        products.c.sku.in_(bindparam("skus", expanding=True))
+        | products.c.sku.in_(
+            select(so_lines.c.sku).where(
+                so_lines.c.order_number.in_(bindparam("orders", expanding=True))
+            )
+        )
+        | products.c.sku.in_(
+            select(po_lines.c.sku).where(po_lines.c.po_number.in_(bindparam("pos", expanding=True)))
+        )
+    )
+    .order_by(products.c.sku)
+    .with_for_update(of=products, key_share=True)
+)
+
+
+def _rows(skus: Collection[str]) -> list[dict[str, str]]:
+    return [{"sku": s} for s in skus]
 
 
 def run_operation(

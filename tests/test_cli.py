@@ -159,7 +159,8 @@ def test_digest_lists_the_queue_by_sku_and_out_of_sync_lines(db):
     data = as_json(ok(db, "digest", "--json"))
     assert data["unallocated"] == [
         {"sku": "A", "lines": 1, "units": 4, "parked": 0,
-         "oldest_placed_at": "2026-11-02T09:05:00+00:00"}
+         "oldest_placed_at": "2026-11-02T09:05:00+00:00", "parked_units": 0, "atp_open": 2,
+         "atp_line": {"po": "PO-1", "line": 1, "arrival_date": "2027-01-10", "atp": 1}}
     ]  # fmt: skip
     assert data["out_of_sync"] == [
         {"po": "PO-2", "line": 1, "sku": "A", "arrival_date": "2027-03-01", "lines": 1,

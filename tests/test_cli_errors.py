@@ -50,7 +50,7 @@ PO_HEADER = "po,line,sku,quantity,arrival_date,supplier\n"
         (("cancel-po", "PO-1", "--line", "two"), "error: --line 'two' is not a whole number"),
         (("unallocated", "--limit", "-1"), "error: --limit -1 must be at least 0"),
         (("unallocated", "--sku", "A B"), "SKU 'A B' must be 1-64 letters"),
-        (("digest", "--post"), "error: posting needs the Slack settings (PREORDER_SLACK_BOT_"),
+        (("digest", "--post"), "error: posting the digest needs PREORDER_SLACK_BOT_TOKEN"),
     ],
 )
 def test_refused_or_malformed_commands_exit_1_with_one_error_line_and_change_nothing(

@@ -102,3 +102,20 @@ def test_sync_through_google_sheets_from_the_command_line(
     failed = run(shop, "sheets", "sync", env=env)
     assert failed.exit_code == 1
     assert "429" in error_line(failed) and "try again later" in error_line(failed)
+
+
+def test_a_sync_waits_for_no_one_when_another_holds_the_sheet(
+    shop: e.Database, tmp_path: Path
+) -> None:
+    """The command line and the scheduled job share one lock: a second sync at the same moment
+    is refused at once rather than reading the sheet the first is about to write."""
+    from engine.locks import job_lock
+
+    path = tmp_path / "allocations.xlsx"
+    with job_lock(shop, "sheet-sync") as held:
+        assert held
+        result = run(shop, "sheets", "sync", "--xlsx", str(path))
+    assert result.exit_code == 1
+    assert "another sheet sync is running" in error_line(result)
+    assert not path.exists()
+    assert run(shop, "sheets", "sync", "--xlsx", str(path)).exit_code == 0

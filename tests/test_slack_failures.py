@@ -55,9 +55,7 @@ def quick_app(
     database.dispose()
 
 
-def choose_modal(
-    app: SlackApp, channel: str = CHANNEL, user: str = MERCHANDISER
-) -> dict[str, Any]:
+def choose_modal(app: SlackApp, channel: str = CHANNEL, user: str = MERCHANDISER) -> dict[str, Any]:
     """``/preorder po PO-1001`` in ``channel`` -> Allocate -> Yes: the choice of order lines."""
     _, url = app.command("po PO-1001", channel=channel, user=user)
     (message,) = app.responses(url)

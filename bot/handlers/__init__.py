@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.handlers import allocate, command, home, po, remove, review, sync_date
+from bot.handlers import allocate, command, home, links, po, remove, review, sync_date
 from bot.handlers.support import HandlerContext
 
 __all__ = ["HandlerContext", "register_all"]
 
 
 def register_all(app: App, ctx: HandlerContext) -> None:
-    for module in (command, po, review, allocate, remove, sync_date, home):
+    for module in (command, po, review, allocate, remove, sync_date, home, links):
         module.register(app, ctx)

@@ -10,12 +10,12 @@ from __future__ import annotations
 import engine as e
 from bot.handlers.support import Req
 from bot.views.unallocated import ROWS_PER_SKU, SKU_ROWS, SKU_SECTIONS, unallocated_message
-from engine.digest import digest
+from engine.digest import queue_by_sku
 
 
 def show(req: Req, sku: str | None) -> None:
     req.ack()
-    totals = digest(req.db).unallocated
+    totals = queue_by_sku(req.db)
     if sku is not None:
         totals = [t for t in totals if t.sku == sku]
         lines = e.unallocated(req.db, sku=sku, limit=SKU_ROWS)

@@ -23,9 +23,9 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.ids import BlockId, CallbackId
-from bot.render import day, plural, when
+from bot.render import day, plural, waited, when
 
-__all__ = ["day", "plural", "when"]  # re-exported for the view modules
+__all__ = ["day", "plural", "waited", "when"]  # re-exported for the view modules
 
 MODAL_BLOCKS = 100  # per modal or Home tab
 MESSAGE_BLOCKS = 50

@@ -1,0 +1,399 @@
+"""Benchmark of order intake over HTTP: signed ``POST /orders`` requests from concurrent senders
+into the real intake app behind the real waitress server on loopback, on PostgreSQL, while the
+FIFO sweep runs every few seconds beside it, as the scheduler would run it.
+
+The server (waitress, the intake app, the sweep thread) runs in a child process of its own, so
+that the senders' Python does not share its interpreter lock. Each sender keeps one connection
+open and posts one order of 1-3 lines at a time, with a unique order number, over ``--skus``
+SKUs; most SKUs have plenty of supply, a few so little that orders queue. After the run the
+script checks the database: no PO line over-allocated, each PO line's counter the sum of its
+allocations, every line of every accepted order stored and either allocated or queued.
+
+    python bench/intake_http.py [--seconds 30] [--senders 20] [--threads 24] [--skus 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import logging
+import random
+import sys
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from multiprocessing import get_context
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+# The invariant checks of the test suite are reused to judge the end state.
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import _common as c  # noqa: E402
+from sqlalchemy import text  # noqa: E402
+
+import engine as e  # noqa: E402
+from bot.intake import SIGNATURE_HEADER, sign  # noqa: E402
+from tests.invariants import check_invariants  # noqa: E402
+
+SECRET = "bench-intake-secret"
+T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
+ARRIVAL0 = date(2027, 1, 4)
+PO_LINES_PER_SKU = 3
+TARGET_P99_MS = 100.0
+TARGET_RATE = 300.0
+
+
+def make_supply(n_skus: int, scarce: int, seed: int) -> dict[str, list[dict[str, Any]]]:
+    """``n_skus`` SKUs with three PO lines each; ``scarce`` of them with a few units in all."""
+    rng = random.Random(seed)
+    skus = [f"SKU-{i:04d}" for i in range(n_skus)]
+    short = set(rng.sample(skus, scarce))
+    pos: list[dict[str, Any]] = []
+    lines: list[dict[str, Any]] = []
+    for k in range(PO_LINES_PER_SKU):
+        for j, sku in enumerate(skus):
+            if j % 10 == 0:
+                pos.append(
+                    {
+                        "id": len(pos) + 1,
+                        "po_number": f"PO-{len(pos) + 1:05d}",
+                        "supplier": f"supplier-{rng.randrange(20)}",
+                        "status": "open",
+                        "created_at": T0,
+                        "updated_at": T0,
+                    }
+                )
+            quantity = rng.randint(2, 6) if sku in short else rng.randint(3_000, 5_000)
+            lines.append(
+                {
+                    "id": len(lines) + 1,
+                    "po_id": pos[-1]["id"],
+                    "po_number": pos[-1]["po_number"],
+                    "line": j % 10 + 1,
+                    "sku": sku,
+                    "quantity": quantity,
+                    "store_hold": rng.choice((0, 0, 1)) if sku in short else rng.choice((0, 50)),
+                    "allocated": 0,
+                    "allocated_lines": 0,
+                    "out_of_sync": 0,
+                    "arrival_date": ARRIVAL0 + timedelta(days=14 * k + rng.randrange(7)),
+                    "status": "open",
+                    "updated_at": T0,
+                }
+            )
+    return {
+        "products": [{"sku": s} for s in skus],
+        "purchase_orders": pos,
+        "po_lines": lines,
+    }
+
+
+# --- the server, in a child process -------------------------------------------------------------
+
+
+def serve_child(url: str, threads: int, sweep_every: float, pipe: Connection) -> None:
+    """Serve the intake on a free port (sent up the pipe) and sweep every ``sweep_every`` s
+    until the parent says stop; then send back the sweep's figures."""
+    from bot.intake import intake_app
+    from bot.metrics import Metrics
+    from bot.server import HttpServer, wsgi_app
+
+    # Refusals and failures only: a line per accepted order would be most of what is printed.
+    logging.basicConfig(level=logging.WARNING, format="server: %(levelname)s %(message)s")
+    db = e.Database(url)
+    metrics = Metrics()
+    router = wsgi_app(
+        None,  # type: ignore[arg-type]  # no Slack: slack=False never uses the app
+        db,
+        slack=False,
+        metrics=metrics,
+        intake=intake_app(db, SECRET, metrics),
+    )
+    server = HttpServer(router, "127.0.0.1", 0, threads=threads)
+    loop = threading.Thread(target=server.run, daemon=True)
+    loop.start()
+    stop = threading.Event()
+    sweeps: list[tuple[float, int]] = []
+
+    def sweeper() -> None:
+        actor = e.Actor("scheduler", e.Source.SCHEDULER)
+        while not stop.wait(sweep_every):
+            t = time.perf_counter()
+            outcome = e.auto_allocate(db, actor)
+            sweeps.append((time.perf_counter() - t, outcome.allocated_count))
+
+    sweep_thread = threading.Thread(target=sweeper, daemon=True)
+    sweep_thread.start()
+    pipe.send(server.port)
+    pipe.recv()  # stop
+    stop.set()
+    sweep_thread.join()
+    server.stop(timeout=10)
+    loop.join(timeout=10)
+    db.dispose()
+    pipe.send(sweeps)
+
+
+# --- the senders --------------------------------------------------------------------------------
+
+
+@dataclass
+class Sent:
+    """What one sender posted and heard back."""
+
+    latencies: list[float] = field(default_factory=list)  # of timed 200s, seconds
+    statuses: Counter[int] = field(default_factory=Counter)
+    errors: Counter[str] = field(default_factory=Counter)
+    # order number -> its lines [(line, sku, quantity)], for every order answered 200
+    accepted: dict[str, list[tuple[int, str, int]]] = field(default_factory=dict)
+    reported: Counter[str] = field(default_factory=Counter)  # line states in the answers
+    timed_orders: int = 0
+    last_done: float = 0.0
+
+
+def send(index: int, port: int, skus: list[str], clock_on: float, end: float, seed: int) -> Sent:
+    rng = random.Random(seed * 1000 + index)
+    sent = Sent()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    n = 0
+    while time.perf_counter() < end:
+        n += 1
+        number = f"B{index:02d}-{n:07d}"
+        lines = [
+            (ln, sku, rng.choice((1, 1, 2, 3)))
+            for ln, sku in enumerate(rng.sample(skus, rng.choice((1, 2, 3))), start=1)
+        ]
+        body = json.dumps(
+            {
+                "sales_orders": [
+                    {
+                        "order": number,
+                        "customer": f"customer-{rng.randrange(10_000)}",
+                        "placed_at": datetime.now(UTC).isoformat(),
+                        "lines": [{"line": ln, "sku": s, "quantity": q} for ln, s, q in lines],
+                    }
+                ]
+            }
+        ).encode()
+        headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(SECRET, body)}
+        began = time.perf_counter()
+        try:
+            conn.request("POST", "/orders", body, headers)
+            reply = conn.getresponse()
+            data = reply.read()
+        except (OSError, http.client.HTTPException) as exc:
+            sent.errors[type(exc).__name__] += 1
+            conn.close()
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            continue
+        done = time.perf_counter()
+        sent.statuses[reply.status] += 1
+        if reply.status != 200:
+            continue
+        sent.accepted[number] = lines
+        sent.reported.update(x["status"] for x in json.loads(data)["lines"])
+        if began >= clock_on:
+            sent.latencies.append(done - began)
+            sent.timed_orders += 1
+            sent.last_done = done
+    conn.close()
+    return sent
+
+
+# --- the end state ------------------------------------------------------------------------------
+
+
+def check_end_state(url: str, posted: dict[str, list[tuple[int, str, int]]]) -> list[str]:
+    """Problems with the database after the run (none expected)."""
+    problems: list[str] = []
+    db = e.Database(url)
+    with db.read() as conn:
+        over = conn.execute(
+            text(
+                "SELECT p.po_number, p.line, p.allocated, p.quantity - p.store_hold, "
+                "COALESCE((SELECT SUM(a.quantity) FROM allocations a "
+                "WHERE a.po_line_id = p.id), 0) AS summed FROM po_lines p "
+                "WHERE p.allocated > p.quantity - p.store_hold OR p.allocated <> "
+                "COALESCE((SELECT SUM(a.quantity) FROM allocations a WHERE a.po_line_id = p.id), 0)"
+            )
+        ).all()
+    problems += [
+        f"PO line {r[0]}:{r[1]}: allocated {r[2]}, sellable {r[3]}, sum of allocations {r[4]}"
+        for r in over
+    ]
+    stored = {(x.order, x.line): x for x in e.order_lines(db, list(posted))}
+    states: Counter[str] = Counter()
+    for number, lines in posted.items():
+        for ln, sku, quantity in lines:
+            found = stored.get((number, ln))
+            if found is None:
+                problems.append(f"{number}:{ln} was accepted but is not stored")
+                continue
+            states[found.state] += 1
+            if (found.sku, found.quantity) != (sku, quantity):
+                problems.append(f"{number}:{ln} stored as {found.sku} x{found.quantity}")
+            if found.state not in ("allocated", "queued"):
+                problems.append(f"{number}:{ln} is {found.state}, neither allocated nor queued")
+    try:
+        check_invariants(db)
+    except AssertionError as exc:
+        problems.append(f"invariants: {exc}")
+    db.dispose()
+    c.say(
+        f"  end state: {sum(states.values()):,} lines of {len(posted):,} accepted orders: "
+        f"{states['allocated']:,} allocated, {states['queued']:,} queued; "
+        f"{len(over)} PO lines over-allocated or miscounted"
+    )
+    return problems
+
+
+# --- main ---------------------------------------------------------------------------------------
+
+
+def run(args: argparse.Namespace) -> int:
+    rows = make_supply(args.skus, args.scarce, args.seed)
+    skus = [r["sku"] for r in rows["products"]]
+    # PostgreSQL only: the folder (for SQLite files) is not used.
+    with c.open_store("postgresql", args, Path("."), "intake_http", rows) as store:
+        url = store.fresh()
+        pipe, child_end = get_context("spawn").Pipe()
+        server = get_context("spawn").Process(
+            target=serve_child, args=(url, args.threads, args.sweep_every, child_end)
+        )
+        server.start()
+        try:
+            port = pipe.recv()
+            start = time.perf_counter()
+            clock_on = start + args.warmup
+            end = clock_on + args.seconds
+            results: list[Sent] = []
+            senders = [
+                threading.Thread(
+                    target=lambda i=i: results.append(send(i, port, skus, clock_on, end, args.seed))
+                )
+                for i in range(args.senders)
+            ]
+            for t in senders:
+                t.start()
+            for t in senders:
+                t.join()
+            pipe.send("stop")
+            sweeps: list[tuple[float, int]] = pipe.recv()
+        finally:
+            server.join(timeout=30)
+            if server.is_alive():
+                server.terminate()
+        return report(args, url, results, sweeps, clock_on)
+
+
+def report(
+    args: argparse.Namespace,
+    url: str,
+    results: list[Sent],
+    sweeps: list[tuple[float, int]],
+    clock_on: float,
+) -> int:
+    latencies = [x * 1000 for s in results for x in s.latencies]
+    timed = sum(s.timed_orders for s in results)
+    window = max((s.last_done for s in results), default=clock_on) - clock_on
+    statuses: Counter[int] = sum((s.statuses for s in results), Counter())
+    errors: Counter[str] = sum((s.errors for s in results), Counter())
+    reported: Counter[str] = sum((s.reported for s in results), Counter())
+    posted: dict[str, list[tuple[int, str, int]]] = {}
+    for s in results:
+        posted.update(s.accepted)
+    if not latencies:
+        c.say("no order was accepted in the timed window")
+        return 1
+    rate = timed / window
+    p50, p99 = c.percentile(latencies, 50), c.percentile(latencies, 99)
+    lines = sum(len(v) for v in posted.values())
+    c.say(
+        f"  answers: {', '.join(f'{n:,} x {code}' for code, n in sorted(statuses.items()))}"
+        + (f"; connection errors: {dict(errors)}" if errors else "")
+    )
+    c.say(
+        f"  lines as answered: {', '.join(f'{n:,} {k}' for k, n in reported.most_common())} "
+        f"({lines:,} lines in {len(posted):,} orders, warm-up included)"
+    )
+    if sweeps:
+        took = [t * 1000 for t, _ in sweeps]
+        c.say(
+            f"  sweeps: {len(sweeps)}, allocated {sum(n for _, n in sweeps):,} lines, "
+            f"median {c.median(took):.0f} ms, max {max(took):.0f} ms"
+        )
+    problems = check_end_state(url, posted)
+    for problem in problems[:20]:
+        c.say(f"  PROBLEM {problem}")
+    c.say("\nsummary")
+    c.say(
+        f"  {timed:,} orders in {window:.1f} s from {args.senders} senders: "
+        f"{rate:.0f} orders/s; target >= {TARGET_RATE:.0f}: {c.verdict(rate >= TARGET_RATE)}"
+    )
+    c.say(
+        f"  latency p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {max(latencies):.1f} ms; "
+        f"p99 target < {TARGET_P99_MS:.0f} ms: {c.verdict(p99 < TARGET_P99_MS)}"
+    )
+    c.say(
+        "  end state: "
+        + (
+            "no PO line over-allocated, every accepted line allocated or queued"
+            if not problems
+            else f"{len(problems)} PROBLEMS"
+        )
+    )
+    return 1 if problems or statuses.keys() - {200} or errors else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python bench/intake_http.py",
+        description="Order intake over HTTP on loopback with PostgreSQL: concurrent senders "
+        "posting signed orders to POST /orders while the sweep runs; throughput, latency, and "
+        "a check of the end state.",
+    )
+    parser.add_argument(
+        "--pg-url",
+        default=c.DEFAULT_PG_URL,
+        help="PostgreSQL server to use; the benchmark works in a schema of its own and drops it "
+        "at the end (default: $PREORDER_BENCH_POSTGRES_URL or %(default)s)",
+    )
+    parser.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
+    parser.add_argument("--seconds", type=float, default=30.0, help="timed run (default: 30)")
+    parser.add_argument(
+        "--warmup", type=float, default=2.0, help="untimed seconds first (default: 2)"
+    )
+    parser.add_argument("--senders", type=int, default=20, help="sender threads (default: 20)")
+    parser.add_argument(
+        "--threads", type=int, default=24, help="waitress worker threads (default: 24)"
+    )
+    parser.add_argument("--skus", type=int, default=200, help="SKUs (default: 200)")
+    parser.add_argument(
+        "--scarce", type=int, default=20, help="SKUs with only a few units (default: 20)"
+    )
+    parser.add_argument(
+        "--sweep-every", type=float, default=2.0, help="seconds between sweeps (default: 2)"
+    )
+    args = parser.parse_args(argv)
+    if args.seconds <= 0 or args.senders < 1 or args.threads < 1 or args.skus < 3:
+        parser.error("need --seconds > 0, --senders >= 1, --threads >= 1 and --skus >= 3")
+    if not 0 <= args.scarce < args.skus:
+        parser.error("--scarce must be at least 0 and below --skus")
+    c.say(
+        f"intake over HTTP: {args.senders} senders for {args.seconds:.0f} s (after "
+        f"{args.warmup:.0f} s warm-up), orders of 1-3 lines over {args.skus} SKUs "
+        f"({args.scarce} scarce), waitress with {args.threads} threads, a sweep every "
+        f"{args.sweep_every:g} s; PostgreSQL; {c.python_info()}"
+    )
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,229 @@
+"""``POST /orders``: sales orders pushed by a shop as customers place them.
+
+The sender signs the raw body with the intake secret: ``X-Preorder-Signature`` is the hex
+HMAC-SHA256 of the body (``sha256=`` before it is allowed), checked in constant time before the
+body is even parsed. A body (at most ``MAX_BODY`` bytes; see ``bot.intake_orders`` for its
+shapes) is validated whole, then stored and auto-allocated in one transaction (rule 1), and the
+answer tells, per line, the PO line it got or that it waits.
+
+Sending the same orders again is safe: an order already stored exactly so changes nothing and
+the answer is the same, so a sender that lost an answer (a timeout, a 503) simply sends again.
+
+| status | when | stored |
+|---|---|---|
+| 200 | the orders are stored (or were already) | yes |
+| 400 | not JSON, or an invalid field (each named in ``problems``) | nothing |
+| 401 | signature missing or wrong | nothing |
+| 405 | not a POST | nothing |
+| 413 | body over ``MAX_BODY`` | nothing |
+| 422 | a rule refuses the change | nothing |
+| 503 | the database is unavailable (``Retry-After``) | nothing |
+| 500 | a fault of ours (logged with its traceback) | nothing |
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+import engine
+from bot.intake_orders import BadOrders, answer, parse_orders, tally
+from bot.metrics import Metrics
+from bot.server import WSGIApp
+from engine import Actor, Database, EngineError, SORecord, Source, StorageError
+
+log = logging.getLogger("bot.intake")
+
+MAX_BODY = 1024 * 1024
+SIGNATURE_HEADER = "X-Preorder-Signature"
+SIGNATURE_PREFIX = "sha256="
+RETRY_AFTER_SECONDS = 5
+ACTOR = Actor("api", Source.API)
+
+StartResponse = Callable[..., Any]
+
+
+def sign(secret: str, body: bytes) -> str:
+    """What a sender puts in ``X-Preorder-Signature``: the hex HMAC-SHA256 of the body."""
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+class Reply(Exception):
+    """An answer other than 200: its status, JSON body and extra headers; ``result`` and
+    ``count`` are what the metrics count it as (the orders it held, or 1 when unknown)."""
+
+    def __init__(
+        self,
+        status: str,
+        body: dict[str, Any],
+        *,
+        result: str,
+        count: int = 1,
+        headers: Sequence[tuple[str, str]] = (),
+    ) -> None:
+        super().__init__(body.get("error", status))
+        self.status = status
+        self.body = body
+        self.result = result
+        self.count = count
+        self.headers = list(headers)
+
+
+def intake_app(db: Database, secret: str, metrics: Metrics) -> WSGIApp:
+    """The WSGI app of ``POST /orders`` (mount it with ``bot.server.wsgi_app(intake=...)``)."""
+    if not secret:
+        # An intake without a secret would take orders from anyone.
+        raise ValueError("order intake needs a secret (PREORDER_INTAKE_SECRET)")
+    key = secret.encode()
+
+    def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("REQUEST_METHOD") != "POST":
+            return _json(
+                start_response,
+                "405 Method Not Allowed",
+                {"error": "use POST"},
+                [("Allow", "POST")],
+            )
+        started = time.perf_counter()
+        try:
+            body = _read_body(environ)
+            _check_signature(key, body, environ.get("HTTP_X_PREORDER_SIGNATURE"))
+            try:
+                orders = parse_orders(body)
+            except BadOrders as bad:
+                raise Reply(
+                    "400 Bad Request", bad.to_dict(), result="invalid", count=bad.count
+                ) from None
+            reply = _store(db, metrics, orders, started)
+        except Reply as refusal:
+            metrics.intake_orders.labels(refusal.result).inc(refusal.count)
+            log.warning(
+                "intake: %s from %s: %s",
+                refusal.status.split()[0],
+                environ.get("REMOTE_ADDR", "?"),
+                refusal,
+            )
+            return _json(start_response, refusal.status, refusal.body, refusal.headers)
+        return _json(start_response, "200 OK", reply)
+
+    return app
+
+
+def _read_body(environ: dict[str, Any]) -> bytes:
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        raise Reply("400 Bad Request", {"error": "bad Content-Length"}, result="invalid") from None
+    too_big = Reply(
+        "413 Content Too Large",
+        {"error": f"the body is over {MAX_BODY} bytes; send fewer orders at a time"},
+        result="invalid",
+    )
+    if length > MAX_BODY:
+        raise too_big
+    body: bytes = environ["wsgi.input"].read(length) if length > 0 else b""
+    if len(body) > MAX_BODY:
+        raise too_big
+    return body
+
+
+def _check_signature(key: bytes, body: bytes, given: str | None) -> None:
+    if not given:
+        raise Reply(
+            "401 Unauthorized",
+            {"error": f"missing {SIGNATURE_HEADER} (hex HMAC-SHA256 of the body)"},
+            result="unauthorized",
+        )
+    given = given.strip()
+    if given[: len(SIGNATURE_PREFIX)].lower() == SIGNATURE_PREFIX:
+        given = given[len(SIGNATURE_PREFIX) :]
+    expected = hmac.new(key, body, hashlib.sha256).hexdigest().encode()
+    # WSGI hands headers over as latin-1 text; compare bytes so that any header compares.
+    if not hmac.compare_digest(expected, given.lower().encode("latin-1", "replace")):
+        raise Reply(
+            "401 Unauthorized",
+            {"error": f"bad {SIGNATURE_HEADER}: it is not the body's HMAC-SHA256 with the secret"},
+            result="unauthorized",
+        )
+
+
+def _store(
+    db: Database, metrics: Metrics, orders: list[SORecord], started: float
+) -> dict[str, Any]:
+    """Store and allocate the orders in one transaction, then read where their lines stand."""
+    count = len(orders)
+    try:
+        outcome, lines = engine.apply_orders(db, ACTOR, orders)
+    except (StorageError, PoolTimeout) as exc:
+        raise _unavailable(exc, count) from None
+    except IntegrityError:
+        # A constraint the engine should have kept: a fault here, not the sender's.
+        log.exception("intake: the database refused %d orders", count)
+        raise Reply(
+            "500 Internal Server Error",
+            {"error": "internal error; nothing was stored"},
+            result="failed",
+            count=count,
+        ) from None
+    except DBAPIError as exc:
+        raise _unavailable(exc, count) from None
+    except EngineError as exc:
+        raise Reply(
+            "422 Unprocessable Content", {"error": str(exc)}, result="refused", count=count
+        ) from None
+    unchanged = outcome.unchanged.get("sales_orders", 0)
+    if count > unchanged:
+        metrics.intake_orders.labels("accepted").inc(count - unchanged)
+    if unchanged:
+        metrics.intake_orders.labels("duplicate").inc(unchanged)
+    log.info(
+        "intake: %d %s (%s) from %s%s in %.0f ms",
+        count,
+        "order" if count == 1 else "orders",
+        tally(lines),
+        ACTOR.name,
+        f", {unchanged} already stored as sent" if unchanged else "",
+        (time.perf_counter() - started) * 1000,
+    )
+    return answer(orders, lines)
+
+
+def _unavailable(exc: Exception, count: int) -> Reply:
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    log.error("intake: the database is unavailable: %s", first)
+    return Reply(
+        "503 Service Unavailable",
+        {
+            "error": "the database is unavailable; send the same body again later "
+            "(nothing is stored twice)"
+        },
+        result="unavailable",
+        count=count,
+        headers=[("Retry-After", str(RETRY_AFTER_SECONDS))],
+    )
+
+
+def _json(
+    start_response: StartResponse,
+    status: str,
+    body: dict[str, Any],
+    headers: Sequence[tuple[str, str]] = (),
+) -> list[bytes]:
+    data = json.dumps(body).encode()
+    start_response(
+        status,
+        [
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(data))),
+            *headers,
+        ],
+    )
+    return [data]

@@ -1,0 +1,53 @@
+"""The service's log lines (bot/logs.py): plain text, or one JSON object per line."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from datetime import datetime
+
+import pytest
+
+from bot.logs import configure_logging
+
+
+@pytest.fixture
+def restored_logging() -> Iterator[None]:
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    logging.getLogger("apscheduler").setLevel(logging.NOTSET)
+
+
+def test_json_lines_carry_time_level_logger_message_and_the_extra_fields(
+    restored_logging: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configure_logging("json")
+    log = logging.getLogger("bot.scheduler")
+    log.info("job %s: 3 order lines allocated", "sweep", extra={"job": "sweep", "allocated": 3})
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        log.exception("job sweep: failed")
+    logging.getLogger("apscheduler.scheduler").info("Added job")  # routine chatter: not shown
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 2
+    done, failed = (json.loads(line) for line in lines)
+    assert list(done) == ["time", "level", "logger", "message", "job", "allocated"]
+    assert done["level"] == "INFO" and done["logger"] == "bot.scheduler"
+    assert done["message"] == "job sweep: 3 order lines allocated"
+    assert done["allocated"] == 3
+    assert datetime.fromisoformat(done["time"]).utcoffset() is not None
+    assert failed["level"] == "ERROR" and "ValueError: boom" in failed["exc_info"]
+
+
+def test_plain_lines_read_as_before(
+    restored_logging: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configure_logging("plain")
+    logging.getLogger("bot.server").warning("health check: %s", "no answer", extra={"x": 1})
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.endswith(" WARNING bot.server: health check: no answer")
