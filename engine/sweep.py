@@ -16,7 +16,7 @@ from engine.results import Outcome
 from engine.unit import Actor, Unit, run_operation
 
 # SKUs planned together: bounds the rows held in memory on a sweep of a million lines.
-SKU_BATCH = 64
+SKU_BATCH = 128
 # A sweep of at most this many SKUs reads the queue's placed_at (see _queue).
 FEW_SKUS = 8
 
