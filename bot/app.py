@@ -21,6 +21,7 @@ from slack_sdk.http_retry import RateLimitErrorRetryHandler, default_retry_handl
 from bot.auth import Authorizer
 from bot.deliveries import Deliveries, delivery_keys
 from bot.handlers import HandlerContext, register_all
+from bot.metrics import Metrics
 from bot.settings import SlackSettings
 from bot.webapi import NameFailedCall
 from engine import Database
@@ -63,7 +64,12 @@ def _quick(client: WebClient) -> WebClient:
     )
 
 
-def create_app(settings: SlackSettings, db: Database, client: WebClient | None = None) -> App:
+def create_app(
+    settings: SlackSettings,
+    db: Database,
+    client: WebClient | None = None,
+    metrics: Metrics | None = None,
+) -> App:
     """The app for ``settings`` on ``db``. ``client`` replaces the Web API client (tests aim
     one at a stand-in). Checks the bot token with ``auth.test`` once, here."""
     client = client or web_client(settings)
@@ -80,6 +86,7 @@ def create_app(settings: SlackSettings, db: Database, client: WebClient | None =
         db=db,
         auth=Authorizer(settings.merchandisers, settings.merchandiser_group, _quick(client)),
         deliveries=Deliveries(),
+        metrics=metrics,
     )
     app.use(_once(ctx.deliveries))
     register_all(app, ctx)

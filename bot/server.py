@@ -188,7 +188,7 @@ def serve(
     metrics = Metrics()
     stop_counting = count_allocations(metrics)
     try:
-        app = create_app(settings, db)
+        app = create_app(settings, db, metrics=metrics)
         socket = None
         if settings.socket_mode:
             from slack_bolt.adapter.socket_mode import SocketModeHandler

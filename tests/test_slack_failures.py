@@ -110,6 +110,8 @@ def test_a_summary_that_times_out_is_told_and_the_allocation_stays(
     ) in said
     assert "Traceback" not in said and "TimeoutError" not in said
     assert any("summary not posted" in r.getMessage() for r in caplog.records)
+    counted = quick_app.request("/metrics").text
+    assert 'preorder_api_errors_total{api="slack"} 1.0' in counted
     # The same submission delivered again is not applied again, however the summary went.
     assert quick_app.submit(choose, {ActionId.ALLOCATE_ORDERS: ["SO-3:1", "SO-4:1"]}).body == b""
     assert allocation_map(quick_app.db) == allocated

@@ -25,6 +25,7 @@ from slack_sdk.models.views import View
 
 from bot.auth import Authorizer
 from bot.deliveries import Deliveries
+from bot.metrics import Metrics
 from bot.views.common import (
     context,
     error_blocks,
@@ -60,6 +61,12 @@ class HandlerContext:
     db: Database
     auth: Authorizer
     deliveries: Deliveries
+    metrics: Metrics | None = None
+
+    def slack_failed(self) -> None:
+        """Count a Web API call Slack did not take (for /metrics)."""
+        if self.metrics is not None:
+            self.metrics.api_errors.labels("slack").inc()
 
 
 @dataclass
@@ -190,6 +197,7 @@ class Req:
                         raise
             self.client.chat_postMessage(channel=self.user, **kwargs)
         except SLACK_ERRORS as exc:
+            self.ctx.slack_failed()
             log.error("could not tell %s %r: %s (%s)", self.user, text[:80], problem(exc), exc)
 
     def fail(self, text: str, *, icon: str = ":x:") -> None:
@@ -210,6 +218,7 @@ class Req:
                 self.open(self.title).show(notice)
                 return
         except SLACK_ERRORS as exc:
+            self.ctx.slack_failed()
             log.error("could not show %r in a modal: %s (%s)", text[:80], problem(exc), exc)
         blocks = error_blocks(text) if icon == ":x:" else [section(message)]
         self.tell(message, blocks)
@@ -231,6 +240,7 @@ class Req:
                 dm = [*blocks, context(not_posted_note(channel, str(error)))]
                 self.client.chat_postMessage(channel=self.user, text=kwargs["text"], blocks=dm)
         except SLACK_ERRORS as exc:
+            self.ctx.slack_failed()
             log.error("summary not posted for %s: %s (%s)", self.user, problem(exc), exc)
             self.tell(
                 f"The change was made, but its summary may not have been posted: {problem(exc)}.",
@@ -288,6 +298,7 @@ def wire(
         except EngineError as exc:
             req.fail(str(exc))
         except SLACK_ERRORS as exc:
+            req.ctx.slack_failed()
             log.error("Slack Web API failure for %s: %s (%s)", req.user, problem(exc), exc)
             req.fail(f"Slack did not take our answer: {problem(exc)}. Try again in a moment.",
                      icon=":warning:")  # fmt: skip

@@ -22,6 +22,7 @@ from typing import Any
 
 import engine as e
 from bot.app import create_app
+from bot.metrics import Metrics
 from bot.server import SLACK_PATH, HttpServer, wsgi_app
 from bot.settings import SlackSettings
 from engine.models import (
@@ -105,8 +106,9 @@ class SlackApp:
         self.slack = slack
         self.db = db
         self.settings = settings_for(slack, **settings)
-        self.app = create_app(self.settings, db)
-        self.server = HttpServer(wsgi_app(self.app, db), "127.0.0.1", 0)
+        self.metrics = Metrics()
+        self.app = create_app(self.settings, db, metrics=self.metrics)
+        self.server = HttpServer(wsgi_app(self.app, db, metrics=self.metrics), "127.0.0.1", 0)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()
         self.base = f"http://127.0.0.1:{self.server.port}"
