@@ -611,6 +611,20 @@ def test_a_posted_order_shows_in_preorder_review(intake: Intake, supplied: e.Dat
     ]
 
 
+def test_a_posted_order_that_must_wait_shows_in_the_digest(
+    intake: Intake, supplied: e.Database
+) -> None:
+    answer = intake.post(order("WEB-2001", (1, "B", 5)))  # PO-1:2 holds only 2 of B
+    assert answer.status_code == 200
+    assert [line["status"] for line in answer.json()["lines"]] == ["queued"]
+
+    result = run(supplied, "digest", "--json")
+
+    assert result.exit_code == 0, result.stderr
+    waiting = json.loads(result.stdout)["unallocated"]
+    assert [(q["sku"], q["lines"], q["units"]) for q in waiting] == [("B", 1, 5)]
+
+
 # --- the engine side --------------------------------------------------------------------------
 
 
