@@ -3,8 +3,10 @@
 The database is the source of truth. The snapshot (``engine.mirror``) holds, per row, the values
 the sync last wrote or accounted for; comparing the sheet with it finds people's edits, and
 comparing the database with it finds what changed since. A row changed on both sides is a
-conflict: refused, never overwritten. Nothing a person typed is dropped: an edit is applied,
-or refused with its reason in the row's Status, or left in place for the next pull.
+conflict: the edit is refused (the database's change is never overwritten), the values typed are
+kept in the row's Status, and the row shows the database's values again. Nothing a person typed
+is dropped: an edit is applied, or refused with its reason (and for a conflict its values) in the
+row's Status, or left in place for the next pull.
 """
 
 from __future__ import annotations
@@ -26,6 +28,10 @@ Snapshot = dict[str, dict[str, dict[str, Any]]]  # tab -> key -> header -> encod
 # Columns whose cells only carry requests (emptied once applied): they are not part of a
 # row's state, so they take no part in telling whether the database changed a row.
 COMMANDS = {"Sync dates", "Action", "Allocate to"}
+
+
+class Conflict(edits.Refusal):
+    """An edit to a row the database changed since the last push."""
 
 
 @dataclass
@@ -135,6 +141,12 @@ class Sync:
         stamp = self.clock().strftime("%Y-%m-%d %H:%M UTC")
         for tab in DATA_TABS:
             view = run.views[tab.name]
+            for r in self._keyless_requests(tab, view):
+                report.refused += 1
+                text = "refused: this row has no Key, so it is not one the sync wrote; make the "
+                text += "change on the row of that order line or PO line"
+                run.statuses[tab.name][r] = text
+                report.messages.append(f"{tab.name} row {r + 1}: {text}")
             for key, places in view.rows.items():
                 for r in places:
                     found = self._edits_of(run, tab, view, key, r)
@@ -152,6 +164,24 @@ class Sync:
                     try:
                         self._check_row(run, tab, view, key, r, places, broken, ours=bool(earlier))
                         done = self._apply(run, tab, key, wanted, today)
+                    except Conflict as exc:
+                        # The database wins; the person's values are kept in Status, and the
+                        # row's cells show the database's again (the next push writes them):
+                        # typed again, they are judged against what the person now sees.
+                        typed = ", ".join(f"{h} {cells.shown(v)}" for h, v in wanted.items())
+                        text = (
+                            f"refused: {exc}; not applied: {typed}. The row shows the "
+                            "database's values again: type yours again to apply them"
+                        )
+                        report.refused += 1
+                        run.statuses[tab.name][r] = text
+                        report.messages.append(f"{tab.name} row {r + 1} ({key}): {text}")
+                        row = _encode_row(tab, run.want[tab.name][key])
+                        row.update(
+                            (h, cells.encode(tab.column(h).kind, v)) for h, v in wanted.items()
+                        )
+                        run.touched[tab.name][key] = row
+                        continue
                     except (edits.Refusal, e.EngineError) as exc:
                         report.refused += 1
                         text = f"refused: {exc}"
@@ -161,6 +191,21 @@ class Sync:
                     if done:
                         report.applied += len(done)
                         run.statuses[tab.name][r] = f"applied {stamp}: " + "; ".join(done)
+
+    def _keyless_requests(self, tab: Tab, view: TabView) -> list[int]:
+        """Rows a person added (no key) with something typed in an editable column: they ask
+        for a change the sync cannot place, and must hear so rather than be ignored."""
+        keyed = {r for places in view.rows.values() for r in places}
+        found = []
+        for r in range(1, len(view.grid)):
+            if r in keyed:
+                continue
+            for column in tab.editable:
+                raw = view.cell(r, column.header)
+                if raw is not None and raw is not False and str(raw).strip():
+                    found.append(r)
+                    break
+        return found
 
     def _edits_of(
         self, run: _Run, tab: Tab, view: TabView, key: str, r: int
@@ -233,10 +278,10 @@ class Sync:
                 if h not in (KEY, STATUS) and h not in COMMANDS and stored.get(h) != now.get(h)
             ]
             if moved:
-                raise edits.Refusal(
+                raise Conflict(
                     "conflict: this row changed in the database since the last push ("
                     + ", ".join(moved)
-                    + "); check the new values and edit again"
+                    + ")"
                 )
 
     def _already_applied(self, run: _Run, tab: Tab, key: str, wanted: dict[str, Any]) -> set[str]:

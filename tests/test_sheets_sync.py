@@ -310,9 +310,15 @@ def test_a_row_changed_in_the_database_and_the_sheet_is_a_conflict(
     assert report.refused == 1
     status = book.status(PO_LINES.name, "PO-1:1")
     assert status.startswith("refused: conflict") and "Store hold 0 → 1" in status
+    assert "not applied: Store hold 2" in status  # what the person typed is not lost
     assert e.review(book.db, "PO-1", 1).store_hold == 1
-    # The person's value is not overwritten by the push: it waits for them.
-    assert book.row(PO_LINES.name, "PO-1:1")["Store hold"] == 2
+    # The row shows the database again; nothing more happens until the person types again.
+    assert book.row(PO_LINES.name, "PO-1:1")["Store hold"] == 1
+    assert book.both().refused == 0
+    assert e.review(book.db, "PO-1", 1).store_hold == 1
+    book.type(PO_LINES.name, "PO-1:1", "Store hold", 2)
+    assert book.both().applied == 1
+    assert e.review(book.db, "PO-1", 1).store_hold == 2
 
 
 # --- the person reshaping the sheet --------------------------------------------------------------
@@ -333,6 +339,24 @@ def test_sorting_inserting_rows_and_moving_a_column_never_misdirect_an_edit(book
     cells = book.standin.cells(book.id, ALLOCATIONS.name)
     assert any("a note of mine" in row for row in cells)  # a person's row is left alone
     assert cells[0][1] == "Action"
+
+
+def test_a_row_a_person_adds_is_not_applied_and_says_why(book: Book) -> None:
+    book.push()
+    rows = book.standin.cells(book.id, UNALLOCATED.name)
+    header = rows[0]
+    added = [""] * len(header)
+    added[header.index("Order")] = "SO-5"
+    added[header.index("Allocate to")] = "PO-1:1"
+    book.standin.insert_rows(book.id, UNALLOCATED.name, len(rows) + 1, values=[added])
+    before = dump(book.db)
+
+    report = book.both()
+
+    assert report.refused == 1 and "has no Key" in report.messages[0]
+    assert dump(book.db)["allocations"] == before["allocations"]
+    last = book.standin.cells(book.id, UNALLOCATED.name)[-1]
+    assert "SO-5" in last and any("has no Key" in str(c) for c in last)
 
 
 def test_a_row_deleted_in_the_sheet_changes_nothing_and_comes_back(book: Book) -> None:
