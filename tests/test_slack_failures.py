@@ -36,7 +36,7 @@ from tests.slack.harness import (
 )
 from tests.slack.standin import SlackStandin
 
-TIMEOUT = 0.5  # PREORDER_SLACK_TIMEOUT for these tests
+TIMEOUT = 1.0  # PREORDER_SLACK_TIMEOUT for these tests
 STALL = 30.0  # far past it: the call never answers while the test runs
 PRIVATE = "G0PRIVATE"  # a private channel the bot is not in
 OTHER = e.Actor("someone-else", e.Source.CLI)
