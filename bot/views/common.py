@@ -24,6 +24,7 @@ from slack_sdk.models.views import View
 
 from bot.ids import BlockId, CallbackId
 from bot.render import day, plural, waited, when
+from engine.digest import OutOfSyncLine
 
 __all__ = ["day", "plural", "waited", "when"]  # re-exported for the view modules
 
@@ -183,3 +184,10 @@ def fallback_text(blocks: Sequence[Block]) -> str:
         if text is not None and getattr(text, "text", None):
             return truncate(str(text.text), 300)
     return "Pre-orders"
+
+
+def promise_range(o: OutOfSyncLine) -> str:
+    """The promised dates of an out-of-sync PO line's orders: one date, or "from to"."""
+    if o.earliest_promise == o.latest_promise:
+        return day(o.earliest_promise)
+    return f"{day(o.earliest_promise)} to {day(o.latest_promise)}"

@@ -32,6 +32,7 @@ from bot.views.common import (
     header,
     line_name,
     plain,
+    promise_range,
     section,
     truncate,
     waited,
@@ -310,11 +311,7 @@ def _out_of_sync(lines: Sequence[OutOfSyncLine]) -> Part | None:
     )
 
     def text(o: OutOfSyncLine) -> str:
-        promised = (
-            day(o.earliest_promise)
-            if o.earliest_promise == o.latest_promise
-            else f"{day(o.earliest_promise)} to {day(o.latest_promise)}"
-        )
+        promised = promise_range(o)
         return (
             f"*{escape(line_name(o.po, o.line))}* `{escape(o.sku)}` · arrives "
             f"{day(o.arrival_date)} · {count(o.lines, 'order line')} "

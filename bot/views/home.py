@@ -23,6 +23,7 @@ from bot.views.common import (
     line_name,
     pack,
     plural,
+    promise_range,
     section,
     when,
 )
@@ -95,11 +96,7 @@ def _out_of_sync(lines: Sequence[OutOfSyncLine]) -> list[Block]:
 
 def _sync_row(o: OutOfSyncLine, *, bold: bool = False) -> str:
     name = line_name(o.po, o.line)
-    promised = (
-        day(o.earliest_promise)
-        if o.earliest_promise == o.latest_promise
-        else f"{day(o.earliest_promise)} to {day(o.latest_promise)}"
-    )
+    promised = promise_range(o)
     return (
         f"{f'*{name}*' if bold else name} `{escape(o.sku)}` · arrives {day(o.arrival_date)} · "
         f"{plural(o.lines, 'line')} ({plural(o.units, 'unit')}) promised {promised}"
