@@ -35,10 +35,11 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 import engine
+from bot.intake_batch import Batcher
 from bot.intake_orders import BadOrders, answer, parse_orders, tally
 from bot.metrics import Metrics
 from bot.server import WSGIApp
-from engine import Actor, Database, EngineError, SORecord, Source, StorageError
+from engine import Actor, Database, EngineError, OrderLineState, SORecord, Source, StorageError
 
 log = logging.getLogger("bot.intake")
 
@@ -83,6 +84,10 @@ def intake_app(db: Database, secret: str, metrics: Metrics) -> WSGIApp:
         # An intake without a secret would take orders from anyone.
         raise ValueError("order intake needs a secret (PREORDER_INTAKE_SECRET)")
     key = secret.encode()
+    batcher = Batcher(
+        lambda orders: engine.apply_orders(db, ACTOR, orders),
+        lambda outcome, lines, requests, sent: _stored(metrics, outcome, lines, requests, sent),
+    )
 
     def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("REQUEST_METHOD") != "POST":
@@ -102,7 +107,7 @@ def intake_app(db: Database, secret: str, metrics: Metrics) -> WSGIApp:
                 raise Reply(
                     "400 Bad Request", bad.to_dict(), result="invalid", count=bad.count
                 ) from None
-            reply = _store(db, metrics, orders, started)
+            reply = _store(batcher, orders, started)
         except Reply as refusal:
             metrics.intake_orders.labels(refusal.result).inc(refusal.count)
             log.warning(
@@ -155,13 +160,12 @@ def _check_signature(key: bytes, body: bytes, given: str | None) -> None:
         )
 
 
-def _store(
-    db: Database, metrics: Metrics, orders: list[SORecord], started: float
-) -> dict[str, Any]:
-    """Store and allocate the orders in one transaction, then read where their lines stand."""
+def _store(batcher: Batcher, orders: list[SORecord], started: float) -> dict[str, Any]:
+    """Store and allocate the orders (with those of requests arriving at the same time, in one
+    transaction), then answer where their lines stand."""
     count = len(orders)
     try:
-        outcome, lines = engine.apply_orders(db, ACTOR, orders)
+        lines = batcher.store(orders)
     except (StorageError, PoolTimeout) as exc:
         raise _unavailable(exc, count) from None
     except IntegrityError:
@@ -179,21 +183,35 @@ def _store(
         raise Reply(
             "422 Unprocessable Content", {"error": str(exc)}, result="refused", count=count
         ) from None
+    log.debug("intake: %d orders answered in %.0f ms", count, (time.perf_counter() - started) * 1e3)
+    return answer(orders, lines)
+
+
+def _stored(
+    metrics: Metrics,
+    outcome: engine.Outcome,
+    lines: Sequence[OrderLineState],
+    requests: int,
+    sent: int,
+) -> None:
+    """Count and log one transaction of intake: ``sent`` orders from ``requests`` requests (an
+    order sent twice at once is stored once and counted once as a duplicate)."""
     unchanged = outcome.unchanged.get("sales_orders", 0)
-    if count > unchanged:
-        metrics.intake_orders.labels("accepted").inc(count - unchanged)
+    total = len({ln.order for ln in lines})
+    count = max(sent - unchanged, 0)
+    if count:
+        metrics.intake_orders.labels("accepted").inc(count)
     if unchanged:
         metrics.intake_orders.labels("duplicate").inc(unchanged)
     log.info(
-        "intake: %d %s (%s) from %s%s in %.0f ms",
-        count,
-        "order" if count == 1 else "orders",
+        "intake: %d %s (%s) from %s%s%s",
+        total,
+        "order" if total == 1 else "orders",
         tally(lines),
         ACTOR.name,
+        f", {requests} requests in one transaction" if requests > 1 else "",
         f", {unchanged} already stored as sent" if unchanged else "",
-        (time.perf_counter() - started) * 1000,
     )
-    return answer(orders, lines)
 
 
 def _unavailable(exc: Exception, count: int) -> Reply:

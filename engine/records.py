@@ -70,7 +70,15 @@ def _line(v: Any) -> int:
 
 
 def _text(v: Any) -> str | None:
-    return None if v is None else str(v).strip()
+    if v is None:
+        return None
+    text = str(v).strip()
+    # PostgreSQL cannot store NUL in text, and other control characters are never meant in a
+    # name: refused here, as the sender's mistake, rather than failing the write.
+    bad = sorted({f"U+{ord(c):04X}" for c in text if ord(c) < 32 and c not in "\t\n\r"})
+    if bad:
+        raise ValueError(f"control characters ({', '.join(bad)}) are not allowed in text")
+    return text
 
 
 PoNumber = Annotated[str, BeforeValidator(lambda v: parse_key(v, "PO number"))]

@@ -512,21 +512,6 @@ def test_only_post_is_allowed(intake: Intake) -> None:
     assert reply.headers["Allow"] == "POST"
 
 
-def test_a_rule_refusing_the_change_is_422(
-    intake: Intake, supplied: e.Database, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def refuse(*args: Any, **kwargs: Any) -> Any:
-        raise e.Refused("order SO-1 line 1 is fulfilled; it cannot change")
-
-    monkeypatch.setattr(e, "apply_orders", refuse)
-
-    reply = intake.post([GOOD])
-
-    assert reply.status_code == 422
-    assert reply.json() == {"error": "order SO-1 line 1 is fulfilled; it cannot change"}
-    assert intake.counts() == {"refused": 1.0}
-
-
 # --- database down ----------------------------------------------------------------------------
 
 
@@ -691,3 +676,19 @@ def test_apply_orders_reports_the_lines_as_a_read_after_it_finds_them(
     assert again.unchanged == {"purchase_orders": 0, "sales_orders": 2}
     assert replayed == lines
     check_invariants(db)
+
+
+def test_a_control_character_in_a_name_is_the_senders_mistake(
+    intake: Intake, supplied: e.Database
+) -> None:
+    """PostgreSQL cannot store NUL in text: refused as a bad field, not a database outage."""
+    before = dump(supplied)
+    bad = order("WEB-3001", (1, "A", 1))
+    bad["customer"] = "Ada\x00Lovelace"
+
+    reply = intake.post([bad])
+
+    assert reply.status_code == 400
+    (problem,) = reply.json()["problems"]
+    assert problem["field"] == "customer" and "U+0000" in problem["reason"]
+    assert dump(supplied) == before
