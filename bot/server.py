@@ -41,7 +41,9 @@ METRICS_PATH = "/metrics"
 ORDERS_PATH = "/orders"
 HEALTH_TIMEOUT = 3.0
 DRAIN_TIMEOUT = 10.0
-HTTP_THREADS = 8
+# Enough that concurrent order posts all reach the intake's batcher and share a transaction
+# rather than queue in the server (measured: p99 120-130 ms with 8, 90 ms with 24, 20 senders).
+HTTP_THREADS = 24
 
 
 class Router:
