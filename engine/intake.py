@@ -102,10 +102,10 @@ _PO_HEADER = select(purchase_orders.c.id, purchase_orders.c.supplier).where(
 _PO_LINES = select(*ledger.SUPPLY_COLUMNS).where(po_lines.c.po_id == bindparam("po_id"))
 _ORDER_LINES = select(*ledger.DEMAND_COLUMNS).where(so_lines.c.so_id == bindparam("so_id"))
 # An order's header, unless the order is stored already: its id, or none.
-_INSERT_NEW_ORDER = {
+_INSERT_NEW_ORDERS = {
     postgres: dialect.insert(sales_orders)
     .on_conflict_do_nothing(index_elements=[sales_orders.c.order_number])
-    .returning(sales_orders.c.id)
+    .returning(sales_orders.c.id, sales_orders.c.order_number)
     for postgres, dialect in ((True, postgresql), (False, sqlite))
 }
 _ORDER_HEADER = select(sales_orders.c.id, sales_orders.c.customer, sales_orders.c.placed_at).where(
@@ -155,20 +155,32 @@ class _Intake:
         if not sales:
             return []
         self.unit.add_products({ln.sku for r in sales for ln in r.lines})
-        insert_new = _INSERT_NEW_ORDER[self.unit.is_postgres]
-        seen: set[str] = set()
-        stored = []
+        first: dict[str, SORecord] = {}
         for record in sales:
-            so_id = None
-            if record.order not in seen:  # given twice: the second time updates the first
-                seen.add(record.order)
-                so_id = self.conn.execute(insert_new, self._header(record)).scalar()
+            first.setdefault(record.order, record)  # given twice: the second updates the first
+        # One statement for every header, in order-number order (two intakes inserting the same
+        # new orders then wait for each other in one order, never in a cycle); an order stored
+        # already (here or by a concurrent intake) returns no id.
+        headers = [self._header(first[number]) for number in sorted(first)]
+        ids = {
+            number: so_id
+            for so_id, number in self.conn.execute(
+                _INSERT_NEW_ORDERS[self.unit.is_postgres], headers
+            )
+        }
+        stored = []
+        lines: list[dict[str, Any]] = []
+        for record in sales:
+            so_id = ids.pop(record.order, None) if first.get(record.order) is record else None
             if so_id is None:
                 stored.append(record)
                 continue
             self.created["sales_orders"] += 1
-            self._order_lines(record, so_id, {}, changed=True)
+            lines += self._new_lines(record, so_id)
             self.progress(1)
+        if lines:
+            self.conn.execute(insert(so_lines), lines)
+            self.created["so_lines"] += len(lines)
         self.unit.flush()  # their audit events too
         return stored
 
@@ -360,6 +372,33 @@ class _Intake:
                 unit.event("order", order=record.order, before=before, after=after)
                 changed = True
             self._order_lines(record, so_id, {ln.line: ln for ln in demand}, changed=changed)
+
+    def _new_lines(self, record: SORecord, so_id: int) -> list[dict[str, Any]]:
+        """The rows of a new order's lines (inserted by the caller), with their events."""
+        rows = []
+        for rec in record.lines:
+            rows.append(
+                {
+                    "so_id": so_id,
+                    "order_number": record.order,
+                    "placed_at": record.placed_at,
+                    "line": rec.line,
+                    "sku": rec.sku,
+                    "quantity": rec.quantity,
+                    "status": "open",
+                    "parked": False,
+                }
+            )
+            self.unit.event(
+                "order-line-created",
+                sku=rec.sku,
+                order=record.order,
+                so_line=rec.line,
+                quantity=rec.quantity,
+                after={"customer": record.customer or "", "placed_at": record.placed_at},
+            )
+            self.to_sweep.add(rec.sku)
+        return rows
 
     def _order_lines(
         self,
