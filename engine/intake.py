@@ -375,30 +375,29 @@ class _Intake:
 
     def _new_lines(self, record: SORecord, so_id: int) -> list[dict[str, Any]]:
         """The rows of a new order's lines (inserted by the caller), with their events."""
-        rows = []
-        for rec in record.lines:
-            rows.append(
-                {
-                    "so_id": so_id,
-                    "order_number": record.order,
-                    "placed_at": record.placed_at,
-                    "line": rec.line,
-                    "sku": rec.sku,
-                    "quantity": rec.quantity,
-                    "status": "open",
-                    "parked": False,
-                }
-            )
-            self.unit.event(
-                "order-line-created",
-                sku=rec.sku,
-                order=record.order,
-                so_line=rec.line,
-                quantity=rec.quantity,
-                after={"customer": record.customer or "", "placed_at": record.placed_at},
-            )
-            self.to_sweep.add(rec.sku)
-        return rows
+        return [self._new_line(record, rec, so_id) for rec in record.lines]
+
+    def _new_line(self, record: SORecord, rec: Any, so_id: int) -> dict[str, Any]:
+        """The row of a line new to the database (inserted by the caller), with its event."""
+        self.unit.event(
+            "order-line-created",
+            sku=rec.sku,
+            order=record.order,
+            so_line=rec.line,
+            quantity=rec.quantity,
+            after={"customer": record.customer or "", "placed_at": record.placed_at},
+        )
+        self.to_sweep.add(rec.sku)
+        return {
+            "so_id": so_id,
+            "order_number": record.order,
+            "placed_at": record.placed_at,
+            "line": rec.line,
+            "sku": rec.sku,
+            "quantity": rec.quantity,
+            "status": "open",
+            "parked": False,
+        }
 
     def _order_lines(
         self,
@@ -409,32 +408,12 @@ class _Intake:
         changed: bool,
     ) -> None:
         """Add the record's new lines and update the changed ones."""
-        unit, conn = self.unit, self.conn
+        conn = self.conn
         new_lines = []
         for rec in record.lines:
             line = existing.get(rec.line)
             if line is None:
-                new_lines.append(
-                    {
-                        "so_id": so_id,
-                        "order_number": record.order,
-                        "placed_at": record.placed_at,
-                        "line": rec.line,
-                        "sku": rec.sku,
-                        "quantity": rec.quantity,
-                        "status": "open",
-                        "parked": False,
-                    }
-                )
-                unit.event(
-                    "order-line-created",
-                    sku=rec.sku,
-                    order=record.order,
-                    so_line=rec.line,
-                    quantity=rec.quantity,
-                    after={"customer": record.customer or "", "placed_at": record.placed_at},
-                )
-                self.to_sweep.add(rec.sku)
+                new_lines.append(self._new_line(record, rec, so_id))
             elif (line.sku, line.quantity) != (rec.sku, rec.quantity):
                 self._update_so_line(line, rec)
                 changed = True

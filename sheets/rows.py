@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import engine as e
-from sheets.layout import ALLOCATIONS, PO_LINES, UNALLOCATED, Tab
+from sheets.layout import ALLOCATIONS, PO_LINES, UNALLOCATED
 
 # tab name -> key -> header -> database value (Status is the sync's, not the database's)
 Rows = dict[str, dict[str, Any]]
@@ -23,7 +23,7 @@ IDENTITY: dict[str, tuple[str, str]] = {
 }
 
 
-def key_of(tab: Tab, first: Any, second: Any) -> str:
+def key_of(first: Any, second: Any) -> str:
     return f"{first}:{second}"
 
 
@@ -32,7 +32,7 @@ def desired(state: e.State) -> dict[str, Rows]:
     are empty: they hold only what a person asks for until it is applied."""
     po_rows: Rows = {}
     for s in state.po_lines:
-        key = key_of(PO_LINES, s.po, s.line)
+        key = key_of(s.po, s.line)
         po_rows[key] = {
             "Key": key,
             "PO": s.po,
@@ -49,7 +49,7 @@ def desired(state: e.State) -> dict[str, Rows]:
         }
     held: Rows = {}
     for a in state.allocations:
-        key = key_of(ALLOCATIONS, a.order, a.line)
+        key = key_of(a.order, a.line)
         held[key] = {
             "Key": key,
             "PO": a.po,
@@ -67,7 +67,7 @@ def desired(state: e.State) -> dict[str, Rows]:
         }
     waiting: Rows = {}
     for q in state.unallocated:
-        key = key_of(UNALLOCATED, q.order, q.line)
+        key = key_of(q.order, q.line)
         waiting[key] = {
             "Key": key,
             "Order": q.order,

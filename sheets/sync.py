@@ -254,7 +254,7 @@ class Sync:
             others = ", ".join(str(p + 1) for p in places if p != r)
             raise edits.Refusal(f"duplicated key {key}: row {others} has it too; delete the copy")
         first, second = IDENTITY[tab.name]
-        shown_key = key_of(tab, _text(view.cell(r, first)), _text(view.cell(r, second)))
+        shown_key = key_of(_text(view.cell(r, first)), _text(view.cell(r, second)))
         if shown_key != key:
             raise edits.Refusal(
                 f"tampered key: the hidden Key says {key} but the row shows {shown_key}; "
