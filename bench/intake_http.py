@@ -5,7 +5,13 @@ FIFO sweep runs every few seconds beside it, as the scheduler would run it.
 The server (waitress, the intake app, the sweep thread) runs in a child process of its own, so
 that the senders' Python does not share its interpreter lock. Each sender keeps one connection
 open and posts one order of 1-3 lines at a time, with a unique order number, over ``--skus``
-SKUs; most SKUs have plenty of supply, a few so little that orders queue. After the run the
+SKUs; most SKUs have plenty of supply, a few are sold out, so that their orders queue.
+
+The database starts where a season of orders would have left it (``--history`` SO lines,
+mostly allocated; see ``_steady.py``). ``--history 0`` starts from an empty order book, which
+measures PostgreSQL's first minute rather than the service: its foreign-key checks plan a
+sequential scan of a table while it is nearly empty, and keep that plan while the table grows
+until autovacuum next analyses it (at most a minute, by default). After the run the
 script checks the database: no PO line over-allocated, each PO line's counter the sum of its
 allocations, every line of every accepted order stored and either allocated or queued.
 
@@ -24,11 +30,10 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from multiprocessing import get_context
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
 
 # The invariant checks of the test suite are reused to judge the end state.
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,6 +41,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import _common as c  # noqa: E402
+from _steady import steady_state  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
 import engine as e  # noqa: E402
@@ -43,56 +49,10 @@ from bot.intake import SIGNATURE_HEADER, sign  # noqa: E402
 from tests.invariants import check_invariants  # noqa: E402
 
 SECRET = "bench-intake-secret"
-T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
-ARRIVAL0 = date(2027, 1, 4)
-PO_LINES_PER_SKU = 3
+# Units of ATP left on each SKU that is not sold out: more than a run's orders take.
+HEADROOM = (3_000, 5_000)
 TARGET_P99_MS = 100.0
 TARGET_RATE = 300.0
-
-
-def make_supply(n_skus: int, scarce: int, seed: int) -> dict[str, list[dict[str, Any]]]:
-    """``n_skus`` SKUs with three PO lines each; ``scarce`` of them with a few units in all."""
-    rng = random.Random(seed)
-    skus = [f"SKU-{i:04d}" for i in range(n_skus)]
-    short = set(rng.sample(skus, scarce))
-    pos: list[dict[str, Any]] = []
-    lines: list[dict[str, Any]] = []
-    for k in range(PO_LINES_PER_SKU):
-        for j, sku in enumerate(skus):
-            if j % 10 == 0:
-                pos.append(
-                    {
-                        "id": len(pos) + 1,
-                        "po_number": f"PO-{len(pos) + 1:05d}",
-                        "supplier": f"supplier-{rng.randrange(20)}",
-                        "status": "open",
-                        "created_at": T0,
-                        "updated_at": T0,
-                    }
-                )
-            quantity = rng.randint(2, 6) if sku in short else rng.randint(3_000, 5_000)
-            lines.append(
-                {
-                    "id": len(lines) + 1,
-                    "po_id": pos[-1]["id"],
-                    "po_number": pos[-1]["po_number"],
-                    "line": j % 10 + 1,
-                    "sku": sku,
-                    "quantity": quantity,
-                    "store_hold": rng.choice((0, 0, 1)) if sku in short else rng.choice((0, 50)),
-                    "allocated": 0,
-                    "allocated_lines": 0,
-                    "out_of_sync": 0,
-                    "arrival_date": ARRIVAL0 + timedelta(days=14 * k + rng.randrange(7)),
-                    "status": "open",
-                    "updated_at": T0,
-                }
-            )
-    return {
-        "products": [{"sku": s} for s in skus],
-        "purchase_orders": pos,
-        "po_lines": lines,
-    }
 
 
 # --- the server, in a child process -------------------------------------------------------------
@@ -258,7 +218,15 @@ def check_end_state(url: str, posted: dict[str, list[tuple[int, str, int]]]) -> 
 
 
 def run(args: argparse.Namespace) -> int:
-    rows = make_supply(args.skus, args.scarce, args.seed)
+    started = time.perf_counter()
+    rows, _ = steady_state(
+        args.history, args.skus, args.seed, sold_out=args.scarce, headroom=HEADROOM
+    )
+    c.say(
+        f"  data: {len(rows['so_lines']):,} existing SO lines in {len(rows['sales_orders']):,} "
+        f"orders, {len(rows['allocations']):,} allocated; {len(rows['po_lines']):,} PO lines; "
+        f"built in {time.perf_counter() - started:.1f} s"
+    )
     skus = [r["sku"] for r in rows["products"]]
     # PostgreSQL only: the folder (for SQLite files) is not used.
     with c.open_store("postgresql", args, Path("."), "intake_http", rows) as store:
@@ -376,7 +344,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--skus", type=int, default=200, help="SKUs (default: 200)")
     parser.add_argument(
-        "--scarce", type=int, default=20, help="SKUs with only a few units (default: 20)"
+        "--scarce",
+        type=int,
+        default=20,
+        help="SKUs sold out, on which new orders queue (default: 20)",
+    )
+    parser.add_argument(
+        "--history",
+        type=int,
+        default=100_000,
+        help="SO lines stored before the run, most of them allocated, as after a season of "
+        "orders; 0 starts from an empty order book (default: 100000)",
     )
     parser.add_argument(
         "--sweep-every", type=float, default=2.0, help="seconds between sweeps (default: 2)"
@@ -386,10 +364,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("need --seconds > 0, --senders >= 1, --threads >= 1 and --skus >= 3")
     if not 0 <= args.scarce < args.skus:
         parser.error("--scarce must be at least 0 and below --skus")
+    if args.history < 0:
+        parser.error("--history must be at least 0")
     c.say(
         f"intake over HTTP: {args.senders} senders for {args.seconds:.0f} s (after "
         f"{args.warmup:.0f} s warm-up), orders of 1-3 lines over {args.skus} SKUs "
-        f"({args.scarce} scarce), waitress with {args.threads} threads, a sweep every "
+        f"({args.scarce} sold out), {args.history:,} SO lines stored before, waitress with "
+        f"{args.threads} threads, a sweep every "
         f"{args.sweep_every:g} s; PostgreSQL; {c.python_info()}"
     )
     return run(args)

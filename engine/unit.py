@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, bindparam, insert, select
+from sqlalchemy import Connection, bindparam, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from engine.db import Database
@@ -163,11 +163,16 @@ class Unit:
 
     def add_products(self, skus: Collection[str]) -> None:
         """Make sure the SKUs have their product rows (lines refer to them), locking none."""
-        if skus:
-            dialect = postgresql if self.is_postgres else sqlite
-            # In SKU order: two operations adding the same new SKUs wait for each other in turn.
-            rows = _rows(sorted(skus))
-            self.conn.execute(dialect.insert(products).on_conflict_do_nothing(), rows)
+        if not skus:
+            return
+        # In SKU order: two operations adding the same new SKUs wait for each other in turn.
+        ordered = sorted(skus)
+        if self.is_postgres:
+            # One statement for them all: an executemany runs a statement per SKU, and an
+            # order intake names SKUs that nearly all exist (a tenth of its database time).
+            self.conn.execute(_ADD_PRODUCTS, {"skus": ordered})
+        else:
+            self.conn.execute(sqlite.insert(products).on_conflict_do_nothing(), _rows(ordered))
 
     def flush(self) -> None:
         if self._promises:
@@ -178,6 +183,14 @@ class Unit:
             self._events.clear()
 
 
+_ADD_PRODUCTS = (
+    postgresql.insert(products)
+    .from_select(
+        ["sku"],
+        select(func.unnest(bindparam("skus", type_=postgresql.ARRAY(products.c.sku.type)))),
+    )
+    .on_conflict_do_nothing()
+)
 _LOCK_SKUS = (
     select(products.c.sku)
     .where(products.c.sku.in_(bindparam("skus", expanding=True)))
