@@ -238,6 +238,9 @@ def run(args: argparse.Namespace) -> int:
         server.start()
         try:
             port = pipe.recv()
+            # The baseline: one sender alone, the latency with nothing to wait for.
+            start = time.perf_counter()
+            lone = send(args.senders, port, skus, start + 1, start + 1 + args.baseline, args.seed)
             start = time.perf_counter()
             clock_on = start + args.warmup
             end = clock_on + args.seconds
@@ -258,28 +261,32 @@ def run(args: argparse.Namespace) -> int:
             server.join(timeout=30)
             if server.is_alive():
                 server.terminate()
-        return report(args, url, results, sweeps, clock_on)
+        return report(args, url, results, lone, sweeps, clock_on)
 
 
 def report(
     args: argparse.Namespace,
     url: str,
     results: list[Sent],
+    lone: Sent,
     sweeps: list[tuple[float, int]],
     clock_on: float,
 ) -> int:
     latencies = [x * 1000 for s in results for x in s.latencies]
     timed = sum(s.timed_orders for s in results)
     window = max((s.last_done for s in results), default=clock_on) - clock_on
-    statuses: Counter[int] = sum((s.statuses for s in results), Counter())
-    errors: Counter[str] = sum((s.errors for s in results), Counter())
-    reported: Counter[str] = sum((s.reported for s in results), Counter())
+    everyone = [*results, lone]
+    statuses: Counter[int] = sum((s.statuses for s in everyone), Counter())
+    errors: Counter[str] = sum((s.errors for s in everyone), Counter())
+    reported: Counter[str] = sum((s.reported for s in everyone), Counter())
     posted: dict[str, list[tuple[int, str, int]]] = {}
-    for s in results:
+    for s in everyone:
         posted.update(s.accepted)
-    if not latencies:
-        c.say("no order was accepted in the timed window")
+    if not latencies or not lone.latencies:
+        c.say("no order was accepted in a timed window")
         return 1
+    alone = [x * 1000 for x in lone.latencies]
+    alone_p50, alone_p99 = c.percentile(alone, 50), c.percentile(alone, 99)
     rate = timed / window
     p50, p99 = c.percentile(latencies, 50), c.percentile(latencies, 99)
     lines = sum(len(v) for v in posted.values())
@@ -289,7 +296,7 @@ def report(
     )
     c.say(
         f"  lines as answered: {', '.join(f'{n:,} {k}' for k, n in reported.most_common())} "
-        f"({lines:,} lines in {len(posted):,} orders, warm-up included)"
+        f"({lines:,} lines in {len(posted):,} orders, warm-up and baseline included)"
     )
     if sweeps:
         took = [t * 1000 for t, _ in sweeps]
@@ -308,6 +315,11 @@ def report(
     c.say(
         f"  latency p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {max(latencies):.1f} ms; "
         f"p99 target < {TARGET_P99_MS:.0f} ms: {c.verdict(p99 < TARGET_P99_MS)}"
+    )
+    c.say(
+        f"  baseline, one sender alone ({len(alone):,} orders): p50 {alone_p50:.1f} ms, "
+        f"p99 {alone_p99:.1f} ms; p99 with {args.senders} senders / alone: "
+        f"{p99 / alone_p99:.1f}"
     )
     c.say(
         "  end state: "
@@ -338,6 +350,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--warmup", type=float, default=2.0, help="untimed seconds first (default: 2)"
     )
+    parser.add_argument(
+        "--baseline",
+        type=float,
+        default=5.0,
+        help="seconds of one sender alone before the run, the baseline latency (default: 5)",
+    )
     parser.add_argument("--senders", type=int, default=20, help="sender threads (default: 20)")
     parser.add_argument(
         "--threads", type=int, default=24, help="waitress worker threads (default: 24)"
@@ -360,8 +378,10 @@ def main(argv: list[str] | None = None) -> int:
         "--sweep-every", type=float, default=2.0, help="seconds between sweeps (default: 2)"
     )
     args = parser.parse_args(argv)
-    if args.seconds <= 0 or args.senders < 1 or args.threads < 1 or args.skus < 3:
-        parser.error("need --seconds > 0, --senders >= 1, --threads >= 1 and --skus >= 3")
+    if min(args.seconds, args.baseline) <= 0 or min(args.senders, args.threads) < 1:
+        parser.error("need --seconds and --baseline > 0, --senders and --threads >= 1")
+    if args.skus < 3:
+        parser.error("need --skus >= 3")
     if not 0 <= args.scarce < args.skus:
         parser.error("--scarce must be at least 0 and below --skus")
     if args.history < 0:
