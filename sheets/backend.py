@@ -7,9 +7,11 @@ above them is the same for both.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from itertools import accumulate
 from typing import Protocol
 
 from sheets.layout import Tab
@@ -29,15 +31,62 @@ class TabChanges:
     """Changes to one tab, all positions 0-based in the grid as it was read (row 0 = header).
 
     The backend applies them as one consistent change: ``cells`` are written where those rows
-    were read, ``delete`` removes rows, ``append`` adds rows after the last row, each row in
-    the tab's column order as read (the header row's order)."""
+    were read, ``delete`` removes rows, ``insert`` adds rows just above a row that stays (rows
+    given for the same row go in their order), ``append`` adds rows after the last row. A new
+    row is in the tab's column order as read (the header row's order)."""
 
     cells: list[tuple[int, int, Value]] = field(default_factory=list)
     append: list[list[Value]] = field(default_factory=list)
     delete: list[int] = field(default_factory=list)
+    insert: list[tuple[int, list[Value]]] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.cells or self.append or self.delete)
+        return bool(self.cells or self.append or self.delete or self.insert)
+
+    def inserted_above(self) -> dict[int, list[list[Value]]]:
+        """The inserted rows by the row (as read) they go above, rows in ascending order."""
+        found: dict[int, list[list[Value]]] = {}
+        for row, values in sorted(self.insert, key=lambda x: x[0]):
+            found.setdefault(row, []).append(values)
+        return found
+
+
+class Moves:
+    """Where the rows of a tab land after its ``TabChanges``' deletions and insertions (before
+    any append), positions 0-based as in ``TabChanges``. Checks the positions are possible."""
+
+    def __init__(self, name: str, changes: TabChanges, length: int) -> None:
+        self.deleted = sorted(set(changes.delete))
+        if self.deleted and not (self.deleted[0] >= 1 and self.deleted[-1] < length):
+            raise ValueError(f"{name}: rows to delete {self.deleted} are outside 1..{length - 1}")
+        self.above = changes.inserted_above()
+        self.anchors = sorted(self.above)
+        if self.anchors and not (self.anchors[0] >= 1 and self.anchors[-1] < length):
+            raise ValueError(
+                f"{name}: rows to insert above {self.anchors} are outside 1..{length - 1}"
+            )
+        if set(self.anchors) & set(self.deleted):
+            raise ValueError(f"{name}: rows are inserted above a row that is deleted")
+        self._inserted_up_to = list(accumulate(len(self.above[a]) for a in self.anchors))
+        self.inserted = self._inserted_up_to[-1] if self.anchors else 0
+        self.length = length - len(self.deleted) + self.inserted
+
+    def row(self, r: int) -> int:
+        """Where row ``r`` as read (not deleted) is afterwards."""
+        i = bisect_right(self.anchors, r)
+        return r - bisect_left(self.deleted, r) + (self._inserted_up_to[i - 1] if i else 0)
+
+    def after_deletions(self, r: int) -> int:
+        """Where row ``r`` as read is once the rows are deleted, before any is inserted."""
+        return r - bisect_left(self.deleted, r)
+
+    def new_rows(self) -> Iterator[tuple[int, list[Value]]]:
+        """Each inserted row with where it is afterwards, top to bottom."""
+        for anchor in self.anchors:
+            rows = self.above[anchor]
+            first = self.row(anchor) - len(rows)
+            for k, values in enumerate(rows):
+                yield first + k, values
 
 
 class SheetsError(Exception):

@@ -11,7 +11,6 @@ serial numbers, so the sheet's locale cannot change them.
 
 from __future__ import annotations
 
-import bisect
 import json
 import random
 import re
@@ -29,7 +28,7 @@ from google.oauth2 import service_account
 from gspread.exceptions import APIError
 from gspread.urls import SPREADSHEET_VALUES_BATCH_UPDATE_URL
 
-from sheets.backend import Grid, SheetsError, TabChanges, Value
+from sheets.backend import Grid, Moves, SheetsError, TabChanges, Value
 from sheets.google_http import (
     GOOGLE_API_URL,
     SPREADSHEETS_SCOPE,
@@ -278,17 +277,26 @@ class _TabState:
 
 @dataclass
 class _TabWrite:
-    """One tab's changes, translated to where they land after the deletions."""
+    """One tab's changes, translated to where they land after the deletions and insertions."""
 
     name: str
-    deleted: list[int]
+    moves: Moves
     start: int  # where the appended rows go
     append: list[list[Value]]
     cells: dict[tuple[int, int], Value]
 
     @property
+    def deleted(self) -> list[int]:
+        return self.moves.deleted
+
+    @property
+    def restructures(self) -> bool:
+        return bool(self.moves.deleted or self.moves.anchors)
+
+    @property
     def width(self) -> int:
-        return max((len(row) for row in self.append), default=0)
+        new = (values for _, values in self.moves.new_rows())
+        return max((len(row) for row in (*self.append, *new)), default=0)
 
     def pieces(self) -> Iterator[Piece]:
         for r0, c0, rows in cell_blocks(self.cells):
@@ -559,7 +567,7 @@ class GoogleSheet:
         if not plans:
             return 0
         values = sum(1 for _ in pack(piece for plan in plans for piece in plan.pieces()))
-        structural = any(p.deleted or self._needs_room(p) for p in plans)
+        structural = any(p.restructures or self._needs_room(p) for p in plans)
         return values + (1 if structural else 0)
 
     def write(self, changes: dict[str, TabChanges]) -> None:
@@ -567,7 +575,7 @@ class GoogleSheet:
         if not plans:
             return
         with self._errors():
-            if any(p.deleted or self._needs_room(p) for p in plans):
+            if any(p.restructures or self._needs_room(p) for p in plans):
                 self._restructure(plans)
             self._write_values(piece for plan in plans for piece in plan.pieces())
         for plan in plans:
@@ -579,19 +587,18 @@ class GoogleSheet:
             raise SheetsError(
                 f"{self.label} has no tab {name!r} as read; set the spreadsheet up first"
             )
-        deleted = sorted(set(change.delete))
-        if deleted and not (deleted[0] >= 1 and deleted[-1] < state.length):
-            last = state.length - 1
-            raise ValueError(f"{name}: rows to delete {deleted} are outside 1..{last}")
-        gone = set(deleted)
+        moves = Moves(name, change, state.length)
+        gone = set(moves.deleted)
         cells: dict[tuple[int, int], Value] = {}
         for row, col, value in change.cells:
             if row in gone:
                 raise ValueError(f"{name}: row {row} is both updated and deleted")
-            # Rows below a deleted row move up by one for each deletion above them.
-            cells[(row - bisect.bisect_left(deleted, row), col)] = value
-        start = state.length - len(deleted)
-        return _TabWrite(name, deleted, start, [list(r) for r in change.append], cells)
+            cells[(moves.row(row), col)] = value
+        # The inserted rows' values go in with the other cells, in the same values batch.
+        for row, values in moves.new_rows():
+            for col, value in enumerate(values):
+                cells[(row, col)] = value
+        return _TabWrite(name, moves, moves.length, [list(r) for r in change.append], cells)
 
     def _needs_room(self, plan: _TabWrite) -> bool:
         if not plan.append:
@@ -600,11 +607,11 @@ class GoogleSheet:
         if state.rows is None or state.cols is None:
             self._fetch_metadata()
         assert state.rows is not None and state.cols is not None
-        rows_after = state.rows - len(plan.deleted)
+        rows_after = state.rows - len(plan.deleted) + plan.moves.inserted
         return plan.start + len(plan.append) > rows_after or plan.width > state.cols
 
     def _restructure(self, plans: list[_TabWrite]) -> None:
-        """Delete rows and grow grids of every tab in one batchUpdate (atomic at Google)."""
+        """Delete, insert and add rows of every tab in one batchUpdate (atomic at Google)."""
         for attempt in (1, 2):
             if not self._listed:
                 if attempt == 1:
@@ -664,20 +671,36 @@ class GoogleSheet:
                     "endIndex": end,
                 }
                 changes.append({"deleteDimension": {"range": where}})
-            rows = state.rows - len(plan.deleted)
+            # Bottom-up too, counted after the deletions, so each index is still where it was.
+            for anchor in reversed(plan.moves.anchors):
+                at = plan.moves.after_deletions(anchor)
+                count = len(plan.moves.above[anchor])
+                where = {
+                    "sheetId": sheet_id,
+                    "dimension": "ROWS",
+                    "startIndex": at,
+                    "endIndex": at + count,
+                }
+                # From the row below, a data row: the row above may be the header.
+                changes.append({"insertDimension": {"range": where, "inheritFromBefore": False}})
+            rows = state.rows - len(plan.deleted) + plan.moves.inserted
             cols = state.cols
             more_rows = plan.start + len(plan.append) - rows
             if plan.width > cols:
                 changes.append(_append_dimension(sheet_id, "COLUMNS", plan.width - cols))
                 cols = plan.width
+            formatted = rows  # rows below it are new to the grid and need formats
             if more_rows > 0:
                 changes.append(_append_dimension(sheet_id, "ROWS", more_rows))
-                if state.layout is not None and state.header:
-                    positions = positions_of(state.header)
-                    changes += column_requests(
-                        sheet_id, state.layout, positions, rows, rows + more_rows
-                    )
                 rows += more_rows
+            if plan.moves.anchors:
+                # Whether inserted rows take the formats of their neighbours is not documented:
+                # format every data row, a few requests however many rows went in.
+                formatted = 1
+            if formatted < rows and state.layout is not None and state.header:
+                positions = positions_of(state.header)
+                end = None if formatted == 1 else rows
+                changes += column_requests(sheet_id, state.layout, positions, formatted, end)
             sizes.append((state, rows, cols))
         return changes, sizes
 

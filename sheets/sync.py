@@ -337,11 +337,18 @@ class Sync:
         statuses = run.statuses[tab.name]
         stored = {**run.snapshot.get(tab.name, {}), **_only_rows(run.touched[tab.name])}
         touched = run.touched[tab.name]
+        below = _next_rows(run.want[tab.name], view)
         for key, row in run.want[tab.name].items():
             places = view.rows.get(key)
             if not places:
                 values = {h: cells.to_sheet(tab.column(h).kind, v) for h, v in row.items()}
-                changes.append.append(view.row_values(values))
+                # In the tab's order (FIFO on Unallocated): above the row that follows it, if
+                # that row is on the sheet; people who sorted otherwise find it by its neighbour.
+                anchor = below[key]
+                if anchor is None:
+                    changes.append.append(view.row_values(values))
+                else:
+                    changes.insert.append((anchor, view.row_values(values)))
                 touched[key] = _encode_row(tab, row)
                 report.rows_added += 1
                 continue
@@ -452,6 +459,19 @@ def _consequences(outcome: e.Outcome) -> str:
     if outcome.promises:
         parts.append(f"{len(outcome.promises)} promised date(s) changed")
     return f" ({', '.join(parts)})" if parts else ""
+
+
+def _next_rows(want: dict[str, Any], view: TabView) -> dict[str, int | None]:
+    """For each wanted key, the row (as read) of the first key after it, in the tab's order,
+    that is on the sheet: where a new row goes above. None: no such row, it goes at the end."""
+    found: dict[str, int | None] = {}
+    following: int | None = None
+    for key in reversed(list(want)):
+        found[key] = following
+        places = view.rows.get(key)
+        if places:
+            following = places[0]
+    return found
 
 
 def _encode_row(tab: Tab, row: dict[str, Any]) -> dict[str, Any]:

@@ -12,10 +12,13 @@ from typing import Any
 
 import gspread
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sheets.backend import Grid, SheetsError, TabChanges, Value
 from sheets.google import PROTECTION, GoogleSheet
 from sheets.layout import ALLOCATIONS, PO_LINES, SYNC_LOG, TABS, UNALLOCATED, Tab
+from tests.sheets.expected import applied_rows, changes
 from tests.sheets.standin import PAYLOAD_LIMIT, SheetsStandin
 
 JAN_4_2027 = 46391  # days since 1899-12-30
@@ -87,12 +90,7 @@ def _shown(value: Any) -> Any:
 
 def applied(grid: Grid, change: TabChanges) -> list[list[Any]]:
     """What ``change`` should make of ``grid``, worked out locally."""
-    rows = [list(row) for row in grid]
-    for r, c, value in change.cells:
-        rows[r].extend([None] * (c + 1 - len(rows[r])))
-        rows[r][c] = value
-    rows = [row for i, row in enumerate(rows) if i not in set(change.delete)]
-    return normalized(rows + [list(row) for row in change.append])
+    return normalized(applied_rows(grid, change))
 
 
 def set_up(connect: Callable[..., GoogleSheet], spreadsheet_id: str) -> GoogleSheet:
@@ -290,6 +288,77 @@ def test_write_cells_appends_and_deletes_in_at_most_two_writes(
     assert ops(sheets_standin) == ["spreadsheets.batchUpdate", "values.batchUpdate"]
     keys = [r[0] for r in sheets_standin.cells(spreadsheet_id, "PO lines")[1:]]
     assert keys == ["k3", "k6", "k7", "k8", "k9", "k10"]
+
+
+def test_rows_inserted_above_rows_with_deletions_cells_and_appends_in_two_writes(
+    sheets_standin: SheetsStandin, connect: Callable[..., GoogleSheet]
+) -> None:
+    spreadsheet_id = sheets_standin.create_spreadsheet(tabs=["Sheet1"])
+    first = set_up(connect, spreadsheet_id)
+    first.write({"Allocations": TabChanges(append=[[f"u{i}", f"PO-{i}"] for i in range(1, 7)])})
+    sheets_standin.clear_requests()
+
+    sheet = connect(spreadsheet_id)
+    grids = sheet.read(TABS)
+    change = TabChanges(
+        cells=[(4, 1, "PO-4b"), (6, 1, "PO-6b")],
+        delete=[2, 5],
+        # Above the first data row (below the header), twice above row 4, above the last row.
+        insert=[
+            (1, ["n0", "PO-0"]),
+            (4, ["n3a", "PO-3a"]),
+            (4, ["n3b", "PO-3b"]),
+            (6, ["n5", "PO-5"]),
+        ],
+        append=[["n7", "PO-7"]],
+    )
+    assert sheet.writes_for({"Allocations": change}) == 2
+    sheet.write({"Allocations": change})
+
+    assert ops(sheets_standin) == [
+        "values.batchGet",
+        "spreadsheets.batchUpdate",
+        "values.batchUpdate",
+    ]
+    after = sheets_standin.cells(spreadsheet_id, "Allocations")
+    assert after == applied(grids["Allocations"], change)
+    keys = [r[0] for r in after[1:]]
+    assert keys == ["n0", "u1", "u3", "n3a", "n3b", "u4", "n5", "u6", "n7"]
+    # The last dropdown set on Action covers every data row, the inserted ones included.
+    action = col(ALLOCATIONS, "Action")
+    last = [
+        v
+        for v in sheets_standin.validations(spreadsheet_id, "Allocations")
+        if v["range"]["startColumnIndex"] == action
+    ][-1]
+    assert last["rule"]["condition"]["type"] == "ONE_OF_LIST"
+    assert last["range"].get("startRowIndex") == 1 and "endRowIndex" not in last["range"]
+    # And the object knows where rows went: the next write needs no read.
+    sheets_standin.clear_requests()
+    sheet.write({"Allocations": TabChanges(insert=[(1, ["n-1", "PO-x"])])})
+    assert ops(sheets_standin) == ["spreadsheets.batchUpdate", "values.batchUpdate"]
+    keys = [r[0] for r in sheets_standin.cells(spreadsheet_id, "Allocations")[1:]]
+    assert keys[:2] == ["n-1", "n0"]
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_any_mix_of_changes_gives_the_grid_worked_out_locally(
+    sheets_standin: SheetsStandin, connect: Callable[..., GoogleSheet], data: st.DataObject
+) -> None:
+    sheets_standin.enforce_quota(False)  # dozens of examples against one stand-in
+    spreadsheet_id = sheets_standin.create_spreadsheet(tabs=["Sheet1"])
+    n = data.draw(st.integers(0, 8), label="rows")
+    set_up(connect, spreadsheet_id).write(
+        {"Unallocated": TabChanges(append=[[f"u{i}", f"SO-{i}", "A", i] for i in range(1, n + 1)])}
+    )
+    sheet = connect(spreadsheet_id)
+    grid = sheet.read(TABS)["Unallocated"]
+    change = data.draw(changes(len(grid), 4), label="change")
+    sheet.write({"Unallocated": change})
+    assert sheets_standin.cells(spreadsheet_id, "Unallocated") == applied(grid, change)
 
 
 def test_cell_updates_alone_are_one_write(

@@ -192,9 +192,53 @@ def test_each_kind_of_edit_is_applied_through_the_engine(book: Book) -> None:
     assert book.keys(ALLOCATIONS.name) == ["SO-2:1", "SO-4:1"]
     moved = book.row(ALLOCATIONS.name, "SO-2:1")
     assert (moved["PO"], moved["Action"], moved["In sync"]) == ("PO-2", "", False)
-    # Lines back in the queue are added at the bottom (sort by Placed at for FIFO).
-    assert book.keys(UNALLOCATED.name) == ["SO-5:1", "SO-1:1", "SO-3:1"]
+    # Lines back in the queue go in at their FIFO places, above SO-5 (placed last).
+    assert book.keys(UNALLOCATED.name) == ["SO-1:1", "SO-3:1", "SO-5:1"]
     assert book.row(UNALLOCATED.name, "SO-1:1")["Parked"] is True
+
+
+def test_new_rows_go_in_at_their_place_in_the_tabs_order(book: Book, actor: e.Actor) -> None:
+    book.push()
+    e.set_quantity(book.db, actor, "PO-1", 1, 13)  # room on the earliest A line for SO-5 (9)
+    e.remove(book.db, actor, "PO-1", 1, [e.LineRef("SO-1")])  # back to the queue, parked
+    book.standin.clear_requests()
+
+    report = book.push()
+
+    # Allocations keep PO line then FIFO order: SO-5 joins PO-1:1's rows, above PO-1:2's.
+    assert book.keys(ALLOCATIONS.name) == ["SO-2:1", "SO-5:1", "SO-3:1", "SO-4:1"]
+    assert book.keys(UNALLOCATED.name) == ["SO-1:1"]
+    assert (report.rows_added, report.rows_deleted) == (2, 2)
+    assert [r.op for r in book.standin.requests] == [
+        "values.batchGet",
+        "spreadsheets.batchUpdate",
+        "values.batchUpdate",
+    ]
+    assert book.row(ALLOCATIONS.name, "SO-5:1")["PO"] == "PO-1"
+    # A re-push finds every row where it is: nothing to write.
+    book.standin.clear_requests()
+    book.push()
+    assert [r.op for r in book.standin.requests] == ["values.batchGet"]
+
+
+def test_a_row_back_in_the_queue_goes_above_its_fifo_successor_whatever_the_sort(
+    book: Book, actor: e.Actor
+) -> None:
+    e.set_quantity(book.db, actor, "PO-1", 1, 13)  # SO-5 allocated: the queue is empty
+    e.set_quantity(book.db, actor, "PO-2", 1, 20)
+    for order in ("SO-1", "SO-2"):
+        e.remove(book.db, actor, "PO-1", 1, [e.LineRef(order)])
+    e.remove(book.db, actor, "PO-2", 1, [e.LineRef("SO-4")])
+    book.push()
+    assert book.keys(UNALLOCATED.name) == ["SO-1:1", "SO-2:1", "SO-4:1"]
+    # A person sorts the queue by order number, newest first.
+    book.standin.sort_rows(book.id, UNALLOCATED.name, "Order", descending=True)
+    e.remove(book.db, actor, "PO-1", 2, [e.LineRef("SO-3")])
+
+    book.push()
+
+    # SO-3 was placed between SO-2 and SO-4: it goes in above SO-4's row, wherever that is.
+    assert book.keys(UNALLOCATED.name) == ["SO-3:1", "SO-4:1", "SO-2:1", "SO-1:1"]
 
 
 def test_allocate_to_and_sync_dates(book: Book, actor: e.Actor) -> None:

@@ -6,6 +6,7 @@ it, save it whole.
 
 from __future__ import annotations
 
+import uuid
 import zipfile
 from collections.abc import Callable
 from datetime import date, datetime
@@ -14,11 +15,14 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from openpyxl.worksheet.worksheet import Worksheet
 
 from sheets.backend import Grid, SheetsError, TabChanges
 from sheets.layout import ALLOCATIONS, KEY, PO_LINES, STATUS, TABS, UNALLOCATED, Tab
 from sheets.workbook import Workbook
+from tests.sheets.expected import applied_rows, changes
 
 Edit = Callable[[Worksheet], None]
 
@@ -442,6 +446,45 @@ def test_neighbouring_columns_stored_as_one_range_are_split(path: Path) -> None:
     assert all(high < low for (_, high), (low, _) in pairwise(spans))
     assert dims["A"].hidden and (dims["A"].min, dims["A"].max) == (1, 1)
     assert not dims["B"].hidden and dims["B"].width == 20
+
+
+def test_rows_inserted_above_rows_with_deletions_cells_and_appends(book: Workbook) -> None:
+    fill(book, ["k1", "k2", "k3", "k4", "k5", "k6"])
+    grid = allocations(book)
+    change = TabChanges(
+        cells=[(4, 1, "PO-4b")],
+        delete=[2, 5],
+        insert=[(1, ["n0", "PO-0"]), (4, ["n3a", "PO-3a"]), (4, ["n3b"]), (6, ["n5"])],
+        append=[["n7"]],
+    )
+    book.write({ALLOCATIONS.name: change})
+    after = allocations(book)
+    assert after == trimmed(applied_rows(grid, change))
+    assert [r[0] for r in after[1:]] == ["n0", "k1", "k3", "n3a", "n3b", "k4", "n5", "k6", "n7"]
+
+
+def trimmed(rows: list[list[object]]) -> list[list[object]]:
+    """Rows as a read gives them: no trailing empty cells."""
+    return [put(row, 0, row[0]) if row else row for row in rows]
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_any_mix_of_changes_gives_the_grid_worked_out_locally(
+    tmp_path: Path, data: st.DataObject
+) -> None:
+    workbook = Workbook(tmp_path / f"{uuid.uuid4().hex}.xlsx")
+    workbook.setup(TABS, workbook.read(TABS))
+    n = data.draw(st.integers(0, 8), label="rows")
+    workbook.write(
+        {ALLOCATIONS.name: TabChanges(append=[[f"k{i}", f"PO-{i}", i] for i in range(1, n + 1)])}
+    )
+    grid = allocations(workbook)
+    change = data.draw(changes(len(grid), 4), label="change")
+    workbook.write({ALLOCATIONS.name: change})
+    assert allocations(workbook) == trimmed(applied_rows(grid, change))
 
 
 def test_a_hidden_row_moves_with_its_row_on_delete(book: Workbook, path: Path) -> None:
