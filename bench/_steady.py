@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -19,6 +20,55 @@ Rows = dict[str, list[dict[str, Any]]]
 T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 ARRIVAL0 = date(2027, 1, 4)
 PO_LINES_PER_SKU = 4
+
+
+def order_book(
+    rng: random.Random,
+    skus: list[str],
+    lines: int,
+    *,
+    start: datetime,
+    gaps: tuple[int, ...],
+    customers: int,
+    quantity: Callable[[random.Random], int],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], datetime]:
+    """Orders of 1-3 lines (on distinct SKUs), each placed a ``gaps`` choice of seconds after
+    the last (0: a tie), until there are ``lines`` SO lines, all open and unallocated. Returns
+    the order rows, the SO line rows and the last ``placed_at``."""
+    orders: list[dict[str, Any]] = []
+    demand: list[dict[str, Any]] = []
+    placed = start
+    while len(demand) < lines:
+        n = len(orders) + 1
+        number = f"SO-{n:08d}"
+        placed += timedelta(seconds=rng.choice(gaps))
+        orders.append(
+            {
+                "id": n,
+                "order_number": number,
+                "customer": f"customer-{rng.randrange(customers)}",
+                "placed_at": placed,
+                "created_at": placed,
+            }
+        )
+        k = min(rng.choice((1, 1, 1, 2, 2, 3)), lines - len(demand))
+        for ln, sku in enumerate(rng.sample(skus, k), start=1):
+            demand.append(
+                {
+                    "id": len(demand) + 1,
+                    "so_id": n,
+                    "order_number": number,
+                    "placed_at": placed,
+                    "line": ln,
+                    "sku": sku,
+                    "quantity": quantity(rng),
+                    "status": "open",
+                    "parked": False,
+                    "po_line_id": None,
+                    "promised_date": None,
+                }
+            )
+    return orders, demand, placed
 
 
 def steady_state(
@@ -35,40 +85,15 @@ def steady_state(
     rng = random.Random(seed)
     skus = [f"SKU-{i:05d}" for i in range(n_skus)]
     out = set(rng.sample(skus, n_skus // 5 if sold_out is None else sold_out))
-    orders: list[dict[str, Any]] = []
-    demand: list[dict[str, Any]] = []
-    placed = T0
-    while len(demand) < lines:
-        n = len(orders) + 1
-        number = f"SO-{n:08d}"
-        placed += timedelta(seconds=rng.choice((0, 1, 2, 5, 9)))
-        orders.append(
-            {
-                "id": n,
-                "order_number": number,
-                "customer": f"customer-{rng.randrange(100_000)}",
-                "placed_at": placed,
-                "created_at": placed,
-            }
-        )
-        k = min(rng.choice((1, 1, 1, 2, 2, 3)), lines - len(demand))
-        for ln, sku in enumerate(rng.sample(skus, k), start=1):
-            demand.append(
-                {
-                    "id": len(demand) + 1,
-                    "so_id": n,
-                    "order_number": number,
-                    "placed_at": placed,
-                    "line": ln,
-                    "sku": sku,
-                    "quantity": rng.choice((1, 1, 1, 2, 2, 3)),
-                    "status": "open",
-                    "parked": False,
-                    "po_line_id": None,
-                    "promised_date": None,
-                }
-            )
-
+    orders, demand, placed = order_book(
+        rng,
+        skus,
+        lines,
+        start=T0,
+        gaps=(0, 1, 2, 5, 9),
+        customers=100_000,
+        quantity=lambda r: r.choice((1, 1, 1, 2, 2, 3)),
+    )
     by_sku: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in demand:
         by_sku[row["sku"]].append(row)

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import _common as c
+from _steady import order_book
 from sqlalchemy import func, insert, select, update
 
 import engine as e
@@ -57,48 +58,29 @@ class SweepData:
     plan: list[Pair]  # rule 1's allocations of the seeded data, by SKU then FIFO
 
 
+def _quantity(rng: random.Random) -> int:
+    """Small quantities, a few large ones."""
+    return rng.choice((1, 1, 1, 2, 2, 3)) if rng.random() > 0.005 else rng.randint(20, 60)
+
+
 def make_data(lines: int, n_po_lines: int, n_skus: int, seed: int) -> SweepData:
     """Orders of 1-3 lines placed over time (ties included), small quantities with a few large
     ones, PO lines spread over the SKUs with weekly arrival dates (ties broken by PO number and
     line), some store holds, a few cancelled lines and one cancelled PO."""
     rng = random.Random(seed)
     skus = [f"SKU-{i:05d}" for i in range(n_skus)]
-    orders: list[dict[str, Any]] = []
-    demand_rows: list[dict[str, Any]] = []
+    orders, demand_rows, _ = order_book(
+        rng,
+        skus,
+        lines,
+        start=T0,
+        gaps=(0, 1, 1, 2, 3, 7),
+        customers=50_000,
+        quantity=_quantity,
+    )
     demand: Counter[str] = Counter()
-    placed = T0
-    while len(demand_rows) < lines:
-        n = len(orders) + 1
-        number = f"SO-{n:08d}"
-        placed += timedelta(seconds=rng.choice((0, 1, 1, 2, 3, 7)))
-        orders.append(
-            {
-                "id": n,
-                "order_number": number,
-                "customer": f"customer-{rng.randrange(50_000)}",
-                "placed_at": placed,
-                "created_at": placed,
-            }
-        )
-        k = min(rng.choice((1, 1, 1, 2, 2, 3)), lines - len(demand_rows))
-        for ln, sku in enumerate(rng.sample(skus, k), start=1):
-            qty = rng.choice((1, 1, 1, 2, 2, 3)) if rng.random() > 0.005 else rng.randint(20, 60)
-            demand[sku] += qty
-            demand_rows.append(
-                {
-                    "id": len(demand_rows) + 1,
-                    "so_id": n,
-                    "order_number": number,
-                    "placed_at": placed,
-                    "line": ln,
-                    "sku": sku,
-                    "quantity": qty,
-                    "status": "open",
-                    "parked": False,
-                    "po_line_id": None,
-                    "promised_date": None,
-                }
-            )
+    for row in demand_rows:
+        demand[row["sku"]] += row["quantity"]
 
     per_po = 4
     n_pos = -(-n_po_lines // per_po)
