@@ -26,6 +26,7 @@ from engine import Database
 
 if TYPE_CHECKING:
     from slack_bolt import App
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
 
     from bot.metrics import Metrics
     from bot.scheduler import Scheduler
@@ -194,20 +195,22 @@ def serve(
         socket = None
         if settings.socket_mode:
             from slack_bolt.adapter.socket_mode import SocketModeHandler
+            from slack_sdk.errors import SlackClientNotConnectedError
 
             socket = SocketModeHandler(app, app_token=settings.slack_app_token)
             socket.connect()  # raises SlackApiError when Slack refuses the app token
+            if not socket.client.is_connected():
+                # A refused websocket handshake is only logged by slack_sdk, which would retry
+                # in the background while this process claimed to be connected.
+                socket.close()
+                raise SlackClientNotConnectedError(
+                    "Slack's socket did not open (the websocket handshake was refused); "
+                    "check that Socket Mode is on for the app"
+                )
             announce("Connected to Slack in Socket Mode")
         intake = _intake(db, service, metrics)
         router = wsgi_app(app, db, slack=socket is None, metrics=metrics, intake=intake)
         server = HttpServer(router, host, settings.port if port is None else port)
-        routes = f"health: {HEALTH_PATH}, metrics: {METRICS_PATH}"
-        if intake is not None:
-            routes += f", orders: {ORDERS_PATH}"
-        if socket is None:
-            announce(f"Serving Slack requests on {server.url}{SLACK_PATH} ({routes})")
-        else:
-            announce(f"Serving on {server.url} ({routes})")
         scheduler = _scheduler(service, db, app, metrics)
 
         def stop() -> None:
@@ -220,18 +223,43 @@ def serve(
             threading.Thread(target=stop, daemon=True).start()
 
         _on_signals(on_signal)
+        # Announced only now: whoever waits for this line may send SIGTERM at once, and before
+        # the handler above it would kill the process with requests and acks in flight.
+        routes = f"health: {HEALTH_PATH}, metrics: {METRICS_PATH}"
+        if intake is not None:
+            routes += f", orders: {ORDERS_PATH}"
+        if socket is None:
+            announce(f"Serving Slack requests on {server.url}{SLACK_PATH} ({routes})")
+        else:
+            announce(f"Serving on {server.url} ({routes})")
         if scheduler is not None:
             scheduler.start()
         try:
             server.run()
         finally:
             if socket is not None:
-                socket.close()
+                _close_socket(socket)
             if scheduler is not None:
                 scheduler.stop()
         _finish(app)
     finally:
         stop_counting()
+
+
+def _close_socket(socket: SocketModeHandler) -> None:
+    """Close Slack's socket once the requests that came over it are acked. slack_sdk's
+    ``close()`` drops the connection first and only then waits for its workers, so an ack still
+    being worked on (a submission checking the user group) could no longer be sent: Slack would
+    show the user an error for a change that was made. So: take no more requests off the
+    client's queue, let those in flight ack over the open socket, then close."""
+    client = socket.client
+    processor = getattr(client, "message_processor", None)
+    workers = getattr(client, "message_workers", None)
+    if processor is not None and workers is not None:  # slack_sdk's builtin client, as tested
+        client.closed = True  # what its message processor loops on
+        processor.shutdown()  # within its 1 s poll of the queue
+        workers.shutdown(wait=True)
+    socket.close()
 
 
 def _intake(db: Database, service: ServiceSettings, metrics: Metrics) -> WSGIApp | None:

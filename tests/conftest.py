@@ -27,6 +27,7 @@ from tests.sheets.fixtures import service_account_file as service_account_file
 from tests.sheets.fixtures import sheets_standin as sheets_standin
 from tests.slack.fixtures import slack_client as slack_client
 from tests.slack.fixtures import slack_standin as slack_standin
+from tests.slack.fixtures import socket_mode as socket_mode
 from tests.slack.harness import USERGROUPS, SlackApp, running
 from tests.slack.standin import SlackStandin
 

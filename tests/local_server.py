@@ -1,11 +1,33 @@
-"""A local HTTP server on 127.0.0.1 (a free port) in a daemon thread: what the stand-ins of
-Slack's and Google's APIs are served by."""
+"""A local server on 127.0.0.1 (a free port) in a daemon thread: what the stand-ins of Slack's
+and Google's APIs are served by. HTTP by default; a subclass may serve another protocol (the
+Socket Mode stand-in serves websockets) by overriding ``_listen``."""
 
 from __future__ import annotations
 
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Self
+from typing import Protocol, Self
+
+
+class Listening(Protocol):
+    """What the lifecycle needs of a server library: serve until shut down from another
+    thread, and ``shutdown`` closes the listening socket too."""
+
+    def serve_forever(self) -> None: ...
+
+    def shutdown(self) -> None: ...
+
+
+class _HttpServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def serve_forever(self, poll_interval: float = 0.05) -> None:
+        # A short poll so that stop() does not wait out the default half second.
+        super().serve_forever(poll_interval)
+
+    def shutdown(self) -> None:
+        super().shutdown()
+        self.server_close()
 
 
 class LocalServer:
@@ -14,7 +36,8 @@ class LocalServer:
     handler: type[BaseHTTPRequestHandler]
 
     def __init__(self) -> None:
-        self._server: ThreadingHTTPServer | None = None
+        self._server: Listening | None = None
+        self._port = 0
         self._thread: threading.Thread | None = None
 
     def start(self) -> Self:
@@ -22,13 +45,8 @@ class LocalServer:
         if self._server is not None:
             return self
         self._before_start()
-        server = ThreadingHTTPServer(("127.0.0.1", 0), self.handler)
-        server.daemon_threads = True
-        server.standin = self  # type: ignore[attr-defined]
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
+        self._server, self._port = self._listen()
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
         return self
 
@@ -37,7 +55,6 @@ class LocalServer:
             return
         self._before_stop()
         self._server.shutdown()
-        self._server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
         self._server = None
@@ -50,11 +67,21 @@ class LocalServer:
         self.stop()
 
     @property
-    def base_url(self) -> str:
-        """``http://127.0.0.1:PORT`` (no trailing slash)."""
+    def port(self) -> int:
         if self._server is None:
             raise RuntimeError(f"{type(self).__name__} is not started")
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self._port
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:PORT`` (no trailing slash)."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def _listen(self) -> tuple[Listening, int]:
+        """A server bound to 127.0.0.1 at a free port, not yet serving, and that port."""
+        server = _HttpServer(("127.0.0.1", 0), self.handler)
+        server.standin = self  # type: ignore[attr-defined]
+        return server, server.server_address[1]
 
     def _before_start(self) -> None:
         """Hook for state a run needs fresh."""

@@ -127,7 +127,12 @@ def test_a_replica_that_loses_its_connection_loses_its_lock(pg_db: e.Database) -
                     ),
                     {"hi": (key >> 32) & 0xFFFFFFFF, "lo": key & 0xFFFFFFFF},
                 ).scalar_one()
-                conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": holder})
+                # With a timeout it returns once the backend is gone (its locks with it), not
+                # as soon as it is signalled: no race with the lock taken next.
+                gone = conn.execute(
+                    text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": holder}
+                ).scalar_one()
+                assert gone is True
             with job_lock(other, "sweep") as taken:
                 assert taken is True
         # The holder's release failed quietly, and its pool is still good.

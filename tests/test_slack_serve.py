@@ -1,6 +1,7 @@
 """``preorder serve``: one clear error for bad configuration, the production server (waitress)
-answering Slack and the health check and stopping gracefully on SIGTERM, and Socket Mode
-wired to the app token (smoke-tested only: Slack's socket cannot be reached offline)."""
+answering Slack and the health check and stopping gracefully on SIGTERM, and Socket Mode refused
+an unknown app token in one line. Socket Mode at work (envelopes acked over a real websocket,
+reconnection, SIGTERM) is tested end to end in tests/test_slack_socket_mode.py."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from bot.settings import DEFAULT_TIMEOUT, load_settings
 from tests.conftest import fresh_sqlite
 from tests.slack.harness import MERCHANDISER, SECRET, texts
 from tests.slack.signing import signed_headers, slash_command_body
+from tests.slack.socket_mode import SocketModeStandin
 from tests.slack.standin import SlackStandin
 
 SLACK_VARS = [
@@ -178,15 +180,36 @@ def test_serve_answers_slack_and_health_then_stops_on_sigterm(
 def test_socket_mode_connects_with_the_app_token_instead_of_listening(
     slack_standin: SlackStandin, db_url: str
 ) -> None:
-    """Offline only the start can be checked: the app asks Slack for a socket URL with the
-    app token (the stand-in has none to give), and a refusal is one error line."""
+    """The app asks Slack for a socket URL with the app token instead of listening for
+    Slack's requests; an app token Slack does not know is refused in one error line."""
+    assert slack_standin.app_token != "xapp-1-test"
     process = spawn(db_url, slack_standin, PREORDER_SLACK_APP_TOKEN="xapp-1-test")
     _, err = process.communicate(timeout=30)
     assert process.returncode == 1
-    assert err.strip().splitlines()[-1].startswith("error: Slack refused to connect:")
+    assert err.strip().splitlines()[-1] == "error: Slack refused to connect: invalid_auth"
     (call,) = slack_standin.calls("apps.connections.open")
     assert call.headers["authorization"] == "Bearer xapp-1-test"
-    assert "Serving Slack requests" not in err
+    assert "Serving" not in err and "Traceback" not in err
+
+
+def test_a_refused_socket_handshake_is_one_error_line_not_a_false_connected(
+    slack_standin: SlackStandin, socket_mode: SocketModeStandin, db_url: str
+) -> None:
+    """slack_sdk only logs a refused websocket handshake (and would retry in the background):
+    serve checks the socket is open before it says it is connected."""
+    slack_standin.socket_url = lambda: socket_mode.url + "?ticket=forged"  # answered 403
+    process = spawn(db_url, slack_standin, PREORDER_SLACK_APP_TOKEN=slack_standin.app_token)
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 1
+    assert (
+        err.strip()
+        .splitlines()[-1]
+        .startswith(
+            "error: cannot start: Slack's socket did not open (the websocket handshake was refused)"
+        )
+    )
+    assert "Connected to Slack" not in err and "Traceback" not in err
+    assert socket_mode.connections() == []
 
 
 def test_stopping_the_server_finishes_requests_in_flight_and_takes_no_more() -> None:

@@ -3,7 +3,8 @@
 These tests pin the behaviour the app's tests will rely on: triggers that expire and cannot be
 reused, views refused for breaking a platform limit, 429 with Retry-After (retried by
 slack_sdk's RateLimitErrorRetryHandler), 5xx surfacing, view hashes, the modal stack, response
-URLs with their 5-use limit, and request signing that slack_sdk's own verifier accepts.
+URLs with their 5-use limit, ``apps.connections.open`` answering the app-level token only, and
+request signing that slack_sdk's own verifier accepts.
 """
 
 from __future__ import annotations
@@ -597,6 +598,30 @@ def test_a_wrong_or_missing_token_is_refused(slack_standin: SlackStandin) -> Non
     assert api_error(missing.auth_test).response["error"] == "not_authed"
     assert make_client(slack_standin).auth_test()["user_id"] == slack_standin.bot_user_id
     assert [c.ok for c in slack_standin.calls("auth.test")] == [False, False, True]
+
+
+def test_apps_connections_open_gives_a_socket_url_to_the_app_token_only(
+    slack_standin: SlackStandin, slack_client: WebClient
+) -> None:
+    client = WebClient(base_url=slack_standin.url)
+    app_token = slack_standin.app_token
+
+    def refusal(token: str) -> str:
+        with pytest.raises(SlackApiError) as refused:
+            client.apps_connections_open(app_token=token)
+        return str(refused.value.response["error"])
+
+    assert refusal(app_token) == "invalid_auth"  # Socket Mode off: an app token like any other
+    urls = iter(["ws://127.0.0.1:1/link/?ticket=a", "ws://127.0.0.1:1/link/?ticket=b"])
+    slack_standin.socket_url = lambda: next(urls)
+    assert client.apps_connections_open(app_token=app_token)["url"].endswith("ticket=a")
+    assert client.apps_connections_open(app_token=app_token)["url"].endswith("ticket=b")
+    assert refusal(slack_standin.token) == "not_allowed_token_type"
+    assert refusal("xapp-1-A0APP-1-forged") == "invalid_auth"
+    # The app-level token is for connections only.
+    wrong_kind = make_client(slack_standin, token=app_token, retries=0)
+    assert api_error(wrong_kind.auth_test).response["error"] == "not_allowed_token_type"
+    assert slack_client.auth_test()["ok"]
 
 
 def test_an_unknown_method_is_refused(slack_client: WebClient) -> None:

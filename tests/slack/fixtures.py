@@ -3,7 +3,8 @@
     from tests.slack.fixtures import slack_client, slack_standin  # noqa: F401
 
 Each test gets a fresh stand-in (state never leaks between tests) and a real ``WebClient``
-that retries 429s like the app's own client must.
+that retries 429s like the app's own client must; ``socket_mode`` adds a Socket Mode server
+that the Web API stand-in's ``apps.connections.open`` hands out.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import pytest
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
+from tests.slack.socket_mode import SocketModeStandin
 from tests.slack.standin import SlackStandin
 
 
@@ -40,3 +42,17 @@ def slack_standin() -> Iterator[SlackStandin]:
 def slack_client(slack_standin: SlackStandin) -> WebClient:
     """``make_client(slack_standin)``."""
     return make_client(slack_standin)
+
+
+@pytest.fixture
+def socket_mode(slack_standin: SlackStandin) -> Iterator[SocketModeStandin]:
+    """A started Socket Mode stand-in whose URLs ``slack_standin`` answers to
+    ``apps.connections.open`` with its ``app_token``; stopped (every connection closed, every
+    thread ended) after the test."""
+    with SocketModeStandin(app_id=slack_standin.app_id) as socket:
+        slack_standin.socket_url = socket.new_url
+        try:
+            yield socket
+        finally:
+            slack_standin.socket_url = None
+        assert not socket.internal_errors, f"stand-in failed: {socket.internal_errors}"

@@ -209,23 +209,8 @@ class SlackApp:
     # --- waiting for work done after the ack --------------------------------------------------
 
     def modal(self, index: int = -1, *, timeout: float = 3.0) -> dict[str, Any]:
-        """The modal opened by the ``index``-th ``views.open``/``views.push`` call once the
-        handler has filled it (its loading view replaced)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            opened = [
-                c.response["view"]["id"]
-                for c in self.slack.calls()
-                if c.method in ("views.open", "views.push") and c.ok
-            ]
-            if opened and len(opened) >= (index + 1 if index >= 0 else -index):
-                view = self.slack.view(opened[index])
-                if view.get("callback_id") != "loading":
-                    return view
-            if time.monotonic() > deadline:
-                seen = [(c.method, c.error) for c in self.slack.calls()]
-                raise AssertionError(f"no filled modal #{index}; calls: {seen}")
-            time.sleep(0.01)
+        """:func:`filled_modal` of this app's stand-in."""
+        return filled_modal(self.slack, index, timeout=timeout)
 
     def wait_view(
         self, view_id: str, until: Callable[[dict[str, Any]], bool], timeout: float = 3.0
@@ -253,6 +238,26 @@ class SlackApp:
                 raise AssertionError(f"{len(found)} messages posted, wanted {count}")
             time.sleep(0.01)
         return found
+
+
+def filled_modal(slack: SlackStandin, index: int = -1, *, timeout: float = 3.0) -> dict[str, Any]:
+    """The modal opened by the ``index``-th ``views.open``/``views.push`` call once the handler
+    has filled it (its loading view replaced)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        opened = [
+            c.response["view"]["id"]
+            for c in slack.calls()
+            if c.method in ("views.open", "views.push") and c.ok
+        ]
+        if opened and len(opened) >= (index + 1 if index >= 0 else -index):
+            view = slack.view(opened[index])
+            if view.get("callback_id") != "loading":
+                return view
+        if time.monotonic() > deadline:
+            seen = [(c.method, c.error) for c in slack.calls()]
+            raise AssertionError(f"no filled modal #{index}; calls: {seen}")
+        time.sleep(0.01)
 
 
 def shown(view: Mapping[str, Any], answer: Answer | Mapping[str, Any]) -> dict[str, Any]:

@@ -7,6 +7,10 @@ Slack's documented payloads and slack_bolt's own test fixtures: slash commands a
 interactivity (block_actions, view_submission, view_closed, block_suggestion) is one form field
 ``payload=<json>``; events are a JSON ``event_callback`` envelope.
 
+Each shape has two builders: ``*_payload`` (``slash_command_fields`` for a command) gives the
+dict, which Socket Mode carries as is in an envelope's ``payload``
+(:mod:`tests.slack.socket_mode`), and ``*_body`` encodes that dict as Slack posts it over HTTP.
+
 Defaults match :class:`tests.slack.standin.SlackStandin` (team ``T0TEST``, app ``A0APP``, bot user
 ``U0BOT``). A ``trigger_id`` left out is a well-formed one the stand-in never issued (so
 ``views.open`` answers ``expired_trigger_id``, as Slack does for a stale one); a
@@ -20,8 +24,8 @@ import hmac
 import json
 import secrets
 import time
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ParamSpec
 from urllib.parse import urlencode
 
 from tests.slack.view_state import state_values
@@ -32,6 +36,8 @@ APP_ID = "A0APP"
 BOT_USER_ID = "U0BOT"
 USER_ID = "U0USER"
 VERIFICATION_TOKEN = "verification-token"  # deprecated by Slack but still sent in payloads
+
+P = ParamSpec("P")
 
 
 def signed_headers(body: bytes | str, secret: str, timestamp: int | None = None) -> dict[str, str]:
@@ -56,7 +62,7 @@ def new_trigger_id() -> str:
     return f"{int(time.time())}.{secrets.randbelow(10**9)}.{secrets.token_hex(16)}"
 
 
-def slash_command_body(
+def slash_command_fields(
     command: str = "/preorder",
     text: str = "",
     *,
@@ -68,8 +74,9 @@ def slash_command_body(
     channel_id: str = "C0CHANNEL",
     channel_name: str = "preorders",
     api_app_id: str = APP_ID,
-) -> str:
-    """A slash command as Slack posts it: ``application/x-www-form-urlencoded`` fields."""
+) -> dict[str, str]:
+    """A slash command's fields: form-encoded over HTTP, an envelope's payload over Socket
+    Mode."""
     fields = {
         "token": VERIFICATION_TOKEN,
         "team_id": team_id,
@@ -86,10 +93,10 @@ def slash_command_body(
     if response_url is not None:
         fields["response_url"] = response_url
     fields["trigger_id"] = trigger_id or new_trigger_id()
-    return urlencode(fields)
+    return fields
 
 
-def block_actions_body(
+def block_actions_payload(
     action_id: str,
     value: str | None = None,
     *,
@@ -104,7 +111,7 @@ def block_actions_body(
     trigger_id: str | None = None,
     response_url: str | None = None,
     team_id: str = TEAM_ID,
-) -> str:
+) -> dict[str, Any]:
     """A click (or selection) on a Block Kit element, in a view or in a message.
 
     With ``view`` (a modal or Home tab, e.g. from ``standin.views_opened()``) the container is
@@ -150,10 +157,10 @@ def block_actions_body(
         if response_url is not None:
             payload["response_url"] = response_url
     payload["actions"] = [action]
-    return _interactive(payload)
+    return payload
 
 
-def view_submission_body(
+def view_submission_payload(
     view: Mapping[str, Any],
     *,
     answers: Mapping[str, Any] | None = None,
@@ -161,9 +168,9 @@ def view_submission_body(
     response_urls: Sequence[Mapping[str, str]] = (),
     trigger_id: str | None = None,
     team_id: str = TEAM_ID,
-) -> str:
+) -> dict[str, Any]:
     """The user pressed Submit on ``view``; ``answers`` fill ``view.state.values``."""
-    payload = {
+    return {
         "type": "view_submission",
         "team": _team(team_id),
         "user": _user(user_id, team_id),
@@ -175,18 +182,17 @@ def view_submission_body(
         "enterprise": None,
         "is_enterprise_install": False,
     }
-    return _interactive(payload)
 
 
-def view_closed_body(
+def view_closed_payload(
     view: Mapping[str, Any],
     *,
     user_id: str = USER_ID,
     is_cleared: bool = False,
     team_id: str = TEAM_ID,
-) -> str:
+) -> dict[str, Any]:
     """The user closed ``view`` (sent only when it had ``notify_on_close``)."""
-    payload = {
+    return {
         "type": "view_closed",
         "team": _team(team_id),
         "user": _user(user_id, team_id),
@@ -197,10 +203,9 @@ def view_closed_body(
         "enterprise": None,
         "is_enterprise_install": False,
     }
-    return _interactive(payload)
 
 
-def block_suggestion_body(
+def block_suggestion_payload(
     action_id: str,
     value: str,
     *,
@@ -208,7 +213,7 @@ def block_suggestion_body(
     block_id: str | None = None,
     user_id: str = USER_ID,
     team_id: str = TEAM_ID,
-) -> str:
+) -> dict[str, Any]:
     """The user typed ``value`` into an external select; the app answers with options."""
     payload: dict[str, Any] = {
         "type": "block_suggestion",
@@ -226,17 +231,17 @@ def block_suggestion_body(
         slack_view = _slack_view(view, None, team_id)
         payload["container"] = {"type": "view", "view_id": slack_view["id"]}
         payload["view"] = slack_view
-    return _interactive(payload)
+    return payload
 
 
-def app_home_opened_event_body(
+def app_home_opened_event_payload(
     user_id: str = USER_ID,
     *,
     view: Mapping[str, Any] | None = None,
     tab: str = "home",
     team_id: str = TEAM_ID,
     bot_user_id: str = BOT_USER_ID,
-) -> str:
+) -> dict[str, Any]:
     """The Events API envelope for ``app_home_opened`` (JSON, type ``event_callback``).
 
     ``view`` is the Home tab the user last saw; Slack leaves it out before the first publish.
@@ -251,7 +256,7 @@ def app_home_opened_event_body(
     }
     if view is not None:
         event["view"] = _slack_view(view, None, team_id)
-    envelope = {
+    return {
         "token": VERIFICATION_TOKEN,
         "team_id": team_id,
         "api_app_id": APP_ID,
@@ -271,11 +276,38 @@ def app_home_opened_event_body(
         "is_ext_shared_channel": False,
         "event_context": secrets.token_hex(12),
     }
-    return json.dumps(envelope)
 
 
-def _interactive(payload: Mapping[str, Any]) -> str:
-    return urlencode({"payload": json.dumps(payload)})
+def _form(build: Callable[P, Mapping[str, str]]) -> Callable[P, str]:
+    def body(*args: P.args, **kwargs: P.kwargs) -> str:
+        return urlencode(build(*args, **kwargs))
+
+    body.__doc__ = f"``{build.__name__}(...)``, form-encoded as Slack posts a slash command."
+    return body
+
+
+def _interactive(build: Callable[P, Mapping[str, Any]]) -> Callable[P, str]:
+    def body(*args: P.args, **kwargs: P.kwargs) -> str:
+        return urlencode({"payload": json.dumps(build(*args, **kwargs))})
+
+    body.__doc__ = f"``{build.__name__}(...)`` as Slack posts it: one form field, ``payload``."
+    return body
+
+
+def _json(build: Callable[P, Mapping[str, Any]]) -> Callable[P, str]:
+    def body(*args: P.args, **kwargs: P.kwargs) -> str:
+        return json.dumps(build(*args, **kwargs))
+
+    body.__doc__ = f"``{build.__name__}(...)`` as Slack posts an event: a JSON body."
+    return body
+
+
+slash_command_body = _form(slash_command_fields)
+block_actions_body = _interactive(block_actions_payload)
+view_submission_body = _interactive(view_submission_payload)
+view_closed_body = _interactive(view_closed_payload)
+block_suggestion_body = _interactive(block_suggestion_payload)
+app_home_opened_event_body = _json(app_home_opened_event_payload)
 
 
 def _team(team_id: str) -> dict[str, Any]:

@@ -7,6 +7,11 @@ what Slack refuses with Slack's error names, records every call for assertions, 
 demand (429 with Retry-After, 5xx, any error name, a call that hangs past the client's timeout,
 a channel the bot may not post in). See DESIGN.md section 4.
 
+``apps.connections.open`` (Socket Mode) answers the URL of a socket only to the app-level token
+(``app_token``) and only while a Socket Mode stand-in is attached (``socket_url``, see
+:mod:`tests.slack.socket_mode`); the bot token is the wrong kind of token there, and the app
+token is the wrong kind everywhere else.
+
 Use it as a context manager (or the ``slack_standin`` fixture) and point a client at ``.url``::
 
     with SlackStandin() as slack:
@@ -23,7 +28,7 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from typing import Any
@@ -82,6 +87,7 @@ class SlackStandin(LocalServer):
         self,
         *,
         token: str = "xoxb-test-token",
+        app_token: str = "xapp-1-A0APP-1-test",
         team_id: str = "T0TEST",
         team_name: str = "Preorder Test",
         bot_user_id: str = "U0BOT",
@@ -95,6 +101,10 @@ class SlackStandin(LocalServer):
         response_url_ttl: float = 30 * 60,
     ) -> None:
         self.token = token
+        self.app_token = app_token
+        # Issues a fresh socket URL for apps.connections.open; None: Socket Mode is off, and
+        # the app token is as unknown as any other. Configuration, kept by clear().
+        self.socket_url: Callable[[], str] | None = None
         self.team_id = team_id
         self.team_name = team_name
         self.bot_user_id = bot_user_id
@@ -358,6 +368,10 @@ class SlackStandin(LocalServer):
             token = _bearer(headers) or (None if is_json else params.get("token"))
             if not token:
                 return answer_error("not_authed")
+            if method == "apps.connections.open":
+                return self._open_connection(token)
+            if token == self.app_token and self.socket_url is not None:
+                return answer_error("not_allowed_token_type")
             if token != self.token:
                 return answer_error("invalid_auth")
             if handler is None:
@@ -369,6 +383,13 @@ class SlackStandin(LocalServer):
                 if wait is not None:
                     return 429, {"Retry-After": str(wait)}, {"ok": False, "error": "ratelimited"}
             return handler(self._workspace, params)
+
+    def _open_connection(self, token: str) -> Answer:
+        if token == self.token:
+            return answer_error("not_allowed_token_type")
+        if token != self.app_token or self.socket_url is None:
+            return answer_error("invalid_auth")
+        return answer_ok({"url": self.socket_url()})
 
     def _serve_response_url(self, url_id: str, request: _Request) -> tuple[int, str]:
         headers = {k.lower(): v for k, v in request.headers}
