@@ -11,6 +11,7 @@ error handler that logs whatever a listener let through.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -59,6 +60,7 @@ def _quick(client: WebClient) -> WebClient:
     return WebClient(
         token=client.token,
         base_url=client.base_url,
+        # A float, as in web_client(): slack_sdk types it int, urllib takes any number.
         timeout=min(client.timeout, AUTH_TIMEOUT),  # type: ignore[arg-type]
         retry_handlers=[h for h in client.retry_handlers if isinstance(h, NameFailedCall)],
     )
@@ -106,11 +108,13 @@ def _once(deliveries: Deliveries) -> Any:
         if earlier is None:
             if keys:
                 context["delivery_key"] = keys[0][0]
-            return next()  # type: ignore[no-any-return]
+            return next()
         retry = (request.headers.get("x-slack-retry-num") or ["-"])[0]
         log.info("repeat delivery not applied again: %s (retry %s)", keys[0][0], retry)
         answer = earlier.wait() if body.get("type") == "view_submission" else ""
-        headers = {"content-type": ["application/json"]} if answer else {}
+        headers: dict[str, str | Sequence[str]] = (
+            {"content-type": ["application/json"]} if answer else {}
+        )
         return BoltResponse(status=200, body=answer, headers=headers)
 
     return once

@@ -299,7 +299,10 @@ def _final_sweep(w: Walkthrough, parked: list[e.LineRef]) -> None:
         "unparked lamp lines in the queue, not back to the parked ones placed before them.",
     )
     w.say(e.auto_allocate(db, actor))
-    waiting = {(q.order, q.line): q for q in e.unallocated(db, sku="LAMP-ARC")}
+    # Keyed as a LineRef's parts, whose line may be None (a whole order): such a key finds none.
+    waiting: dict[tuple[str, int | None], e.QueuedLine] = {
+        (q.order, q.line): q for q in e.unallocated(db, sku="LAMP-ARC")
+    }
     skipped = [r for r in parked if waiting.get((r.order, r.line)) is not None]
     w.show(
         render.queue_table(

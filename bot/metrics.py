@@ -50,7 +50,7 @@ class Metrics:
         )
 
     def wsgi(self) -> WSGIApp:
-        return make_wsgi_app(self.registry)  # type: ignore[no-any-return]
+        return make_wsgi_app(self.registry)
 
 
 def count_allocations(metrics: Metrics) -> Callable[[], None]:

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 
 from rich import box
-from rich.console import Group, RenderableType
+from rich.console import Group, JustifyMethod, RenderableType
 from rich.table import Table
 from rich.text import Text
 
@@ -25,6 +25,7 @@ from engine.digest import (
 )
 
 DETAIL_ROWS = 30  # rows of a change table before it is left to --json
+JUSTIFY: dict[str, JustifyMethod] = {">": "right", "^": "center"}  # a column spec's last mark
 
 
 def when(moment: datetime) -> str:
@@ -58,7 +59,7 @@ def table(title: str | Text | None, *specs: str, caption: str | None = None) -> 
         free = spec.endswith("~")
         out.add_column(
             name,
-            justify={">": "right", "^": "center"}.get(spec[-1], "left"),  # type: ignore[arg-type]
+            justify=JUSTIFY.get(spec[-1], "left"),
             no_wrap=not free,
             overflow="fold" if free else "ellipsis",
         )

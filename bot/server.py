@@ -104,7 +104,7 @@ def wsgi_app(
     if slack:
         from slack_bolt.adapter.wsgi import SlackRequestHandler
 
-        router.add(SLACK_PATH, SlackRequestHandler(app, path=SLACK_PATH))  # type: ignore[arg-type]
+        router.add(SLACK_PATH, SlackRequestHandler(app, path=SLACK_PATH))
     return router
 
 
@@ -113,9 +113,11 @@ class HttpServer:
     thread: ``stop`` closes the listening socket, waits for requests in flight, then ends."""
 
     def __init__(self, wsgi: WSGIApp, host: str, port: int, threads: int = HTTP_THREADS) -> None:
-        import waitress
+        from waitress.server import create_server
 
-        self._server: Any = waitress.create_server(
+        # Any: stop() reaches into waitress's internals (its trigger, its socket map), which
+        # its stubs leave out.
+        self._server: Any = create_server(
             wsgi, host=host, port=port, threads=threads, ident="preorder"
         )
         self._stopped = threading.Event()

@@ -10,6 +10,8 @@ merchandiser list or the merchandiser user group must be set.
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -78,12 +80,12 @@ class SlackSettings(BaseSettings):
         return found
 
 
-def read_settings(**overrides: object) -> SlackSettings:
+def read_settings(**overrides: Any) -> SlackSettings:
     """The settings from the environment (``overrides`` win), values checked but nothing
     required (a command that only posts needs the bot token alone), or ``SettingsError``
     naming every bad variable."""
     try:
-        return SlackSettings(**overrides)  # type: ignore[arg-type]
+        return SlackSettings(**overrides)
     except ValidationError as exc:
         bad = "; ".join(
             f"{ENV}{'_'.join(str(p) for p in e['loc']).upper()}: "

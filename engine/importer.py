@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from engine.errors import InvalidInput
 from engine.records import PORecord, SORecord, error_reason, field_path, kind_of
@@ -135,7 +135,6 @@ def _parse_json(name: str, text: str) -> tuple[ImportBatch, list[str]]:
             problems.append(f"{name} {key}: expected a list, found {kind_of(items)}")
             continue
         seen: dict[str, int] = {}
-        records = batch.purchase if key == "purchase_orders" else batch.sales
         for i, item in enumerate(items):
             where = f"{key}[{i}]"
             try:
@@ -154,7 +153,10 @@ def _parse_json(name: str, text: str) -> tuple[ImportBatch, list[str]]:
                 )
                 continue
             seen[key_value] = i
-            records.append(record)  # type: ignore[arg-type]
+            if isinstance(record, PORecord):
+                batch.purchase.append(record)
+            elif isinstance(record, SORecord):
+                batch.sales.append(record)
     return batch, problems
 
 
@@ -169,7 +171,7 @@ def _json_path(where: str, loc: Sequence[int | str]) -> str:
 @dataclass
 class _Row:
     number: int  # the line of the file the row starts on; the header is row 1
-    record: BaseModel
+    record: PORecord | SORecord
 
 
 def _parse_csv(name: str, text: str) -> tuple[ImportBatch, list[str]]:
@@ -182,7 +184,7 @@ def _parse_csv(name: str, text: str) -> tuple[ImportBatch, list[str]]:
     kind, problem = _header_kind(columns)
     if problem:
         return ImportBatch(), [f"{name} row 1: {problem}"]
-    model = PORecord if kind == "po" else SORecord
+    model: type[PORecord | SORecord] = PORecord if kind == "po" else SORecord
     rows: list[_Row] = []
     problems: list[tuple[int, str]] = []
     number = reader.line_num + 1
@@ -198,13 +200,13 @@ def _parse_csv(name: str, text: str) -> tuple[ImportBatch, list[str]]:
                 rows.append(_Row(start, row))
     except csv.Error as exc:
         problems.append((number, f"{name} row {number}: {exc}"))
-    records, issues = _group(name, rows, kind)
+    records, group_problems = _group(name, rows, kind)
     return (
         ImportBatch(
             purchase=[r for r in records if isinstance(r, PORecord)],
             sales=[r for r in records if isinstance(r, SORecord)],
         ),
-        [text for _, text in sorted(problems + issues)],
+        [text for _, text in sorted(problems + group_problems)],
     )
 
 
@@ -234,8 +236,8 @@ def _header_kind(columns: list[str]) -> tuple[str, str]:
 
 
 def _csv_row(
-    columns: list[str], values: list[str], model: type[BaseModel]
-) -> tuple[BaseModel | None, list[str]]:
+    columns: list[str], values: list[str], model: type[PORecord | SORecord]
+) -> tuple[PORecord | SORecord | None, list[str]]:
     if len(values) != len(columns):
         return None, [f"has {len(values)} values but the header has {len(columns)} columns"]
     cells = {c: v.strip() for c, v in zip(columns, values, strict=True)}
@@ -262,14 +264,16 @@ def _csv_row(
         return None, [error_reason(err) for err in exc.errors()]
 
 
-def _group(name: str, rows: list[_Row], kind: str) -> tuple[list[BaseModel], list[tuple[int, str]]]:
+def _group(
+    name: str, rows: list[_Row], kind: str
+) -> tuple[list[PORecord | SORecord], list[tuple[int, str]]]:
     """Rows of one PO or order become one record; a row that disagrees with the first row of
     its group (another supplier, placed_at or customer, or a line number again) is bad."""
     heads = ("supplier",) if kind == "po" else ("placed_at", "customer")
     groups: dict[str, list[_Row]] = {}
     for row in rows:
         groups.setdefault(getattr(row.record, kind), []).append(row)
-    records: list[BaseModel] = []
+    records: list[PORecord | SORecord] = []
     problems: list[tuple[int, str]] = []
     for key, members in groups.items():
         first = members[0]
@@ -284,7 +288,7 @@ def _group(name: str, rows: list[_Row], kind: str) -> tuple[list[BaseModel], lis
                         f"{_what(kind)} {key} has {head} {_show(mine)} here but "
                         f"{_show(theirs)} on row {first.number}"
                     )
-            line_no = row.record.lines[0].line  # type: ignore[attr-defined]
+            line_no = row.record.lines[0].line
             if line_no in lines:
                 issues.append(
                     f"{_what(kind)} {key} line {line_no} is also on row {lines[line_no].number}"
@@ -295,7 +299,7 @@ def _group(name: str, rows: list[_Row], kind: str) -> tuple[list[BaseModel], lis
                 clean = False
                 problems.append((row.number, f"{name} row {row.number}: " + " and ".join(issues)))
         if clean:
-            merged = [r.record.lines[0] for r in lines.values()]  # type: ignore[attr-defined]
+            merged = [r.record.lines[0] for r in lines.values()]
             records.append(first.record.model_copy(update={"lines": merged}))
     return records, problems
 

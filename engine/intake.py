@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import CursorResult, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from engine import ledger
@@ -24,6 +24,14 @@ from engine.sweep import sweep
 from engine.unit import Actor, Unit, run_operation
 
 Progress = Callable[[int], None]
+
+
+def _inserted_id(result: CursorResult[Any]) -> int:
+    # SQLAlchemy types it Optional; after a single-row insert into a table with an integer key
+    # it is always there.
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
 
 
 def apply_records(
@@ -131,11 +139,11 @@ class _Intake:
         # (an order intake) store the new ones before taking the locks.
         stored = sales if purchase else self._new_orders(sales)
         self._lock(purchase, sales, stored)
-        for record in purchase:
-            self._purchase_order(record)
+        for po in purchase:
+            self._purchase_order(po)
             self.progress(1)
-        for record in stored:
-            self._sales_order(record)
+        for order in stored:
+            self._sales_order(order)
             self.progress(1)
         for sku in sorted(self.to_rebalance):
             rebalance_sku(self.unit, sku)
@@ -226,15 +234,17 @@ class _Intake:
         unit, conn = self.unit, self.conn
         header = conn.execute(_PO_HEADER, {"number": record.po}).one_or_none()
         if header is None:
-            po_id = conn.execute(
-                insert(purchase_orders).values(
-                    po_number=record.po,
-                    supplier=record.supplier or "",
-                    status="open",
-                    created_at=unit.at,
-                    updated_at=unit.at,
+            po_id = _inserted_id(
+                conn.execute(
+                    insert(purchase_orders).values(
+                        po_number=record.po,
+                        supplier=record.supplier or "",
+                        status="open",
+                        created_at=unit.at,
+                        updated_at=unit.at,
+                    )
                 )
-            ).inserted_primary_key[0]
+            )
             self.created["purchase_orders"] += 1
             unit.event("po-created", po=record.po, after={"supplier": record.supplier or ""})
             existing: dict[int, ledger.Supply] = {}
@@ -338,8 +348,7 @@ class _Intake:
         }
 
     def _create_order(self, record: SORecord) -> None:
-        inserted = self.conn.execute(insert(sales_orders), self._header(record))
-        so_id = inserted.inserted_primary_key[0]
+        so_id = _inserted_id(self.conn.execute(insert(sales_orders), self._header(record)))
         self.created["sales_orders"] += 1
         self._order_lines(record, so_id, {}, changed=True)
 

@@ -241,6 +241,7 @@ class _AllocateStatements:
 @functools.cache
 def _allocate_statements(postgres: bool, small: bool) -> _AllocateStatements:
     """``allocate``'s statements, built once (their values are bound by name)."""
+    this_batch: ColumnElement[bool]
     if small:
         this_batch = allocations.c.so_line_id.in_(bindparam("so_line_ids", expanding=True))
     else:
@@ -380,6 +381,9 @@ def release(
         tallies.add(s.id, -d.quantity, out_of_sync=-(d.promised_date != s.arrival_date))
     tallies.apply(unit)
     for d, s in lines:
+        # Released lines are allocated ones, always read with every column: only the sweep's
+        # queue (never allocated) leaves placed_at out.
+        assert d.placed_at is not None, "release of a line read without placed_at"
         unit.event(
             "release",
             sku=d.sku,

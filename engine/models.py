@@ -25,6 +25,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
     false,
@@ -279,13 +280,22 @@ class MirrorRow(Base):
     data: Mapped[Any] = mapped_column(JSON)
 
 
-purchase_orders = PurchaseOrder.__table__
-po_lines = POLine.__table__
-sales_orders = SalesOrder.__table__
-so_lines = SOLine.__table__
-allocations = Allocation.__table__
-audit_events = AuditEvent.__table__
-promise_changes = PromiseChange.__table__
-products = Product.__table__
-applied_keys = AppliedKey.__table__
-mirror_rows = MirrorRow.__table__
+# A declarative class's ``__table__`` is typed ``FromClause`` (a class may be mapped to a join or
+# a subquery), which insert(), update() and delete() do not take. These classes are all mapped to
+# plain tables: the modules that build statements get each one typed ``Table`` here, checked once.
+def _table(model: type[Base]) -> Table:
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+purchase_orders = _table(PurchaseOrder)
+po_lines = _table(POLine)
+sales_orders = _table(SalesOrder)
+so_lines = _table(SOLine)
+allocations = _table(Allocation)
+audit_events = _table(AuditEvent)
+promise_changes = _table(PromiseChange)
+products = _table(Product)
+applied_keys = _table(AppliedKey)
+mirror_rows = _table(MirrorRow)

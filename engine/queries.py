@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime
+from itertools import starmap
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, func, select, tuple_
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, func, select, tuple_
 
 from engine.db import Database
 from engine.errors import NotFound
@@ -68,7 +69,7 @@ def review(
             query = query.limit(limit)
         rows = conn.execute(query).all()
         if before is not None:
-            rows.reverse()
+            rows = rows[::-1]
     status = head.status if head.po_status == "open" else head.po_status
     return Review(
         po=po,
@@ -167,7 +168,10 @@ def state(db: Database) -> State:
     )
     with db.read() as conn:
         lines = _line_summaries(conn, open_lines)
-        allocations = [AllocatedLine(*r) for r in conn.execute(held)]
+        # Positional: the columns above are AllocatedLine's fields in order (reading them by name
+        # costs over half a second per 200,000 allocations). Through starmap because select()'s
+        # typing stops counting at ten columns: mypy takes a row of ten for one of "ten or more".
+        allocations = list(starmap(AllocatedLine, conn.execute(held)))
         waiting = [_queued(r) for r in conn.execute(QUEUE)]
     return State(lines, allocations, waiting)
 
@@ -227,12 +231,12 @@ def open_po_lines(
 
 
 def _line_summaries(
-    conn: Connection, cond: object, *, limit: int | None = None
+    conn: Connection, cond: ColumnElement[bool], *, limit: int | None = None
 ) -> list[POLineSummary]:
     query = (
         select(po_lines, purchase_orders.c.status.label("po_status"))
         .join(purchase_orders, purchase_orders.c.id == po_lines.c.po_id)
-        .where(cond)  # type: ignore[arg-type]
+        .where(cond)
         .order_by(po_lines.c.arrival_date, po_lines.c.po_number, po_lines.c.line)
     )
     if limit is not None:

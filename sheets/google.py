@@ -147,14 +147,14 @@ def cell_blocks(cells: dict[tuple[int, int], Value]) -> list[tuple[int, int, lis
             runs.append((row, col, [value]))
     blocks: list[tuple[int, int, list[list[Value]]]] = []
     for row, col, values in sorted(runs, key=lambda run: (run[1], len(run[2]), run[0])):
-        last = blocks[-1] if blocks else None
+        above = blocks[-1] if blocks else None
         if (
-            last
-            and last[1] == col
-            and len(last[2][0]) == len(values)
-            and last[0] + len(last[2]) == row
+            above
+            and above[1] == col
+            and len(above[2][0]) == len(values)
+            and above[0] + len(above[2]) == row
         ):
-            last[2].append(values)
+            above[2].append(values)
         else:
             blocks.append((row, col, [values]))
     return blocks
@@ -517,7 +517,7 @@ class GoogleSheet:
         wanted = {}
         for column in tab.columns:
             c = positions[column.header]
-            rows = (None, None) if not column.editable else (0, 1)
+            rows: tuple[int | None, int | None] = (None, None) if not column.editable else (0, 1)
             where = grid_range(state.sheet_id, *rows, c, c + 1)
             wanted[_range_key(where)] = where
         found: list[dict[str, Any]] = []
@@ -546,9 +546,9 @@ class GoogleSheet:
         for reply in replies:
             added = (reply or {}).get("addProtectedRange", {}).get("protectedRange")
             if added is not None:
-                state = by_id.get(added.get("range", {}).get("sheetId", 0))
-                if state is not None:
-                    state.protected.append(added)
+                owner = by_id.get(added.get("range", {}).get("sheetId", 0))
+                if owner is not None:
+                    owner.protected.append(added)
 
     def _new_sheet_id(self, name: str) -> int:
         # Chosen here rather than by Google so that the same batch can refer to the new tab.
@@ -699,8 +699,8 @@ class GoogleSheet:
                 formatted = 1
             if formatted < rows and state.layout is not None and state.header:
                 positions = positions_of(state.header)
-                end = None if formatted == 1 else rows
-                changes += column_requests(sheet_id, state.layout, positions, formatted, end)
+                last = None if formatted == 1 else rows
+                changes += column_requests(sheet_id, state.layout, positions, formatted, last)
             sizes.append((state, rows, cols))
         return changes, sizes
 

@@ -52,8 +52,11 @@ class ApiSession(AuthorizedSession):
         self.api_url = api_url.rstrip("/")
         self.sent = 0
 
-    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
-        if url.startswith(GOOGLE_API_URL):
+    # ``url`` may be bytes as far as requests.Session is concerned; gspread only passes str.
+    def request(
+        self, method: str, url: str | bytes, *args: Any, **kwargs: Any
+    ) -> requests.Response:
+        if isinstance(url, str) and url.startswith(GOOGLE_API_URL):
             url = self.api_url + url[len(GOOGLE_API_URL) :]
         return super().request(method, url, *args, **kwargs)
 
@@ -95,8 +98,10 @@ def retry_after(response: requests.Response) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-def _deletes_rows(json: Mapping[str, Any] | None) -> bool:
-    return bool(json) and any("deleteDimension" in r for r in json.get("requests") or [])
+def _moves_rows(json: Mapping[str, Any] | None) -> bool:
+    """Whether a batch deletes or inserts rows: applied twice, it would shift other rows."""
+    moves = ("deleteDimension", "insertDimension")
+    return json is not None and any(k in r for r in json.get("requests") or [] for k in moves)
 
 
 class RetryingHTTPClient(HTTPClient):
@@ -104,8 +109,9 @@ class RetryingHTTPClient(HTTPClient):
 
     A request is tried at most ``max_attempts`` times, waiting Retry-After seconds when the answer
     carries it (else 1, 2, 4... s), with jitter, and never more than ``max_wait`` seconds in all.
-    A batch that deletes rows is only repeated after a 429: after a 5xx or a lost connection it
-    may have been applied, and deleting the rows again would delete other rows."""
+    A batch that deletes or inserts rows is only repeated after a 429: after a 5xx or a lost
+    connection it may have been applied, and applying it again would delete other rows (or
+    insert more), and the values written next would land on the wrong rows."""
 
     def __init__(
         self,
@@ -116,6 +122,7 @@ class RetryingHTTPClient(HTTPClient):
         sleep: Callable[[float], None] = time.sleep,
         rng: Callable[[], float] = random.random,
     ) -> None:
+        # gspread types the credentials as required, but reads them only to build a session.
         super().__init__(None, session)  # type: ignore[arg-type]
         self.api_url = session.api_url
         self.max_attempts = max(1, max_attempts)
@@ -133,7 +140,7 @@ class RetryingHTTPClient(HTTPClient):
         files: FileType = None,
         headers: MutableMapping[str, str] | None = None,
     ) -> requests.Response:
-        replayable = not _deletes_rows(json)
+        replayable = not _moves_rows(json)
         waited = 0.0
         attempt = 0
         while True:
@@ -147,8 +154,9 @@ class RetryingHTTPClient(HTTPClient):
                 if status != 429 and not replayable:
                     raise SheetsError(
                         f"Google Sheets answered {status} ({REASONS.get(status, 'error')}) to a "
-                        "batch that deletes rows, which may have been applied all the same, so it "
-                        f"was not repeated; run the sync again (Google said: {api_message(error)})"
+                        "batch that deletes or inserts rows, which may have been applied all the "
+                        "same, so it was not repeated; run the sync again (Google said: "
+                        f"{api_message(error)})"
                     ) from None
                 asked = retry_after(error.response)
                 delay = self._delay(attempt, asked, waited)
@@ -164,8 +172,8 @@ class RetryingHTTPClient(HTTPClient):
                 if not replayable:
                     raise SheetsError(
                         f"lost the connection to Google Sheets at {self.api_url} during a batch "
-                        "that deletes rows, which may have been applied all the same, so it was "
-                        f"not repeated; run the sync again ({problem})"
+                        "that deletes or inserts rows, which may have been applied all the same, "
+                        f"so it was not repeated; run the sync again ({problem})"
                     ) from None
                 delay = self._delay(attempt, None, waited)
                 if delay is None:

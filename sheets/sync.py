@@ -413,7 +413,7 @@ class Sync:
             # The write carrying this row is counted in it: one values request, plus one
             # structural request when rows are deleted or the grid must grow.
             report.requests = self.backend.requests + self.backend.writes_for(run.changes)
-            row = {
+            row: dict[str, Value] = {
                 "When": self.clock().strftime(cells.INSTANT_FORMAT),
                 "Who": self.actor.name,
                 "Run": report.run,

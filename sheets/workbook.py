@@ -20,7 +20,7 @@ from io import BytesIO
 from pathlib import Path
 
 import openpyxl
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell, MergedCell
 from openpyxl.comments import Comment
 from openpyxl.formatting.rule import FormulaRule, Rule
 from openpyxl.styles import Font, PatternFill
@@ -133,7 +133,7 @@ class Workbook:
                 continue
             if name not in book.sheetnames:
                 raise SheetsError(f"{self.label} has no tab {name!r}")
-            _apply(book[name], tab_changes)
+            _apply(book[name], tab_changes, self.label)
         self._save(book)
 
     # --- the file -------------------------------------------------------------------------------
@@ -426,21 +426,33 @@ def _is_shade(rule: Rule) -> bool:
 # --- write --------------------------------------------------------------------------------------
 
 
-def _apply(sheet: Worksheet, changes: TabChanges) -> None:
+def _apply(sheet: Worksheet, changes: TabChanges, label: str) -> None:
     for row, col, value in changes.cells:
-        _put(sheet.cell(row + 1, col + 1), value)
+        _put(_cell(sheet, row + 1, col + 1, label), value)
     if changes.delete or changes.insert:
         moves = Moves(repr(sheet.title), changes, sheet.max_row)
         _move_rows(sheet, moves)
         for row, values in moves.new_rows():
             for col, value in enumerate(values, start=1):
                 if value is not None:
-                    _put(sheet.cell(row + 1, col), value)
+                    _put(_cell(sheet, row + 1, col, label), value)
     start = _last_row(sheet) + 1
     for offset, values in enumerate(changes.append):
         for col, value in enumerate(values, start=1):
             if value is not None:
-                _put(sheet.cell(start + offset, col), value)
+                _put(_cell(sheet, start + offset, col, label), value)
+
+
+def _cell(sheet: Worksheet, row: int, col: int, label: str) -> Cell:
+    cell = sheet.cell(row, col)
+    if isinstance(cell, MergedCell):
+        # A person merged it with its neighbours: openpyxl cannot write it, and writing the
+        # merged range's first cell instead would put the value in another row or column.
+        raise SheetsError(
+            f"{label} tab {sheet.title!r} cell {cell.coordinate} is merged with another cell; "
+            "unmerge it and run the sync again"
+        )
+    return cell
 
 
 def _put(cell: Cell, value: Value) -> None:
@@ -476,8 +488,8 @@ def _move_rows(sheet: Worksheet, moves: Moves) -> None:
     about a second a row on a tab of 100,000 rows. This moves each cell once, as they do,
     through the same cell map."""
     gone = {row + 1 for row in moves.deleted}
-    cells: dict[tuple[int, int], Cell] = sheet._cells
-    moved: dict[tuple[int, int], Cell] = {}
+    cells = sheet._cells
+    moved: dict[tuple[int, int], Cell | MergedCell] = {}
     for (row, col), cell in cells.items():
         if row in gone:
             continue

@@ -583,19 +583,30 @@ def test_500_then_success(
     assert sheets_standin.cells(spreadsheet_id, "PO lines")[1][0] == "k1"
 
 
-def test_a_row_deletion_is_never_repeated_after_a_lost_answer(
-    sheets_standin: SheetsStandin, connect: Callable[..., GoogleSheet]
+@pytest.mark.parametrize(
+    ("change", "rows"),
+    [
+        (TabChanges(delete=[1]), ["k2", "k3", "k4"]),  # deleted once, not twice
+        (TabChanges(insert=[(2, po_row("n"))]), ["k1", "", "k2", "k3", "k4"]),  # one row opened
+    ],
+    ids=["delete", "insert"],
+)
+def test_a_batch_that_moves_rows_is_never_repeated_after_a_lost_answer(
+    sheets_standin: SheetsStandin,
+    connect: Callable[..., GoogleSheet],
+    change: TabChanges,
+    rows: list[str],
 ) -> None:
     spreadsheet_id = sheets_standin.create_spreadsheet(tabs=["Sheet1"])
     sheet = set_up(connect, spreadsheet_id)
     sheet.write({"PO lines": TabChanges(append=[po_row(f"k{i}") for i in range(1, 5)])})
     sheets_standin.fail_next(500, kind="write", applied=True)  # done, but the answer is lost
 
-    with pytest.raises(SheetsError, match=r"may have been applied.*run the sync again"):
-        sheet.write({"PO lines": TabChanges(delete=[1])})
+    with pytest.raises(SheetsError, match=r"deletes or inserts rows, which may have been applied"):
+        sheet.write({"PO lines": change})
 
-    keys = [r[0] for r in sheets_standin.cells(spreadsheet_id, "PO lines")]
-    assert keys == ["Key", "k2", "k3", "k4"]  # deleted once, not twice
+    cells = sheets_standin.cells(spreadsheet_id, "PO lines")
+    assert [r[0] if r else "" for r in cells[1:]] == rows
 
 
 def test_unreachable_api_is_retried_then_a_clear_error(

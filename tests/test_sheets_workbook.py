@@ -404,6 +404,18 @@ def test_writing_to_a_missing_tab_is_a_clear_error(path: Path) -> None:
         workbook.write({ALLOCATIONS.name: TabChanges(append=[["k1"]])})
 
 
+def test_a_cell_a_person_merged_is_a_clear_error_and_nothing_is_written(
+    book: Workbook, path: Path
+) -> None:
+    fill(book, ["k1"])
+    edit(path, ALLOCATIONS.name, lambda ws: ws.merge_cells("B2:C2"))
+    book.read(TABS)
+    before = path.read_bytes()
+    with pytest.raises(SheetsError, match=r"plan\.xlsx tab 'Allocations' cell C2 is merged"):
+        book.write({ALLOCATIONS.name: TabChanges(cells=[(1, 2, "PO-2")])})
+    assert path.read_bytes() == before
+
+
 def test_saves_leave_no_temporary_files(book: Workbook, path: Path) -> None:
     fill(book, ["k1"])
     assert [p.name for p in path.parent.iterdir()] == ["plan.xlsx"]

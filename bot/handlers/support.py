@@ -181,21 +181,28 @@ class Req:
         """An ephemeral answer: through the response_url, else in the channel (the request's,
         or ``channel`` for one that came from a modal), else by DM."""
         blocks = list(blocks) if blocks else [section(text)]
-        kwargs = {"text": fallback_text(blocks), "blocks": blocks}
+        fallback = fallback_text(blocks)
         channel = self.channel or channel
         try:
             if self.respond is not None and self.respond.response_url:
-                self.respond(**kwargs, response_type="ephemeral", replace_original=False)
+                self.respond(
+                    text=fallback,
+                    blocks=blocks,
+                    response_type="ephemeral",
+                    replace_original=False,
+                )
                 return
             if channel:
                 try:
-                    self.client.chat_postEphemeral(channel=channel, user=self.user, **kwargs)
+                    self.client.chat_postEphemeral(
+                        channel=channel, user=self.user, text=fallback, blocks=blocks
+                    )
                     return
                 except SlackApiError as exc:
                     # A private channel the bot is not in takes no ephemeral either.
                     if exc.response.get("error") not in NOT_MEMBER:
                         raise
-            self.client.chat_postMessage(channel=self.user, **kwargs)
+            self.client.chat_postMessage(channel=self.user, text=fallback, blocks=blocks)
         except SLACK_ERRORS as exc:
             self.ctx.slack_failed()
             log.error("could not tell %s %r: %s (%s)", self.user, text[:80], problem(exc), exc)
@@ -226,10 +233,12 @@ class Req:
     def post(self, blocks: Sequence[Block], channel: str = "") -> None:
         """A summary everyone in the channel sees (else a DM to the user, saying why it is not
         in the channel); never raises, since the change it reports is already made."""
-        kwargs = {"text": fallback_text(blocks), "blocks": list(blocks)}
+        fallback = fallback_text(blocks)
         try:
             try:
-                self.client.chat_postMessage(channel=channel or self.user, **kwargs)
+                self.client.chat_postMessage(
+                    channel=channel or self.user, text=fallback, blocks=list(blocks)
+                )
             except SlackApiError as exc:
                 error = exc.response.get("error")
                 if not channel or error not in NOT_MEMBER:
@@ -238,7 +247,7 @@ class Req:
                 # A user ID as the channel is the app's DM with that user (its Messages tab),
                 # which chat:write covers: no conversations.open, no im:write.
                 dm = [*blocks, context(not_posted_note(channel, str(error)))]
-                self.client.chat_postMessage(channel=self.user, text=kwargs["text"], blocks=dm)
+                self.client.chat_postMessage(channel=self.user, text=fallback, blocks=dm)
         except SLACK_ERRORS as exc:
             self.ctx.slack_failed()
             log.error("summary not posted for %s: %s (%s)", self.user, problem(exc), exc)

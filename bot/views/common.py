@@ -19,6 +19,7 @@ from slack_sdk.models.blocks import (
     MarkdownTextObject,
     PlainTextObject,
     SectionBlock,
+    TextObject,
 )
 from slack_sdk.models.views import View
 
@@ -155,12 +156,19 @@ def stale_modal(fresh: View, note: str = STALE_NOTICE) -> View:
     return View(
         type=fresh.type,
         callback_id=fresh.callback_id,
-        title=fresh.title,
-        submit=fresh.submit,
-        close=fresh.close,
+        title=_plain_text(fresh.title),
+        submit=_plain_text(fresh.submit),
+        close=_plain_text(fresh.close),
         private_metadata=fresh.private_metadata,
         blocks=blocks[:MODAL_BLOCKS],
     )
+
+
+def _plain_text(text: TextObject | None) -> PlainTextObject | None:
+    # View keeps its title and buttons typed as any TextObject, but it parses them as plain
+    # text, and View() accepts only plain text back.
+    assert text is None or isinstance(text, PlainTextObject)
+    return text
 
 
 def error_blocks(text: str) -> list[Block]:
