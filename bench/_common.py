@@ -17,7 +17,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -88,7 +88,9 @@ class SqliteStore(Store):
 
     backend = "sqlite"
 
-    def __init__(self, folder: Path, name: str, rows: dict[str, Sequence[dict[str, Any]]]) -> None:
+    def __init__(
+        self, folder: Path, name: str, rows: Mapping[str, Sequence[dict[str, Any]]]
+    ) -> None:
         self.folder = folder
         self.template = folder / f"{name}-template.db"
         self.work = folder / f"{name}.db"
@@ -123,7 +125,7 @@ class PostgresStore(Store):
 
     backend = "postgresql"
 
-    def __init__(self, url: str, name: str, rows: dict[str, Sequence[dict[str, Any]]]) -> None:
+    def __init__(self, url: str, name: str, rows: Mapping[str, Sequence[dict[str, Any]]]) -> None:
         tag = f"bench_{name}_{uuid.uuid4().hex[:8]}"
         self.base_url = url
         self.admin = create_engine(url)
@@ -138,7 +140,7 @@ class PostgresStore(Store):
             self.close()
             raise
 
-    def _seed(self, rows: dict[str, Sequence[dict[str, Any]]]) -> None:
+    def _seed(self, rows: Mapping[str, Sequence[dict[str, Any]]]) -> None:
         for schema in (self.template, self.schema):
             db = e.Database(self.url(schema))
             e.upgrade(db)
@@ -222,7 +224,7 @@ def open_store(
     args: argparse.Namespace,
     folder: Path,
     name: str,
-    rows: dict[str, Sequence[dict[str, Any]]],
+    rows: Mapping[str, Sequence[dict[str, Any]]],
 ) -> Iterator[Store]:
     started = time.perf_counter()
     store: Store

@@ -203,7 +203,7 @@ def steady_state(
             line["quantity"] = line["allocated"] + line["store_hold"]
         if sku not in out:
             targets[-1]["quantity"] += rng.randint(*headroom)  # ATP left for new orders
-    rows = {
+    tables = {
         "products": [{"sku": s} for s in skus],
         "purchase_orders": pos,
         "po_lines": supply,
@@ -212,4 +212,4 @@ def steady_state(
         "allocations": allocs,
         "audit_events": events,
     }
-    return rows, placed
+    return tables, placed

@@ -121,7 +121,7 @@ def phase(
     seconds = time.perf_counter() - started
     sent = [r for r in standin.requests]
     bodies = [r.body_bytes for r in sent]
-    figures = {
+    figures: dict[str, Any] = {
         "requests": len(sent),
         "reads": sum(r.kind == "read" for r in sent),
         "writes": sum(r.kind == "write" for r in sent),

@@ -130,7 +130,7 @@ def make_data(lines: int, n_po_lines: int, n_skus: int, seed: int) -> SweepData:
         for row, share in zip(rows, shares, strict=True):
             row["quantity"] = row["store_hold"] + share
 
-    data = {
+    data: dict[str, list[dict[str, Any]]] = {
         "products": [{"sku": s} for s in skus],
         "purchase_orders": pos,
         "po_lines": supply_rows,

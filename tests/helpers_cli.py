@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from click.testing import CliRunner, Result
@@ -12,9 +13,12 @@ from tests.helpers import dump as dump
 from tests.helpers import po, so
 
 
-def run(db: e.Database | str | None, *args: str, env: dict[str, str] | None = None) -> Result:
+def run(
+    db: e.Database | str | None, *args: str, env: Mapping[str, str | None] | None = None
+) -> Result:
     """``preorder --db URL --actor tester ARGS``; exceptions other than exits propagate, so an
-    unexpected traceback fails the test instead of passing for exit 1."""
+    unexpected traceback fails the test instead of passing for exit 1. ``env`` overrides the
+    environment; a variable given as None is unset."""
     url = db.url if isinstance(db, e.Database) else db
     prefix = ["--db", url] if url else []
     return CliRunner(env=env).invoke(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import text
 
 import engine as e
@@ -12,7 +14,7 @@ def check_invariants(db: e.Database) -> None:
     problems: list[str] = []
     with db.read() as conn:
 
-        def rows(sql: str) -> list[tuple[object, ...]]:
+        def rows(sql: str) -> list[tuple[Any, ...]]:
             return [tuple(r) for r in conn.execute(text(sql)).all()]
 
         for r in rows(
@@ -23,7 +25,7 @@ def check_invariants(db: e.Database) -> None:
             po, line, allocated, sellable, summed = r
             if allocated != summed:
                 problems.append(f"{po}:{line} counter {allocated} != sum of allocations {summed}")
-            if not 0 <= summed <= sellable:  # type: ignore[operator]
+            if not 0 <= summed <= sellable:
                 problems.append(f"{po}:{line} allocated {summed} outside 0..{sellable}")
         for r in rows(
             "SELECT p.po_number, p.line, p.allocated_lines, p.out_of_sync, "

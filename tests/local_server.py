@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Protocol, Self
+from typing import Any, Protocol, Self
 
 
 class Listening(Protocol):
@@ -20,6 +20,7 @@ class Listening(Protocol):
 
 class _HttpServer(ThreadingHTTPServer):
     daemon_threads = True
+    standin: LocalServer  # what the handlers serve, set by LocalServer._listen
 
     def serve_forever(self, poll_interval: float = 0.05) -> None:
         # A short poll so that stop() does not wait out the default half second.
@@ -80,7 +81,7 @@ class LocalServer:
     def _listen(self) -> tuple[Listening, int]:
         """A server bound to 127.0.0.1 at a free port, not yet serving, and that port."""
         server = _HttpServer(("127.0.0.1", 0), self.handler)
-        server.standin = self  # type: ignore[attr-defined]
+        server.standin = self
         return server, server.server_address[1]
 
     def _before_start(self) -> None:
@@ -88,3 +89,11 @@ class LocalServer:
 
     def _before_stop(self) -> None:
         """Hook to wake what would keep the server from stopping."""
+
+
+def standin_of(handler: BaseHTTPRequestHandler) -> Any:
+    """The stand-in serving ``handler``'s request (a subclass of LocalServer, so Any here: the
+    handler annotates what it is)."""
+    server = handler.server
+    assert isinstance(server, _HttpServer)
+    return server.standin

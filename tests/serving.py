@@ -90,7 +90,9 @@ class Serve:
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
         found = self.wait_for(lambda line: "http://127.0.0.1:" in line, timeout=30)
-        self.url = re.search(r"http://127\.0\.0\.1:\d+", found)[0]  # type: ignore[index]
+        url = re.search(r"http://127\.0\.0\.1:\d+", found)
+        assert url is not None  # the line was waited for by that very address
+        self.url = url[0]
 
     def _read(self) -> None:
         assert self.process.stderr is not None
@@ -125,7 +127,7 @@ class Serve:
 
     def metrics(self) -> str:
         with urllib.request.urlopen(self.url + "/metrics", timeout=5) as answer:
-            return answer.read().decode()  # type: ignore[no-any-return]
+            return answer.read().decode()
 
     def stop(self, timeout: float = 20) -> int:
         """SIGTERM, then the exit code."""

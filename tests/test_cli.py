@@ -6,8 +6,11 @@ import json
 import shutil
 import subprocess
 import time
+from pathlib import Path
+from typing import Any
 
-from click.testing import CliRunner
+import pytest
+from click.testing import CliRunner, Result
 
 import engine as e
 from bot.cli import SUMMARIES, cli
@@ -25,14 +28,14 @@ REVIEW_LINE_KEYS = {
 QUEUE_KEYS = {"order", "line", "sku", "quantity", "placed_at", "customer", "parked"}
 
 
-def as_json(result):
+def as_json(result: Result) -> Any:
     return json.loads(result.stdout)
 
 
 # --- setup and import -------------------------------------------------------------------------
 
 
-def test_init_creates_the_schema_and_is_safe_to_rerun(tmp_path):
+def test_init_creates_the_schema_and_is_safe_to_rerun(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'new.db'}"
     first = ok(url, "init")
     assert "(none) →" in first.stdout
@@ -41,11 +44,13 @@ def test_init_creates_the_schema_and_is_safe_to_rerun(tmp_path):
     assert e.Database(url).has_schema()
 
 
-def test_init_on_a_current_database_changes_nothing(db):
+def test_init_on_a_current_database_changes_nothing(db: e.Database) -> None:
     assert "nothing to do" in said(db, "init")
 
 
-def test_import_csv_and_json_allocates_fifo_and_reimport_is_an_update(db, tmp_path):
+def test_import_csv_and_json_allocates_fifo_and_reimport_is_an_update(
+    db: e.Database, tmp_path: Path
+) -> None:
     pos = write(tmp_path, "pos.csv", "po,line,sku,quantity,arrival_date,supplier\n"
                                      "PO-1,1,A,5,2027-01-10,Acme\n")  # fmt: skip
     orders = {
@@ -73,7 +78,7 @@ def test_import_csv_and_json_allocates_fifo_and_reimport_is_an_update(db, tmp_pa
     assert len(dump(db)["so_lines"]) == 3
 
 
-def test_import_dry_run_says_so_and_changes_nothing(db, tmp_path):
+def test_import_dry_run_says_so_and_changes_nothing(db: e.Database, tmp_path: Path) -> None:
     pos = write(tmp_path, "p.csv", "po,line,sku,quantity,arrival_date\nPO-7,1,A,5,2027-01-10\n")
     before = dump(db)
     out = said(db, "import", "--dry-run", pos)
@@ -85,7 +90,7 @@ def test_import_dry_run_says_so_and_changes_nothing(db, tmp_path):
 # --- reading ----------------------------------------------------------------------------------
 
 
-def test_review_json_has_exactly_the_contract_keys_in_fifo_order(db):
+def test_review_json_has_exactly_the_contract_keys_in_fifo_order(db: e.Database) -> None:
     seed(db)
     data = as_json(ok(db, "review", "PO-1", "1", "--json"))
     assert set(data) == REVIEW_KEYS
@@ -102,7 +107,7 @@ def test_review_json_has_exactly_the_contract_keys_in_fifo_order(db):
     assert (first["promised_date"], first["in_sync"]) == ("2027-01-10", True)
 
 
-def test_review_shows_header_totals_and_allocations(db):
+def test_review_shows_header_totals_and_allocations(db: e.Database) -> None:
     seed(db)
     out = said(db, "review", "PO-1", "1")
     for text in ("PO-1:1 from Acme (open)", "Allocated 9, ATP 1", "3 order lines, 9 units",
@@ -112,7 +117,7 @@ def test_review_shows_header_totals_and_allocations(db):
     assert "SO-2" in limited and "SO-3" not in limited and "--limit 0" in limited
 
 
-def test_names_print_as_written_even_when_they_look_like_markup(db):
+def test_names_print_as_written_even_when_they_look_like_markup(db: e.Database) -> None:
     e.apply_records(
         db,
         e.Actor("t", e.Source.CLI),
@@ -124,7 +129,7 @@ def test_names_print_as_written_even_when_they_look_like_markup(db):
     assert "customer of SO-2" in said(db, "unallocated")
 
 
-def test_unallocated_json_is_the_fifo_queue_with_the_contract_keys(db):
+def test_unallocated_json_is_the_fifo_queue_with_the_contract_keys(db: e.Database) -> None:
     seed(db)
     ok(db, "remove", "PO-1", "1", "SO-2")  # parked, and now ahead of SO-5 in FIFO order
     data = as_json(ok(db, "unallocated", "--json"))
@@ -142,7 +147,7 @@ def test_unallocated_json_is_the_fifo_queue_with_the_contract_keys(db):
     assert "No unallocated order lines of SKU B." in said(db, "unallocated", "--sku", "B")
 
 
-def test_po_shows_each_line_with_allocated_atp_and_out_of_sync(db):
+def test_po_shows_each_line_with_allocated_atp_and_out_of_sync(db: e.Database) -> None:
     seed(db)
     out = said(db, "po", "PO-1")
     assert "PO-1 from Acme (open)" in out
@@ -153,7 +158,7 @@ def test_po_shows_each_line_with_allocated_atp_and_out_of_sync(db):
     ]  # fmt: skip
 
 
-def test_digest_lists_the_queue_by_sku_and_out_of_sync_lines(db):
+def test_digest_lists_the_queue_by_sku_and_out_of_sync_lines(db: e.Database) -> None:
     seed(db)
     ok(db, "set-arrival", "PO-2", "1", "2027-03-01")
     data = as_json(ok(db, "digest", "--json"))
@@ -170,14 +175,14 @@ def test_digest_lists_the_queue_by_sku_and_out_of_sync_lines(db):
     assert "Unallocated order lines by SKU" in out and "PO-2:1" in out
 
 
-def test_digest_of_a_quiet_database_says_nothing_needs_attention(db):
+def test_digest_of_a_quiet_database_says_nothing_needs_attention(db: e.Database) -> None:
     assert "Nothing needs attention" in said(db, "digest")
 
 
 # --- changing ---------------------------------------------------------------------------------
 
 
-def test_allocate_says_what_changed_and_the_atp_left(db):
+def test_allocate_says_what_changed_and_the_atp_left(db: e.Database) -> None:
     seed(db)
     ok(db, "remove", "PO-2", "1", "SO-4")  # parked; ATP 6: room for SO-5 (4)
     before = dump(db)
@@ -190,7 +195,7 @@ def test_allocate_says_what_changed_and_the_atp_left(db):
     assert allocation_map(db)[("SO-5", 1)] == ("PO-2", 1)
 
 
-def test_allocate_json_prints_the_outcome(db):
+def test_allocate_json_prints_the_outcome(db: e.Database) -> None:
     seed(db)
     ok(db, "cancel-order", "SO-4")  # frees 5 units on PO-2:1, which SO-5 then takes
     ok(db, "remove", "PO-2", "1", "SO-5")
@@ -203,7 +208,7 @@ def test_allocate_json_prints_the_outcome(db):
     assert data["unparked"] == [{"order": "SO-5", "line": 1}]
 
 
-def test_auto_allocate_places_orders_stranded_by_a_cancelled_line(db):
+def test_auto_allocate_places_orders_stranded_by_a_cancelled_line(db: e.Database) -> None:
     seed(db)
     e.apply_records(db, e.Actor("t", e.Source.CLI), [po("PO-3", (1, "A", 20, "2027-03-01"))])
     ok(db, "cancel-po", "PO-1", "--line", "1")  # SO-1, SO-2, SO-3:1 wait, unparked
@@ -217,7 +222,7 @@ def test_auto_allocate_places_orders_stranded_by_a_cancelled_line(db):
     assert "Nothing to change." in said(db, "auto-allocate")
 
 
-def test_remove_parks_the_lines_and_can_hold_the_units_for_the_store(db):
+def test_remove_parks_the_lines_and_can_hold_the_units_for_the_store(db: e.Database) -> None:
     seed(db)
     out = said(db, "remove", "PO-1", "1", "SO-1", "SO-2:1", "--hold-for-store")
     assert "Released 2 order lines (7 units) from PO-1:1" in out
@@ -230,7 +235,7 @@ def test_remove_parks_the_lines_and_can_hold_the_units_for_the_store(db):
     ]  # fmt: skip
 
 
-def test_set_arrival_leaves_promises_out_of_sync_until_synced(db):
+def test_set_arrival_leaves_promises_out_of_sync_until_synced(db: e.Database) -> None:
     seed(db)
     out = said(db, "set-arrival", "PO-1", "1", "2027-02-01")
     assert "Changed PO-1:1 arrival date from 2027-01-10 to 2027-02-01" in out
@@ -246,7 +251,7 @@ def test_set_arrival_leaves_promises_out_of_sync_until_synced(db):
     assert [p["new"] for p in json_sync["promises"]] == ["2027-02-02"] * 3
 
 
-def test_set_arrival_earlier_with_rebalance_moves_orders(db):
+def test_set_arrival_earlier_with_rebalance_moves_orders(db: e.Database) -> None:
     seed(db)
     ok(db, "set-quantity", "PO-2", "1", "12")  # the sweep places SO-5 (4): ATP 3
     out = said(db, "set-arrival", "PO-2", "1", "2027-01-01", "--rebalance")
@@ -254,7 +259,7 @@ def test_set_arrival_earlier_with_rebalance_moves_orders(db):
     assert allocation_map(db)[("SO-2", 1)] == ("PO-2", 1)
 
 
-def test_cancel_po_line_then_po_strands_orders_unparked(db):
+def test_cancel_po_line_then_po_strands_orders_unparked(db: e.Database) -> None:
     seed(db)
     line = said(db, "cancel-po", "PO-1", "--line", "2")
     assert "Cancelled PO-1 line 2" in line
@@ -268,7 +273,7 @@ def test_cancel_po_line_then_po_strands_orders_unparked(db):
     assert not any(q["parked"] for q in queue)
 
 
-def test_set_quantity_cut_releases_latest_orders_first(db):
+def test_set_quantity_cut_releases_latest_orders_first(db: e.Database) -> None:
     seed(db)
     out = said(db, "set-quantity", "PO-1", "1", "6")
     assert "Released 2 order lines (5 units) from PO-1:1: SO-3:1, SO-2:1" in out
@@ -277,7 +282,7 @@ def test_set_quantity_cut_releases_latest_orders_first(db):
     assert "PO-1:1 now: quantity 6, store hold 0, allocated 4, ATP 2" in out
 
 
-def test_cancel_order_unpark_and_rebalance(db):
+def test_cancel_order_unpark_and_rebalance(db: e.Database) -> None:
     seed(db)
     out = said(db, "cancel-order", "SO-3")
     assert "Cancelled 2 order lines: SO-3:1, SO-3:2" in out
@@ -291,7 +296,7 @@ def test_cancel_order_unpark_and_rebalance(db):
 # --- the program as a whole -------------------------------------------------------------------
 
 
-def test_help_lists_every_command_and_each_has_an_example():
+def test_help_lists_every_command_and_each_has_an_example() -> None:
     top = run(None, "--help")
     assert top.exit_code == 0
     for name in SUMMARIES:
@@ -302,7 +307,7 @@ def test_help_lists_every_command_and_each_has_an_example():
     assert set(cli.commands) == set(SUMMARIES)
 
 
-def test_the_installed_console_script_runs(sqlite_template, tmp_path):
+def test_the_installed_console_script_runs(sqlite_template: Path, tmp_path: Path) -> None:
     """One real process (SQLite only: starting Python is the slow part): exit codes and
     streams as a shell sees them."""
     script = shutil.which("preorder")
@@ -327,7 +332,9 @@ def test_the_installed_console_script_runs(sqlite_template, tmp_path):
     )  # fmt: skip
 
 
-def test_demo_runs_end_to_end_in_a_fresh_directory_and_is_deterministic(tmp_path, monkeypatch):
+def test_demo_runs_end_to_end_in_a_fresh_directory_and_is_deterministic(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     # The demo needs no configuration and never touches the configured database.
     env = {"PREORDER_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none"}
@@ -354,7 +361,7 @@ def test_demo_runs_end_to_end_in_a_fresh_directory_and_is_deterministic(tmp_path
     assert second.exit_code == 0 and second.stdout == first.stdout
 
 
-def test_demo_runs_on_a_given_empty_database_and_refuses_one_with_data(db):
+def test_demo_runs_on_a_given_empty_database_and_refuses_one_with_data(db: e.Database) -> None:
     result = run(None, "demo", "--db", db.url, "--seed", "3")
     assert result.exit_code == 0, result.stderr
     assert "(seed 3)" in result.stdout
@@ -363,7 +370,7 @@ def test_demo_runs_on_a_given_empty_database_and_refuses_one_with_data(db):
     assert again.stderr.startswith("error: the demo needs an empty database")
 
 
-def test_db_option_overrides_the_configured_url_which_is_the_default(db):
+def test_db_option_overrides_the_configured_url_which_is_the_default(db: e.Database) -> None:
     seed(db)
     elsewhere = {"PREORDER_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none"}
     assert run(db, "unallocated", "--json", env=elsewhere).exit_code == 0
@@ -371,7 +378,7 @@ def test_db_option_overrides_the_configured_url_which_is_the_default(db):
     assert [q["order"] for q in json.loads(configured.stdout)] == ["SO-5"]
 
 
-def test_the_actor_defaults_to_the_os_user(db):
+def test_the_actor_defaults_to_the_os_user(db: e.Database) -> None:
     seed(db)
     result = CliRunner().invoke(cli, ["--db", db.url, "remove", "PO-1", "1", "SO-1", "--json"])
     assert result.exit_code == 0, result.stderr

@@ -5,10 +5,12 @@ exits 2; a missing schema or an unreachable database is one clear line, never a 
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 
+import engine as e
 from tests.conftest import PG_URL
 from tests.helpers_cli import dump, error_line, refused, run, seed, write
 
@@ -54,13 +56,13 @@ PO_HEADER = "po,line,sku,quantity,arrival_date,supplier\n"
     ],
 )
 def test_refused_or_malformed_commands_exit_1_with_one_error_line_and_change_nothing(
-    db, args, says
-):
+    db: e.Database, args: tuple[str, ...], says: str
+) -> None:
     seed(db)
     assert says in refused(db, *args)
 
 
-def test_allocate_names_every_offending_line_each_on_its_own_line_too(db):
+def test_allocate_names_every_offending_line_each_on_its_own_line_too(db: e.Database) -> None:
     seed(db)
     before = dump(db)
     result = run(db, "allocate", "PO-2", "1", "SO-99", "SO-1", "SO-5")
@@ -78,13 +80,13 @@ def test_allocate_names_every_offending_line_each_on_its_own_line_too(db):
     assert dump(db) == before
 
 
-def test_several_malformed_order_lines_are_all_named(db):
+def test_several_malformed_order_lines_are_all_named(db: e.Database) -> None:
     seed(db)
     line = refused(db, "allocate", "PO-2", "1", "SO-5:x", "a b", "SO-5")
     assert "'SO-5:x'" in line and "'a b'" in line
 
 
-def test_cancelling_twice_is_refused(db):
+def test_cancelling_twice_is_refused(db: e.Database) -> None:
     seed(db)
     run(db, "cancel-po", "PO-2")
     assert "error: PO PO-2 is already cancelled" in refused(db, "cancel-po", "PO-2")
@@ -92,7 +94,7 @@ def test_cancelling_twice_is_refused(db):
     assert "SO-5:1 is already cancelled" in refused(db, "cancel-order", "SO-5:1")
 
 
-def test_a_dry_run_of_a_refused_operation_is_refused_the_same_way(db):
+def test_a_dry_run_of_a_refused_operation_is_refused_the_same_way(db: e.Database) -> None:
     seed(db)
     assert "short by 3" in refused(db, "allocate", "PO-2", "1", "SO-5", "--dry-run", "--json")
 
@@ -100,7 +102,9 @@ def test_a_dry_run_of_a_refused_operation_is_refused_the_same_way(db):
 # --- import -----------------------------------------------------------------------------------
 
 
-def test_an_import_with_one_bad_row_imports_nothing_and_names_file_row_and_reason(db, tmp_path):
+def test_an_import_with_one_bad_row_imports_nothing_and_names_file_row_and_reason(
+    db: e.Database, tmp_path: Path
+) -> None:
     seed(db)
     good = write(tmp_path, "pos.csv", PO_HEADER + "PO-7,1,A,5,2027-01-10,Acme\n")
     bad = write(
@@ -117,7 +121,7 @@ def test_an_import_with_one_bad_row_imports_nothing_and_names_file_row_and_reaso
     )
 
 
-def test_an_import_lists_every_bad_row_of_every_file(db, tmp_path):
+def test_an_import_lists_every_bad_row_of_every_file(db: e.Database, tmp_path: Path) -> None:
     seed(db)
     bad_csv = write(tmp_path, "p.csv", PO_HEADER + "PO-7,1,A,five,2027-01-10,Acme\n"
                                        "PO-7,2,A,5,2027-02-30,Acme\n")  # fmt: skip
@@ -148,13 +152,15 @@ def test_an_import_lists_every_bad_row_of_every_file(db, tmp_path):
          "not UTF-8 text"),
     ],
 )  # fmt: skip
-def test_unusable_import_files_are_refused_with_their_name(db, tmp_path, name, content, says):
+def test_unusable_import_files_are_refused_with_their_name(
+    db: e.Database, tmp_path: Path, name: str, content: str | bytes, says: str
+) -> None:
     path = write(tmp_path, name, content)
     line = refused(db, "import", path)
     assert path in line and says in line
 
 
-def test_a_missing_import_file_is_bad_input_not_bad_usage(db, tmp_path):
+def test_a_missing_import_file_is_bad_input_not_bad_usage(db: e.Database, tmp_path: Path) -> None:
     assert "no such file" in refused(db, "import", str(tmp_path / "nope.csv"))
 
 
@@ -173,7 +179,7 @@ def test_a_missing_import_file_is_bad_input_not_bad_usage(db, tmp_path):
         ("import",),
     ],
 )
-def test_bad_usage_exits_2(db, args):
+def test_bad_usage_exits_2(db: e.Database, args: tuple[str, ...]) -> None:
     before = dump(db)
     result = run(db, *args)
     assert result.exit_code == 2, (result.stdout, result.stderr)
@@ -184,7 +190,7 @@ def test_bad_usage_exits_2(db, args):
 # --- the database itself ----------------------------------------------------------------------
 
 
-def test_a_missing_sqlite_file_has_no_schema_and_is_not_created(tmp_path):
+def test_a_missing_sqlite_file_has_no_schema_and_is_not_created(tmp_path: Path) -> None:
     path = tmp_path / "none.db"
     result = run(f"sqlite:///{path}", "unallocated")
     assert result.exit_code == 1
@@ -197,7 +203,7 @@ def test_a_missing_sqlite_file_has_no_schema_and_is_not_created(tmp_path):
 @pytest.mark.parametrize(
     "args", [("review", "PO-1", "1"), ("import", "x.csv"), ("digest",), ("auto-allocate",)]
 )
-def test_an_empty_sqlite_database_asks_for_init(tmp_path, args):
+def test_an_empty_sqlite_database_asks_for_init(tmp_path: Path, args: tuple[str, ...]) -> None:
     path = tmp_path / "empty.db"
     path.write_bytes(b"")
     result = run(f"sqlite:///{path}", *args)
@@ -208,7 +214,7 @@ def test_an_empty_sqlite_database_asks_for_init(tmp_path, args):
 
 
 @pytest.mark.postgres
-def test_an_empty_postgres_schema_asks_for_init(pg_url):
+def test_an_empty_postgres_schema_asks_for_init(pg_url: str) -> None:
     schema = f"preorder_empty_{uuid.uuid4().hex[:8]}"
     admin = create_engine(PG_URL)
     with admin.begin() as conn:
@@ -227,7 +233,7 @@ def test_an_empty_postgres_schema_asks_for_init(pg_url):
         admin.dispose()
 
 
-def test_an_old_schema_revision_asks_for_init(db):
+def test_an_old_schema_revision_asks_for_init(db: e.Database) -> None:
     with db.engine.begin() as conn:
         conn.execute(text("UPDATE alembic_version SET version_num = '0000_old'"))
     try:
@@ -244,7 +250,7 @@ def test_an_old_schema_revision_asks_for_init(db):
 
 
 @pytest.mark.parametrize("command", [("unallocated",), ("init",)])
-def test_an_unreachable_database_is_one_error_line(command):
+def test_an_unreachable_database_is_one_error_line(command: tuple[str, ...]) -> None:
     result = run("postgresql+psycopg://nobody@127.0.0.1:1/none", *command)
     assert result.exit_code == 1
     assert error_line(result).startswith("error: cannot connect to the database: ")
@@ -257,19 +263,19 @@ def test_an_unreachable_database_is_one_error_line(command):
         ("not a url", "error: bad database URL 'not a url'"),
     ],
 )
-def test_an_unusable_database_url_is_one_error_line(url, says):
+def test_an_unusable_database_url_is_one_error_line(url: str, says: str) -> None:
     result = run(url, "unallocated")
     assert result.exit_code == 1
     assert error_line(result).startswith(says)
 
 
-def test_a_bad_configured_url_is_one_error_line():
+def test_a_bad_configured_url_is_one_error_line() -> None:
     result = run(None, "unallocated", env={"PREORDER_DATABASE_URL": "oracle://x"})
     assert result.exit_code == 1
     assert error_line(result).startswith("error: bad configuration: PREORDER_DATABASE_URL")
 
 
-def test_the_password_of_a_url_is_never_printed(tmp_path):
+def test_the_password_of_a_url_is_never_printed(tmp_path: Path) -> None:
     result = run("postgresql+psycopg://me:s3cret@127.0.0.1:1/none", "unallocated")
     assert result.exit_code == 1
     assert "s3cret" not in result.stderr

@@ -17,9 +17,10 @@ import threading
 import time
 import traceback
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta, timezone
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -336,11 +337,13 @@ def audit_replays(db: e.Database) -> None:
                 "status": "open",
             }
         elif ev.action == "po-line":
-            now = fields[(ev.po_number, ev.po_line)]
+            current = fields[(ev.po_number, ev.po_line)]
             for column, before in ev.before.items():
-                if now.get(column) != before:
-                    problems.append(f"event {ev.id}: {column} was {now.get(column)}, not {before}")
-            now.update(ev.after)
+                if current.get(column) != before:
+                    problems.append(
+                        f"event {ev.id}: {column} was {current.get(column)}, not {before}"
+                    )
+            current.update(ev.after)
         elif ev.action in ("allocate", "move", "release"):
             key = (ev.order_number, ev.so_line)
             was = holder.get(key)
@@ -414,7 +417,7 @@ def summary(shared: Shared, name: str) -> str:
     return f"ok {dict(shared.ok)}, refused {dict(shared.refused)}, e.g. {shared.reasons[name][:3]}"
 
 
-def run_together(calls: list[Callable[[], Any]]) -> list[Any]:
+def run_together(calls: Sequence[Callable[[], Any]]) -> list[Any]:
     """Start every call at once on its own thread; each result is a value or an EngineError."""
     barrier = threading.Barrier(len(calls))
     results: list[Any] = [None] * len(calls)
@@ -458,10 +461,13 @@ def test_parallel_manual_allocations_take_exactly_the_atp(
     waiting_lines(pg_db, orders, actor)
     e.apply_records(pg_db, actor, [po("PO-1", (1, "A", 10, "2027-01-10"))])
     calls = [
-        (
-            lambda name=name, i=i: e.allocate(
-                pg_db, e.Actor(f"worker-{i}", e.Source.API), "PO-1", 1, [e.LineRef(name, 1)]
-            )
+        partial(
+            e.allocate,
+            pg_db,
+            e.Actor(f"worker-{i}", e.Source.API),
+            "PO-1",
+            1,
+            [e.LineRef(name, 1)],
         )
         for i, (name, _) in enumerate(orders)
     ]
@@ -492,14 +498,13 @@ def test_one_line_raced_to_two_po_lines_is_allocated_once(
     )
     for name, _ in orders:  # five rounds, one contested line each
         calls = [
-            (
-                lambda i=i, name=name: e.allocate(
-                    pg_db,
-                    e.Actor(f"worker-{i}", e.Source.API),
-                    ("PO-1", "PO-2")[i % 2],
-                    1,
-                    [e.LineRef(name, 1)],
-                )
+            partial(
+                e.allocate,
+                pg_db,
+                e.Actor(f"worker-{i}", e.Source.API),
+                ("PO-1", "PO-2")[i % 2],
+                1,
+                [e.LineRef(name, 1)],
             )
             for i in range(8)
         ]
@@ -525,12 +530,7 @@ def test_last_lines_of_a_po_cancelled_at_once_close_the_po(
         e.apply_records(
             pg_db, actor, [po(f"PO-{i}", (1, "A", 5, "2027-01-10"), (2, "B", 5, "2027-01-10"))]
         )
-        run_together(
-            [
-                lambda i=i, line=line: e.cancel_po(pg_db, actor, f"PO-{i}", line=line)
-                for line in (1, 2)
-            ]
-        )
+        run_together([partial(e.cancel_po, pg_db, actor, f"PO-{i}", line=line) for line in (1, 2)])
         assert e.purchase_order(pg_db, f"PO-{i}").status == "cancelled"
     assert not open_pos_without_open_lines(pg_db)
     check_invariants(pg_db)

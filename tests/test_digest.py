@@ -50,7 +50,9 @@ OTHER = e.Actor("someone-else", e.Source.CLI)
 # --- the engine: each part on a fixed clock ---------------------------------------------------
 
 
-def test_nothing_needs_attention_when_all_is_well(db: e.Database, load: Load, actor: e.Actor):
+def test_nothing_needs_attention_when_all_is_well(
+    db: e.Database, load: Load, actor: e.Actor
+) -> None:
     assert digest(db, today=TODAY).is_empty  # an empty database
     load(
         # Fully allocated within the week, ATP left only beyond it, and a cancelled PO whose
@@ -80,7 +82,7 @@ def test_nothing_needs_attention_when_all_is_well(db: e.Database, load: Load, ac
 
 def test_unallocated_by_sku_counts_parked_apart_and_shows_the_atp_still_open(
     db: e.Database, load: Load, actor: e.Actor
-):
+) -> None:
     load(
         po("PO-1", (1, "A", 10, "2026-12-01"), (2, "B", 4, "2026-12-05")),
         po("PO-2", (1, "A", 6, "2027-01-10")),
@@ -118,7 +120,7 @@ def test_unallocated_by_sku_counts_parked_apart_and_shows_the_atp_still_open(
     assert json_a["oldest_placed_at"] == "2026-11-02T09:02:00+00:00"
 
 
-def test_parked_lines_by_sku_with_their_totals(db: e.Database, load: Load, actor: e.Actor):
+def test_parked_lines_by_sku_with_their_totals(db: e.Database, load: Load, actor: e.Actor) -> None:
     load(
         po("PO-1", (1, "A", 10, "2027-01-10"), (2, "B", 10, "2027-01-10")),
         so("SO-1", 1, (1, "A", 2), (2, "B", 4)),
@@ -139,7 +141,9 @@ def test_parked_lines_by_sku_with_their_totals(db: e.Database, load: Load, actor
     assert digest(db, today=TODAY).parked == [ParkedBySku("A", 2, 5)]
 
 
-def test_out_of_sync_lines_by_po_line_until_synced(db: e.Database, load: Load, actor: e.Actor):
+def test_out_of_sync_lines_by_po_line_until_synced(
+    db: e.Database, load: Load, actor: e.Actor
+) -> None:
     load(
         po("PO-1", (1, "A", 10, "2027-01-10"), (2, "B", 5, "2027-01-20")),
         so("SO-1", 1, (1, "A", 2)),
@@ -158,7 +162,7 @@ def test_out_of_sync_lines_by_po_line_until_synced(db: e.Database, load: Load, a
 
 def test_po_lines_arriving_in_the_next_seven_days_with_atp_left(
     db: e.Database, load: Load, actor: e.Actor
-):
+) -> None:
     load(
         po("PO-1", (1, "A", 5, "2026-11-02"), (2, "B", 5, "2026-11-09"), (3, "C", 5, "2026-11-10")),
         po("PO-2", (1, "A", 5, "2026-11-01"), (2, "D", 2, "2026-11-04")),
@@ -181,7 +185,7 @@ def test_po_lines_arriving_in_the_next_seven_days_with_atp_left(
     assert [(a.po, a.line) for a in digest(db).arriving] == [("PO-1", 2), ("PO-1", 3)]
 
 
-def test_cancelled_pos_whose_orders_still_wait(db: e.Database, load: Load, actor: e.Actor):
+def test_cancelled_pos_whose_orders_still_wait(db: e.Database, load: Load, actor: e.Actor) -> None:
     load(
         po("PO-1", (1, "A", 10, "2027-01-10"), (2, "B", 10, "2027-01-10")),
         po("PO-2", (1, "A", 4, "2027-01-20"), (2, "C", 4, "2027-01-20")),
@@ -235,8 +239,8 @@ def validated(blocks: list[Block]) -> list[dict[str, Any]]:
         assert again is not None and again.to_dict() == as_dict
         data.append(as_dict)
     assert problems(data, "message") == []
-    for block in data:
-        for text in [block.get("text"), *(block.get("elements") or [])]:
+    for entry in data:
+        for text in [entry.get("text"), *(entry.get("elements") or [])]:
             if isinstance(text, dict) and isinstance(text.get("text"), str):
                 assert len(text["text"]) <= TEXT_MAX
     return data
@@ -285,7 +289,7 @@ def big_db(tmp_path: Path, sqlite_template: Path) -> Iterator[e.Database]:
 
 def test_5000_stranded_orders_fit_one_message_within_slacks_limits(
     big_db: e.Database, slack_standin: SlackStandin
-):
+) -> None:
     data = digest(big_db, today=TODAY)
     assert sum(s.lines for s in data.stranded) == 5000 and len(data.stranded) == 60
     assert len(data.unallocated) == 150 and len(data.out_of_sync) == 30
@@ -369,7 +373,7 @@ def huge_digest(n: int) -> Digest:
 
 
 @pytest.mark.parametrize("max_blocks", [50, 30, 13])
-def test_any_amount_of_data_stays_within_the_blocks_given(max_blocks: int):
+def test_any_amount_of_data_stays_within_the_blocks_given(max_blocks: int) -> None:
     data = huge_digest(5000)
     blocks = digest_message(data, now=NOW, sheet_url=sheet_url("x" * 100), max_blocks=max_blocks)
     message = validated(blocks)
@@ -383,13 +387,13 @@ def test_any_amount_of_data_stays_within_the_blocks_given(max_blocks: int):
         digest_message(data, now=NOW, sheet_url="https://example.com/", max_blocks=12)
 
 
-def test_blocks_go_where_there_is_more_to_show():
+def test_blocks_go_where_there_is_more_to_show() -> None:
     assert share([2, 2, 40, 3, 40], 43) == [2, 2, 18, 3, 18]
     assert share([5, 5], 43) == [5, 5]
     assert sum(share([9, 9, 9, 9, 9], 43)) <= 43
 
 
-def test_a_small_digest_shows_every_row_with_its_button():
+def test_a_small_digest_shows_every_row_with_its_button() -> None:
     data = Digest(
         unallocated=[
             QueueBySku(
@@ -449,7 +453,7 @@ def test_a_small_digest_shows_every_row_with_its_button():
     )
 
 
-def test_nothing_needs_attention_is_said_with_a_tick():
+def test_nothing_needs_attention_is_said_with_a_tick() -> None:
     quiet = Digest([], [], today=TODAY)
     message = validated(digest_message(quiet, now=NOW, sheet_url=sheet_url(SHEET_ID)))
     assert [b["type"] for b in message] == ["header", "context", "section", "actions"]
@@ -461,7 +465,7 @@ def test_nothing_needs_attention_is_said_with_a_tick():
 # --- the buttons open the app's modals --------------------------------------------------------
 
 
-def test_the_digests_buttons_open_the_matching_modals(slack_app: SlackApp):
+def test_the_digests_buttons_open_the_matching_modals(slack_app: SlackApp) -> None:
     db = slack_app.db
     e.apply_records(
         db,
@@ -507,7 +511,7 @@ def test_the_digests_buttons_open_the_matching_modals(slack_app: SlackApp):
 # --- posting ----------------------------------------------------------------------------------
 
 
-def test_post_digest_names_slacks_error(db: e.Database, slack_standin: SlackStandin):
+def test_post_digest_names_slacks_error(db: e.Database, slack_standin: SlackStandin) -> None:
     client = make_client(slack_standin)
     posted = post_digest(db, client, DIGEST_CHANNEL, now=NOW)
     assert posted.empty and posted.blocks == 3
@@ -553,7 +557,7 @@ def post_env(
 
 def test_digest_post_posts_to_the_channel(
     db: e.Database, load: Load, slack_standin: SlackStandin, post_env: dict[str, str | None]
-):
+) -> None:
     load(po("PO-1", (1, "A", 1, "2027-01-10")), so("SO-1", 1, (1, "A", 2)))
     result = run(db, "digest", "--post", env={**post_env, "PREORDER_SHEET_ID": SHEET_ID})
     assert result.exit_code == 0, result.output
@@ -590,7 +594,7 @@ def test_digest_post_without_its_settings_names_them(
     post_env: dict[str, str | None],
     unset: tuple[str, ...],
     named: str,
-):
+) -> None:
     result = run(db, "digest", "--post", env={**post_env, **dict.fromkeys(unset)})
     assert result.exit_code == 1 and result.stdout == ""
     assert error_line(result) == (
@@ -618,7 +622,7 @@ def test_digest_post_refused_says_why_in_one_line(
     post_env: dict[str, str | None],
     env: dict[str, str],
     message: str,
-):
+) -> None:
     slack_standin.refuse_channel("G0PRIVATE")
     result = run(db, "digest", "--post", env={**post_env, **env})
     assert result.exit_code == 1 and result.stdout == ""
@@ -626,7 +630,7 @@ def test_digest_post_refused_says_why_in_one_line(
     assert slack_standin.messages() == []
 
 
-def test_digest_prints_every_part(db: e.Database, load: Load, actor: e.Actor):
+def test_digest_prints_every_part(db: e.Database, load: Load, actor: e.Actor) -> None:
     today = datetime.now(UTC).date()
     soon, far = (str(today + timedelta(days=n)) for n in (2, 60))
     load(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 
@@ -31,7 +32,7 @@ def problems_of(*files: str) -> list[str]:
     return caught.value.problems
 
 
-def test_csv_rows_of_one_po_or_order_group_into_one_record(tmp_path):
+def test_csv_rows_of_one_po_or_order_group_into_one_record(tmp_path: Path) -> None:
     batch = parse_files([write(tmp_path, "pos.csv", PO_CSV), write(tmp_path, "so.csv", SO_CSV)])
     assert [(p.po, p.supplier, [ln.line for ln in p.lines]) for p in batch.purchase] == [
         ("PO-1", "Acme", [1, 2]),
@@ -46,7 +47,9 @@ def test_csv_rows_of_one_po_or_order_group_into_one_record(tmp_path):
     assert batch.count == 4
 
 
-def test_csv_columns_in_any_order_optional_column_absent_bom_and_blank_lines(tmp_path):
+def test_csv_columns_in_any_order_optional_column_absent_bom_and_blank_lines(
+    tmp_path: Path,
+) -> None:
     text = "\ufeffSKU, Quantity ,placed_at,order,line\r\nA,2,2026-11-02T09:00:00Z,SO-9,1\r\n\r\n"
     batch = parse_files([write(tmp_path, "orders.csv", text)])
     (record,) = batch.sales
@@ -54,13 +57,13 @@ def test_csv_columns_in_any_order_optional_column_absent_bom_and_blank_lines(tmp
     assert (record.order, record.customer, record.lines[0].quantity) == ("SO-9", None, 2)
 
 
-def test_a_bad_quantity_is_reported_with_file_row_and_reason(tmp_path):
+def test_a_bad_quantity_is_reported_with_file_row_and_reason(tmp_path: Path) -> None:
     rows = SO_CSV + "SO-3,1,A,x,2026-11-02T11:00:00Z,Cy\n"
     path = write(tmp_path, "orders.csv", rows)
     assert problems_of(path) == [f"{path} row 5: quantity 'x' is not a whole number"]
 
 
-def test_row_numbers_count_file_lines_with_the_header_as_row_1(tmp_path):
+def test_row_numbers_count_file_lines_with_the_header_as_row_1(tmp_path: Path) -> None:
     text = (
         "order,line,sku,quantity,placed_at,customer\n"
         "\n"  # row 2: blank
@@ -84,13 +87,13 @@ def test_row_numbers_count_file_lines_with_the_header_as_row_1(tmp_path):
         ("PO-3,1,A,2.5,2027-01-01,x", "quantity '2.5' is not a whole number"),
     ],
 )
-def test_each_kind_of_bad_csv_row_has_a_short_reason(tmp_path, row, reason):
+def test_each_kind_of_bad_csv_row_has_a_short_reason(tmp_path: Path, row: str, reason: str) -> None:
     path = write(tmp_path, "pos.csv", PO_CSV + row + "\n")
     (problem,) = problems_of(path)
     assert problem.startswith(f"{path} row 5: {reason}"), problem
 
 
-def test_rows_of_one_order_that_disagree_are_bad_rows(tmp_path):
+def test_rows_of_one_order_that_disagree_are_bad_rows(tmp_path: Path) -> None:
     text = SO_CSV + (
         "SO-1,2,B,1,2026-11-03T09:00:00Z,Ann\n"  # another placed_at
         "SO-1,3,B,1,2026-11-02T09:00:00Z,Zed\n"  # another customer
@@ -105,7 +108,7 @@ def test_rows_of_one_order_that_disagree_are_bad_rows(tmp_path):
     ]
 
 
-def test_rows_of_one_po_with_another_supplier_are_bad(tmp_path):
+def test_rows_of_one_po_with_another_supplier_are_bad(tmp_path: Path) -> None:
     path = write(tmp_path, "p.csv", PO_CSV + "PO-2,2,A,1,2027-01-01,Acme\n")
     assert problems_of(path) == [
         f"{path} row 5: PO PO-2 has supplier 'Acme' here but 'Other' on row 4"
@@ -122,7 +125,9 @@ def test_rows_of_one_po_with_another_supplier_are_bad(tmp_path):
         ("a,b,c", "is not an import header"),
     ],
 )
-def test_a_bad_header_names_the_file_and_the_expected_header(tmp_path, header, says):
+def test_a_bad_header_names_the_file_and_the_expected_header(
+    tmp_path: Path, header: str, says: str
+) -> None:
     path = write(tmp_path, "f.csv", header + "\n1,2,3\n")
     (problem,) = problems_of(path)
     assert problem.startswith(f"{path} row 1: ")
@@ -132,7 +137,7 @@ def test_a_bad_header_names_the_file_and_the_expected_header(tmp_path, header, s
     )
 
 
-def test_json_both_keys_optional_and_ints_accepted_as_numbers(tmp_path):
+def test_json_both_keys_optional_and_ints_accepted_as_numbers(tmp_path: Path) -> None:
     data = {
         "purchase_orders": [
             {"po": 1001, "supplier": "S", "lines": [
@@ -145,7 +150,7 @@ def test_json_both_keys_optional_and_ints_accepted_as_numbers(tmp_path):
     assert parse_files([write(tmp_path, "empty.json", "{}")]).count == 0
 
 
-def test_json_problems_are_reported_with_a_path(tmp_path):
+def test_json_problems_are_reported_with_a_path(tmp_path: Path) -> None:
     data = {
         "sales_orders": [
             {"order": "SO-1", "placed_at": "2026-11-02T09:00:00Z",
@@ -184,18 +189,22 @@ def test_json_problems_are_reported_with_a_path(tmp_path):
         ("x.csv", b"order,line\n\xff\xfe\n", "not UTF-8 text (byte 0xff at offset 11)"),
     ],
 )
-def test_unreadable_files_get_one_clear_problem(tmp_path, name, content, says):
+def test_unreadable_files_get_one_clear_problem(
+    tmp_path: Path, name: str, content: str | bytes, says: str
+) -> None:
     path = write(tmp_path, name, content)
     (problem,) = problems_of(path)
     assert problem.startswith(path)
     assert says in problem
 
 
-def test_a_missing_file_is_a_problem_not_a_crash(tmp_path):
+def test_a_missing_file_is_a_problem_not_a_crash(tmp_path: Path) -> None:
     assert problems_of(str(tmp_path / "gone.csv")) == [f"{tmp_path / 'gone.csv'}: no such file"]
 
 
-def test_every_problem_of_every_file_is_collected_before_anything_is_refused(tmp_path):
+def test_every_problem_of_every_file_is_collected_before_anything_is_refused(
+    tmp_path: Path,
+) -> None:
     good = write(tmp_path, "good.csv", PO_CSV)
     bad_csv = write(tmp_path, "bad.csv", SO_CSV + "SO-3,1,A,x,2026-11-02T11:00:00Z,Cy\n")
     bad_json = write(tmp_path, "bad.json", '{"purchase_orders": [{"po": "P"}]}')
@@ -210,7 +219,7 @@ def test_every_problem_of_every_file_is_collected_before_anything_is_refused(tmp
     ]
 
 
-def test_a_record_in_a_later_file_updates_the_earlier_one_line_by_line(tmp_path):
+def test_a_record_in_a_later_file_updates_the_earlier_one_line_by_line(tmp_path: Path) -> None:
     first = write(tmp_path, "a.csv", PO_CSV)
     later = write(
         tmp_path,
@@ -223,12 +232,14 @@ def test_a_record_in_a_later_file_updates_the_earlier_one_line_by_line(tmp_path)
     assert [(ln.line, ln.quantity) for ln in po1.lines] == [(1, 10), (2, 9), (3, 1)]
 
 
-def test_parse_text_chooses_the_format_by_extension():
+def test_parse_text_chooses_the_format_by_extension() -> None:
     batch, problems = parse_text("orders.CSV", SO_CSV)
     assert problems == [] and len(batch.sales) == 2
 
 
-def test_reimport_without_the_customer_column_keeps_the_stored_customer(db, actor, tmp_path):
+def test_reimport_without_the_customer_column_keeps_the_stored_customer(
+    db: e.Database, actor: e.Actor, tmp_path: Path
+) -> None:
     with_names = write(
         tmp_path,
         "a.csv",

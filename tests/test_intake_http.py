@@ -9,7 +9,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,8 +60,12 @@ class Intake:
         return found
 
 
+# Serves the intake endpoint of a database on a free port, stopped at the end of the test.
+ServeIntake = Callable[[e.Database], Intake]
+
+
 @pytest.fixture
-def serve_intake() -> Iterator[Any]:
+def serve_intake() -> Iterator[ServeIntake]:
     started: list[tuple[HttpServer, threading.Thread]] = []
 
     def start(db: e.Database) -> Intake:
@@ -97,8 +101,8 @@ def supplied(db: e.Database) -> e.Database:
 
 
 @pytest.fixture
-def intake(supplied: e.Database, serve_intake: Any) -> Intake:
-    return serve_intake(supplied)  # type: ignore[no-any-return]
+def intake(supplied: e.Database, serve_intake: ServeIntake) -> Intake:
+    return serve_intake(supplied)
 
 
 def order(number: str, *lines: tuple[int, str, int], placed: str = PLACED) -> dict[str, Any]:
@@ -253,7 +257,7 @@ def test_an_order_sent_again_with_a_new_line_gains_the_line(
 
 
 def test_one_order_sent_by_many_at_once_is_stored_once(
-    pg_db: e.Database, serve_intake: Any
+    pg_db: e.Database, serve_intake: ServeIntake
 ) -> None:
     db = pg_db
     e.apply_records(db, e.Actor("seed", e.Source.CLI), [po("PO-1", (1, "A", 10, "2027-01-10"))])
@@ -359,6 +363,7 @@ GOOD = order("SO-1", (1, "A", 1))
             [(0, "SO-1", "lines[0].quantity", "quantity 0 must be at least 1")],
         ),
         (
+            # A fractional quantity, as a client might send: the type is wrong on purpose.
             [order("SO-1", (1, "A", 1), (2, "B", 1.5))],  # type: ignore[arg-type]
             [(0, "SO-1", "lines[1].quantity", "quantity 1.5 is not a whole number")],
         ),
@@ -524,7 +529,7 @@ def down_databases(tmp_path: Path) -> Iterator[tuple[str, e.Database]]:
 
 
 def test_a_database_outage_is_503_with_retry_after_and_quick(
-    serve_intake: Any, tmp_path: Path
+    serve_intake: ServeIntake, tmp_path: Path
 ) -> None:
     for name, db in down_databases(tmp_path):
         intake = serve_intake(db)
@@ -541,7 +546,7 @@ def test_a_database_outage_is_503_with_retry_after_and_quick(
 
 
 def test_an_outage_stores_nothing_and_the_retry_is_stored_once(
-    supplied: e.Database, serve_intake: Any, monkeypatch: pytest.MonkeyPatch
+    supplied: e.Database, serve_intake: ServeIntake, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from sqlalchemy.exc import OperationalError
 
@@ -653,7 +658,8 @@ def test_order_lines_tell_where_each_line_stands(db: e.Database, actor: e.Actor)
         ("SO-1", 2, "queued", None, None),
         ("SO-2", 1, "parked", None, None),
     ]
-    assert found[0].promised_date.isoformat() == "2027-01-10"  # type: ignore[union-attr]
+    promised = found[0].promised_date
+    assert promised is not None and promised.isoformat() == "2027-01-10"
 
 
 def test_apply_orders_reports_the_lines_as_a_read_after_it_finds_them(

@@ -55,7 +55,9 @@ def test_a_keyed_operation_applies_once_and_replays_after(
         e.remove(db, actor, "PO-1", 1, [R("SO-1")])
 
 
-def test_a_refused_keyed_operation_leaves_its_key_free(two_lines: e.Database, actor: e.Actor):
+def test_a_refused_keyed_operation_leaves_its_key_free(
+    two_lines: e.Database, actor: e.Actor
+) -> None:
     db = two_lines
     with pytest.raises(e.Refused):
         e.allocate(db, actor, "PO-2", 1, [R("SO-1")], key="k1")

@@ -232,9 +232,10 @@ def ref_intake(
     to_rebalance: set[str] = set()
     for rec in purchase:
         if rec.po in state.pos:
-            state.pos[rec.po].supplier = rec.supplier
+            if rec.supplier is not None:  # no supplier given keeps the PO's
+                state.pos[rec.po].supplier = rec.supplier
         else:
-            state.pos[rec.po] = PO(rec.supplier, "open")
+            state.pos[rec.po] = PO(rec.supplier or "", "open")
         for ln in rec.lines:
             key = (rec.po, ln.line)
             p = state.po_lines.get(key)
@@ -258,19 +259,22 @@ def ref_intake(
                 state, key, ln.quantity, min(p.store_hold, ln.quantity)
             ):
                 to_sweep.add(p.sku)
-    for rec in sales:
-        if rec.order not in state.orders:
-            state.orders[rec.order] = (rec.customer, rec.placed_at)
-        elif state.orders[rec.order] != (rec.customer, rec.placed_at):
-            state.orders[rec.order] = (rec.customer, rec.placed_at)
-            for k in state.lines_of(rec.order):
-                state.so_lines[k].placed_at = rec.placed_at
-        for sl in rec.lines:
-            key = (rec.order, sl.line)
+    for sale in sales:
+        known = state.orders.get(sale.order)
+        # No customer given: a new order's is empty, an existing order keeps its own.
+        customer = sale.customer if sale.customer is not None else known[0] if known else ""
+        if known is None:
+            state.orders[sale.order] = (customer, sale.placed_at)
+        elif known != (customer, sale.placed_at):
+            state.orders[sale.order] = (customer, sale.placed_at)
+            for k in state.lines_of(sale.order):
+                state.so_lines[k].placed_at = sale.placed_at
+        for sl in sale.lines:
+            key = (sale.order, sl.line)
             s = state.so_lines.get(key)
             if s is None:
                 state.so_lines[key] = SOL(
-                    sl.sku, sl.quantity, rec.placed_at, "open", False, None, None
+                    sl.sku, sl.quantity, sale.placed_at, "open", False, None, None
                 )
                 to_sweep.add(sl.sku)
             elif (s.sku, s.quantity) != (sl.sku, sl.quantity):
@@ -568,8 +572,8 @@ class EngineMachine(RuleBasedStateMachine):
             )
         record = e.PORecord(po=po, supplier=self.state.pos[po].supplier, lines=list(lines.values()))
         unchanged = all(
-            (p := self.state.po_lines.get((po, ln.line))) is not None
-            and (p.sku, p.quantity, p.arrival) == (ln.sku, ln.quantity, ln.arrival_date)
+            (held := self.state.po_lines.get((po, ln.line))) is not None
+            and (held.sku, held.quantity, held.arrival) == (ln.sku, ln.quantity, ln.arrival_date)
             for ln in record.lines
         )
         before = dump(self.db) if unchanged else None
@@ -951,8 +955,8 @@ def test_engine_follows_the_reference_model(
         factory = _sqlite_factory(sqlite_template, tmp_path)
     else:
         factory = _postgres_factory(request.getfixturevalue("pg_url"))
-    machine = type("EngineMachineOn" + backend.title(), (EngineMachine,), {})
-    machine.make_db = staticmethod(factory)  # type: ignore[assignment]
+    name = "EngineMachineOn" + backend.title()
+    machine = type(name, (EngineMachine,), {"make_db": staticmethod(factory)})
     run_state_machine_as_test(machine, settings=SETTINGS)
 
 

@@ -59,6 +59,11 @@ def fires(trigger: Any, after: datetime, count: int) -> list[datetime]:
     return found
 
 
+def extra(record: logging.LogRecord, name: str) -> Any:
+    """A field the job logged with ``extra=`` (an attribute of the record mypy cannot know)."""
+    return record.__dict__[name]
+
+
 def sample(metrics: Metrics, job: str, result: str) -> float:
     value = metrics.registry.get_sample_value(
         "preorder_job_runs_total", {"job": job, "result": result}
@@ -241,7 +246,12 @@ def test_a_sweep_run_logs_its_counts_and_is_not_repeated_for_the_same_time(
     said = [r for r in caplog.records if getattr(r, "job", None) == SWEEP]
     assert said[0].getMessage() == "job sweep: started (run of 2027-03-15 09:00:00-04:00)"
     assert said[1].getMessage().startswith("job sweep: 5 order lines allocated (5 units) in ")
-    assert (said[1].result, said[1].allocated, said[1].slot) == ("done", 5, SLOT.isoformat())
+    record = said[1]
+    assert (extra(record, "result"), extra(record, "allocated"), extra(record, "slot")) == (
+        "done",
+        5,
+        SLOT.isoformat(),
+    )
     assert said[-1].getMessage() == (
         "job sweep: skipped, already run for this time by another replica"
     )
@@ -384,7 +394,7 @@ def test_two_replicas_post_each_due_digest_exactly_once(
         deadline = time.monotonic() + 10
         while True:
             runs = [
-                (r.slot, r.result)
+                (extra(r, "slot"), extra(r, "result"))
                 for r in list(caplog.records)
                 if getattr(r, "job", None) == DIGEST and hasattr(r, "result")
             ]
@@ -399,7 +409,7 @@ def test_two_replicas_post_each_due_digest_exactly_once(
         for db in dbs:
             db.dispose()
     runs = [
-        (r.slot, r.result)
+        (extra(r, "slot"), extra(r, "result"))
         for r in caplog.records
         if getattr(r, "job", None) == DIGEST and hasattr(r, "result")
     ]
@@ -438,7 +448,8 @@ def test_a_sheet_sync_run_syncs_the_sheet_once_and_counts_google_errors(
     rows = sheets_standin.records(sheet_id, "Allocations")
     assert [r["Key"] for r in rows] == ["SO-0000001:1", "SO-0000002:1"]
     assert (sample(metrics, SHEET_SYNC, "done"), sample(metrics, SHEET_SYNC, "skipped")) == (1, 1)
-    assert next(r for r in caplog.records if getattr(r, "result", "") == "done").applied == 0
+    done = next(r for r in caplog.records if getattr(r, "result", "") == "done")
+    assert extra(done, "applied") == 0
 
     sheets_standin.fail_always(429, retry_after=0)
     scheduler.jobs.run(SHEET_SYNC, SLOT + timedelta(minutes=5))

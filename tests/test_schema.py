@@ -274,13 +274,13 @@ def test_the_same_writes_done_correctly_are_accepted(held: e.Database) -> None:
     assert allocation_map(db) == {("SO-1", 1): ("PO-1", 1), ("SO-2", 1): ("PO-1", 1)}
 
 
-def test_the_revision_the_cli_checks_is_the_newest_migration():
+def test_the_revision_the_cli_checks_is_the_newest_migration() -> None:
     from engine.db import SCHEMA_REVISION
 
     assert head_revision() == SCHEMA_REVISION
 
 
-def test_keys_use_the_c_collation_on_postgresql(pg_db):
+def test_keys_use_the_c_collation_on_postgresql(pg_db: e.Database) -> None:
     with pg_db.read() as conn:
         rows = conn.exec_driver_sql(
             "SELECT table_name, column_name, collation_name FROM information_schema.columns "

@@ -28,7 +28,10 @@ def shop(db: e.Database, actor: e.Actor) -> e.Database:
 
 def _sheet(book: openpyxl.Workbook, name: str) -> tuple[Worksheet, dict[str, int]]:
     sheet = book[name]
-    header = {cell.value: cell.column for cell in sheet[1] if cell.value}
+    assert isinstance(sheet, Worksheet)
+    header = {
+        cell.value: cell.column for cell in sheet[1] if isinstance(cell.value, str) and cell.value
+    }
     return sheet, header
 
 

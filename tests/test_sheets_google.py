@@ -225,7 +225,10 @@ def test_setup_puts_missing_headers_after_the_last_column(
     sheets_standin: SheetsStandin, connect: Callable[..., GoogleSheet]
 ) -> None:
     spreadsheet_id = sheets_standin.create_spreadsheet(tabs=["Sync log"], cols=8)
-    rows = [["When", "My notes", None, "Who"], ["2027-01-04 09:30", "hello"]]
+    rows: list[list[str | None]] = [
+        ["When", "My notes", None, "Who"],
+        ["2027-01-04 09:30", "hello"],
+    ]
     sheets_standin.set_cells(spreadsheet_id, "Sync log", "A1", rows)
     sheet = connect(spreadsheet_id)
 
@@ -415,8 +418,11 @@ def test_text_stays_text_and_dates_round_trip(
     spreadsheet_id = sheets_standin.create_spreadsheet(tabs=["Sheet1"])
     sheet = set_up(connect, spreadsheet_id)
     arrival = col(PO_LINES, "Arrival date")
-    row = po_row("k1", po="=1+1", SKU="007", **{"Arrival date": dt.date(2027, 1, 4)})
-    sheet.write({"PO lines": TabChanges(append=[row, po_row("k2", **{"Sync dates": True})])})
+    row = po_row("k1", po="=1+1", SKU="007")
+    row[arrival] = dt.date(2027, 1, 4)
+    synced = po_row("k2")
+    synced[col(PO_LINES, "Sync dates")] = True
+    sheet.write({"PO lines": TabChanges(append=[row, synced])})
     sheet.write({"PO lines": TabChanges(cells=[(2, arrival, dt.date(2027, 2, 1)), (1, 4, None)])})
 
     grid = connect(spreadsheet_id).read([PO_LINES])["PO lines"]

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import gspread
 import pytest
 import requests
+from google.auth.credentials import AnonymousCredentials
 from google.auth.exceptions import RefreshError
 from gspread.exceptions import APIError, SpreadsheetNotFound
+from gspread.utils import DateTimeOption, ValueRenderOption
 
 from tests.sheets.auth import SPREADSHEETS_SCOPE
 from tests.sheets.fixtures import GOOGLE_API_URL
@@ -82,21 +85,21 @@ def test_raw_keeps_formulas_and_leading_zeros_as_text(book: gspread.Spreadsheet)
     tab = book.worksheet("Data")
     answer = tab.update([["=1+1", "007", 5, 2.5, True, ""]], "A1", raw=True)
     assert answer["updatedRange"] == "Data!A1:F1" and answer["updatedCells"] == 6
-    assert tab.get("A1:F1", value_render_option="UNFORMATTED_VALUE") == [
+    assert tab.get("A1:F1", value_render_option=ValueRenderOption.unformatted) == [
         ["=1+1", "007", 5, 2.5, True]
     ]
     assert tab.get("A1:E1") == [["=1+1", "007", "5", "2.5", "TRUE"]]
-    assert tab.get("A1", value_render_option="FORMULA") == [["=1+1"]]
+    assert tab.get("A1", value_render_option=ValueRenderOption.formula) == [["=1+1"]]
 
 
 def test_user_entered_parses_like_typing(book: gspread.Spreadsheet) -> None:
     tab = book.worksheet("Data")
     tab.update([["=1+1", "007", "TRUE", "2027-01-04", "'007", "12%"]], "A1", raw=False)
-    assert tab.get("A1:F1", value_render_option="UNFORMATTED_VALUE") == [
+    assert tab.get("A1:F1", value_render_option=ValueRenderOption.unformatted) == [
         [2, 7, True, JAN_4_2027, "007", 0.12]
     ]
     assert tab.get("A1:F1") == [["2", "7", "TRUE", "2027-01-04", "007", "0.12"]]
-    assert tab.get("A1", value_render_option="FORMULA") == [["=1+1"]]
+    assert tab.get("A1", value_render_option=ValueRenderOption.formula) == [["=1+1"]]
 
 
 def test_dates_read_as_serial_numbers_or_text(
@@ -107,13 +110,15 @@ def test_dates_read_as_serial_numbers_or_text(
     sheets_standin.set_cell(sid, "Data", "B1", "1/4/2027")  # en_US typing
     tab = book.worksheet("Data")
     serial = tab.get(
-        "A1:B1", value_render_option="UNFORMATTED_VALUE", date_time_render_option="SERIAL_NUMBER"
+        "A1:B1",
+        value_render_option=ValueRenderOption.unformatted,
+        date_time_render_option=DateTimeOption.serial_number,
     )
     assert serial == [[JAN_4_2027, JAN_4_2027]]
     text = tab.get(
         "A1:B1",
-        value_render_option="UNFORMATTED_VALUE",
-        date_time_render_option="FORMATTED_STRING",
+        value_render_option=ValueRenderOption.unformatted,
+        date_time_render_option=DateTimeOption.formatted_string,
     )
     assert text == [["2027-01-04", "1/4/2027"]]
     assert tab.get("A1:B1") == [["2027-01-04", "1/4/2027"]]
@@ -157,7 +162,7 @@ def test_quoted_tab_names_and_a1_forms(book: gspread.Spreadsheet) -> None:
     assert book.values_get("'It''s mine'!A2:E")["range"] == "'It''s mine'!A2:E20"
     assert book.values_get("'It''s mine'!2:2")["values"] == [["4", "5", "6"]]
     for bad in ("'Nope'!A1", "It's mine!A1", "'It''s mine'!A1:B2:C3"):
-        error = api_error(lambda bad=bad: book.values_get(bad))
+        error = api_error(partial(book.values_get, bad))
         assert error.code == 400 and "Unable to parse range" in error.error["message"]
 
 
@@ -199,7 +204,7 @@ def test_values_batch_update_reports_counts(book: gspread.Spreadsheet) -> None:
     assert [r["updatedRange"] for r in answer["responses"]] == ["Data!A1:C2", "Other!B2:C2"]
     assert [r["updatedCells"] for r in answer["responses"]] == [5, 2]
     assert tab.get("A1:C2") == [["a", "b", "c"], ["d", "", "f"]]
-    assert other.get("B2:C2", value_render_option="UNFORMATTED_VALUE") == [[1, 2]]
+    assert other.get("B2:C2", value_render_option=ValueRenderOption.unformatted) == [[1, 2]]
 
 
 def test_values_batch_update_is_all_or_nothing(book: gspread.Spreadsheet) -> None:
@@ -222,7 +227,10 @@ def test_batch_clear_and_clear(book: gspread.Spreadsheet) -> None:
     tab.update([[1, 2, 3], [4, 5, 6]], "A1")
     answer = tab.batch_clear(["A1:A2", "C1"])
     assert answer["clearedRanges"] == ["Data!A1:A2", "Data!C1"]
-    assert tab.get("A1:C2", value_render_option="UNFORMATTED_VALUE") == [["", 2], ["", 5, 6]]
+    assert tab.get("A1:C2", value_render_option=ValueRenderOption.unformatted) == [
+        ["", 2],
+        ["", 5, 6],
+    ]
     assert book.values_clear("'Data'")["clearedRange"] == "Data!A1:Z1000"
     assert "values" not in book.values_get("Data")
 
@@ -397,9 +405,11 @@ def test_a_date_number_format_makes_numbers_read_as_dates(book: gspread.Spreadsh
     tab = book.worksheet("Data")
     tab.update([[JAN_4_2027, JAN_4_2027]], "B2")
     assert tab.get("B2:C2") == [["46391", "2027-01-04"]]
-    assert tab.get("B2:C2", value_render_option="UNFORMATTED_VALUE") == [[JAN_4_2027] * 2]
+    assert tab.get("B2:C2", value_render_option=ValueRenderOption.unformatted) == [[JAN_4_2027] * 2]
     as_text = tab.get(
-        "C2", value_render_option="UNFORMATTED_VALUE", date_time_render_option="FORMATTED_STRING"
+        "C2",
+        value_render_option=ValueRenderOption.unformatted,
+        date_time_render_option=DateTimeOption.formatted_string,
     )
     assert as_text == [["2027-01-04"]]
 
@@ -553,7 +563,7 @@ def test_per_minute_write_quota(sheets_standin: SheetsStandin, book: gspread.Spr
         tab.update([[i]], "A1")
     error = api_error(lambda: tab.update([["over"]], "A1"))
     assert error.code == 429 and "Write requests per minute per user" in error.error["message"]
-    assert tab.get("A1", value_render_option="UNFORMATTED_VALUE") == [[2]]
+    assert tab.get("A1", value_render_option=ValueRenderOption.unformatted) == [[2]]
     sheets_standin.advance_clock(61)
     tab.update([["again"]], "A1")
     writes = [r.status for r in sheets_standin.requests if r.kind == "write"]
@@ -593,13 +603,17 @@ class _UnauthenticatedSession(requests.Session):
         super().__init__()
         self.api_url = api_url
 
-    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
-        return super().request(method, url.replace(GOOGLE_API_URL, self.api_url), *args, **kwargs)
+    def request(self, method: str, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(url, str):
+            url = url.replace(GOOGLE_API_URL, self.api_url)
+        return super().request(method, url, *args, **kwargs)
 
 
 def test_requests_without_a_token_are_refused(sheets_standin: SheetsStandin) -> None:
     sid = sheets_standin.create_spreadsheet()
-    client = gspread.Client(None, _UnauthenticatedSession(sheets_standin.base_url))
+    client = gspread.Client(
+        AnonymousCredentials(), _UnauthenticatedSession(sheets_standin.base_url)
+    )
     with pytest.raises(APIError) as caught:
         client.open_by_key(sid)
     assert caught.value.code == 401 and caught.value.error["status"] == "UNAUTHENTICATED"

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl.worksheet.worksheet import Worksheet
 
-from sheets.backend import Grid, SheetsError, TabChanges
+from sheets.backend import Grid, SheetsError, TabChanges, Value
 from sheets.layout import ALLOCATIONS, KEY, PO_LINES, STATUS, TABS, UNALLOCATED, Tab
 from sheets.workbook import Workbook
 from tests.sheets.expected import applied_rows, changes
@@ -51,7 +51,7 @@ def sheet(path: Path, tab: str) -> Worksheet:
     return openpyxl.load_workbook(path)[tab]
 
 
-def row(tab_headers: tuple[str, ...], **values: object) -> list[object]:
+def row(tab_headers: tuple[str, ...], **values: Value) -> list[Value]:
     """A row in the layout's column order from ``Header=value`` pairs (spaces as ``_``)."""
     named = {k.replace("_", " "): v for k, v in values.items()}
     return [named.get(h) for h in tab_headers]
@@ -69,6 +69,13 @@ def fill(workbook: Workbook, keys: list[str]) -> None:
 
 def validations(ws: Worksheet) -> list[tuple[str, str, str]]:
     return sorted((v.type, v.formula1, str(v.sqref)) for v in ws.data_validations.dataValidation)
+
+
+def active_sheet(wb: openpyxl.Workbook) -> Worksheet:
+    """The worksheet a new workbook starts with."""
+    ws = wb.active
+    assert isinstance(ws, Worksheet)
+    return ws
 
 
 def letter_of(ws: Worksheet, header: str) -> str:
@@ -124,7 +131,7 @@ def test_a_folder_is_a_clear_error(path: Path) -> None:
 
 def test_reads_trim_trailing_empties_and_normalise_values(path: Path) -> None:
     wb = openpyxl.Workbook()
-    ws = wb.active
+    ws = active_sheet(wb)
     ws.title = "Data"
     ws.append(["A", "B", "C"])
     ws.append(["x", None, "", None])
@@ -165,7 +172,8 @@ def test_setup_freezes_hides_the_key_and_marks_read_only_columns(
     assert all(c.font.b for c in heads.values())
     assert heads["PO"].fill.fgColor.rgb.endswith("D9D9D9")
     assert heads["Store hold"].fill.fill_type is None
-    assert heads["Arrival date"].comment.text == "Expected arrival (YYYY-MM-DD)."
+    comment = heads["Arrival date"].comment
+    assert comment is not None and comment.text == "Expected arrival (YYYY-MM-DD)."
     assert ws.column_dimensions[letter_of(ws, "Arrival date")].number_format == "yyyy-mm-dd"
     # The sync's columns are shaded over the whole body, so rows added later are too.
     (shading,) = list(ws.conditional_formatting)
@@ -213,7 +221,7 @@ def test_a_missing_header_goes_after_the_last_column(path: Path) -> None:
     # An older file without "ATP", and a column a person added at the end.
     headers = [h for h in PO_LINES.headers if h != "ATP"] + ["My notes"]
     wb = openpyxl.Workbook()
-    ws = wb.active
+    ws = active_sheet(wb)
     ws.title = PO_LINES.name
     ws.append(headers)
     ws.append(["k1", "PO-1", 1])
@@ -269,7 +277,7 @@ def test_cells_deletes_and_appends_give_the_final_grid(book: Workbook) -> None:
     ]
 
 
-def put(values: list[object], col: int, value: object) -> list[object]:
+def put(values: list[Value], col: int, value: Value) -> list[Value]:
     """``values`` with ``value`` at ``col``, shaped as a read gives it."""
     out = [*values, *[None] * (col + 1 - len(values))]
     out[col] = value
@@ -320,7 +328,7 @@ def test_positions_come_from_the_read_when_a_person_moved_a_column(
 
 def test_text_stays_text(book: Workbook, path: Path) -> None:
     book.read(TABS)
-    values = ["=1+1", "007", "=SUM(A1:A3)", "1e5", "TRUE"]
+    values: list[Value] = ["=1+1", "007", "=SUM(A1:A3)", "1e5", "TRUE"]
     book.write({ALLOCATIONS.name: TabChanges(append=[values])})
     assert allocations(book)[1] == values
     ws = sheet(path, ALLOCATIONS.name)
@@ -335,7 +343,15 @@ def test_control_characters_are_dropped_not_refused(book: Workbook) -> None:
 
 def test_values_round_trip(book: Workbook, path: Path) -> None:
     book.read(TABS)
-    values = ["k1", 7, 2.5, True, False, date(2027, 1, 4), datetime(2027, 1, 4, 10, 30)]
+    values: list[Value] = [
+        "k1",
+        7,
+        2.5,
+        True,
+        False,
+        date(2027, 1, 4),
+        datetime(2027, 1, 4, 10, 30),
+    ]
     book.write({ALLOCATIONS.name: TabChanges(append=[values])})
     back = allocations(book)[1]
     assert back == values
@@ -423,9 +439,10 @@ def test_saves_leave_no_temporary_files(book: Workbook, path: Path) -> None:
 
 def test_a_formula_reads_as_the_value_a_spreadsheet_app_calculated(path: Path) -> None:
     wb = openpyxl.Workbook()
-    wb.active.title = "Data"
-    wb.active.append(["A", "B"])
-    wb.active.append(["=1+1", "=2+2"])
+    ws = active_sheet(wb)
+    ws.title = "Data"
+    ws.append(["A", "B"])
+    ws.append(["=1+1", "=2+2"])
     wb.save(path)
     # Excel and LibreOffice save a formula with its result; openpyxl cannot, so patch one in.
     with zipfile.ZipFile(path) as archive:
@@ -443,7 +460,7 @@ def test_a_formula_reads_as_the_value_a_spreadsheet_app_calculated(path: Path) -
 
 def test_neighbouring_columns_stored_as_one_range_are_split(path: Path) -> None:
     wb = openpyxl.Workbook()
-    ws = wb.active
+    ws = active_sheet(wb)
     ws.title = PO_LINES.name
     ws.append(list(PO_LINES.headers))
     # As Excel saves columns of one width: a single A:E entry.
@@ -455,7 +472,7 @@ def test_neighbouring_columns_stored_as_one_range_are_split(path: Path) -> None:
     workbook.setup(TABS, workbook.read(TABS))
     dims = sheet(path, PO_LINES.name).column_dimensions
     spans = sorted((d.min, d.max) for d in dims.values() if d.min is not None)
-    assert all(high < low for (_, high), (low, _) in pairwise(spans))
+    assert all(high is not None and high < low for (_, high), (low, _) in pairwise(spans))
     assert dims["A"].hidden and (dims["A"].min, dims["A"].max) == (1, 1)
     assert not dims["B"].hidden and dims["B"].width == 20
 
@@ -475,7 +492,7 @@ def test_rows_inserted_above_rows_with_deletions_cells_and_appends(book: Workboo
     assert [r[0] for r in after[1:]] == ["n0", "k1", "k3", "n3a", "n3b", "k4", "n5", "k6", "n7"]
 
 
-def trimmed(rows: list[list[object]]) -> list[list[object]]:
+def trimmed(rows: list[list[Value]]) -> list[list[Value]]:
     """Rows as a read gives them: no trailing empty cells."""
     return [put(row, 0, row[0]) if row else row for row in rows]
 

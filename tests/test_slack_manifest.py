@@ -85,7 +85,10 @@ def registered(kind: str) -> set[str]:
                 and node.args
             ):
                 arg = node.args[0]
-                found.add(arg.value if isinstance(arg, ast.Constant) else ast.unparse(arg))
+                if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                    found.add(arg.value)
+                else:
+                    found.add(ast.unparse(arg))
     return found
 
 

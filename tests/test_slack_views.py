@@ -408,7 +408,7 @@ def test_allocate_option_text_is_cut_to_75_and_chosen_values_read_back() -> None
     long = QueuedLine("SO-" + "9" * 61, 12, "SKU-A", 3, T0, "Ü" * 200, True)
     option = allocate.order_option(long).to_dict()
     assert len(option["text"]["text"]) <= 75 and option["value"] == f"SO-{'9' * 61}:12"
-    values = {
+    values: dict[str, dict[str, Any]] = {
         BlockId.ALLOCATE_ORDERS: {
             ActionId.ALLOCATE_ORDERS: {
                 "selected_options": [{"value": "SO-1:1"}, {"value": "SO-2:1"}]

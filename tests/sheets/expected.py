@@ -7,7 +7,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from sheets.backend import Grid, TabChanges
+from sheets.backend import Grid, TabChanges, Value
 
 
 def applied_rows(grid: Grid | list[list[Any]], change: TabChanges) -> list[list[Any]]:
@@ -33,8 +33,12 @@ def changes(draw: st.DrawFn, length: int, width: int) -> TabChanges:
     data = list(range(1, length))
     deleted = draw(st.lists(st.sampled_from(data), unique=True)) if data else []
     kept = [r for r in data if r not in deleted]
-    value = st.one_of(st.none(), st.integers(-5, 500), st.text("abc-:", min_size=1, max_size=4))
-    new_row = st.lists(value, min_size=1, max_size=width).map(lambda r: ["new", *r[1:]])
+    value: st.SearchStrategy[Value] = st.one_of(
+        st.none(), st.integers(-5, 500), st.text("abc-:", min_size=1, max_size=4)
+    )
+    new_row: st.SearchStrategy[list[Value]] = st.lists(value, min_size=1, max_size=width).map(
+        lambda r: ["new", *r[1:]]
+    )
     cells: list[tuple[int, int, Any]] = []
     insert: list[tuple[int, list[Any]]] = []
     if kept:

@@ -32,8 +32,8 @@ class RedirectedSession(AuthorizedSession):
         super().__init__(credentials)
         self.api_url = api_url.rstrip("/")
 
-    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
-        if url.startswith(GOOGLE_API_URL):
+    def request(self, method: str, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(url, str) and url.startswith(GOOGLE_API_URL):
             url = self.api_url + url[len(GOOGLE_API_URL) :]
         return super().request(method, url, *args, **kwargs)
 
@@ -52,7 +52,9 @@ def make_client(
     credentials = service_account.Credentials.from_service_account_file(
         str(key_file), scopes=list(scopes)
     )
-    client = gspread.Client(None, RedirectedSession(credentials, standin.base_url), http_client)
+    client = gspread.Client(
+        credentials, RedirectedSession(credentials, standin.base_url), http_client
+    )
     client.set_timeout(10)
     return client
 

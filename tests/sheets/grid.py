@@ -76,20 +76,21 @@ _CELL = re.compile(r"([A-Za-z]{0,3})(\d*)")
 def split_range(text: str) -> tuple[str | None, str | None]:
     """``'It''s'!A1`` -> ("It's", "A1"); ``Tab`` -> (None, "Tab"); ``'Tab'`` -> ("Tab", None)."""
     if text.startswith("'"):
-        name, i = [], 1
+        quoted: list[str] = []
+        i = 1
         while i < len(text):
             if text[i] == "'":
                 if text[i + 1 : i + 2] == "'":
-                    name.append("'")
+                    quoted.append("'")
                     i += 2
                     continue
                 rest = text[i + 1 :]
                 if rest == "":
-                    return "".join(name), None
+                    return "".join(quoted), None
                 if rest.startswith("!") and len(rest) > 1:
-                    return "".join(name), rest[1:]
+                    return "".join(quoted), rest[1:]
                 break
-            name.append(text[i])
+            quoted.append(text[i])
             i += 1
         raise invalid(f"Unable to parse range: {text}")
     if "!" in text:
@@ -303,7 +304,11 @@ class Sheet:
         for col, descending in reversed(specs):
             blank = [r for r in order if self._value(r, col) is None]
             filled = [r for r in order if self._value(r, col) is not None]
-            filled.sort(key=lambda r, col=col: sort_key(self._value(r, col)), reverse=descending)
+
+            def key(r: int, col: int = col) -> tuple[int, Any]:
+                return sort_key(self._value(r, col))
+
+            filled.sort(key=key, reverse=descending)
             order = filled + blank
         whole = c0 == 0 and c1 >= self.col_count
         if whole:

@@ -9,6 +9,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
+from tests.local_server import standin_of
 from tests.sheets.cells import ApiError
 
 if TYPE_CHECKING:
@@ -150,7 +151,7 @@ class Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         headers = {k.lower(): v for k, v in self.headers.items()}
-        standin: SheetsStandin = self.server.standin  # type: ignore[attr-defined]
+        standin: SheetsStandin = standin_of(self)
         status, extra, answer = standin._serve(self.command, self.path, headers, body)
         if isinstance(answer, bytes):
             payload, content_type = answer, "text/html; charset=UTF-8"

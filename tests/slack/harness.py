@@ -118,7 +118,7 @@ class SlackApp:
     def close(self) -> None:
         self.server.stop(timeout=5)
         self.thread.join(timeout=5)
-        executor = self.app.listener_runner.listener_executor  # type: ignore[attr-defined]
+        executor = self.app.listener_runner.listener_executor
         executor.shutdown(wait=True)
 
     # --- requests -----------------------------------------------------------------------------
@@ -178,7 +178,7 @@ class SlackApp:
         if value is None:
             value = button_value(view or message or {}, action_id)
         modal = view is not None and view.get("type") == "modal"
-        trigger = self.slack.new_trigger_id(user, view_id=view["id"] if modal else None)
+        trigger = self.slack.new_trigger_id(user, view_id=view["id"] if view and modal else None)
         url = self.slack.new_response_url() if respond and view is None else None
         self.last_response_url = url
         body = block_actions_body(

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from tests.local_server import LocalServer
+from tests.local_server import LocalServer, standin_of
 from tests.slack.records import BadRequest, Call, ResponsePost, parse_params
 from tests.slack.workspace import TRIGGER_ERRORS, Answer, Workspace, answer_error, answer_ok
 
@@ -429,7 +429,7 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         path, _, query = self.path.partition("?")
         request = _Request(path, query, list(self.headers.items()), body)
-        standin: SlackStandin = self.server.standin  # type: ignore[attr-defined]
+        standin: SlackStandin = standin_of(self)
         if path.startswith("/api/"):
             try:
                 status, extra, answer = standin._serve_api(path[len("/api/") :], request)

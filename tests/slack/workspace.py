@@ -120,6 +120,7 @@ class Workspace:
         refused = _refuse_view(view, "modal")
         if refused:
             return refused
+        assert isinstance(view, dict)  # _refuse_view refuses anything else
         trigger, error = self._exchange(
             params.get("trigger_id") or params.get("interactivity_pointer")
         )
@@ -137,6 +138,7 @@ class Workspace:
         refused = _refuse_view(view, "modal")
         if refused:
             return refused
+        assert isinstance(view, dict)  # _refuse_view refuses anything else
         trigger, error = self._exchange(
             params.get("trigger_id") or params.get("interactivity_pointer")
         )
