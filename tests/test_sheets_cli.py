@@ -70,6 +70,9 @@ def test_the_xlsx_backend_round_trips_edits(shop: e.Database, tmp_path: Path) ->
     waiting, cols_u = _sheet(book, "Unallocated")
     parked = waiting.cell(_row_of(waiting, cols_u, "SO-1:1"), cols_u["Parked"]).value
     assert parked is True
+    # Back in the queue at its FIFO place: above SO-3, placed after it.
+    queue = [waiting.cell(r, cols_u["Key"]).value for r in range(2, waiting.max_row + 1)]
+    assert queue == ["SO-1:1", "SO-3:1"]
     log, cols_log = _sheet(book, "Sync log")
     assert [log.cell(r, cols_log["Run"]).value for r in range(2, log.max_row + 1)] == [
         "push",
