@@ -8,7 +8,7 @@ through ``truncate`` here, and long lists go through ``pack`` which stops at a b
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -92,19 +92,28 @@ def line_name(po: str, line: int) -> str:
     return f"{po}:{line}"
 
 
-def pack(rows: Sequence[str], *, max_blocks: int, total: int | None = None) -> list[SectionBlock]:
+def pack(
+    rows: Sequence[str],
+    *,
+    max_blocks: int | None,
+    total: int | None = None,
+    closing: Callable[[int], str] | None = None,
+    closing_room: int = 40,
+) -> list[SectionBlock]:
     """Rows (one line of mrkdwn each) in as few sections as fit 3000 characters, at most
-    ``max_blocks`` of them; what does not fit is counted in a closing "… and N more" line.
-    ``total`` is the full count when the caller passed only the first rows of a long list."""
+    ``max_blocks`` of them (None: as many as needed); what does not fit is counted in a closing
+    line, ``closing(rows shown)`` or "… and N more", for which each section keeps
+    ``closing_room`` characters free. ``total`` is the full count when the caller passed only
+    the first rows of a long list."""
     total = len(rows) if total is None else total
-    room = TEXT_MAX - 40  # kept free for the closing line
+    room = TEXT_MAX - closing_room
     chunks: list[list[str]] = [[]]
     size = 0
     shown = 0
     for row in rows:
         row = truncate(row, room)
         if chunks[-1] and size + len(row) + 1 > room:
-            if len(chunks) == max_blocks:
+            if max_blocks is not None and len(chunks) >= max_blocks:
                 break
             chunks.append([])
             size = 0
@@ -112,7 +121,8 @@ def pack(rows: Sequence[str], *, max_blocks: int, total: int | None = None) -> l
         size += len(row) + 1
         shown += 1
     if shown < total:
-        chunks[-1].append(f"{ELLIPSIS} and {total - shown} more")
+        said = closing(shown) if closing is not None else f"{ELLIPSIS} and {total - shown} more"
+        chunks[-1].append(truncate(said, closing_room - 1))
     return [section("\n".join(chunk)) for chunk in chunks if chunk]
 
 

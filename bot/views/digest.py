@@ -24,17 +24,16 @@ from bot.ids import ActionId
 from bot.views.common import (
     ELLIPSIS,
     MESSAGE_BLOCKS,
-    TEXT_MAX,
     button,
     context,
     day,
     escape,
     header,
     line_name,
+    pack,
     plain,
     promise_range,
     section,
-    truncate,
     waited,
     when,
 )
@@ -176,39 +175,12 @@ class Part:
             space = None if room is None else room - 1 - buttoned
             blocks += pack(
                 rest[: PART_ROWS - buttoned],
-                space,
-                lambda shown: self.closing(buttoned + shown),
+                max_blocks=space,
                 total=len(rest),
+                closing=lambda shown: self.closing(buttoned + shown),
+                closing_room=CLOSING_ROOM,
             )
         return blocks
-
-
-def pack(
-    rows: Sequence[str],
-    room: int | None,
-    closing: Callable[[int], str],
-    *,
-    total: int | None = None,
-) -> list[Block]:
-    """Rows in as few sections as fit, at most ``room`` of them (None: as many as needed); when
-    fewer than ``total`` (default: all the rows) are shown, the last section ends with
-    ``closing(rows shown)``."""
-    limit = TEXT_MAX - CLOSING_ROOM
-    chunks: list[list[str]] = [[]]
-    size = shown = 0
-    for row in rows:
-        row = truncate(row, limit)
-        if chunks[-1] and size + len(row) + 1 > limit:
-            if room is not None and len(chunks) >= room:
-                break
-            chunks.append([])
-            size = 0
-        chunks[-1].append(row)
-        size += len(row) + 1
-        shown += 1
-    if shown < (len(rows) if total is None else total):
-        chunks[-1].append(truncate(closing(shown), CLOSING_ROOM - 1))
-    return [section("\n".join(chunk)) for chunk in chunks if chunk]
 
 
 def _parts(digest: Digest, now: datetime, today: date) -> list[Part]:
