@@ -27,6 +27,7 @@ from google.auth import exceptions as auth_exceptions
 from google.oauth2 import service_account
 from gspread.exceptions import APIError
 from gspread.urls import SPREADSHEET_VALUES_BATCH_UPDATE_URL
+from openpyxl.utils import column_index_from_string, get_column_letter
 
 from sheets.backend import Grid, Moves, SheetsError, TabChanges, Value
 from sheets.google_http import (
@@ -66,19 +67,7 @@ def quote(title: str) -> str:
 
 def column_letters(index: int) -> str:
     """0 -> A, 25 -> Z, 26 -> AA."""
-    letters = ""
-    index += 1
-    while index:
-        index, rest = divmod(index - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters
-
-
-def column_index(letters: str) -> int:
-    index = 0
-    for ch in letters:
-        index = index * 26 + ord(ch) - 64
-    return index - 1
+    return get_column_letter(index + 1)
 
 
 def a1_range(title: str, r0: int, c0: int, r1: int, c1: int) -> str:
@@ -94,7 +83,7 @@ def grid_size(range_text: str) -> tuple[int, int] | None:
     if found is None:
         return None
     col, row = (found.group(3), found.group(4)) if found.group(3) else found.group(1, 2)
-    return int(row), column_index(col) + 1
+    return int(row), column_index_from_string(col)
 
 
 def cell_json(value: Value) -> str | int | float | bool:
