@@ -74,7 +74,7 @@ class Moves:
     def row(self, r: int) -> int:
         """Where row ``r`` as read (not deleted) is afterwards."""
         i = bisect_right(self.anchors, r)
-        return r - bisect_left(self.deleted, r) + (self._inserted_up_to[i - 1] if i else 0)
+        return self.after_deletions(r) + (self._inserted_up_to[i - 1] if i else 0)
 
     def after_deletions(self, r: int) -> int:
         """Where row ``r`` as read is once the rows are deleted, before any is inserted."""

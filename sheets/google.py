@@ -678,18 +678,18 @@ class GoogleSheet:
             if plan.width > cols:
                 changes.append(_append_dimension(sheet_id, "COLUMNS", plan.width - cols))
                 cols = plan.width
-            formatted = rows  # rows below it are new to the grid and need formats
+            grown = rows  # the first row new to the grid, if any
             if more_rows > 0:
                 changes.append(_append_dimension(sheet_id, "ROWS", more_rows))
                 rows += more_rows
-            if plan.moves.anchors:
-                # Whether inserted rows take the formats of their neighbours is not documented:
-                # format every data row, a few requests however many rows went in.
-                formatted = 1
-            if formatted < rows and state.layout is not None and state.header:
+            if state.layout is not None and state.header:
                 positions = positions_of(state.header)
-                last = None if formatted == 1 else rows
-                changes += column_requests(sheet_id, state.layout, positions, formatted, last)
+                if plan.moves.anchors:
+                    # Whether inserted rows take the formats of their neighbours is not
+                    # documented: format every data row, a few requests however many went in.
+                    changes += column_requests(sheet_id, state.layout, positions, 1, None)
+                elif grown < rows:
+                    changes += column_requests(sheet_id, state.layout, positions, grown, rows)
             sizes.append((state, rows, cols))
         return changes, sizes
 
