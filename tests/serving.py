@@ -63,28 +63,36 @@ def seed_queue(db: e.Database, lines: int, *, skus: int = 20) -> None:
             conn.execute(insert(so_lines), order_lines[start : start + 20_000])
 
 
+def serve_process(
+    db_url: str, slack: SlackStandin, cwd: Path | None = None, **env: str
+) -> subprocess.Popen[str]:
+    """``preorder --db URL serve`` on 127.0.0.1 (a free port), Slack aimed at ``slack``,
+    configured by ``env`` and nothing from this environment's own ``PREORDER_`` variables."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("PREORDER_")}
+    environ.update(
+        PREORDER_SLACK_BOT_TOKEN=slack.token,
+        PREORDER_SLACK_SIGNING_SECRET=SECRET,
+        PREORDER_SLACK_API_URL=slack.url,
+        PREORDER_SLACK_MERCHANDISERS=MERCHANDISER,
+        PREORDER_PORT="0",
+        **env,
+    )
+    return subprocess.Popen(
+        [sys.executable, "-c", "from bot.cli import main; main()", "--db", db_url,
+         "serve", "--host", "127.0.0.1"],
+        env=environ,
+        cwd=cwd,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+
+
 class Serve:
     """``preorder --db URL serve`` on 127.0.0.1 (a free port), Slack aimed at ``slack``; every
     line it writes to stderr is kept in ``lines``."""
 
     def __init__(self, db_url: str, slack: SlackStandin, cwd: Path, **env: str) -> None:
-        environ = {k: v for k, v in os.environ.items() if not k.startswith("PREORDER_")}
-        environ.update(
-            PREORDER_SLACK_BOT_TOKEN=slack.token,
-            PREORDER_SLACK_SIGNING_SECRET=SECRET,
-            PREORDER_SLACK_API_URL=slack.url,
-            PREORDER_SLACK_MERCHANDISERS=MERCHANDISER,
-            PREORDER_PORT="0",
-            **env,
-        )
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", "from bot.cli import main; main()", "--db", db_url,
-             "serve", "--host", "127.0.0.1"],
-            env=environ,
-            cwd=cwd,
-            stderr=subprocess.PIPE,
-            text=True,
-        )  # fmt: skip
+        self.process = serve_process(db_url, slack, cwd, **env)
         self.lines: list[str] = []
         self._changed = threading.Condition()
         self._reader = threading.Thread(target=self._read, daemon=True)

@@ -6,11 +6,8 @@ reconnection, SIGTERM) is tested end to end in tests/test_slack_socket_mode.py."
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
-import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -27,7 +24,8 @@ from bot.cli import cli
 from bot.server import HttpServer
 from bot.settings import DEFAULT_TIMEOUT, load_settings
 from tests.conftest import fresh_sqlite
-from tests.slack.harness import MERCHANDISER, SECRET, texts
+from tests.serving import serve_process
+from tests.slack.harness import SECRET, texts
 from tests.slack.signing import signed_headers, slash_command_body
 from tests.slack.socket_mode import SocketModeStandin
 from tests.slack.standin import SlackStandin
@@ -125,29 +123,10 @@ def test_the_web_api_timeout_is_preorder_slack_timeout(
     assert web_client(load_settings(**required)).timeout == 2.5
 
 
-def spawn(db_url: str, slack: SlackStandin, **env: str) -> subprocess.Popen[str]:
-    environ = {k: v for k, v in os.environ.items() if k not in SLACK_VARS}
-    environ.update(
-        PREORDER_SLACK_BOT_TOKEN=slack.token,
-        PREORDER_SLACK_SIGNING_SECRET=SECRET,
-        PREORDER_SLACK_API_URL=slack.url,
-        PREORDER_SLACK_MERCHANDISERS=MERCHANDISER,
-        PREORDER_PORT="0",
-        **env,
-    )
-    return subprocess.Popen(
-        [sys.executable, "-c", "from bot.cli import main; main()", "--db", db_url, "serve",
-         "--host", "127.0.0.1"],
-        env=environ,
-        stderr=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
-
-
 def test_serve_answers_slack_and_health_then_stops_on_sigterm(
     slack_standin: SlackStandin, db_url: str
 ) -> None:
-    process = spawn(db_url, slack_standin)
+    process = serve_process(db_url, slack_standin)
     try:
         assert process.stderr is not None
         line = process.stderr.readline()
@@ -183,7 +162,7 @@ def test_socket_mode_connects_with_the_app_token_instead_of_listening(
     """The app asks Slack for a socket URL with the app token instead of listening for
     Slack's requests; an app token Slack does not know is refused in one error line."""
     assert slack_standin.app_token != "xapp-1-test"
-    process = spawn(db_url, slack_standin, PREORDER_SLACK_APP_TOKEN="xapp-1-test")
+    process = serve_process(db_url, slack_standin, PREORDER_SLACK_APP_TOKEN="xapp-1-test")
     _, err = process.communicate(timeout=30)
     assert process.returncode == 1
     assert err.strip().splitlines()[-1] == "error: Slack refused to connect: invalid_auth"
@@ -198,7 +177,7 @@ def test_a_refused_socket_handshake_is_one_error_line_not_a_false_connected(
     """slack_sdk only logs a refused websocket handshake (and would retry in the background):
     serve checks the socket is open before it says it is connected."""
     slack_standin.socket_url = lambda: socket_mode.url + "?ticket=forged"  # answered 403
-    process = spawn(db_url, slack_standin, PREORDER_SLACK_APP_TOKEN=slack_standin.app_token)
+    process = serve_process(db_url, slack_standin, PREORDER_SLACK_APP_TOKEN=slack_standin.app_token)
     _, err = process.communicate(timeout=30)
     assert process.returncode == 1
     assert (
