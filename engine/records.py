@@ -11,6 +11,9 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9#._/\-]{0,63}$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# Line numbers, quantities and store holds are 32-bit INTEGER columns on both databases: a
+# larger number from outside is the sender's mistake, refused by name, never a failed write.
+INT_MAX = 2**31 - 1
 
 
 def parse_key(value: Any, what: str = "number") -> str:
@@ -51,17 +54,19 @@ def parse_instant(value: Any) -> datetime:
     return moment
 
 
-def parse_int(value: Any, what: str, *, minimum: int) -> int:
+def parse_int(value: Any, what: str, *, minimum: int, maximum: int = INT_MAX) -> int:
     if isinstance(value, bool):
         raise ValueError(f"{what} {value!r} is not a whole number")
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+\s*", value):
+    if isinstance(value, str) and re.fullmatch(r"\s*[+-]?[0-9]+\s*", value):
         value = int(value)
     if not isinstance(value, int):
         raise ValueError(f"{what} {value!r} is not a whole number")
     if value < minimum:
         raise ValueError(f"{what} {value} must be at least {minimum}")
+    if value > maximum:
+        raise ValueError(f"{what} {value} must be at most {maximum:,}")
     return value
 
 
