@@ -52,6 +52,10 @@ def _run(app: App, workbook: Path | None, as_json: bool, which: str) -> None:
     from sheets.backend import SheetsError
     from sheets.sync import Sync
 
+    if which == "pull" and workbook is not None and not workbook.exists():
+        # A pull only reads people's edits: a mistyped name must not pass for an empty
+        # workbook, made on the spot, with nothing to apply.
+        fail(f"{workbook} does not exist: 'preorder sheets push --xlsx {workbook}' creates it")
     db = app.database()
     backend = _backend(workbook)
     runner = Sync(db, backend, Actor(app.actor_name, Source.SHEET))

@@ -10,7 +10,7 @@ import pytest
 from openpyxl.worksheet.worksheet import Worksheet
 
 import engine as e
-from tests.helpers import allocation_map, po, so
+from tests.helpers import allocation_map, dump, po, so
 from tests.helpers_cli import error_line, run
 from tests.sheets.standin import SheetsStandin
 
@@ -125,3 +125,16 @@ def test_a_sync_waits_for_no_one_when_another_holds_the_sheet(
     assert "another sheet sync is running" in error_line(result)
     assert not path.exists()
     assert run(shop, "sheets", "sync", "--xlsx", str(path)).exit_code == 0
+
+
+def test_a_pull_of_a_missing_workbook_is_an_error_and_creates_nothing(
+    shop: e.Database, tmp_path: Path
+) -> None:
+    path = tmp_path / "missing.xlsx"
+    before = dump(shop)
+    result = run(shop, "sheets", "pull", "--xlsx", str(path))
+    assert result.exit_code == 1
+    line = error_line(result)
+    assert "missing.xlsx does not exist" in line and "push" in line
+    assert not path.exists()
+    assert dump(shop) == before
