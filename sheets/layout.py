@@ -29,10 +29,17 @@ class Column:
     # too (``move to PO:LINE``), so the validation is a hint, not strict.
     choices: tuple[str, ...] = ()
     note: str = ""
+    # Characters wide, for a column of long text; 0: as wide as its header and choices need.
+    width: int = 0
+    # Long text wraps onto more lines of its row instead of being cut off at the column's edge.
+    wrap: bool = False
 
 
 KEY = "Key"
 STATUS = "Status"
+# A refusal's reason, or a conflict's values, runs to a few hundred characters: wide enough for
+# a short one on one line, wrapped for the rest.
+STATUS_WIDTH = 60
 
 
 @dataclass(frozen=True)
@@ -57,7 +64,7 @@ class Tab:
 
 def _tab(name: str, *columns: Column) -> Tab:
     # The key first (hidden), the status last: both written by the sync only.
-    return Tab(name, (Column(KEY), *columns, Column(STATUS)))
+    return Tab(name, (Column(KEY), *columns, Column(STATUS, width=STATUS_WIDTH, wrap=True)))
 
 
 REMOVE = "remove"

@@ -9,42 +9,30 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import stat
 import tempfile
 import warnings
 from collections.abc import Sequence
 from contextlib import suppress
-from copy import copy
 from datetime import UTC, date, datetime, time
 from io import BytesIO
 from pathlib import Path
 
 import openpyxl
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell, MergedCell
-from openpyxl.comments import Comment
-from openpyxl.formatting.rule import FormulaRule, Rule
-from openpyxl.styles import Font, PatternFill
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.dimensions import RowDimension
 from openpyxl.worksheet.worksheet import Worksheet
 
 from sheets.backend import Grid, Moves, SheetsError, TabChanges, Value
-from sheets.layout import KEY, Column, Kind, Tab
+from sheets.layout import Tab
+from sheets.workbook_layout import DATE_FORMAT, assert_layout, set_up
 
-DATE_FORMAT = "yyyy-mm-dd"
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
-# Excel's last row: validations and the read-only shading cover every row the sync appends or
-# people insert, not just the rows there are today.
-LAST_ROW = 1_048_576
-GREY = "D9D9D9"
-GREY_FILL = PatternFill(fill_type="solid", start_color=GREY, end_color=GREY)
-# An always-true rule is the shading's mark: people's own conditional formats test something.
-SHADE_FORMULA = ["TRUE"]
-AUTHOR = "preorder"
-# Narrowest sensible width per kind; an INSTANT shows as "2027-01-04 10:00 UTC".
-MIN_WIDTH = {Kind.TEXT: 12, Kind.INT: 8, Kind.DATE: 10, Kind.BOOL: 8, Kind.INSTANT: 20}
-MAX_WIDTH = 40
+# LibreOffice Calc saves a TRUE or FALSE cell as the formula =TRUE() or =FALSE() (with its
+# value). openpyxl keeps a formula but not its value when it saves, so such a cell would read
+# back empty: it is read by its formula, and written back as a plain boolean.
+BOOLEAN_FORMULA = re.compile(r"=\s*(TRUE|FALSE)\s*(\(\s*\))?\s*", re.IGNORECASE)
 
 
 class Workbook:
@@ -62,6 +50,7 @@ class Workbook:
         # Digest of the file as last read or saved: a write refuses a file saved since then,
         # because its row positions come from that read.
         self._seen: str | None = None
+        self._tabs: dict[str, Tab] = {}
 
     @property
     def label(self) -> str:
@@ -76,8 +65,13 @@ class Workbook:
         return 0
 
     def read(self, tabs: Sequence[Tab]) -> dict[str, Grid]:
+        # A pull applies edits before it writes their Status: a file open in Excel or
+        # LibreOffice must stop the run here, before anything is applied, not at the write.
+        self._check_not_open()
         data = self._bytes()
         self._seen = None if data is None else _digest(data)
+        # The tabs whose layout each save puts back.
+        self._tabs = {tab.name: tab for tab in tabs}
         if data is None:
             return {tab.name: [] for tab in tabs}
         try:
@@ -85,11 +79,7 @@ class Workbook:
                 # openpyxl warns about features it cannot load; a read saves nothing, so
                 # nothing is lost and the warnings would only be noise.
                 warnings.simplefilter("ignore")
-                book = openpyxl.load_workbook(BytesIO(data), read_only=True, data_only=True)
-                try:
-                    return {tab.name: _grid(book, tab.name) for tab in tabs}
-                finally:
-                    book.close()
+                return _grids(data, [tab.name for tab in tabs])
         except Exception as exc:
             # Sheets are parsed lazily, so damage can surface here as any of openpyxl's errors.
             raise self._damaged() from exc
@@ -104,11 +94,12 @@ class Workbook:
         blank = book.active if data is None else None
         for tab in tabs:
             exists = tab.name in book.sheetnames
-            _set_up(book[tab.name] if exists else book.create_sheet(tab.name), tab)
+            set_up(book[tab.name] if exists else book.create_sheet(tab.name), tab)
         if blank is not None:
             # The empty "Sheet" of every new openpyxl workbook.
             book.remove(blank)
             book.active = 0
+        _plain_booleans(book)
         self._save(book)
         return self.read(tabs)
 
@@ -134,6 +125,10 @@ class Workbook:
             if name not in book.sheetnames:
                 raise SheetsError(f"{self.label} has no tab {name!r}")
             _apply(book[name], tab_changes, self.label)
+        _plain_booleans(book)
+        for tab in self._tabs.values():
+            if tab.name in book.sheetnames:
+                assert_layout(book[tab.name], tab)
         self._save(book)
 
     # --- the file -------------------------------------------------------------------------------
@@ -222,14 +217,82 @@ def _mode(path: Path) -> int:
 # --- read ---------------------------------------------------------------------------------------
 
 
-def _grid(book: openpyxl.Workbook, name: str) -> Grid:
+def _grids(data: bytes, names: list[str]) -> dict[str, Grid]:
+    """The named tabs' rows. A formula reads as its value: =TRUE() and =FALSE() by the formula
+    itself, any other as the value the spreadsheet app saved with it (none after a save by
+    openpyxl, which does not calculate: such a cell reads as empty)."""
+    grids: dict[str, list[list[Value]]] = {}
+    formulas: dict[str, set[tuple[int, int]]] = {}
+    book = openpyxl.load_workbook(BytesIO(data), read_only=True)
+    try:
+        for name in names:
+            grids[name], formulas[name] = _grid(book, name)
+    finally:
+        book.close()
+    if any(formulas.values()):
+        # The saved values are a second pass, needed only for a file with formulas of its own.
+        book = openpyxl.load_workbook(BytesIO(data), read_only=True, data_only=True)
+        try:
+            for name, places in formulas.items():
+                if places:
+                    _calculated(book, name, grids[name], places)
+        finally:
+            book.close()
+    return {name: _trim_rows(grid) for name, grid in grids.items()}
+
+
+def _grid(book: openpyxl.Workbook, name: str) -> tuple[list[list[Value]], set[tuple[int, int]]]:
+    """A tab's cells, and where a formula needs its saved value."""
     if name not in book.sheetnames:
-        return []
+        return [], set()
     sheet = book[name]
     # The size a file records may be missing or stale (some tools write none); reading every
     # row it holds keeps row positions true.
     sheet.reset_dimensions()
-    grid = [_trim([_value(v) for v in row]) for row in sheet.iter_rows(values_only=True)]
+    grid: list[list[Value]] = []
+    formulas: set[tuple[int, int]] = set()
+    for r, cells in enumerate(sheet.iter_rows()):
+        values: list[Value] = []
+        for c, cell in enumerate(cells):
+            raw = cell.value
+            if cell.data_type == "f":
+                raw = _boolean_formula(raw)
+                if raw is None:
+                    formulas.add((r, c))
+            values.append(_value(raw))
+        grid.append(values)
+    return grid, formulas
+
+
+def _calculated(
+    book: openpyxl.Workbook, name: str, grid: list[list[Value]], places: set[tuple[int, int]]
+) -> None:
+    sheet = book[name]
+    sheet.reset_dimensions()
+    for r, row in enumerate(sheet.iter_rows(values_only=True)):
+        for c, raw in enumerate(row):
+            if (r, c) in places:
+                grid[r][c] = _value(raw)
+
+
+def _boolean_formula(formula: object) -> bool | None:
+    """The value of =TRUE() or =FALSE() (as Calc saves a boolean); None for any other."""
+    match = BOOLEAN_FORMULA.fullmatch(formula) if isinstance(formula, str) else None
+    return None if match is None else match.group(1).upper() == "TRUE"
+
+
+def _plain_booleans(book: openpyxl.Workbook) -> None:
+    """=TRUE() and =FALSE() as plain booleans, so the save keeps their values."""
+    for sheet in book.worksheets:
+        for cell in sheet._cells.values():
+            if cell.data_type == "f":
+                value = _boolean_formula(cell.value)
+                if value is not None:
+                    cell.value = value
+
+
+def _trim_rows(grid: list[list[Value]]) -> Grid:
+    grid = [_trim(row) for row in grid]
     while grid and not grid[-1]:
         grid.pop()
     return grid
@@ -258,169 +321,8 @@ def _value(raw: object) -> Value:
     return str(raw)
 
 
-# --- setup --------------------------------------------------------------------------------------
-
-
 def _complete(tab: Tab, grid: Grid) -> bool:
     return bool(grid) and set(tab.headers) <= set(grid[0])
-
-
-def _set_up(sheet: Worksheet, tab: Tab) -> None:
-    found = _header_columns(sheet)
-    last = max(found.values(), default=0)
-    added: set[str] = set()
-    for column in tab.columns:
-        if column.header not in found:
-            last += 1
-            sheet.cell(1, last, column.header)
-            found[column.header] = last
-            added.add(column.header)
-    _split_column_ranges(sheet)
-    for column in tab.columns:
-        index = found[column.header]
-        head = sheet.cell(1, index)
-        head.font = Font(bold=True)
-        if not column.editable:
-            head.fill = GREY_FILL
-        if column.note and (head.comment is None or head.comment.text != column.note):
-            head.comment = Comment(column.note, AUTHOR, height=60, width=240)
-        dimension = sheet.column_dimensions[get_column_letter(index)]
-        if column.header in added:
-            # Only for columns made now: a width a person chose stays.
-            dimension.width = _width(column)
-        if column.header == KEY:
-            dimension.hidden = True
-        if column.kind is Kind.DATE:
-            # For cells typed in later; the sync formats the dates it writes itself.
-            dimension.number_format = DATE_FORMAT
-    sheet.freeze_panes = "A2"
-    _replace_validations(sheet, tab, found)
-    _shade_read_only(sheet, tab, found)
-
-
-def _header_columns(sheet: Worksheet) -> dict[str, int]:
-    """Header text -> 1-based column of its first occurrence, every non-empty header cell."""
-    found: dict[str, int] = {}
-    for cell in sheet[1]:
-        if cell.value not in (None, ""):
-            found.setdefault(str(cell.value), cell.column)
-    return found
-
-
-def _split_column_ranges(sheet: Worksheet) -> None:
-    # Excel stores neighbouring columns of one width as one range (B:E) that openpyxl keys by
-    # its first column; touching C alone would then save two overlapping ranges, which Excel
-    # calls damage. One entry per column keeps every change to its own column.
-    for dimension in list(sheet.column_dimensions.values()):
-        dimension.reindex()
-        low, high = dimension.min, dimension.max
-        if low is None or high is None or high <= low:
-            continue
-        dimension.max = low
-        for index in range(low + 1, high + 1):
-            single = copy(dimension)
-            single.index = get_column_letter(index)
-            single.min = single.max = index
-            sheet.column_dimensions[single.index] = single
-
-
-def _width(column: Column) -> float:
-    longest = max((len(choice) for choice in column.choices), default=0)
-    return float(min(max(len(column.header), longest, MIN_WIDTH[column.kind]) + 2, MAX_WIDTH))
-
-
-def _body(index: int) -> str:
-    letter = get_column_letter(index)
-    return f"{letter}2:{letter}{LAST_ROW}"
-
-
-def _validation(column: Column) -> DataValidation | None:
-    """The dropdown or check of an editable column. No check is strict (at most a warning): the
-    sync validates every edit and says why in Status, and ``move to PO:LINE`` must be typeable
-    in a list column."""
-    if column.kind is Kind.BOOL:
-        # xlsx has no checkbox a file can carry; a TRUE/FALSE dropdown is the nearest.
-        return DataValidation(
-            type="list",
-            formula1='"TRUE,FALSE"',
-            allow_blank=True,
-            showErrorMessage=True,
-            errorStyle="warning",
-            errorTitle=column.header,
-            error="Choose TRUE or FALSE.",
-        )
-    if column.kind is Kind.DATE:
-        return DataValidation(
-            type="date",
-            operator="greaterThanOrEqual",
-            formula1="1",  # 1900-01-01: any date
-            allow_blank=True,
-            showErrorMessage=True,
-            errorStyle="warning",
-            errorTitle=column.header,
-            error="Type a date as YYYY-MM-DD.",
-        )
-    if column.choices:
-        listed = ",".join(column.choices)
-        # A literal list: Excel splits it at commas and caps it at 255 characters.
-        if len(listed) > 255 or any("," in c or '"' in c for c in column.choices):
-            raise ValueError(f"choices of {column.header!r} cannot be an Excel list: {listed!r}")
-        return DataValidation(
-            type="list", formula1=f'"{listed}"', allow_blank=True, showErrorMessage=False
-        )
-    return None
-
-
-def _replace_validations(sheet: Worksheet, tab: Tab, found: dict[str, int]) -> None:
-    # Ours are recognised by kind and list, wherever they are, and put back where the columns
-    # are now: a rerun adds no duplicates and a moved column takes its dropdown along. People's
-    # own validations stay.
-    wanted: list[DataValidation] = []
-    for column in tab.editable:
-        validation = _validation(column)
-        if validation is not None:
-            validation.add(_body(found[column.header]))
-            wanted.append(validation)
-    ours = {(v.type, v.formula1) for v in wanted}
-    kept = [v for v in sheet.data_validations.dataValidation if (v.type, v.formula1) not in ours]
-    sheet.data_validations.dataValidation = kept + wanted
-
-
-def _shade_read_only(sheet: Worksheet, tab: Tab, found: dict[str, int]) -> None:
-    # xlsx has no warning-only protection. Sheet protection blocks outright, and it would block
-    # what people are promised they may do (sort, filter, insert rows, move columns); the sync
-    # ignores edits outside the editable columns anyway. So the sync's columns are shaded grey
-    # instead, by a conditional format over whole columns, which also covers rows added later.
-    formats = sheet.conditional_formatting
-    for entry in list(formats):
-        kept = [rule for rule in entry.rules if not _is_shade(rule)]
-        if len(kept) != len(entry.rules):
-            del formats[entry.sqref]
-            for rule in kept:
-                formats.add(str(entry.sqref), rule)
-    ranges = _bodies(sorted(found[c.header] for c in tab.columns if not c.editable))
-    if not ranges:
-        return
-    lowest = max((rule.priority or 0 for entry in formats for rule in entry.rules), default=0)
-    shade = FormulaRule(formula=SHADE_FORMULA, fill=GREY_FILL)
-    # Last in priority, so people's own highlights show over it.
-    shade.priority = lowest + 1
-    formats.add(" ".join(ranges), shade)
-
-
-def _bodies(indices: list[int]) -> list[str]:
-    """Body ranges of the sorted 1-based columns, neighbours joined: ``A2:L1048576``."""
-    runs: list[list[int]] = []
-    for index in indices:
-        if runs and runs[-1][1] == index - 1:
-            runs[-1][1] = index
-        else:
-            runs.append([index, index])
-    return [f"{get_column_letter(low)}2:{get_column_letter(high)}{LAST_ROW}" for low, high in runs]
-
-
-def _is_shade(rule: Rule) -> bool:
-    return rule.type == "expression" and list(rule.formula or ()) == SHADE_FORMULA
 
 
 # --- write --------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 import engine as e
 from tests.helpers import allocation_map, dump, po, so
 from tests.helpers_cli import error_line, run
+from tests.sheets.calc import calc_save
 from tests.sheets.standin import SheetsStandin
 
 
@@ -138,3 +139,80 @@ def test_a_pull_of_a_missing_workbook_is_an_error_and_creates_nothing(
     assert "missing.xlsx does not exist" in line and "push" in line
     assert not path.exists()
     assert dump(shop) == before
+
+
+def test_a_pull_while_the_workbook_is_open_in_libreoffice_applies_nothing(
+    shop: e.Database, tmp_path: Path
+) -> None:
+    path = tmp_path / "allocations.xlsx"
+    assert run(shop, "sheets", "push", "--xlsx", str(path)).exit_code == 0
+    book = openpyxl.load_workbook(path)
+    held, cols = _sheet(book, "Allocations")
+    held.cell(_row_of(held, cols, "SO-1:1"), cols["Action"]).value = "remove"
+    book.save(path)
+    # LibreOffice's lock file while a person has the workbook open.
+    lock = tmp_path / ".~lock.allocations.xlsx#"
+    lock.write_text("Ada,ada,laptop,05.12.2026 09:00,file:///home/ada/.config/libreoffice/4;")
+    before = dump(shop)
+
+    result = run(shop, "sheets", "pull", "--xlsx", str(path))
+    assert result.exit_code == 1
+    assert "allocations.xlsx is open in LibreOffice" in error_line(result)
+    assert dump(shop) == before
+
+    lock.unlink()
+    assert run(shop, "sheets", "pull", "--xlsx", str(path)).exit_code == 0
+    assert allocation_map(shop) == {("SO-2", 1): ("PO-1", 1)}
+    held, cols = _sheet(openpyxl.load_workbook(path), "Allocations")
+    status = held.cell(_row_of(held, cols, "SO-1:1"), cols["Status"]).value
+    assert isinstance(status, str) and status.startswith("applied")
+    assert "already applied" not in status
+
+
+def _tick_sync_dates(path: Path) -> None:
+    book = openpyxl.load_workbook(path)
+    lines, cols = _sheet(book, "PO lines")
+    lines.cell(_row_of(lines, cols, "PO-1:1"), cols["Sync dates"]).value = True
+    book.save(path)
+
+
+def _in_sync_cells(path: Path) -> list[object]:
+    """The In sync cells as the file holds them: a value, or a formula such as "=TRUE()"."""
+    held, cols = _sheet(openpyxl.load_workbook(path), "Allocations")
+    return [held.cell(r, cols["In sync"]).value for r in range(2, held.max_row + 1)]
+
+
+def test_sync_dates_ticked_in_calc_is_applied_after_a_push_saved_the_workbook(
+    shop: e.Database, actor: e.Actor, tmp_path: Path
+) -> None:
+    path = tmp_path / "allocations.xlsx"
+    assert run(shop, "set-arrival", "PO-1", "1", "2027-02-01").exit_code == 0
+    assert run(shop, "sheets", "push", "--xlsx", str(path)).exit_code == 0
+    _tick_sync_dates(path)
+    calc_save(path)
+    # A new PO line before the pull: the push writes the workbook, keeping the tick for pull.
+    e.apply_records(shop, actor, [po("PO-2", (1, "B", 3, "2027-03-01"))])
+    assert run(shop, "sheets", "push", "--xlsx", str(path)).exit_code == 0
+
+    pulled = run(shop, "sheets", "pull", "--xlsx", str(path), "--json")
+    assert pulled.exit_code == 0, pulled.stderr
+    assert '"applied": 1' in pulled.stdout
+    review = e.review(shop, "PO-1", 1)
+    assert [a.promised_date for a in review.allocations] == [date(2027, 2, 1)] * 2
+    assert run(shop, "sheets", "push", "--xlsx", str(path)).exit_code == 0
+    assert _in_sync_cells(path) == [True, True]
+
+
+def test_in_sync_shows_the_database_after_calc_saved_the_workbook(
+    shop: e.Database, actor: e.Actor, tmp_path: Path
+) -> None:
+    path = tmp_path / "allocations.xlsx"
+    assert run(shop, "sheets", "push", "--xlsx", str(path)).exit_code == 0
+    assert _in_sync_cells(path) == [True, True]
+    calc_save(path)
+    e.apply_records(shop, actor, [po("PO-2", (1, "B", 3, "2027-03-01"))])
+    assert run(shop, "sheets", "push", "--xlsx", str(path)).exit_code == 0
+    # The arrival moves: the allocations are out of sync until someone syncs them.
+    assert run(shop, "set-arrival", "PO-1", "1", "2027-02-01").exit_code == 0
+    assert run(shop, "sheets", "push", "--xlsx", str(path)).exit_code == 0
+    assert _in_sync_cells(path) == [False, False]

@@ -17,10 +17,20 @@ import openpyxl
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from openpyxl.styles import Protection
 from openpyxl.worksheet.worksheet import Worksheet
 
 from sheets.backend import Grid, SheetsError, TabChanges, Value
-from sheets.layout import ALLOCATIONS, KEY, PO_LINES, STATUS, TABS, UNALLOCATED, Tab
+from sheets.layout import (
+    ALLOCATIONS,
+    KEY,
+    PO_LINES,
+    STATUS,
+    STATUS_WIDTH,
+    TABS,
+    UNALLOCATED,
+    Tab,
+)
 from sheets.workbook import Workbook
 from tests.sheets.expected import applied_rows, changes
 
@@ -524,3 +534,94 @@ def test_a_hidden_row_moves_with_its_row_on_delete(book: Workbook, path: Path) -
     ws = sheet(path, ALLOCATIONS.name)
     assert ws["A3"].value == "k3" and ws.row_dimensions[3].hidden
     assert not ws.row_dimensions[4].hidden
+
+
+# --- what people may edit, and Status -----------------------------------------------------------
+
+
+def write_action(workbook: Workbook) -> None:
+    """The sync writes an editable cell of the first row (as a conflict's value is shown)."""
+    workbook.read(TABS)
+    action = ALLOCATIONS.headers.index("Action")
+    workbook.write({ALLOCATIONS.name: TabChanges(cells=[(1, action, "remove")])})
+
+
+def test_only_the_editable_columns_are_unlocked_on_a_protected_sheet(
+    book: Workbook, path: Path
+) -> None:
+    fill(book, ["k1"])
+    write_action(book)
+    for tab in TABS:
+        ws = sheet(path, tab.name)
+        assert ws.protection.sheet and not ws.protection.password, tab.name
+        # What protection can leave to people stays theirs.
+        flags = ("sort", "autoFilter", "insertRows", "deleteRows", "formatCells", "formatColumns")
+        assert not any(getattr(ws.protection, flag) for flag in flags)
+        for column in tab.columns:
+            at = letter_of(ws, column.header)
+            assert ws[f"{at}1"].protection.locked
+            # Cells typed in later take their column's style.
+            assert ws.column_dimensions[at].protection.locked is not column.editable
+    ws = sheet(path, ALLOCATIONS.name)
+    assert not ws[f"{letter_of(ws, 'Action')}2"].protection.locked
+    assert ws[f"{letter_of(ws, 'Customer')}2"].protection.locked
+    assert ws[f"{letter_of(ws, 'PO')}2"].protection.locked
+
+
+def test_a_write_protects_again_what_a_person_unprotected(book: Workbook, path: Path) -> None:
+    fill(book, ["k1"])
+
+    def unprotect(ws: Worksheet) -> None:
+        ws.protection.sheet = False
+        ws[f"{letter_of(ws, 'PO')}2"].protection = Protection(locked=False)
+        ws[f"{letter_of(ws, 'Action')}2"].protection = Protection(locked=True)
+
+    edit(path, ALLOCATIONS.name, unprotect)
+    write_action(book)
+    ws = sheet(path, ALLOCATIONS.name)
+    assert ws.protection.sheet
+    assert ws[f"{letter_of(ws, 'PO')}2"].protection.locked
+    assert not ws[f"{letter_of(ws, 'Action')}2"].protection.locked
+
+
+def test_status_is_wide_and_wraps_its_messages(book: Workbook, path: Path) -> None:
+    fill(book, ["k1"])
+    book.read(TABS)
+    status = ALLOCATIONS.headers.index(STATUS)
+    book.write({ALLOCATIONS.name: TabChanges(cells=[(1, status, "refused: " + "why " * 40)])})
+    for tab in (PO_LINES, ALLOCATIONS, UNALLOCATED):
+        ws = sheet(path, tab.name)
+        at = letter_of(ws, STATUS)
+        assert ws.column_dimensions[at].width == STATUS_WIDTH
+        assert ws.column_dimensions[at].alignment.wrap_text
+    ws = sheet(path, ALLOCATIONS.name)
+    assert ws[f"{letter_of(ws, STATUS)}2"].alignment.wrap_text
+    # 169 characters: three lines of a 60-wide column. Neither Calc nor Excel fits a row to
+    # text another program wrote, so the row is given its height.
+    assert ws.row_dimensions[2].height == 3 * 15
+
+
+def test_a_row_height_saved_by_calc_gives_way_to_a_longer_status(
+    book: Workbook, path: Path
+) -> None:
+    fill(book, ["k1"])
+    # Calc saves every row's height, 15 points for one line.
+    edit(path, ALLOCATIONS.name, lambda ws: setattr(ws.row_dimensions[2], "height", 15))
+    book.read(TABS)
+    status = ALLOCATIONS.headers.index(STATUS)
+    book.write({ALLOCATIONS.name: TabChanges(cells=[(1, status, "refused: " + "why " * 20)])})
+    assert sheet(path, ALLOCATIONS.name).row_dimensions[2].height == 2 * 15
+
+
+def test_a_status_column_left_narrow_by_an_older_setup_is_widened(
+    book: Workbook, path: Path
+) -> None:
+    fill(book, ["k1"])
+    edit(
+        path,
+        ALLOCATIONS.name,
+        lambda ws: setattr(ws.column_dimensions[letter_of(ws, STATUS)], "width", 14),
+    )
+    write_action(book)
+    ws = sheet(path, ALLOCATIONS.name)
+    assert ws.column_dimensions[letter_of(ws, STATUS)].width == STATUS_WIDTH

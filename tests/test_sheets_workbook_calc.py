@@ -1,0 +1,121 @@
+"""The ``.xlsx`` backend on workbooks as LibreOffice Calc saves them (``tests.sheets.calc`` says
+what Calc changes): every value reads back true after the sync's own saves, and each save puts
+back the layout Calc dropped."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import openpyxl
+import pytest
+from openpyxl.worksheet.worksheet import Worksheet
+
+from sheets.backend import TabChanges, Value
+from sheets.layout import ALLOCATIONS, STATUS, TABS, Tab
+from sheets.workbook import Workbook
+from tests.sheets.calc import calc_save
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    return tmp_path / "plan.xlsx"
+
+
+@pytest.fixture
+def book(path: Path) -> Workbook:
+    """A workbook set up with every tab, two allocations (one in sync, one not), saved by
+    Calc."""
+    workbook = Workbook(path)
+    workbook.setup(TABS, workbook.read(TABS))
+    in_sync = ALLOCATIONS.headers.index("In sync")
+    rows: list[list[Value]] = []
+    for key, flag in (("SO-1:1", True), ("SO-2:1", False)):
+        values: list[Value] = [None] * len(ALLOCATIONS.headers)
+        values[0], values[1], values[in_sync] = key, "PO-1", flag
+        rows.append(values)
+    workbook.read(TABS)
+    workbook.write({ALLOCATIONS.name: TabChanges(append=rows)})
+    calc_save(path)
+    return workbook
+
+
+def column(workbook: Workbook, header: str) -> list[Value]:
+    grid = workbook.read(TABS)[ALLOCATIONS.name]
+    at = grid[0].index(header)
+    return [row[at] if at < len(row) else None for row in grid[1:]]
+
+
+def write_status(workbook: Workbook) -> None:
+    """Any write of the sync: here a Status, as a pull writes."""
+    workbook.read(TABS)
+    status = ALLOCATIONS.headers.index(STATUS)
+    workbook.write({ALLOCATIONS.name: TabChanges(cells=[(1, status, "applied")])})
+
+
+def sheets(path: Path) -> dict[str, Worksheet]:
+    book = openpyxl.load_workbook(path)
+    return {tab.name: book[tab.name] for tab in TABS}
+
+
+def test_booleans_calc_saved_as_formulas_keep_their_values_through_a_write(
+    book: Workbook, path: Path
+) -> None:
+    assert column(book, "In sync") == [True, False]
+    write_status(book)
+    assert column(book, "In sync") == [True, False]
+    # Written back as plain booleans: any reader sees the values, not a formula to work out.
+    ws = sheets(path)[ALLOCATIONS.name]
+    at = ALLOCATIONS.headers.index("In sync") + 1
+    assert [(ws.cell(r, at).data_type, ws.cell(r, at).value) for r in (2, 3)] == [
+        ("b", True),
+        ("b", False),
+    ]
+
+
+def test_a_boolean_formula_saved_without_its_value_reads_by_its_formula(path: Path) -> None:
+    # As an openpyxl save (the sync's own, before booleans were written back plain) leaves
+    # Calc's =TRUE() and =FALSE(): the formula, no value.
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    assert isinstance(ws, Worksheet)
+    ws.title = "Data"
+    ws.append(["A", "B", "C", "D"])
+    ws.append(["=TRUE()", "=FALSE()", "=true", "=1+1"])
+    wb.save(path)
+    # A formula of anything else still reads as the value saved with it: none here.
+    assert Workbook(path).read([Tab("Data", ())])["Data"] == [
+        ["A", "B", "C", "D"],
+        [True, False, True],
+    ]
+
+
+def test_a_write_puts_back_the_layout_calc_dropped(book: Workbook, path: Path) -> None:
+    fresh = Workbook(path.with_name("fresh.xlsx"))
+    fresh.setup(TABS, fresh.read(TABS))
+    want = {name: _layout(ws) for name, ws in sheets(fresh.path).items()}
+    assert {name: _layout(ws) for name, ws in sheets(path).items()} != want
+    write_status(book)
+    assert {name: _layout(ws) for name, ws in sheets(path).items()} == want
+
+
+def test_setup_after_calc_save_keeps_one_shading_rule(book: Workbook, path: Path) -> None:
+    # A person clears a header: set-up runs in full again.
+    wb = openpyxl.load_workbook(path)
+    wb[ALLOCATIONS.name].cell(1, len(ALLOCATIONS.headers)).value = None
+    wb.save(path)
+    book.setup(TABS, book.read(TABS))
+    ws = sheets(path)[ALLOCATIONS.name]
+    assert [rule.formula for entry in ws.conditional_formatting for rule in entry.rules] == [
+        ["TRUE"]
+    ]
+
+
+def _layout(ws: Worksheet) -> tuple[object, ...]:
+    """What the sync owns of a tab's layout, and Calc's save changes."""
+    rules = [
+        (str(entry.sqref), rule.formula)
+        for entry in ws.conditional_formatting
+        for rule in entry.rules
+    ]
+    checks = sorted((v.type, v.formula1, str(v.sqref)) for v in ws.data_validations.dataValidation)
+    return ws.freeze_panes, rules, checks, ws.protection.sheet
