@@ -3,8 +3,9 @@
 What Calc 7.4 does to a workbook the sync wrote, seen in the files it saves (a push's workbook
 opened and saved in Calc, and converted by ``soffice --headless --convert-to xlsx``):
 
-- a TRUE or FALSE cell is saved as the formula ``=TRUE()`` or ``=FALSE()`` with its value,
-  ``<c t="b"><f>FALSE()</f><v>0</v></c>``, the ones a person typed as well as the sync's;
+- every TRUE or FALSE cell it loaded is saved as the formula ``=TRUE()`` or ``=FALSE()`` with
+  its value, ``<c t="b"><f>FALSE()</f><v>0</v></c>`` (one typed in Calc is saved plain, and is
+  a formula after the file's next open and save in Calc);
 - the frozen header row can be lost;
 - the grey shading rule's formula ``TRUE`` comes back as ``1``;
 - each validation covers only the rows up to 1003, not every row of the sheet.
