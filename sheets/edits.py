@@ -13,6 +13,7 @@ from datetime import date
 from typing import Any
 
 import engine as e
+from engine.records import parse_int, parse_key
 from sheets.cells import shown
 from sheets.layout import (
     ALLOCATIONS,
@@ -23,7 +24,7 @@ from sheets.layout import (
     UNALLOCATED,
 )
 
-PO_LINE_REF = re.compile(r"^\s*(?P<po>[^:\s][^:]*?)\s*:\s*(?P<line>\d+)\s*$")
+PO_LINE_REF = re.compile(r"^\s*(?P<po>[^:\s][^:]*?)\s*:\s*(?P<line>[0-9]+)\s*$")
 
 
 class Refusal(Exception):
@@ -134,7 +135,14 @@ def _po_line(text: str) -> tuple[str, int]:
     found = PO_LINE_REF.match(text)
     if found is None:
         raise Refusal(f"{text.strip()!r} is not PO:LINE (for example PO-1001:1)")
-    return found.group("po").strip(), int(found.group("line"))
+    # Checked as the import checks them, so that the engine is only asked about a PO line that
+    # could exist: a line number past the INTEGER column is refused here, not by the database.
+    try:
+        po = parse_key(found.group("po"), "PO number")
+        line = parse_int(found.group("line"), "line", minimum=1)
+    except ValueError as exc:
+        raise Refusal(f"{text.strip()!r}: {exc}") from None
+    return po, line
 
 
 def _plain(value: Any) -> Any:

@@ -279,6 +279,14 @@ def test_allocate_to_and_sync_dates(book: Book, actor: e.Actor) -> None:
         (PO_LINES.name, "PO-1:1", "Arrival date", "2026-11-01", "2026-11-01 is in the past"),
         (ALLOCATIONS.name, "SO-1:1", "Action", "delete it", "unknown action 'delete it'"),
         (ALLOCATIONS.name, "SO-1:1", "Action", "move to PO-1:2", "is SKU A, not B"),
+        # Cells that once stopped the whole pull with a traceback.
+        (PO_LINES.name, "PO-1:1", "Store hold", "--2", "text '--2' where a whole number"),
+        (PO_LINES.name, "PO-1:1", "Store hold", "²", "text '²' where a whole number"),
+        (PO_LINES.name, "PO-1:1", "Store hold", "99999999999", "at most 2,147,483,647"),
+        (UNALLOCATED.name, "SO-5:1", "Allocate to", "PO-1:99999999999", "at most 2,147,483,647"),
+        (UNALLOCATED.name, "SO-5:1", "Allocate to", "PO-1:²", "is not PO:LINE"),
+        (UNALLOCATED.name, "SO-5:1", "Allocate to", "PO 1:1", "PO number 'PO 1'"),
+        (ALLOCATIONS.name, "SO-1:1", "Action", "move to PO-2:99999999999", "at most 2,147,483,647"),
     ],
 )
 def test_a_bad_edit_is_refused_with_its_reason_while_the_others_apply(
