@@ -17,10 +17,11 @@ from engine.records import parse_int, parse_key
 from sheets.cells import shown
 from sheets.layout import (
     ALLOCATIONS,
+    HOLD_FOR_STORE,
     MOVE_PREFIX,
+    OLD_HOLD_FOR_STORE,
     PO_LINES,
     REMOVE,
-    REMOVE_AND_HOLD,
     UNALLOCATED,
 )
 
@@ -102,7 +103,7 @@ def _action(edit: Edit, actor: e.Actor, db: e.Database, today: date) -> Any:
     action = typed.lower()
     if action == REMOVE:
         return (lambda key: e.remove(db, actor, po, line, [ref], key=key), "removed")
-    if action == REMOVE_AND_HOLD:
+    if action in (HOLD_FOR_STORE, OLD_HOLD_FOR_STORE):
         return (
             lambda key: e.remove(db, actor, po, line, [ref], hold_for_store=True, key=key),
             "removed; units held for the store",
@@ -115,7 +116,7 @@ def _action(edit: Edit, actor: e.Actor, db: e.Database, today: date) -> Any:
             f"moved to {to_po}:{to_line}",
         )
     raise Refusal(
-        f"unknown action {shown(edit.value)!r}: write {REMOVE}, {REMOVE_AND_HOLD}, "
+        f"unknown action {shown(edit.value)!r}: write {REMOVE}, {HOLD_FOR_STORE}, "
         f"or {MOVE_PREFIX}PO:LINE"
     )
 

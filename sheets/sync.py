@@ -20,11 +20,13 @@ import engine as e
 from engine import mirror
 from sheets import cells, edits
 from sheets.backend import Backend, SheetsError, TabChanges, Value
-from sheets.layout import DATA_TABS, KEY, STATUS, SYNC_LOG, TABS, Kind, Tab
+from sheets.layout import DATA_TABS, KEY, LAYOUT_STAMP, STATUS, SYNC_LOG, TABS, Kind, Tab
 from sheets.rows import IDENTITY, desired, key_of
 from sheets.view import TabView
 
 Snapshot = dict[str, dict[str, dict[str, Any]]]  # tab -> key -> header -> encoded value
+# Kept in the snapshot beside the tabs: the layout the spreadsheet was last set up for.
+LAYOUT = "(layout)"
 # Columns whose cells only carry requests (emptied once applied): they are not part of a
 # row's state, so they take no part in telling whether the database changed a row.
 COMMANDS = {"Sync dates", "Action", "Allocate to"}
@@ -119,19 +121,23 @@ class Sync:
     def _begin(self) -> _Run:
         grids = self.backend.read(TABS)
         views = {t.name: TabView.of(t, grids.get(t.name, [])) for t in TABS}
-        if any(v.missing for v in views.values()):
+        snapshot = mirror.load(self.db, self.backend.mirror)
+        touched: dict[str, dict[str, dict[str, Any] | None]] = {t.name: {} for t in DATA_TABS}
+        stamp = snapshot.get(LAYOUT, {}).get(LAYOUT)
+        if any(v.missing for v in views.values()) or stamp != {"stamp": LAYOUT_STAMP}:
             grids = self.backend.setup(TABS, grids)
             views = {t.name: TabView.of(t, grids.get(t.name, [])) for t in TABS}
             still = {n: v.missing for n, v in views.items() if v.missing}
             if still:
                 raise SheetsError(f"{self.backend.label} still lacks columns after setup: {still}")
+            touched[LAYOUT] = {LAYOUT: {"stamp": LAYOUT_STAMP}}
         return _Run(
             views=views,
-            snapshot=mirror.load(self.db, self.backend.mirror),
+            snapshot=snapshot,
             want=desired(e.state(self.db)),
             changes={t.name: TabChanges() for t in TABS},
             statuses={t.name: {} for t in DATA_TABS},
-            touched={t.name: {} for t in DATA_TABS},
+            touched=touched,
         )
 
     # --- pull -----------------------------------------------------------------------------

@@ -190,7 +190,7 @@ def test_setup_creates_tabs_with_headers_frozen_hidden_key_protection_and_valida
     assert action["rule"]["condition"]["type"] == "ONE_OF_LIST"
     assert [v["userEnteredValue"] for v in action["rule"]["condition"]["values"]] == [
         "remove",
-        "remove and hold for store",
+        "hold for store",
     ]
     assert action["rule"]["strict"] is False and action["rule"]["showCustomUi"] is True
     # A person may type "move to PO:LINE" where the dropdown offers only the removals.

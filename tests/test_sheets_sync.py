@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 
 import engine as e
+from engine import mirror
 from sheets.backend import SheetsError
 from sheets.google import GoogleSheet, column_letters
-from sheets.layout import ALLOCATIONS, PO_LINES, SYNC_LOG, UNALLOCATED
-from sheets.sync import Report, Sync
+from sheets.layout import ALLOCATIONS, PO_LINES, SYNC_LOG, TABS, UNALLOCATED
+from sheets.sync import LAYOUT, Report, Sync
 from tests.helpers import allocation_map, po, so
 from tests.history import dump, events
 from tests.invariants import check_invariants
@@ -168,7 +169,7 @@ def test_each_kind_of_edit_is_applied_through_the_engine(book: Book) -> None:
     book.type(PO_LINES.name, "PO-1:2", "Store hold", 1)
     book.type(PO_LINES.name, "PO-2:1", "Arrival date", "2027-02-15")
     book.type(ALLOCATIONS.name, "SO-1:1", "Action", "remove")
-    book.type(ALLOCATIONS.name, "SO-3:1", "Action", "remove and hold for store")
+    book.type(ALLOCATIONS.name, "SO-3:1", "Action", "hold for store")
     book.type(ALLOCATIONS.name, "SO-2:1", "Action", "move to PO-2:1")
 
     report = book.pull()
@@ -261,6 +262,47 @@ def test_allocate_to_and_sync_dates(book: Book, actor: e.Actor) -> None:
     assert po_line["Status"].startswith("applied")
     assert "SO-5:1" not in book.keys(UNALLOCATED.name)
     assert book.row(ALLOCATIONS.name, "SO-5:1")["PO"] == "PO-2"
+
+
+def test_no_dropdown_choice_is_the_beginning_of_another() -> None:
+    """Google's AutoInput (and Excel's AutoComplete) finish a typed value with a longer one
+    already in the column: "remove" became "remove and hold for store", and was applied."""
+    for tab in TABS:
+        for column in tab.columns:
+            words = [c.casefold() for c in column.choices]
+            clashes = [(a, b) for a in words for b in words if a != b and b.startswith(a)]
+            assert not clashes, (tab.name, column.header, clashes)
+
+
+def test_an_action_written_with_the_old_choice_still_applies(book: Book) -> None:
+    book.push()
+    book.type(ALLOCATIONS.name, "SO-3:1", "Action", "Remove and hold for store")
+
+    report = book.pull()
+
+    assert (report.applied, report.refused) == (1, 0), report.messages
+    assert e.review(book.db, "PO-1", 2).store_hold == 1
+    assert ("SO-3", 1) not in allocation_map(book.db)
+
+
+def test_a_sheet_set_up_with_the_old_choices_is_offered_the_new_ones(book: Book) -> None:
+    book.push()
+    # As an earlier version left it: the old dropdown, and no record of the layout it set up.
+    sheet = book.standin.book(book.id).tab(ALLOCATIONS.name)
+    (action,) = sheet.validations
+    old = [{"userEnteredValue": v} for v in ("remove", "remove and hold for store")]
+    action["rule"]["condition"]["values"] = old
+    mirror.save(book.db, book.backend().mirror, {LAYOUT: {LAYOUT: None}})
+
+    book.push()
+
+    *_, action = book.standin.validations(book.id, ALLOCATIONS.name)
+    offered = [v["userEnteredValue"] for v in action["rule"]["condition"]["values"]]
+    assert offered == ["remove", "hold for store"]
+    # Once: the next run finds the layout it set up.
+    book.standin.clear_requests()
+    book.push()
+    assert [r.op for r in book.standin.requests] == ["values.batchGet"]
 
 
 # --- pull: bad edits refused, the others applied -------------------------------------------------
