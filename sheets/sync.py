@@ -101,7 +101,7 @@ class Sync:
         """Apply people's edits through the engine and write each row's Status."""
         report = Report("pull", self.backend.label)
         run = self._begin()
-        self._pull(run, report)
+        self._pull(run, report, pushing=False)
         for tab in DATA_TABS:
             self._write_statuses(run, tab)
         return self._finish(run, report)
@@ -110,7 +110,7 @@ class Sync:
         """Pull, then push, on one read of the sheet."""
         report = Report("sync", self.backend.label)
         run = self._begin()
-        self._pull(run, report)
+        self._pull(run, report, pushing=True)
         # The push works from the database as the edits left it.
         run.want = desired(e.state(self.db))
         self._push(run, report)
@@ -142,7 +142,8 @@ class Sync:
 
     # --- pull -----------------------------------------------------------------------------
 
-    def _pull(self, run: _Run, report: Report) -> None:
+    def _pull(self, run: _Run, report: Report, *, pushing: bool) -> None:
+        """``pushing``: a push follows in the same run (and rewrites conflicting rows)."""
         today = self.clock().date()
         stamp = self.clock().strftime("%Y-%m-%d %H:%M UTC")
         for tab in DATA_TABS:
@@ -172,13 +173,20 @@ class Sync:
                         done = self._apply(run, tab, key, wanted, today)
                     except Conflict as exc:
                         # The database wins; the person's values are kept in Status, and the
-                        # row's cells show the database's again (the next push writes them):
-                        # typed again, they are judged against what the person now sees.
+                        # row's cells show the database's again once a push writes them:
+                        # typed again, they are judged against what the person then sees.
                         typed = ", ".join(f"{h} {cells.shown(v)}" for h, v in wanted.items())
-                        text = (
-                            f"refused: {exc}; not applied: {typed}. The row shows the "
-                            "database's values again: type yours again to apply them"
-                        )
+                        if pushing:
+                            then = (
+                                "The row shows the database's values again: type yours again "
+                                "to apply them"
+                            )
+                        else:
+                            then = (
+                                "The cells keep what was typed until the next push puts the "
+                                "database's values back; type yours again after it to apply them"
+                            )
+                        text = f"refused: {exc}; not applied: {typed}. {then}"
                         report.refused += 1
                         run.statuses[tab.name][r] = text
                         report.messages.append(f"{tab.name} row {r + 1} ({key}): {text}")

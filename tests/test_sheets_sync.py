@@ -415,6 +415,26 @@ def test_a_row_changed_in_the_database_and_the_sheet_is_a_conflict(
     assert e.review(book.db, "PO-1", 1).store_hold == 2
 
 
+def test_a_conflict_found_by_a_pull_alone_says_the_next_push_restores_the_row(
+    book: Book, actor: e.Actor
+) -> None:
+    book.push()
+    e.set_store_hold(book.db, actor, "PO-1", 1, 1)
+    book.type(PO_LINES.name, "PO-1:1", "Store hold", 2)
+
+    assert book.pull().refused == 1
+
+    # No push ran: the cell still holds what the person typed, and Status says so.
+    status = book.status(PO_LINES.name, "PO-1:1")
+    assert "not applied: Store hold 2" in status
+    assert "shows the database's values again" not in status
+    assert "the next push puts the database's values back" in status
+    assert book.row(PO_LINES.name, "PO-1:1")["Store hold"] == 2
+    book.push()
+    assert book.row(PO_LINES.name, "PO-1:1")["Store hold"] == 1
+    assert e.review(book.db, "PO-1", 1).store_hold == 1
+
+
 # --- the person reshaping the sheet --------------------------------------------------------------
 
 
