@@ -267,12 +267,11 @@ class Sync:
         if len(places) > 1:
             others = ", ".join(str(p + 1) for p in places if p != r)
             raise edits.Refusal(f"duplicated key {key}: row {others} has it too; delete the copy")
-        first, second = IDENTITY[tab.name]
-        shown_key = key_of(_text(view.cell(r, first)), _text(view.cell(r, second)))
+        shown_key = _shown_key(tab, view, r)
         if shown_key != key:
             raise edits.Refusal(
-                f"tampered key: the hidden Key says {key} but the row shows {shown_key}; "
-                "restore the row or delete it"
+                f"tampered key: the hidden Key says {key} but the row shows "
+                f"{shown_key or 'no line'}; restore the row or delete it"
             )
         row = run.want[tab.name].get(key)
         if row is None:
@@ -369,6 +368,11 @@ class Sync:
             r = places[0]
             before = stored.get(key)
             after: dict[str, Any] = {}
+            # A row showing another line than its key's (sorted without the hidden Key, say) is
+            # rewritten whole: what was typed on it was meant for the line it showed, and must
+            # not stay on the line it will show.
+            shown = _shown_key(tab, view, r)
+            dropped: list[str] = []
             for column in tab.columns:
                 h = column.header
                 if h == STATUS:
@@ -378,7 +382,9 @@ class Sync:
                 if cells.same(column.kind, raw, value):
                     after[h] = cells.encode(column.kind, value)
                     continue
-                if column.editable and before is not None and h in before:
+                if column.editable and shown != key:
+                    dropped.append(f"{h} {_as_typed(column.kind, raw)}")
+                elif column.editable and before is not None and h in before:
                     last = cells.decode(column.kind, before[h])
                     if not cells.same(column.kind, raw, last):
                         # A person's edit not applied yet: left for the next pull, which will
@@ -390,6 +396,20 @@ class Sync:
                 report.cells_written += 1
             if after != before:
                 touched[key] = after
+            if shown != key and (dropped or r in statuses):
+                text = (
+                    f"refused: this row showed {shown or 'no line'} but its hidden Key is {key} "
+                    f"(sorted or pasted without the Key column?); it shows {key} again"
+                )
+                if dropped:
+                    text += (
+                        f", and what it held is not applied: {', '.join(dropped)}. Type it "
+                        "again on the row of the line you meant"
+                    )
+                if not statuses.get(r, "").startswith("refused"):
+                    report.refused += 1
+                    report.messages.append(f"{tab.name} row {r + 1} ({key}): {text}")
+                statuses[r] = text
             for extra in places[1:]:
                 statuses.setdefault(extra, f"duplicate of row {r + 1}: delete this row")
         for key, places in view.rows.items():
@@ -486,6 +506,20 @@ def _next_rows(want: dict[str, Any], view: TabView) -> dict[str, int | None]:
         if places:
             following = places[0]
     return found
+
+
+def _shown_key(tab: Tab, view: TabView, r: int) -> str:
+    """The key row ``r``'s visible cells make ("" when they are empty)."""
+    first, second = (_text(view.cell(r, h)) for h in IDENTITY[tab.name])
+    return key_of(first, second) if first or second else ""
+
+
+def _as_typed(kind: Kind, raw: Value) -> str:
+    """A cell as a person reads it (a date, not its serial number), for a Status."""
+    try:
+        return cells.shown(cells.parse(kind, raw))
+    except cells.CellError:
+        return cells.shown(raw)
 
 
 def _encode_row(tab: Tab, row: dict[str, Any]) -> dict[str, Any]:

@@ -337,14 +337,20 @@ class SheetsStandin(LocalServer):
         *,
         descending: bool = False,
         header_rows: int = 1,
+        columns: tuple[str | int, str | int] | None = None,
     ) -> None:
         """Data > Sort range on every row below the header, by one column (a header text, a
-        column letter or a 1-based number). Cell values move; row properties stay put."""
+        column letter or a 1-based number). Cell values move; row properties stay put.
+        ``columns``: the first and last column of the range selected (by default all), as when
+        a person selects only the columns they see: the others keep their values."""
         with self._lock:
             sheet = self._tab(spreadsheet_id, tab)
             col = column_at(sheet, by)
+            c0, c1 = 0, sheet.col_count
+            if columns is not None:
+                c0, c1 = column_at(sheet, columns[0]), column_at(sheet, columns[1]) + 1
             last = max((r + 1 for r, row in enumerate(sheet.cells) if row), default=0)
-            sheet.sort(header_rows, max(last, header_rows), 0, sheet.col_count, [(col, descending)])
+            sheet.sort(header_rows, max(last, header_rows), c0, c1, [(col, descending)])
 
     def insert_rows(
         self,
