@@ -47,6 +47,7 @@ BODY_LIMIT = 1_500_000
 # One ValueRange of a long block stays around this size, so bodies pack evenly.
 PIECE_LIMIT = 256 * 1024
 NEW_TAB_ROWS = 1000  # Google's defaults for a new tab
+FROZEN_ROWS = 1  # setup freezes the header row
 NEW_TAB_COLUMNS = 26
 READ_ONLY_GREY = {"red": 0.93, "green": 0.93, "blue": 0.93}
 METADATA_FIELDS = (
@@ -433,7 +434,8 @@ class GoogleSheet:
         if state.sheet_id is None:
             state.sheet_id = self._new_sheet_id(name)
             state.rows, state.cols = NEW_TAB_ROWS, max(NEW_TAB_COLUMNS, width)
-            grid = {"rowCount": state.rows, "columnCount": state.cols, "frozenRowCount": 1}
+            grid = {"rowCount": state.rows, "columnCount": state.cols}
+            grid["frozenRowCount"] = FROZEN_ROWS
             props = {"sheetId": state.sheet_id, "title": name, "gridProperties": grid}
             return [{"addSheet": {"properties": props}}]
         assert state.rows is not None and state.cols is not None
@@ -441,10 +443,10 @@ class GoogleSheet:
         if width > state.cols:
             found.append(_append_dimension(state.sheet_id, "COLUMNS", width - state.cols))
             state.cols = width
-        if state.rows < 2:  # Google refuses to freeze every row of a tab
-            found.append(_append_dimension(state.sheet_id, "ROWS", 2 - state.rows))
-            state.rows = 2
-        props = {"sheetId": state.sheet_id, "gridProperties": {"frozenRowCount": 1}}
+        if state.rows <= FROZEN_ROWS:  # Google refuses to freeze every row of a tab
+            found.append(_append_dimension(state.sheet_id, "ROWS", FROZEN_ROWS + 1 - state.rows))
+            state.rows = FROZEN_ROWS + 1
+        props = {"sheetId": state.sheet_id, "gridProperties": {"frozenRowCount": FROZEN_ROWS}}
         found.append(
             {
                 "updateSheetProperties": {
@@ -576,6 +578,7 @@ class GoogleSheet:
             raise SheetsError(
                 f"{self.label} has no tab {name!r} as read; set the spreadsheet up first"
             )
+        change = self._keep_a_row(state, change)
         moves = Moves(name, change, state.length)
         gone = set(moves.deleted)
         cells: dict[tuple[int, int], Value] = {}
@@ -588,6 +591,28 @@ class GoogleSheet:
             for col, value in enumerate(values):
                 cells[(row, col)] = value
         return _TabWrite(name, moves, moves.length, [list(r) for r in change.append], cells)
+
+    def _keep_a_row(self, state: _TabState, change: TabChanges) -> TabChanges:
+        """``change`` with at least one row kept below the frozen header: Google refuses to
+        delete every non-frozen row, which a tab grown to fit its rows meets when they all go.
+        The last of them stays, cleared, or holding the first appended row."""
+        deleted = sorted(set(change.delete))
+        if not deleted:
+            return change
+        if state.rows is None or state.cols is None:
+            self._fetch_metadata()
+        assert state.rows is not None and state.cols is not None
+        if state.rows - len(deleted) > FROZEN_ROWS:
+            return change
+        kept, append = deleted[-1], list(change.append)
+        values = append.pop(0) if append and len(append[0]) <= state.cols else []
+        cleared = [*values, *[None] * (state.cols - len(values))]
+        return TabChanges(
+            cells=[*change.cells, *((kept, c, v) for c, v in enumerate(cleared))],
+            append=append,
+            delete=deleted[:-1],
+            insert=change.insert,
+        )
 
     def _needs_room(self, plan: _TabWrite) -> bool:
         if not plan.append:

@@ -242,6 +242,35 @@ def test_a_row_back_in_the_queue_goes_above_its_fifo_successor_whatever_the_sort
     assert book.keys(UNALLOCATED.name) == ["SO-3:1", "SO-4:1", "SO-2:1", "SO-1:1"]
 
 
+def test_a_tab_grown_to_fit_can_be_emptied_and_filled_again(book: Book, actor: e.Actor) -> None:
+    """Google refuses to delete every row below the frozen header: the last is cleared."""
+    book.standin.add_tab(book.id, UNALLOCATED.name, rows=2)  # a person made it small
+    for order in ("SO-1", "SO-2"):
+        e.remove(book.db, actor, "PO-1", 1, [e.LineRef(order)])
+    book.push()
+    assert book.keys(UNALLOCATED.name) == ["SO-1:1", "SO-2:1", "SO-5:1"]
+    grid = book.standin.tab_properties(book.id, UNALLOCATED.name)["gridProperties"]
+    assert grid["rowCount"] == 4  # grown to fit, no row to spare
+    # Every unallocated line is placed.
+    e.set_quantity(book.db, actor, "PO-2", 1, 20)
+    e.allocate(book.db, actor, "PO-2", 1, [e.LineRef("SO-1"), e.LineRef("SO-2")])
+
+    report = book.push()
+
+    assert book.keys(UNALLOCATED.name) == []
+    assert report.rows_deleted == 3
+    grid = book.standin.tab_properties(book.id, UNALLOCATED.name)["gridProperties"]
+    assert (grid["rowCount"], grid["frozenRowCount"]) == (2, 1)
+    assert len(book.standin.cells(book.id, UNALLOCATED.name)) == 1  # the header alone
+    # Pushes go on: a line back in the queue takes the cleared row.
+    e.remove(book.db, actor, "PO-2", 1, [e.LineRef("SO-1")])
+    book.push()
+    assert book.keys(UNALLOCATED.name) == ["SO-1:1"]
+    book.standin.clear_requests()
+    book.push()
+    assert [r.op for r in book.standin.requests] == ["values.batchGet"]
+
+
 def test_allocate_to_and_sync_dates(book: Book, actor: e.Actor) -> None:
     e.set_quantity(book.db, actor, "PO-2", 1, 12)  # room for SO-5 (9)
     e.set_arrival(book.db, actor, "PO-1", 1, date(2027, 1, 12))
