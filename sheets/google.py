@@ -204,8 +204,9 @@ def column_requests(
 ) -> list[dict[str, Any]]:
     """Grey fill on read-only columns, date formats and data validation, on rows r0..r1.
 
-    Run by setup on every data row, and by a write on the rows it adds to the grid: Google keeps
-    formats and validation per cell, so rows added later do not inherit them."""
+    Run by setup on every data row, and by a write on the rows it adds at the end of the grid:
+    Google keeps formats and validation per cell, and appended rows inherit none (rows inserted
+    among the data take their neighbour's, see ``_structure``)."""
     found: list[dict[str, Any]] = []
     for column in tab.columns:
         c = positions.get(column.header)
@@ -214,7 +215,7 @@ def column_requests(
         where = grid_range(sheet_id, r0, r1, c, c + 1)
         fmt: dict[str, Any] = {}
         if not column.editable:
-            fmt["backgroundColor"] = READ_ONLY_GREY
+            fmt["backgroundColorStyle"] = {"rgbColor": READ_ONLY_GREY}
         if column.kind is Kind.DATE:
             fmt["numberFormat"] = {"type": "DATE", "pattern": "yyyy-mm-dd"}
         if fmt:
@@ -465,13 +466,16 @@ class GoogleSheet:
         found: list[dict[str, Any]] = []
         for column in tab.columns:
             c = positions[column.header]
-            fmt = {"backgroundColor": READ_ONLY_GREY, "textFormat": {"bold": True}}
+            fmt = {
+                "backgroundColorStyle": {"rgbColor": READ_ONLY_GREY},
+                "textFormat": {"bold": True},
+            }
             found.append(
                 {
                     "repeatCell": {
                         "range": grid_range(sheet_id, 0, 1, c, c + 1),
                         "cell": {"userEnteredFormat": fmt},
-                        "fields": "userEnteredFormat(backgroundColor,textFormat.bold)",
+                        "fields": "userEnteredFormat(backgroundColorStyle,textFormat.bold)",
                     }
                 }
             )
@@ -695,7 +699,9 @@ class GoogleSheet:
                     "startIndex": at,
                     "endIndex": at + count,
                 }
-                # From the row below, a data row: the row above may be the header.
+                # The new rows take the formats and dropdowns of the row below them, as
+                # insertDimension documents (inheritFromBefore false): that row is a data row
+                # that stays, where the row above may be the header.
                 changes.append({"insertDimension": {"range": where, "inheritFromBefore": False}})
             rows = state.rows - len(plan.deleted) + plan.moves.inserted
             cols = state.cols
@@ -707,14 +713,9 @@ class GoogleSheet:
             if more_rows > 0:
                 changes.append(_append_dimension(sheet_id, "ROWS", more_rows))
                 rows += more_rows
-            if state.layout is not None and state.header:
+            if state.layout is not None and state.header and grown < rows:
                 positions = positions_of(state.header)
-                if plan.moves.anchors:
-                    # Whether inserted rows take the formats of their neighbours is not
-                    # documented: format every data row, a few requests however many went in.
-                    changes += column_requests(sheet_id, state.layout, positions, 1, None)
-                elif grown < rows:
-                    changes += column_requests(sheet_id, state.layout, positions, grown, rows)
+                changes += column_requests(sheet_id, state.layout, positions, grown, rows)
             sizes.append((state, rows, cols))
         return changes, sizes
 
