@@ -396,7 +396,7 @@ class Sync:
                 report.cells_written += 1
             if after != before:
                 touched[key] = after
-            if shown != key and (dropped or r in statuses):
+            if shown != key and (dropped or statuses.get(r, "").startswith("refused")):
                 text = (
                     f"refused: this row showed {shown or 'no line'} but its hidden Key is {key} "
                     f"(sorted or pasted without the Key column?); it shows {key} again"

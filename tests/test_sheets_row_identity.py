@@ -163,9 +163,10 @@ def test_a_command_typed_on_a_row_showing_another_line_is_never_applied_to_eithe
     assert by_key(sheet, ALLOCATIONS.name)["SO-3:1"]["Order"] == "SO-1"
     sheet.type(ALLOCATIONS.name, "Order", "SO-1", "Action", "remove")
 
-    for how in runs:
-        run(shop, sheet, how)
+    reports = [run(shop, sheet, how) for how in runs]
 
+    # Refused by the pull, and (a push of its own) by the push that puts the row back.
+    assert [(r.applied, r.refused) for r in reports] == [(0, 1)] * len(runs)
     assert allocation_map(shop) == PLACED
     row = by_key(sheet, ALLOCATIONS.name)["SO-3:1"]
     assert (row["Order"], row["PO"], row["Action"]) == ("SO-3", "PO-2", "")
