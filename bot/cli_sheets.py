@@ -30,7 +30,7 @@ def sheets() -> None:
     edits people make there.
 
     Editable: a PO line's Arrival date, Store hold and Sync dates (tick to sync promised
-    dates); an allocation's Action (remove, remove and hold for store, move to PO:LINE); an
+    dates); an allocation's Action (remove, hold for store, move to PO:LINE); an
     unallocated line's Allocate to (PO:LINE). Every edit is validated and applied through the
     same rules as everywhere else; each row's Status says "applied" or why it was refused.
 

@@ -7,15 +7,18 @@ a cell that does not parse is an edit with a reason, never a crash or a silent s
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from engine.records import INT_MAX
 from sheets.backend import Value
 from sheets.layout import Kind
 
 # Day 0 of the serial numbers Google Sheets and Excel count dates in.
 EPOCH = date(1899, 12, 30)
 INSTANT_FORMAT = "%Y-%m-%d %H:%M UTC"
+_WHOLE = re.compile(r"[+-]?[0-9]+")
 
 
 class CellError(ValueError):
@@ -107,17 +110,25 @@ def _whole(raw: Value) -> int:
     if isinstance(raw, bool):
         raise CellError(f"{_text(raw)} where a whole number belongs")
     if isinstance(raw, int):
-        return raw
-    if isinstance(raw, float):
-        if raw.is_integer():
-            return int(raw)
-        raise CellError(f"{raw} is not a whole number")
-    if isinstance(raw, str):
+        number = raw
+    elif isinstance(raw, float):
+        if not raw.is_integer():
+            raise CellError(f"{raw} is not a whole number")
+        number = int(raw)
+    elif isinstance(raw, str):
         text = raw.strip()
-        if text.lstrip("-").isdigit():
-            return int(text)
-        raise CellError(f"text {text!r} where a whole number belongs")
-    raise CellError(f"{_text(raw)!r} where a whole number belongs")
+        # ASCII digits only: str.isdigit() also takes "²", which int() then refuses.
+        if not _WHOLE.fullmatch(text):
+            raise CellError(f"text {text!r} where a whole number belongs")
+        number = int(text)
+    else:
+        raise CellError(f"{_text(raw)!r} where a whole number belongs")
+    # Every whole-number column is a 32-bit INTEGER in the database.
+    if number > INT_MAX:
+        raise CellError(f"{number} is too large: a whole number here is at most {INT_MAX:,}")
+    if number < -INT_MAX:
+        raise CellError(f"{number} is too small: a whole number here is at least -{INT_MAX:,}")
+    return number
 
 
 def _day(raw: Value) -> date:

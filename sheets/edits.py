@@ -13,17 +13,19 @@ from datetime import date
 from typing import Any
 
 import engine as e
+from engine.records import parse_int, parse_key
 from sheets.cells import shown
 from sheets.layout import (
     ALLOCATIONS,
+    HOLD_FOR_STORE,
     MOVE_PREFIX,
+    OLD_HOLD_FOR_STORE,
     PO_LINES,
     REMOVE,
-    REMOVE_AND_HOLD,
     UNALLOCATED,
 )
 
-PO_LINE_REF = re.compile(r"^\s*(?P<po>[^:\s][^:]*?)\s*:\s*(?P<line>\d+)\s*$")
+PO_LINE_REF = re.compile(r"^\s*(?P<po>[^:\s][^:]*?)\s*:\s*(?P<line>[0-9]+)\s*$")
 
 
 class Refusal(Exception):
@@ -101,7 +103,7 @@ def _action(edit: Edit, actor: e.Actor, db: e.Database, today: date) -> Any:
     action = typed.lower()
     if action == REMOVE:
         return (lambda key: e.remove(db, actor, po, line, [ref], key=key), "removed")
-    if action == REMOVE_AND_HOLD:
+    if action in (HOLD_FOR_STORE, OLD_HOLD_FOR_STORE):
         return (
             lambda key: e.remove(db, actor, po, line, [ref], hold_for_store=True, key=key),
             "removed; units held for the store",
@@ -114,7 +116,7 @@ def _action(edit: Edit, actor: e.Actor, db: e.Database, today: date) -> Any:
             f"moved to {to_po}:{to_line}",
         )
     raise Refusal(
-        f"unknown action {shown(edit.value)!r}: write {REMOVE}, {REMOVE_AND_HOLD}, "
+        f"unknown action {shown(edit.value)!r}: write {REMOVE}, {HOLD_FOR_STORE}, "
         f"or {MOVE_PREFIX}PO:LINE"
     )
 
@@ -134,7 +136,14 @@ def _po_line(text: str) -> tuple[str, int]:
     found = PO_LINE_REF.match(text)
     if found is None:
         raise Refusal(f"{text.strip()!r} is not PO:LINE (for example PO-1001:1)")
-    return found.group("po").strip(), int(found.group("line"))
+    # Checked as the import checks them, so that the engine is only asked about a PO line that
+    # could exist: a line number past the INTEGER column is refused here, not by the database.
+    try:
+        po = parse_key(found.group("po"), "PO number")
+        line = parse_int(found.group("line"), "line", minimum=1)
+    except ValueError as exc:
+        raise Refusal(f"{text.strip()!r}: {exc}") from None
+    return po, line
 
 
 def _plain(value: Any) -> Any:

@@ -47,6 +47,7 @@ BODY_LIMIT = 1_500_000
 # One ValueRange of a long block stays around this size, so bodies pack evenly.
 PIECE_LIMIT = 256 * 1024
 NEW_TAB_ROWS = 1000  # Google's defaults for a new tab
+FROZEN_ROWS = 1  # setup freezes the header row
 NEW_TAB_COLUMNS = 26
 READ_ONLY_GREY = {"red": 0.93, "green": 0.93, "blue": 0.93}
 METADATA_FIELDS = (
@@ -203,8 +204,9 @@ def column_requests(
 ) -> list[dict[str, Any]]:
     """Grey fill on read-only columns, date formats and data validation, on rows r0..r1.
 
-    Run by setup on every data row, and by a write on the rows it adds to the grid: Google keeps
-    formats and validation per cell, so rows added later do not inherit them."""
+    Run by setup on every data row, and by a write on the rows it adds at the end of the grid:
+    Google keeps formats and validation per cell, and appended rows inherit none (rows inserted
+    among the data take their neighbour's, see ``_structure``)."""
     found: list[dict[str, Any]] = []
     for column in tab.columns:
         c = positions.get(column.header)
@@ -213,7 +215,7 @@ def column_requests(
         where = grid_range(sheet_id, r0, r1, c, c + 1)
         fmt: dict[str, Any] = {}
         if not column.editable:
-            fmt["backgroundColor"] = READ_ONLY_GREY
+            fmt["backgroundColorStyle"] = {"rgbColor": READ_ONLY_GREY}
         if column.kind is Kind.DATE:
             fmt["numberFormat"] = {"type": "DATE", "pattern": "yyyy-mm-dd"}
         if fmt:
@@ -433,7 +435,8 @@ class GoogleSheet:
         if state.sheet_id is None:
             state.sheet_id = self._new_sheet_id(name)
             state.rows, state.cols = NEW_TAB_ROWS, max(NEW_TAB_COLUMNS, width)
-            grid = {"rowCount": state.rows, "columnCount": state.cols, "frozenRowCount": 1}
+            grid = {"rowCount": state.rows, "columnCount": state.cols}
+            grid["frozenRowCount"] = FROZEN_ROWS
             props = {"sheetId": state.sheet_id, "title": name, "gridProperties": grid}
             return [{"addSheet": {"properties": props}}]
         assert state.rows is not None and state.cols is not None
@@ -441,10 +444,10 @@ class GoogleSheet:
         if width > state.cols:
             found.append(_append_dimension(state.sheet_id, "COLUMNS", width - state.cols))
             state.cols = width
-        if state.rows < 2:  # Google refuses to freeze every row of a tab
-            found.append(_append_dimension(state.sheet_id, "ROWS", 2 - state.rows))
-            state.rows = 2
-        props = {"sheetId": state.sheet_id, "gridProperties": {"frozenRowCount": 1}}
+        if state.rows <= FROZEN_ROWS:  # Google refuses to freeze every row of a tab
+            found.append(_append_dimension(state.sheet_id, "ROWS", FROZEN_ROWS + 1 - state.rows))
+            state.rows = FROZEN_ROWS + 1
+        props = {"sheetId": state.sheet_id, "gridProperties": {"frozenRowCount": FROZEN_ROWS}}
         found.append(
             {
                 "updateSheetProperties": {
@@ -463,13 +466,16 @@ class GoogleSheet:
         found: list[dict[str, Any]] = []
         for column in tab.columns:
             c = positions[column.header]
-            fmt = {"backgroundColor": READ_ONLY_GREY, "textFormat": {"bold": True}}
+            fmt = {
+                "backgroundColorStyle": {"rgbColor": READ_ONLY_GREY},
+                "textFormat": {"bold": True},
+            }
             found.append(
                 {
                     "repeatCell": {
                         "range": grid_range(sheet_id, 0, 1, c, c + 1),
                         "cell": {"userEnteredFormat": fmt},
-                        "fields": "userEnteredFormat(backgroundColor,textFormat.bold)",
+                        "fields": "userEnteredFormat(backgroundColorStyle,textFormat.bold)",
                     }
                 }
             )
@@ -576,6 +582,7 @@ class GoogleSheet:
             raise SheetsError(
                 f"{self.label} has no tab {name!r} as read; set the spreadsheet up first"
             )
+        change = self._keep_a_row(state, change)
         moves = Moves(name, change, state.length)
         gone = set(moves.deleted)
         cells: dict[tuple[int, int], Value] = {}
@@ -588,6 +595,28 @@ class GoogleSheet:
             for col, value in enumerate(values):
                 cells[(row, col)] = value
         return _TabWrite(name, moves, moves.length, [list(r) for r in change.append], cells)
+
+    def _keep_a_row(self, state: _TabState, change: TabChanges) -> TabChanges:
+        """``change`` with at least one row kept below the frozen header: Google refuses to
+        delete every non-frozen row, which a tab grown to fit its rows meets when they all go.
+        The last of them stays, cleared, or holding the first appended row."""
+        deleted = sorted(set(change.delete))
+        if not deleted:
+            return change
+        if state.rows is None or state.cols is None:
+            self._fetch_metadata()
+        assert state.rows is not None and state.cols is not None
+        if state.rows - len(deleted) > FROZEN_ROWS:
+            return change
+        kept, append = deleted[-1], list(change.append)
+        values = append.pop(0) if append and len(append[0]) <= state.cols else []
+        cleared = [*values, *[None] * (state.cols - len(values))]
+        return TabChanges(
+            cells=[*change.cells, *((kept, c, v) for c, v in enumerate(cleared))],
+            append=append,
+            delete=deleted[:-1],
+            insert=change.insert,
+        )
 
     def _needs_room(self, plan: _TabWrite) -> bool:
         if not plan.append:
@@ -670,7 +699,9 @@ class GoogleSheet:
                     "startIndex": at,
                     "endIndex": at + count,
                 }
-                # From the row below, a data row: the row above may be the header.
+                # The new rows take the formats and dropdowns of the row below them, as
+                # insertDimension documents (inheritFromBefore false): that row is a data row
+                # that stays, where the row above may be the header.
                 changes.append({"insertDimension": {"range": where, "inheritFromBefore": False}})
             rows = state.rows - len(plan.deleted) + plan.moves.inserted
             cols = state.cols
@@ -682,14 +713,9 @@ class GoogleSheet:
             if more_rows > 0:
                 changes.append(_append_dimension(sheet_id, "ROWS", more_rows))
                 rows += more_rows
-            if state.layout is not None and state.header:
+            if state.layout is not None and state.header and grown < rows:
                 positions = positions_of(state.header)
-                if plan.moves.anchors:
-                    # Whether inserted rows take the formats of their neighbours is not
-                    # documented: format every data row, a few requests however many went in.
-                    changes += column_requests(sheet_id, state.layout, positions, 1, None)
-                elif grown < rows:
-                    changes += column_requests(sheet_id, state.layout, positions, grown, rows)
+                changes += column_requests(sheet_id, state.layout, positions, grown, rows)
             sizes.append((state, rows, cols))
         return changes, sizes
 

@@ -6,6 +6,7 @@ the hidden ``Key`` column, so people can sort, filter, insert rows and move colu
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -67,8 +68,12 @@ def _tab(name: str, *columns: Column) -> Tab:
     return Tab(name, (Column(KEY), *columns, Column(STATUS, width=STATUS_WIDTH, wrap=True)))
 
 
+# Dropdown choices: none may be the beginning of another, or Google's AutoInput (Excel's
+# AutoComplete) finishes a typed "remove" as the longer choice already in the column.
 REMOVE = "remove"
-REMOVE_AND_HOLD = "remove and hold for store"
+HOLD_FOR_STORE = "hold for store"
+# What the second choice was called before; still applied when found in a sheet.
+OLD_HOLD_FOR_STORE = "remove and hold for store"
 MOVE_PREFIX = "move to "
 
 PO_LINES = _tab(
@@ -107,8 +112,9 @@ ALLOCATIONS = _tab(
     Column(
         "Action",
         editable=True,
-        choices=(REMOVE, REMOVE_AND_HOLD),
-        note="remove, remove and hold for store, or move to PO:LINE",
+        choices=(REMOVE, HOLD_FOR_STORE),
+        note="remove (the units go back to ATP), hold for store (they go to the store hold), "
+        "or move to PO:LINE",
     ),
 )
 
@@ -140,3 +146,6 @@ SYNC_LOG = Tab(
 
 DATA_TABS = (PO_LINES, ALLOCATIONS, UNALLOCATED)
 TABS = (*DATA_TABS, SYNC_LOG)
+# Changes whenever the layout does (a column, a dropdown's choices, a note): a spreadsheet set up
+# for another layout is set up again, so that it does not keep offering old choices.
+LAYOUT_STAMP = hashlib.sha256(repr(TABS).encode()).hexdigest()[:16]

@@ -20,11 +20,13 @@ import engine as e
 from engine import mirror
 from sheets import cells, edits
 from sheets.backend import Backend, SheetsError, TabChanges, Value
-from sheets.layout import DATA_TABS, KEY, STATUS, SYNC_LOG, TABS, Kind, Tab
+from sheets.layout import DATA_TABS, KEY, LAYOUT_STAMP, STATUS, SYNC_LOG, TABS, Kind, Tab
 from sheets.rows import IDENTITY, desired, key_of
 from sheets.view import TabView
 
 Snapshot = dict[str, dict[str, dict[str, Any]]]  # tab -> key -> header -> encoded value
+# Kept in the snapshot beside the tabs: the layout the spreadsheet was last set up for.
+LAYOUT = "(layout)"
 # Columns whose cells only carry requests (emptied once applied): they are not part of a
 # row's state, so they take no part in telling whether the database changed a row.
 COMMANDS = {"Sync dates", "Action", "Allocate to"}
@@ -99,7 +101,7 @@ class Sync:
         """Apply people's edits through the engine and write each row's Status."""
         report = Report("pull", self.backend.label)
         run = self._begin()
-        self._pull(run, report)
+        self._pull(run, report, pushing=False)
         for tab in DATA_TABS:
             self._write_statuses(run, tab)
         return self._finish(run, report)
@@ -108,7 +110,7 @@ class Sync:
         """Pull, then push, on one read of the sheet."""
         report = Report("sync", self.backend.label)
         run = self._begin()
-        self._pull(run, report)
+        self._pull(run, report, pushing=True)
         # The push works from the database as the edits left it.
         run.want = desired(e.state(self.db))
         self._push(run, report)
@@ -119,24 +121,29 @@ class Sync:
     def _begin(self) -> _Run:
         grids = self.backend.read(TABS)
         views = {t.name: TabView.of(t, grids.get(t.name, [])) for t in TABS}
-        if any(v.missing for v in views.values()):
+        snapshot = mirror.load(self.db, self.backend.mirror)
+        touched: dict[str, dict[str, dict[str, Any] | None]] = {t.name: {} for t in DATA_TABS}
+        stamp = snapshot.get(LAYOUT, {}).get(LAYOUT)
+        if any(v.missing for v in views.values()) or stamp != {"stamp": LAYOUT_STAMP}:
             grids = self.backend.setup(TABS, grids)
             views = {t.name: TabView.of(t, grids.get(t.name, [])) for t in TABS}
             still = {n: v.missing for n, v in views.items() if v.missing}
             if still:
                 raise SheetsError(f"{self.backend.label} still lacks columns after setup: {still}")
+            touched[LAYOUT] = {LAYOUT: {"stamp": LAYOUT_STAMP}}
         return _Run(
             views=views,
-            snapshot=mirror.load(self.db, self.backend.mirror),
+            snapshot=snapshot,
             want=desired(e.state(self.db)),
             changes={t.name: TabChanges() for t in TABS},
             statuses={t.name: {} for t in DATA_TABS},
-            touched={t.name: {} for t in DATA_TABS},
+            touched=touched,
         )
 
     # --- pull -----------------------------------------------------------------------------
 
-    def _pull(self, run: _Run, report: Report) -> None:
+    def _pull(self, run: _Run, report: Report, *, pushing: bool) -> None:
+        """``pushing``: a push follows in the same run (and rewrites conflicting rows)."""
         today = self.clock().date()
         stamp = self.clock().strftime("%Y-%m-%d %H:%M UTC")
         for tab in DATA_TABS:
@@ -166,13 +173,20 @@ class Sync:
                         done = self._apply(run, tab, key, wanted, today)
                     except Conflict as exc:
                         # The database wins; the person's values are kept in Status, and the
-                        # row's cells show the database's again (the next push writes them):
-                        # typed again, they are judged against what the person now sees.
+                        # row's cells show the database's again once a push writes them:
+                        # typed again, they are judged against what the person then sees.
                         typed = ", ".join(f"{h} {cells.shown(v)}" for h, v in wanted.items())
-                        text = (
-                            f"refused: {exc}; not applied: {typed}. The row shows the "
-                            "database's values again: type yours again to apply them"
-                        )
+                        if pushing:
+                            then = (
+                                "The row shows the database's values again: type yours again "
+                                "to apply them"
+                            )
+                        else:
+                            then = (
+                                "The cells keep what was typed until the next push puts the "
+                                "database's values back; type yours again after it to apply them"
+                            )
+                        text = f"refused: {exc}; not applied: {typed}. {then}"
                         report.refused += 1
                         run.statuses[tab.name][r] = text
                         report.messages.append(f"{tab.name} row {r + 1} ({key}): {text}")
@@ -253,12 +267,11 @@ class Sync:
         if len(places) > 1:
             others = ", ".join(str(p + 1) for p in places if p != r)
             raise edits.Refusal(f"duplicated key {key}: row {others} has it too; delete the copy")
-        first, second = IDENTITY[tab.name]
-        shown_key = key_of(_text(view.cell(r, first)), _text(view.cell(r, second)))
+        shown_key = _shown_key(tab, view, r)
         if shown_key != key:
             raise edits.Refusal(
-                f"tampered key: the hidden Key says {key} but the row shows {shown_key}; "
-                "restore the row or delete it"
+                f"tampered key: the hidden Key says {key} but the row shows "
+                f"{shown_key or 'no line'}; restore the row or delete it"
             )
         row = run.want[tab.name].get(key)
         if row is None:
@@ -355,6 +368,11 @@ class Sync:
             r = places[0]
             before = stored.get(key)
             after: dict[str, Any] = {}
+            # A row showing another line than its key's (sorted without the hidden Key, say) is
+            # rewritten whole: what was typed on it was meant for the line it showed, and must
+            # not stay on the line it will show.
+            shown = _shown_key(tab, view, r)
+            dropped: list[str] = []
             for column in tab.columns:
                 h = column.header
                 if h == STATUS:
@@ -364,7 +382,9 @@ class Sync:
                 if cells.same(column.kind, raw, value):
                     after[h] = cells.encode(column.kind, value)
                     continue
-                if column.editable and before is not None and h in before:
+                if column.editable and shown != key:
+                    dropped.append(f"{h} {_as_typed(column.kind, raw)}")
+                elif column.editable and before is not None and h in before:
                     last = cells.decode(column.kind, before[h])
                     if not cells.same(column.kind, raw, last):
                         # A person's edit not applied yet: left for the next pull, which will
@@ -376,6 +396,20 @@ class Sync:
                 report.cells_written += 1
             if after != before:
                 touched[key] = after
+            if shown != key and (dropped or statuses.get(r, "").startswith("refused")):
+                text = (
+                    f"refused: this row showed {shown or 'no line'} but its hidden Key is {key} "
+                    f"(sorted or pasted without the Key column?); it shows {key} again"
+                )
+                if dropped:
+                    text += (
+                        f", and what it held is not applied: {', '.join(dropped)}. Type it "
+                        "again on the row of the line you meant"
+                    )
+                if not statuses.get(r, "").startswith("refused"):
+                    report.refused += 1
+                    report.messages.append(f"{tab.name} row {r + 1} ({key}): {text}")
+                statuses[r] = text
             for extra in places[1:]:
                 statuses.setdefault(extra, f"duplicate of row {r + 1}: delete this row")
         for key, places in view.rows.items():
@@ -472,6 +506,20 @@ def _next_rows(want: dict[str, Any], view: TabView) -> dict[str, int | None]:
         if places:
             following = places[0]
     return found
+
+
+def _shown_key(tab: Tab, view: TabView, r: int) -> str:
+    """The key row ``r``'s visible cells make ("" when they are empty)."""
+    first, second = (_text(view.cell(r, h)) for h in IDENTITY[tab.name])
+    return key_of(first, second) if first or second else ""
+
+
+def _as_typed(kind: Kind, raw: Value) -> str:
+    """A cell as a person reads it (a date, not its serial number), for a Status."""
+    try:
+        return cells.shown(cells.parse(kind, raw))
+    except cells.CellError:
+        return cells.shown(raw)
 
 
 def _encode_row(tab: Tab, row: dict[str, Any]) -> dict[str, Any]:

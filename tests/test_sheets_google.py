@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sheets.backend import Grid, SheetsError, TabChanges, Value
-from sheets.google import PROTECTION, GoogleSheet
+from sheets.google import PROTECTION, READ_ONLY_GREY, GoogleSheet
 from sheets.layout import ALLOCATIONS, PO_LINES, SYNC_LOG, TABS, UNALLOCATED, Tab
 from tests.sheets.expected import applied_rows, changes
 from tests.sheets.standin import PAYLOAD_LIMIT, SheetsStandin
@@ -190,7 +190,7 @@ def test_setup_creates_tabs_with_headers_frozen_hidden_key_protection_and_valida
     assert action["rule"]["condition"]["type"] == "ONE_OF_LIST"
     assert [v["userEnteredValue"] for v in action["rule"]["condition"]["values"]] == [
         "remove",
-        "remove and hold for store",
+        "hold for store",
     ]
     assert action["rule"]["strict"] is False and action["rule"]["showCustomUi"] is True
     # A person may type "move to PO:LINE" where the dropdown offers only the removals.
@@ -327,21 +327,48 @@ def test_rows_inserted_above_rows_with_deletions_cells_and_appends_in_two_writes
     assert after == applied(grids["Allocations"], change)
     keys = [r[0] for r in after[1:]]
     assert keys == ["n0", "u1", "u3", "n3a", "n3b", "u4", "n5", "u6", "n7"]
-    # The last dropdown set on Action covers every data row, the inserted ones included.
-    action = col(ALLOCATIONS, "Action")
-    last = [
-        v
-        for v in sheets_standin.validations(spreadsheet_id, "Allocations")
-        if v["range"]["startColumnIndex"] == action
-    ][-1]
-    assert last["rule"]["condition"]["type"] == "ONE_OF_LIST"
-    assert last["range"].get("startRowIndex") == 1 and "endRowIndex" not in last["range"]
+    # Inserted rows inherit the formats and dropdowns of the row below them (a data row, where
+    # the row above may be the header): nothing is formatted again.
+    (structural,) = [r.json() for r in sheets_standin.requests if r.op.endswith(".batchUpdate")][:1]
+    kinds = {kind for request in structural["requests"] for kind in request}
+    assert kinds == {"updateSheetProperties", "deleteDimension", "insertDimension"}
+    assert all(
+        not request["insertDimension"]["inheritFromBefore"]
+        for request in structural["requests"]
+        if "insertDimension" in request
+    )
+    tab = sheets_standin.book(spreadsheet_id).tab("Allocations")
+    action, arrival = col(ALLOCATIONS, "Action"), col(ALLOCATIONS, "Arrival date")
+    for row in range(1, len(after)):
+        rule = tab.rule_at(row, action)
+        assert rule is not None and rule["condition"]["type"] == "ONE_OF_LIST", row
+        assert tab.date_pattern(row, arrival) == "yyyy-mm-dd", row
     # And the object knows where rows went: the next write needs no read.
     sheets_standin.clear_requests()
     sheet.write({"Allocations": TabChanges(insert=[(1, ["n-1", "PO-x"])])})
     assert ops(sheets_standin) == ["spreadsheets.batchUpdate", "values.batchUpdate"]
     keys = [r[0] for r in sheets_standin.cells(spreadsheet_id, "Allocations")[1:]]
     assert keys[:2] == ["n-1", "n0"]
+
+
+def test_requests_use_no_field_google_deprecated(
+    sheets_standin: SheetsStandin, connect: Callable[..., GoogleSheet]
+) -> None:
+    spreadsheet_id = sheets_standin.create_spreadsheet(tabs=["Sheet1"])
+    sheet = set_up(connect, spreadsheet_id)
+    sheet.write({"PO lines": TabChanges(append=[po_row(f"k{i}", line=i) for i in range(1, 1200)])})
+    sheet.read(TABS)
+    sheet.write({"PO lines": TabChanges(insert=[(1, po_row("k0", line=1200))], delete=[5])})
+
+    assert sheets_standin.deprecated == []
+    formats = [
+        request["repeatCell"]["cell"]["userEnteredFormat"]
+        for r in sheets_standin.requests
+        if r.op == "spreadsheets.batchUpdate"
+        for request in r.json()["requests"]
+        if "repeatCell" in request
+    ]
+    assert {"rgbColor": READ_ONLY_GREY} in [f.get("backgroundColorStyle") for f in formats]
 
 
 @settings(
@@ -353,6 +380,10 @@ def test_any_mix_of_changes_gives_the_grid_worked_out_locally(
 ) -> None:
     sheets_standin.enforce_quota(False)  # dozens of examples against one stand-in
     spreadsheet_id = sheets_standin.create_spreadsheet(tabs=["Sheet1"])
+    if data.draw(st.booleans(), label="grid grown to fit its rows"):
+        # No empty row below the data: deleting every row meets Google's refusal to delete
+        # every non-frozen row.
+        sheets_standin.add_tab(spreadsheet_id, "Unallocated", rows=2)
     n = data.draw(st.integers(0, 8), label="rows")
     set_up(connect, spreadsheet_id).write(
         {"Unallocated": TabChanges(append=[[f"u{i}", f"SO-{i}", "A", i] for i in range(1, n + 1)])}

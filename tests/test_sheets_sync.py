@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 
 import engine as e
+from engine import mirror
 from sheets.backend import SheetsError
 from sheets.google import GoogleSheet, column_letters
-from sheets.layout import ALLOCATIONS, PO_LINES, SYNC_LOG, UNALLOCATED
-from sheets.sync import Report, Sync
+from sheets.layout import ALLOCATIONS, PO_LINES, SYNC_LOG, TABS, UNALLOCATED
+from sheets.sync import LAYOUT, Report, Sync
 from tests.helpers import allocation_map, po, so
 from tests.history import dump, events
 from tests.invariants import check_invariants
@@ -168,7 +169,7 @@ def test_each_kind_of_edit_is_applied_through_the_engine(book: Book) -> None:
     book.type(PO_LINES.name, "PO-1:2", "Store hold", 1)
     book.type(PO_LINES.name, "PO-2:1", "Arrival date", "2027-02-15")
     book.type(ALLOCATIONS.name, "SO-1:1", "Action", "remove")
-    book.type(ALLOCATIONS.name, "SO-3:1", "Action", "remove and hold for store")
+    book.type(ALLOCATIONS.name, "SO-3:1", "Action", "hold for store")
     book.type(ALLOCATIONS.name, "SO-2:1", "Action", "move to PO-2:1")
 
     report = book.pull()
@@ -241,6 +242,35 @@ def test_a_row_back_in_the_queue_goes_above_its_fifo_successor_whatever_the_sort
     assert book.keys(UNALLOCATED.name) == ["SO-3:1", "SO-4:1", "SO-2:1", "SO-1:1"]
 
 
+def test_a_tab_grown_to_fit_can_be_emptied_and_filled_again(book: Book, actor: e.Actor) -> None:
+    """Google refuses to delete every row below the frozen header: the last is cleared."""
+    book.standin.add_tab(book.id, UNALLOCATED.name, rows=2)  # a person made it small
+    for order in ("SO-1", "SO-2"):
+        e.remove(book.db, actor, "PO-1", 1, [e.LineRef(order)])
+    book.push()
+    assert book.keys(UNALLOCATED.name) == ["SO-1:1", "SO-2:1", "SO-5:1"]
+    grid = book.standin.tab_properties(book.id, UNALLOCATED.name)["gridProperties"]
+    assert grid["rowCount"] == 4  # grown to fit, no row to spare
+    # Every unallocated line is placed.
+    e.set_quantity(book.db, actor, "PO-2", 1, 20)
+    e.allocate(book.db, actor, "PO-2", 1, [e.LineRef("SO-1"), e.LineRef("SO-2")])
+
+    report = book.push()
+
+    assert book.keys(UNALLOCATED.name) == []
+    assert report.rows_deleted == 3
+    grid = book.standin.tab_properties(book.id, UNALLOCATED.name)["gridProperties"]
+    assert (grid["rowCount"], grid["frozenRowCount"]) == (2, 1)
+    assert len(book.standin.cells(book.id, UNALLOCATED.name)) == 1  # the header alone
+    # Pushes go on: a line back in the queue takes the cleared row.
+    e.remove(book.db, actor, "PO-2", 1, [e.LineRef("SO-1")])
+    book.push()
+    assert book.keys(UNALLOCATED.name) == ["SO-1:1"]
+    book.standin.clear_requests()
+    book.push()
+    assert [r.op for r in book.standin.requests] == ["values.batchGet"]
+
+
 def test_allocate_to_and_sync_dates(book: Book, actor: e.Actor) -> None:
     e.set_quantity(book.db, actor, "PO-2", 1, 12)  # room for SO-5 (9)
     e.set_arrival(book.db, actor, "PO-1", 1, date(2027, 1, 12))
@@ -263,6 +293,47 @@ def test_allocate_to_and_sync_dates(book: Book, actor: e.Actor) -> None:
     assert book.row(ALLOCATIONS.name, "SO-5:1")["PO"] == "PO-2"
 
 
+def test_no_dropdown_choice_is_the_beginning_of_another() -> None:
+    """Google's AutoInput (and Excel's AutoComplete) finish a typed value with a longer one
+    already in the column: "remove" became "remove and hold for store", and was applied."""
+    for tab in TABS:
+        for column in tab.columns:
+            words = [c.casefold() for c in column.choices]
+            clashes = [(a, b) for a in words for b in words if a != b and b.startswith(a)]
+            assert not clashes, (tab.name, column.header, clashes)
+
+
+def test_an_action_written_with_the_old_choice_still_applies(book: Book) -> None:
+    book.push()
+    book.type(ALLOCATIONS.name, "SO-3:1", "Action", "Remove and hold for store")
+
+    report = book.pull()
+
+    assert (report.applied, report.refused) == (1, 0), report.messages
+    assert e.review(book.db, "PO-1", 2).store_hold == 1
+    assert ("SO-3", 1) not in allocation_map(book.db)
+
+
+def test_a_sheet_set_up_with_the_old_choices_is_offered_the_new_ones(book: Book) -> None:
+    book.push()
+    # As an earlier version left it: the old dropdown, and no record of the layout it set up.
+    sheet = book.standin.book(book.id).tab(ALLOCATIONS.name)
+    (action,) = sheet.validations
+    old = [{"userEnteredValue": v} for v in ("remove", "remove and hold for store")]
+    action["rule"]["condition"]["values"] = old
+    mirror.save(book.db, book.backend().mirror, {LAYOUT: {LAYOUT: None}})
+
+    book.push()
+
+    *_, action = book.standin.validations(book.id, ALLOCATIONS.name)
+    offered = [v["userEnteredValue"] for v in action["rule"]["condition"]["values"]]
+    assert offered == ["remove", "hold for store"]
+    # Once: the next run finds the layout it set up.
+    book.standin.clear_requests()
+    book.push()
+    assert [r.op for r in book.standin.requests] == ["values.batchGet"]
+
+
 # --- pull: bad edits refused, the others applied -------------------------------------------------
 
 
@@ -279,6 +350,14 @@ def test_allocate_to_and_sync_dates(book: Book, actor: e.Actor) -> None:
         (PO_LINES.name, "PO-1:1", "Arrival date", "2026-11-01", "2026-11-01 is in the past"),
         (ALLOCATIONS.name, "SO-1:1", "Action", "delete it", "unknown action 'delete it'"),
         (ALLOCATIONS.name, "SO-1:1", "Action", "move to PO-1:2", "is SKU A, not B"),
+        # Cells that once stopped the whole pull with a traceback.
+        (PO_LINES.name, "PO-1:1", "Store hold", "--2", "text '--2' where a whole number"),
+        (PO_LINES.name, "PO-1:1", "Store hold", "²", "text '²' where a whole number"),
+        (PO_LINES.name, "PO-1:1", "Store hold", "99999999999", "at most 2,147,483,647"),
+        (UNALLOCATED.name, "SO-5:1", "Allocate to", "PO-1:99999999999", "at most 2,147,483,647"),
+        (UNALLOCATED.name, "SO-5:1", "Allocate to", "PO-1:²", "is not PO:LINE"),
+        (UNALLOCATED.name, "SO-5:1", "Allocate to", "PO 1:1", "PO number 'PO 1'"),
+        (ALLOCATIONS.name, "SO-1:1", "Action", "move to PO-2:99999999999", "at most 2,147,483,647"),
     ],
 )
 def test_a_bad_edit_is_refused_with_its_reason_while_the_others_apply(
@@ -363,6 +442,26 @@ def test_a_row_changed_in_the_database_and_the_sheet_is_a_conflict(
     book.type(PO_LINES.name, "PO-1:1", "Store hold", 2)
     assert book.both().applied == 1
     assert e.review(book.db, "PO-1", 1).store_hold == 2
+
+
+def test_a_conflict_found_by_a_pull_alone_says_the_next_push_restores_the_row(
+    book: Book, actor: e.Actor
+) -> None:
+    book.push()
+    e.set_store_hold(book.db, actor, "PO-1", 1, 1)
+    book.type(PO_LINES.name, "PO-1:1", "Store hold", 2)
+
+    assert book.pull().refused == 1
+
+    # No push ran: the cell still holds what the person typed, and Status says so.
+    status = book.status(PO_LINES.name, "PO-1:1")
+    assert "not applied: Store hold 2" in status
+    assert "shows the database's values again" not in status
+    assert "the next push puts the database's values back" in status
+    assert book.row(PO_LINES.name, "PO-1:1")["Store hold"] == 2
+    book.push()
+    assert book.row(PO_LINES.name, "PO-1:1")["Store hold"] == 1
+    assert e.review(book.db, "PO-1", 1).store_hold == 1
 
 
 # --- the person reshaping the sheet --------------------------------------------------------------

@@ -202,7 +202,7 @@ def test_setup_adds_dropdowns_checks_and_date_validation(book: Workbook, path: P
     ]
     allocs = sheet(path, ALLOCATIONS.name)
     (action,) = allocs.data_validations.dataValidation
-    assert action.formula1 == '"remove,remove and hold for store"'
+    assert action.formula1 == '"remove,hold for store"'
     # A hint, not a rule: "move to PO-1:2" must be typeable.
     assert not action.showErrorMessage
     column = letter_of(allocs, "Action")

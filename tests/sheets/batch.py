@@ -327,18 +327,20 @@ def _insert_dimension(book: Book, p: dict[str, Any]) -> None:
         raise invalid("range must name ROWS or COLUMNS with startIndex < endIndex.")
     if start > sheet.size(dimension):
         raise invalid(f"range.startIndex {start} is past the end of the sheet.")
-    if p.get("inheritFromBefore") and start == 0:
+    before = bool(p.get("inheritFromBefore"))
+    if before and start == 0:
         raise invalid("Cannot inherit properties from before the first row or column.")
     other = sheet.col_count if dimension == "ROWS" else sheet.row_count
     book.check_growth((end - start) * other)
-    sheet.insert(dimension, start, end - start)
+    sheet.insert(dimension, start, end - start, inherit="before" if before else "after")
 
 
 @handles("deleteDimension")
 def _delete_dimension(book: Book, p: dict[str, Any]) -> None:
     sheet, dimension, start, end = dimension_range(book, p.get("range"))
-    if end - start >= sheet.size(dimension):
-        raise invalid(f"You can't delete all the {dimension.lower()} on the sheet.")
+    frozen = sheet.grid_extra.get("frozenRowCount" if dimension == "ROWS" else "frozenColumnCount")
+    if sheet.size(dimension) - (end - start) <= (frozen or 0):
+        raise invalid(f"Sorry, it is not possible to delete all non-frozen {dimension.lower()}.")
     sheet.delete(dimension, start, end)
 
 

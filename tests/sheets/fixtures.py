@@ -61,10 +61,12 @@ def make_client(
 
 @pytest.fixture
 def sheets_standin() -> Iterator[SheetsStandin]:
-    """A started stand-in, stopped after the test; a stand-in bug fails the test."""
+    """A started stand-in, stopped after the test; a stand-in bug fails the test, and so does a
+    request that sets a field Google's discovery document marks deprecated."""
     with SheetsStandin() as standin:
         yield standin
         assert not standin.internal_errors, f"Sheets stand-in failed: {standin.internal_errors}"
+        assert not standin.deprecated, f"deprecated Sheets fields sent: {standin.deprecated}"
 
 
 @pytest.fixture

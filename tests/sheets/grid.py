@@ -35,6 +35,12 @@ _GRID_KEYS = {
     "COLUMNS": ("startColumnIndex", "endColumnIndex"),
 }
 Span = Callable[[int, int | None], tuple[int, int | None] | None]
+# What Sheets keeps per cell (a new row inherits it from its neighbour), and what is anchored to
+# ranges, for ``Sheet._remap``.
+CELL_FORMATS = frozenset({"validations", "formats"})
+OTHER_ANCHORED = frozenset(
+    {"protected", "merges", "banded", "conditional", "basic_filter", "metadata"}
+)
 
 
 def exceeds(title: str, box: str, rows: int, cols: int) -> Exception:
@@ -142,6 +148,18 @@ def _move_block(items: list[Any], start: int, end: int, to: int) -> None:
 def _insert_span(s: int, n: int) -> Span:
     def span(a: int, b: int | None) -> tuple[int, int | None]:
         return (a if a < s else a + n), (None if b is None else b if b <= s else b + n)
+
+    return span
+
+
+def _inherit_span(s: int, n: int, before: bool) -> Span:
+    """Like ``_insert_span``, but a range holding the row the new ones inherit from (``s - 1``
+    before, ``s`` after) grows over them."""
+
+    def span(a: int, b: int | None) -> tuple[int, int | None]:
+        if before:
+            return (a if a < s else a + n), (None if b is None else b if b < s else b + n)
+        return (a if a <= s else a + n), (None if b is None else b if b <= s else b + n)
 
     return span
 
@@ -328,7 +346,15 @@ class Sheet:
 
     # --- structure ------------------------------------------------------------------------------
 
-    def insert(self, dimension: str, start: int, count: int) -> None:
+    def insert(self, dimension: str, start: int, count: int, *, inherit: str | None = None) -> None:
+        """Insert ``count`` rows or columns at ``start``. ``inherit`` "before" or "after": the
+        new ones take the formats and data validation of the row (column) before or after
+        them, as insertDimension's ``inheritFromBefore`` documents; None: they take none."""
+        if inherit is not None:
+            self._remap(dimension, _inherit_span(start, count, inherit == "before"), CELL_FORMATS)
+            self._remap(dimension, _insert_span(start, count), OTHER_ANCHORED)
+        else:
+            self._remap(dimension, _insert_span(start, count))
         if dimension == "ROWS":
             self.cells[start:start] = [[] for _ in range(count)]
             self.row_props[start:start] = [None] * count
@@ -338,7 +364,6 @@ class Sheet:
                     row[start:start] = [None] * count
             self.col_props[start:start] = [None] * count
             self.col_count += count
-        self._remap(dimension, _insert_span(start, count))
 
     def delete(self, dimension: str, start: int, end: int) -> None:
         if dimension == "ROWS":
@@ -386,7 +411,10 @@ class Sheet:
             elif want < have:
                 self.delete(dimension, want, have)
 
-    def _remap(self, dimension: str, span: Span) -> None:
+    def _remap(
+        self, dimension: str, span: Span, which: frozenset[str] = CELL_FORMATS | OTHER_ANCHORED
+    ) -> None:
+        """Move what is anchored to the grid (``which`` of it) by ``span``."""
         first, last = _GRID_KEYS[dimension]
 
         def fix(grid: dict[str, Any], start: str = first, end: str = last) -> bool:
@@ -399,9 +427,12 @@ class Sheet:
                 grid[end] = moved[1]
             return True
 
+        if "validations" in which:
+            self.validations = [v for v in self.validations if fix(v["range"])]
+            self.formats = [f for f in self.formats if fix(f["range"])]
+        if "protected" not in which:
+            return
         self.protected = [p for p in self.protected if fix(p["range"])]
-        self.validations = [v for v in self.validations if fix(v["range"])]
-        self.formats = [f for f in self.formats if fix(f["range"])]
         self.merges = [m for m in self.merges if fix(m)]
         self.banded = [b for b in self.banded if fix(b["range"])]
         for rule in self.conditional:

@@ -6,8 +6,10 @@ empty cells the API leaves out, a batch that counts differently than expected, a
 over 2 MB. This server answers over real HTTP on 127.0.0.1 at the paths of
 ``sheets.googleapis.com`` (``/v4/spreadsheets/...``) plus an OAuth ``/token`` endpoint, holds
 spreadsheets in memory, refuses what Google refuses in Google's words, records every request, and
-fails on demand. It also lets a test act as a person in the browser: type into cells, sort,
-insert and delete rows, move columns. See DESIGN.md section 4.
+fails on demand. Every request is checked against Google's discovery document of the API
+(``tests.sheets.discovery``): unknown fields and parameters are refused, deprecated fields noted.
+It also lets a test act as a person in the browser: type into cells, sort, insert and delete
+rows, move columns. See DESIGN.md section 4.
 
 Use it as a context manager (or the ``sheets_standin`` fixture)::
 
@@ -38,7 +40,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from tests.local_server import LocalServer
-from tests.sheets import batch, routes, values
+from tests.sheets import batch, discovery, routes, values
 from tests.sheets.auth import ServiceAccountKey, TokenAuthority
 from tests.sheets.cells import ApiError, column_index, person_input
 from tests.sheets.grid import CELL_LIMIT, DEFAULT_COLUMNS, DEFAULT_ROWS, Book, Sheet
@@ -72,10 +74,15 @@ class Recorded:
     status: int
     time: float
     response_bytes: int
+    body: bytes = b""
 
     @property
     def ok(self) -> bool:
         return 200 <= self.status < 300
+
+    def json(self) -> Any:
+        """The request body as JSON."""
+        return json.loads(self.body)
 
 
 @dataclass
@@ -106,6 +113,8 @@ class SheetsStandin(LocalServer):
         self.cell_limit = cell_limit
         self.project_id = project_id
         self.internal_errors: list[str] = []  # stand-in bugs: the fixture fails the test on any
+        # Fields the discovery document marks deprecated that requests set ("op: path").
+        self.deprecated: list[str] = []
         self._lock = threading.RLock()
         self._rng = random.Random(seed)
         self._clock_offset = 0.0
@@ -337,14 +346,20 @@ class SheetsStandin(LocalServer):
         *,
         descending: bool = False,
         header_rows: int = 1,
+        columns: tuple[str | int, str | int] | None = None,
     ) -> None:
         """Data > Sort range on every row below the header, by one column (a header text, a
-        column letter or a 1-based number). Cell values move; row properties stay put."""
+        column letter or a 1-based number). Cell values move; row properties stay put.
+        ``columns``: the first and last column of the range selected (by default all), as when
+        a person selects only the columns they see: the others keep their values."""
         with self._lock:
             sheet = self._tab(spreadsheet_id, tab)
             col = column_at(sheet, by)
+            c0, c1 = 0, sheet.col_count
+            if columns is not None:
+                c0, c1 = column_at(sheet, columns[0]), column_at(sheet, columns[1]) + 1
             last = max((r + 1 for r, row in enumerate(sheet.cells) if row), default=0)
-            sheet.sort(header_rows, max(last, header_rows), 0, sheet.col_count, [(col, descending)])
+            sheet.sort(header_rows, max(last, header_rows), c0, c1, [(col, descending)])
 
     def insert_rows(
         self,
@@ -487,6 +502,7 @@ class SheetsStandin(LocalServer):
             status,
             arrived,
             size,
+            body,
         )
         with self._lock:
             (self._token_requests if record.kind == "token" else self._requests).append(record)
@@ -556,6 +572,8 @@ class SheetsStandin(LocalServer):
 
     def _call(self, route: Route, query: dict[str, list[str]], body: bytes) -> dict[str, Any]:
         data = json_body(body) if route.op in JSON_BODIES else {}
+        discovery.check_query(route.op, query)
+        self.deprecated += [f"{route.op}: {path}" for path in discovery.check_body(route.op, data)]
         if route.op == "spreadsheets.create":
             return self._create(data)
         book = self._books.get(route.spreadsheet_id)
