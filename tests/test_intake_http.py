@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -327,6 +328,8 @@ def problems(reply: requests.Response) -> list[tuple[int | None, str | None, str
 
 
 GOOD = order("SO-1", (1, "A", 1))
+# Two days after now: no shop places an order that far ahead of the clock.
+AHEAD = (datetime.now(UTC) + timedelta(days=2)).isoformat(timespec="seconds")
 
 
 @pytest.mark.parametrize(
@@ -346,6 +349,36 @@ GOOD = order("SO-1", (1, "A", 1))
                     "placed_at '2026-11-31T09:00:00Z' is not an ISO 8601 date-time",
                 )
             ],
+        ),
+        (
+            [{**GOOD, "placed_at": "0001-01-01T00:00:00+14:00"}],
+            [
+                (
+                    0,
+                    "SO-1",
+                    "placed_at",
+                    "placed_at '0001-01-01T00:00:00+14:00' is before 2000-01-01",
+                )
+            ],
+        ),
+        (
+            [{**GOOD, "placed_at": "9999-12-31T23:59:59-23:59"}],
+            [
+                (
+                    0,
+                    "SO-1",
+                    "placed_at",
+                    "placed_at '9999-12-31T23:59:59-23:59' is more than a day in the future",
+                )
+            ],
+        ),
+        (
+            [{**GOOD, "placed_at": "1999-12-31T23:59:59Z"}],
+            [(0, "SO-1", "placed_at", "placed_at '1999-12-31T23:59:59Z' is before 2000-01-01")],
+        ),
+        (
+            [{**GOOD, "placed_at": AHEAD}],
+            [(0, "SO-1", "placed_at", f"placed_at {AHEAD!r} is more than a day in the future")],
         ),
         (
             [{**GOOD, "placed_at": "2026-11-02T09:00:00"}],
@@ -425,6 +458,10 @@ GOOD = order("SO-1", (1, "A", 1))
     ids=[
         "missing-order",
         "no-such-date",
+        "year-1-east-of-utc",
+        "year-9999-west-of-utc",
+        "before-2000",
+        "days-ahead",
         "no-offset",
         "quantity-0",
         "quantity-fraction",
@@ -453,11 +490,89 @@ def test_a_malformed_order_is_400_with_a_reason_per_field_and_stores_nothing(
 
 
 @pytest.mark.parametrize(
+    ("lines", "expected"),
+    [
+        (
+            [{"line": 99_999_999_999, "sku": "A", "quantity": 1}],
+            [(0, "SO-1", "lines[0].line", "line 99999999999 must be at most 2,147,483,647")],
+        ),
+        (
+            [{"line": 1, "sku": "A", "quantity": 99_999_999_999}],
+            [
+                (
+                    0,
+                    "SO-1",
+                    "lines[0].quantity",
+                    "quantity 99999999999 must be at most 2,147,483,647",
+                )
+            ],
+        ),
+        (
+            [{"line": 1, "sku": "A", "quantity": 1}, {"line": 2, "sku": "A", "quantity": 2**31}],
+            [(0, "SO-1", "lines[1].quantity", "quantity 2147483648 must be at most 2,147,483,647")],
+        ),
+        (
+            [{"line": "2147483648", "sku": "A", "quantity": 1e10}],
+            [
+                (0, "SO-1", "lines[0].line", "line 2147483648 must be at most 2,147,483,647"),
+                (
+                    0,
+                    "SO-1",
+                    "lines[0].quantity",
+                    "quantity 10000000000 must be at most 2,147,483,647",
+                ),
+            ],
+        ),
+    ],
+    ids=["line", "quantity", "second-line-quantity", "as-text-and-float"],
+)
+def test_a_number_too_big_for_its_column_is_400_naming_the_field_never_503(
+    intake: Intake, supplied: e.Database, lines: list[dict[str, Any]], expected: list[Any]
+) -> None:
+    """Lines and quantities are 32-bit INTEGER columns: a bigger number is the sender's mistake,
+    refused before the database would fail the write (a 503 would have the sender retry it
+    for ever)."""
+    before = dump(supplied)
+
+    reply = intake.post([{**GOOD, "lines": lines}])
+
+    assert reply.status_code == 400, reply.text
+    assert problems(reply) == expected
+    assert dump(supplied) == before
+    assert intake.counts() == {"invalid": 1.0}
+    # The largest number the column holds is taken.
+    biggest = {"line": 2**31 - 1, "sku": "B", "quantity": 2**31 - 1}
+    taken = intake.post([{**GOOD, "lines": [biggest]}])
+    assert taken.status_code == 200, taken.text
+    assert taken.json()["lines"][0]["quantity"] == 2**31 - 1
+    check_invariants(supplied)
+
+
+def test_an_order_placed_a_little_ahead_of_our_clock_is_taken(intake: Intake) -> None:
+    """A shop's clock may run ahead of ours: up to a day is taken as it is."""
+    soon = (datetime.now(UTC) + timedelta(hours=23)).isoformat()
+
+    reply = intake.post([order("SO-1", (1, "A", 1), placed=soon)])
+
+    assert reply.status_code == 200, reply.text
+
+
+@pytest.mark.parametrize(
     ("raw", "error"),
     [
         (b'{"sales_orders": [', "the body is not JSON: Expecting value (line 1 column 19)"),
         (b"", "the body is not JSON: Expecting value (line 1 column 1)"),
         (b"\xff\xfe\xfd", "the body is not JSON: it is not UTF-8 text"),
+        (
+            b"[" * 100_000 + b"]" * 100_000,
+            "the body is not usable JSON: its lists and objects are nested too deeply",
+        ),
+        (
+            b'[{"order": "SO-1", "lines": [{"line": 1, "sku": "A", "quantity": '
+            + b"9" * 5000
+            + b"}]}]",
+            "the body is not usable JSON: a number of 5000 digits (no field takes more than 64)",
+        ),
         (b"[]", "no orders: give at least one"),
         (b'{"sales_orders": []}', "no orders: give at least one"),
         (
@@ -478,6 +593,8 @@ def test_a_malformed_order_is_400_with_a_reason_per_field_and_stores_nothing(
         "truncated",
         "empty",
         "not-utf8",
+        "nested-100000-deep",
+        "number-of-5000-digits",
         "empty-list",
         "empty-sales-orders",
         "a-string",
