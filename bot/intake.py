@@ -8,6 +8,8 @@ answer tells, per line, the PO line it got or that it waits.
 
 Sending the same orders again is safe: an order already stored exactly so changes nothing and
 the answer is the same, so a sender that lost an answer (a timeout, a 503) simply sends again.
+An order already stored is never rewritten from here: sent with other contents it is a 409
+naming each field that differs (a changed order comes through ``preorder import``, audited).
 
 | status | when | stored |
 |---|---|---|
@@ -15,6 +17,7 @@ the answer is the same, so a sender that lost an answer (a timeout, a 503) simpl
 | 400 | not JSON, or an invalid field (each named in ``problems``) | nothing |
 | 401 | signature missing or wrong | nothing |
 | 405 | not a POST | nothing |
+| 409 | an order is stored with other contents (each difference in ``conflicts``) | nothing |
 | 413 | body over ``MAX_BODY`` | nothing |
 | 422 | a rule refuses the change | nothing |
 | 503 | the database is unavailable (``Retry-After``) | nothing |
@@ -39,7 +42,16 @@ from bot.intake_batch import Batcher
 from bot.intake_orders import BadOrders, answer, parse_orders, tally
 from bot.metrics import Metrics
 from bot.server import WSGIApp
-from engine import Actor, Database, EngineError, OrderLineState, SORecord, Source, StorageError
+from engine import (
+    Actor,
+    Conflict,
+    Database,
+    EngineError,
+    OrderLineState,
+    SORecord,
+    Source,
+    StorageError,
+)
 
 log = logging.getLogger("bot.intake")
 
@@ -179,6 +191,27 @@ def _store(batcher: Batcher, orders: list[SORecord], started: float) -> dict[str
         ) from None
     except DBAPIError as exc:
         raise _unavailable(exc, count) from None
+    except Conflict as exc:
+        place = {o.order: i for i, o in enumerate(orders)}
+        raise Reply(
+            "409 Conflict",
+            {
+                "error": "orders already stored with other contents; nothing was stored (send "
+                "an order as first sent; a changed order comes through 'preorder import')",
+                "conflicts": [
+                    {
+                        "index": place.get(d.record),
+                        "order": d.record,
+                        "field": d.field,
+                        "stored": d.stored,
+                        "sent": d.sent,
+                    }
+                    for d in exc.differences
+                ],
+            },
+            result="conflict",
+            count=count,
+        ) from None
     except EngineError as exc:
         raise Reply(
             "422 Unprocessable Content", {"error": str(exc)}, result="refused", count=count

@@ -243,18 +243,126 @@ def test_a_replay_beside_a_new_order_stores_only_the_new_one(
     check_invariants(supplied)
 
 
-def test_an_order_sent_again_with_a_new_line_gains_the_line(
+def conflicts(reply: requests.Response) -> list[tuple[int, str, str, Any, Any]]:
+    data = reply.json()
+    assert data["error"].startswith("orders already stored with other contents; nothing was")
+    return [(c["index"], c["order"], c["field"], c["stored"], c["sent"]) for c in data["conflicts"]]
+
+
+STORED = order("SO-1", (1, "A", 3), (2, "B", 1))
+
+
+@pytest.mark.parametrize(
+    ("changed", "expected"),
+    [
+        (
+            order("SO-1", (1, "A", 2), (2, "B", 1)),
+            [(0, "SO-1", "lines[0].quantity", 3, 2)],
+        ),
+        (
+            order("SO-1", (1, "B", 3), (2, "B", 1)),
+            [(0, "SO-1", "lines[0].sku", "A", "B")],
+        ),
+        (
+            {**STORED, "customer": "someone else"},
+            [(0, "SO-1", "customer", "customer of SO-1", "someone else")],
+        ),
+        (
+            {**STORED, "placed_at": "2026-11-01T09:00:00+00:00"},
+            [(0, "SO-1", "placed_at", "2026-11-02T09:00:00+00:00", "2026-11-01T09:00:00+00:00")],
+        ),
+        (
+            order("SO-1", (1, "A", 3), (2, "B", 1), (3, "A", 1)),
+            [(0, "SO-1", "lines[2]", None, {"line": 3, "sku": "A", "quantity": 1})],
+        ),
+        (
+            order("SO-1", (1, "A", 3)),
+            [(0, "SO-1", "lines", {"line": 2, "sku": "B", "quantity": 1}, None)],
+        ),
+        (
+            {
+                **order("SO-1", (2, "A", 1), (1, "B", 3)),
+                "customer": "Bob",
+                "placed_at": "2026-11-02T10:00:00+01:00",  # the same instant: no conflict
+            },
+            [
+                (0, "SO-1", "customer", "customer of SO-1", "Bob"),
+                (0, "SO-1", "lines[0].sku", "B", "A"),
+                (0, "SO-1", "lines[1].sku", "A", "B"),
+            ],
+        ),
+    ],
+    ids=["quantity", "sku", "customer", "placed_at", "line-added", "line-left-out", "several"],
+)
+def test_an_order_posted_again_with_other_contents_is_409_naming_each_field_and_changes_nothing(
+    intake: Intake, supplied: e.Database, changed: dict[str, Any], expected: list[Any]
+) -> None:
+    """A stored order is not rewritten by a post: a changed order comes through the import,
+    audited as such. The sender is told which fields differ from what is stored."""
+    assert intake.post([STORED]).status_code == 200
+    before = dump(supplied)
+
+    reply = intake.post([changed])
+
+    assert reply.status_code == 409, reply.text
+    assert conflicts(reply) == expected
+    assert dump(supplied) == before
+    assert intake.counts() == {"accepted": 1.0, "conflict": 1.0}
+    check_invariants(supplied)
+
+
+def test_a_conflicting_order_beside_new_ones_stores_none_of_them(
     intake: Intake, supplied: e.Database
 ) -> None:
-    assert intake.post(order("SO-1", (1, "A", 3))).status_code == 200
+    assert intake.post([order("SO-1", (1, "A", 3))]).status_code == 200
+    before = dump(supplied)
 
-    reply = intake.post(order("SO-1", (1, "A", 3), (2, "A", 2)))
+    reply = intake.post(
+        [order("SO-2", (1, "A", 1)), order("SO-1", (1, "A", 4)), order("SO-3", (1, "A", 1))]
+    )
 
-    assert [(x["line"], x["status"]) for x in reply.json()["lines"]] == [
-        (1, "allocated"),
-        (2, "allocated"),
-    ]
-    assert intake.counts() == {"accepted": 2.0}
+    assert reply.status_code == 409, reply.text
+    assert conflicts(reply) == [(1, "SO-1", "lines[0].quantity", 3, 4)]
+    assert dump(supplied) == before
+    assert intake.counts() == {"accepted": 1.0, "conflict": 3.0}
+
+
+def test_the_same_order_again_without_its_customer_or_in_another_offset_is_no_conflict(
+    intake: Intake, supplied: e.Database
+) -> None:
+    first = intake.post([STORED])
+    assert first.status_code == 200
+    before = dump(supplied)
+    same = {k: v for k, v in STORED.items() if k != "customer"}
+    same["placed_at"] = "2026-11-02T04:00:00-05:00"
+
+    again = intake.post([same])
+
+    assert again.status_code == 200, again.text
+    assert again.json() == first.json()
+    assert dump(supplied) == before
+    assert intake.counts() == {"accepted": 1.0, "duplicate": 1.0}
+
+
+def test_two_versions_of_a_new_order_posted_at_once_store_one_and_refuse_the_other(
+    pg_db: e.Database, serve_intake: ServeIntake
+) -> None:
+    db = pg_db
+    e.apply_records(db, e.Actor("seed", e.Source.CLI), [po("PO-1", (1, "A", 10, "2027-01-10"))])
+    intake = serve_intake(db)
+    versions = [[order("SO-1", (1, "A", q))] for q in (1, 2, 3, 4) for _ in range(3)]
+
+    with ThreadPoolExecutor(12) as pool:
+        replies = list(pool.map(intake.post, versions))
+
+    stored = e.order_lines(db, ["SO-1"])[0].quantity
+    for version, reply in zip(versions, replies, strict=True):
+        sent = version[0]["lines"][0]["quantity"]
+        assert reply.status_code == (200 if sent == stored else 409), reply.text
+    assert e.review(db, "PO-1", 1).allocated == stored
+    counts = intake.counts()
+    assert counts["accepted"] == 1.0 and counts["conflict"] == 9.0
+    check_invariants(db)
 
 
 def test_one_order_sent_by_many_at_once_is_stored_once(
