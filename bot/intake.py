@@ -18,7 +18,7 @@ naming each field that differs (a changed order comes through ``preorder import`
 | 401 | signature missing or wrong | nothing |
 | 405 | not a POST | nothing |
 | 409 | an order is stored with other contents (each difference in ``conflicts``) | nothing |
-| 413 | body over ``MAX_BODY`` | nothing |
+| 413 | body over ``MAX_BODY`` (refused by the server as it arrives, in plain text) | nothing |
 | 422 | a rule refuses the change | nothing |
 | 503 | the database is unavailable (``Retry-After``) | nothing |
 | 500 | a fault of ours (logged with its traceback) | nothing |
@@ -41,7 +41,7 @@ import engine
 from bot.intake_batch import Batcher
 from bot.intake_orders import BadOrders, answer, parse_orders, tally
 from bot.metrics import Metrics
-from bot.server import WSGIApp
+from bot.server import ORDERS_MAX_BODY, WSGIApp
 from engine import (
     Actor,
     Conflict,
@@ -55,7 +55,7 @@ from engine import (
 
 log = logging.getLogger("bot.intake")
 
-MAX_BODY = 1024 * 1024
+MAX_BODY = ORDERS_MAX_BODY  # the server refuses a bigger one as it arrives
 SIGNATURE_HEADER = "X-Preorder-Signature"
 SIGNATURE_PREFIX = "sha256="
 RETRY_AFTER_SECONDS = 5

@@ -730,8 +730,9 @@ def test_a_body_over_the_limit_is_413(intake: Intake, supplied: e.Database) -> N
 
     reply = intake.post(None, raw=raw)
 
+    # Refused by the server as the body arrives, before the intake reads it.
     assert reply.status_code == 413
-    assert "over 1048576 bytes" in reply.json()["error"]
+    assert "1048576" in reply.text
     assert dump(supplied) == before
 
 
