@@ -112,11 +112,14 @@ def wsgi_app(
     db: Database,
     *,
     slack: bool = True,
+    signing_secret: str = "",
     metrics: Metrics | None = None,
     intake: WSGIApp | None = None,
 ) -> Router:
     """The routes ``serve`` answers: the health check, (``slack``: unless Slack's requests
-    come over Socket Mode) Slack's requests, the metrics and the order intake when given."""
+    come over Socket Mode) Slack's requests, the metrics and the order intake when given.
+    With the ``signing_secret``, a Slack request is checked to be signed and readable before
+    Bolt reads it (``bot.slack_requests``)."""
     router = Router()
     router.add(HEALTH_PATH, health(db))
     if metrics is not None:
@@ -126,7 +129,12 @@ def wsgi_app(
     if slack:
         from slack_bolt.adapter.wsgi import SlackRequestHandler
 
-        router.add(SLACK_PATH, SlackRequestHandler(app, path=SLACK_PATH), SLACK_MAX_BODY)
+        handler: WSGIApp = SlackRequestHandler(app, path=SLACK_PATH)
+        if signing_secret:
+            from bot.slack_requests import checked
+
+            handler = checked(handler, signing_secret)
+        router.add(SLACK_PATH, handler, SLACK_MAX_BODY)
     return router
 
 
@@ -238,7 +246,14 @@ def serve(
                 )
             announce("Connected to Slack in Socket Mode")
         intake = _intake(db, service, metrics)
-        router = wsgi_app(app, db, slack=socket is None, metrics=metrics, intake=intake)
+        router = wsgi_app(
+            app,
+            db,
+            slack=socket is None,
+            signing_secret=settings.slack_signing_secret,
+            metrics=metrics,
+            intake=intake,
+        )
         server = HttpServer(router, host, settings.port if port is None else port)
         scheduler = _scheduler(service, db, app, metrics)
 
