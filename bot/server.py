@@ -108,7 +108,7 @@ def health(db: Database, timeout: float = HEALTH_TIMEOUT) -> WSGIApp:
 
 
 def wsgi_app(
-    app: App,
+    app: App | None,
     db: Database,
     *,
     slack: bool = True,
@@ -126,7 +126,7 @@ def wsgi_app(
         router.add(METRICS_PATH, metrics.wsgi())
     if intake is not None:
         router.add(ORDERS_PATH, intake, ORDERS_MAX_BODY)
-    if slack:
+    if slack and app is not None:
         from slack_bolt.adapter.wsgi import SlackRequestHandler
 
         handler: WSGIApp = SlackRequestHandler(app, path=SLACK_PATH)
@@ -209,6 +209,7 @@ def serve(
     settings: SlackSettings,
     db: Database,
     *,
+    slack: bool = True,
     service: ServiceSettings | None = None,
     host: str = "0.0.0.0",
     port: int | None = None,
@@ -216,11 +217,11 @@ def serve(
 ) -> None:
     """Run until SIGTERM or SIGINT. Over HTTP, Slack's requests come to ``/slack/events``; in
     Socket Mode (an app token is set) they come over Slack's socket, and the HTTP server still
-    answers ``/healthz``, ``/metrics`` and (with an intake secret) ``/orders``. The scheduler
-    (unless ``service.scheduler`` is off) starts once the server listens; on a signal the
-    server stops taking requests and finishes those in flight, no new job run starts, and the
-    running one finishes before the process ends."""
-    from bot.app import create_app
+    answers ``/healthz``, ``/metrics`` and (with an intake secret) ``/orders``. Without
+    ``slack`` (no Slack settings) there is no Slack face: the rest runs, and the jobs that need
+    Slack (the digest) are off. The scheduler (unless ``service.scheduler`` is off) starts once
+    the server listens; on a signal the server stops taking requests and finishes those in
+    flight, no new job run starts, and the running one finishes before the process ends."""
     from bot.metrics import Metrics, count_allocations
     from bot.service_settings import load_service_settings
 
@@ -228,28 +229,12 @@ def serve(
     metrics = Metrics()
     stop_counting = count_allocations(metrics)
     try:
-        app = create_app(settings, db, metrics=metrics)
-        socket = None
-        if settings.socket_mode:
-            from slack_bolt.adapter.socket_mode import SocketModeHandler
-            from slack_sdk.errors import SlackClientNotConnectedError
-
-            socket = SocketModeHandler(app, app_token=settings.slack_app_token)
-            socket.connect()  # raises SlackApiError when Slack refuses the app token
-            if not socket.client.is_connected():
-                # A refused websocket handshake is only logged by slack_sdk, which would retry
-                # in the background while this process claimed to be connected.
-                socket.close()
-                raise SlackClientNotConnectedError(
-                    "Slack's socket did not open (the websocket handshake was refused); "
-                    "check that Socket Mode is on for the app"
-                )
-            announce("Connected to Slack in Socket Mode")
+        app, socket = _slack_face(settings, db, metrics, announce) if slack else (None, None)
         intake = _intake(db, service, metrics)
         router = wsgi_app(
             app,
             db,
-            slack=socket is None,
+            slack=app is not None and socket is None,
             signing_secret=settings.slack_signing_secret,
             metrics=metrics,
             intake=intake,
@@ -267,12 +252,19 @@ def serve(
             threading.Thread(target=stop, daemon=True).start()
 
         _on_signals(on_signal)
+        if app is None:
+            log.info(
+                "Slack face is off: no PREORDER_SLACK_* settings (the order intake, the jobs "
+                "that need no Slack, %s and %s run)",
+                HEALTH_PATH,
+                METRICS_PATH,
+            )
         # Announced only now: whoever waits for this line may send SIGTERM at once, and before
         # the handler above it would kill the process with requests and acks in flight.
         routes = f"health: {HEALTH_PATH}, metrics: {METRICS_PATH}"
         if intake is not None:
             routes += f", orders: {ORDERS_PATH}"
-        if socket is None:
+        if app is not None and socket is None:
             announce(f"Serving Slack requests on {server.url}{SLACK_PATH} ({routes})")
         else:
             announce(f"Serving on {server.url} ({routes})")
@@ -285,9 +277,36 @@ def serve(
                 _close_socket(socket)
             if scheduler is not None:
                 scheduler.stop()
-        _finish(app)
+        if app is not None:
+            _finish(app)
     finally:
         stop_counting()
+
+
+def _slack_face(
+    settings: SlackSettings, db: Database, metrics: Metrics, announce: Callable[[str], None]
+) -> tuple[App, SocketModeHandler | None]:
+    """The Slack app, connected to Slack's socket in Socket Mode."""
+    from bot.app import create_app
+
+    app = create_app(settings, db, metrics=metrics)
+    if not settings.socket_mode:
+        return app, None
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+    from slack_sdk.errors import SlackClientNotConnectedError
+
+    socket = SocketModeHandler(app, app_token=settings.slack_app_token)
+    socket.connect()  # raises SlackApiError when Slack refuses the app token
+    if not socket.client.is_connected():
+        # A refused websocket handshake is only logged by slack_sdk, which would retry in the
+        # background while this process claimed to be connected.
+        socket.close()
+        raise SlackClientNotConnectedError(
+            "Slack's socket did not open (the websocket handshake was refused); "
+            "check that Socket Mode is on for the app"
+        )
+    announce("Connected to Slack in Socket Mode")
+    return app, socket
 
 
 def _close_socket(socket: SocketModeHandler) -> None:
@@ -317,14 +336,15 @@ def _intake(db: Database, service: ServiceSettings, metrics: Metrics) -> WSGIApp
 
 
 def _scheduler(
-    service: ServiceSettings, db: Database, app: App, metrics: Metrics
+    service: ServiceSettings, db: Database, app: App | None, metrics: Metrics
 ) -> Scheduler | None:
     if not service.scheduler:
         log.info("scheduler off (PREORDER_SCHEDULER=0): no digest, sweep or sheet sync here")
         return None
     from bot.scheduler import build_scheduler
 
-    return build_scheduler(service, db, app.client, metrics)
+    client = app.client if app is not None else None
+    return build_scheduler(service, db, client, metrics, slack=app is not None)
 
 
 def _on_signals(handler: Callable[[int, FrameType | None], None]) -> None:

@@ -25,7 +25,7 @@ CHUNK = 64 * 1024
 def server(tmp_path: Path, sqlite_template: Path) -> Iterator[str]:
     """The service's router (health, metrics; no Slack, no intake) on a free local port."""
     db = fresh_sqlite(sqlite_template, tmp_path)
-    router = wsgi_app(None, db, slack=False, metrics=Metrics())  # type: ignore[arg-type]
+    router = wsgi_app(None, db, slack=False, metrics=Metrics())
     http = HttpServer(router, "127.0.0.1", 0)
     thread = threading.Thread(target=http.run, daemon=True)
     thread.start()

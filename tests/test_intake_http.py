@@ -72,7 +72,7 @@ def serve_intake() -> Iterator[ServeIntake]:
     def start(db: e.Database) -> Intake:
         metrics = Metrics()
         router = wsgi_app(
-            None,  # type: ignore[arg-type]  # no Slack app: slack=False never uses it
+            None,  # no Slack app
             db,
             slack=False,
             metrics=metrics,
