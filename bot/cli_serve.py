@@ -73,6 +73,8 @@ def serve(app: App, host: str, port: int | None) -> None:
     from bot.server import serve as run
     from bot.service_settings import load_service_settings
     from bot.settings import SettingsError, load_settings, read_settings
+    from engine import Database
+    from engine.timeouts import SERVICE
 
     try:
         settings = read_settings()
@@ -82,7 +84,10 @@ def serve(app: App, host: str, port: int | None) -> None:
         service = load_service_settings()
     except SettingsError as exc:
         fail(str(exc))
-    db = app.database()
+    # Reachable and at the current schema (one error line otherwise); then opened again with
+    # every wait on it bounded, so the service keeps answering while the database does not.
+    checked = app.database()
+    db = Database(checked.url, timeouts=SERVICE)
     configure_logging(service.log_format)
 
     def announce(line: str) -> None:
@@ -100,6 +105,8 @@ def serve(app: App, host: str, port: int | None) -> None:
         fail(f"Slack refused to connect: {exc.response.get('error')}")
     except (SlackClientError, OSError) as exc:
         fail(f"cannot start: {exc}")
+    finally:
+        db.dispose()
 
 
 def slack_wanted(settings: SlackSettings) -> bool:

@@ -15,7 +15,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -43,8 +43,10 @@ ORDERS_PATH = "/orders"
 HEALTH_TIMEOUT = 3.0
 DRAIN_TIMEOUT = 10.0
 # Enough that concurrent order posts all reach the intake's batcher and share a transaction
-# rather than queue in the server (measured: p99 120-130 ms with 8, 90 ms with 24, 20 senders).
-HTTP_THREADS = 24
+# rather than queue in the server (measured: p99 120-130 ms with 8, 90 ms with 24, 20 senders),
+# with threads to spare: the intake holds at most bot.intake.MAX_REQUESTS (24) of them, so
+# Slack's requests, /healthz and /metrics are answered while it waits on the database.
+HTTP_THREADS = 32
 # The most a request body may be on each path: an order batch or a Slack payload is well under
 # it; the health check and the metrics take none. Bodies arrive before anything can check who
 # sent them, so waitress refuses one over the largest limit (413) as it arrives instead of
@@ -86,16 +88,26 @@ def _too_large(max_body: int) -> str:
 
 
 def health(db: Database, timeout: float = HEALTH_TIMEOUT) -> WSGIApp:
-    """``GET /healthz``: 200 ``ok`` when ``SELECT 1`` answers within ``timeout``, else 503."""
-    pool = ThreadPoolExecutor(2, thread_name_prefix="healthz")
+    """``GET /healthz``: 200 ``ok`` when ``SELECT 1`` answers within ``timeout``, else 503.
+    While a ping is still waiting on the database, checks wait on that one instead of piling
+    up more behind it."""
+    pool = ThreadPoolExecutor(1, thread_name_prefix="healthz")
+    pending: list[Future[None]] = []
+    guard = threading.Lock()
 
     def ping() -> None:
         with db.read() as conn:
             conn.execute(text("SELECT 1"))
 
+    def current() -> Future[None]:
+        with guard:
+            if not pending or pending[0].done():
+                pending[:] = [pool.submit(ping)]
+            return pending[0]
+
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         try:
-            pool.submit(ping).result(timeout=timeout)
+            current().result(timeout=timeout)
         except FutureTimeout:
             log.warning("health check: the database did not answer within %.0fs", timeout)
             return _plain(start_response, "503 Service Unavailable", "database: no answer\n")

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import text
 
 import engine as e
 from bot.intake import MAX_BODY, SIGNATURE_HEADER, intake_app, sign
@@ -61,22 +62,23 @@ class Intake:
         return found
 
 
-# Serves the intake endpoint of a database on a free port, stopped at the end of the test.
-ServeIntake = Callable[[e.Database], Intake]
+# Serves the intake endpoint of a database on a free port, stopped at the end of the test
+# (keyword arguments go to intake_app).
+ServeIntake = Callable[..., Intake]
 
 
 @pytest.fixture
 def serve_intake() -> Iterator[ServeIntake]:
     started: list[tuple[HttpServer, threading.Thread]] = []
 
-    def start(db: e.Database) -> Intake:
+    def start(db: e.Database, **options: Any) -> Intake:
         metrics = Metrics()
         router = wsgi_app(
             None,  # no Slack app
             db,
             slack=False,
             metrics=metrics,
-            intake=intake_app(db, SECRET, metrics),
+            intake=intake_app(db, SECRET, metrics, **options),
         )
         server = HttpServer(router, "127.0.0.1", 0)
         thread = threading.Thread(target=server.run, daemon=True)
@@ -769,6 +771,53 @@ def test_a_database_outage_is_503_with_retry_after_and_quick(
         assert reply.json()["error"].startswith("the database is unavailable"), name
         assert intake.counts() == {"unavailable": 2.0}, name
         db.dispose()
+
+
+def post_until_answered(intake: Intake, body: Any, within: float = 10) -> requests.Response:
+    """``body`` posted again while the answer is 503, for ``within`` seconds at most."""
+    deadline = time.monotonic() + within
+    while True:
+        reply = intake.post(body)
+        if reply.status_code != 503 or time.monotonic() > deadline:
+            return reply
+        time.sleep(0.1)
+
+
+def test_a_database_that_keeps_a_request_waiting_answers_503_within_max_wait(
+    supplied: e.Database, serve_intake: ServeIntake
+) -> None:
+    """Another transaction holds what the intake needs (SQLite's write lock, a SKU's row on
+    PostgreSQL). Each request waits at most max_wait, and the intake holds at most
+    max_requests at once: the others are answered at once, so the server's threads stay free.
+    Once the database answers, the same bodies are stored once each."""
+    db = supplied
+    intake = serve_intake(db, max_wait=1.0, max_requests=2)
+    bodies = [[order(f"SO-{i}", (1, "A", 1))] for i in range(1, 5)]
+
+    def timed_post(body: Any) -> tuple[requests.Response, float]:
+        started = time.monotonic()
+        reply = intake.post(body)
+        return reply, time.monotonic() - started
+
+    with db.write(commit=False) as conn:
+        if db.is_postgres:
+            conn.execute(text("SELECT sku FROM products WHERE sku = 'A' FOR UPDATE"))
+        with ThreadPoolExecutor(len(bodies)) as pool:
+            answers = list(pool.map(timed_post, bodies))
+
+    assert [reply.status_code for reply, _ in answers] == [503] * 4
+    assert all(reply.headers["Retry-After"] == "5" for reply, _ in answers)
+    assert max(seconds for _, seconds in answers) < 2.5
+    busy = [r for r, seconds in answers if r.json()["error"].startswith("the intake is busy")]
+    assert len(busy) == 2
+    assert intake.counts() == {"unavailable": 4.0}
+
+    # Sent again, as Retry-After asks (sooner here: the transaction that waited is finishing).
+    again = [post_until_answered(intake, body) for body in bodies]
+
+    assert [reply.status_code for reply in again] == [200] * 4, [r.text for r in again]
+    assert e.review(db, "PO-1", 1).allocated == 4  # each stored once
+    check_invariants(db)
 
 
 def test_an_outage_stores_nothing_and_the_retry_is_stored_once(
