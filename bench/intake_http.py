@@ -70,7 +70,7 @@ def serve_child(url: str, threads: int, sweep_every: float, pipe: Connection) ->
     db = e.Database(url)
     metrics = Metrics()
     router = wsgi_app(
-        None,  # type: ignore[arg-type]  # no Slack: slack=False never uses the app
+        None,  # no Slack app
         db,
         slack=False,
         metrics=metrics,

@@ -6,10 +6,14 @@ when it runs, so the other commands start as fast as before."""
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import click
 
 from bot.cli_support import App, fail, pass_app
+
+if TYPE_CHECKING:
+    from bot.settings import SlackSettings
 
 
 @click.command()
@@ -50,8 +54,9 @@ def serve(app: App, host: str, port: int | None) -> None:
     Slack: PREORDER_SLACK_BOT_TOKEN, and PREORDER_SLACK_SIGNING_SECRET (HTTP) or
     PREORDER_SLACK_APP_TOKEN (Socket Mode: Slack's requests come over its socket instead);
     PREORDER_SLACK_MERCHANDISERS and/or PREORDER_SLACK_MERCHANDISER_GROUP (who may change
-    allocations). Logs go to stderr as text, or one JSON object per line with
-    PREORDER_LOG_FORMAT=json.
+    allocations). With no PREORDER_SLACK_* setting at all the Slack face is off: the intake,
+    the jobs that need no Slack (all but the digest), /healthz and /metrics still run. Logs go
+    to stderr as text, or one JSON object per line with PREORDER_LOG_FORMAT=json.
 
     \b
     SIGTERM or Ctrl-C: stop taking requests, finish those in flight and the running job, exit 0.
@@ -67,14 +72,22 @@ def serve(app: App, host: str, port: int | None) -> None:
     from bot.logs import configure_logging
     from bot.server import serve as run
     from bot.service_settings import load_service_settings
-    from bot.settings import SettingsError, load_settings
+    from bot.settings import SettingsError, load_settings, read_settings
+    from engine import Database
+    from engine.timeouts import SERVICE
 
     try:
-        settings = load_settings()
+        settings = read_settings()
+        slack = slack_wanted(settings)
+        if slack:  # some given: all that Slack needs must be, or it is one clear error
+            settings = load_settings()
         service = load_service_settings()
     except SettingsError as exc:
         fail(str(exc))
-    db = app.database()
+    # Reachable and at the current schema (one error line otherwise); then opened again with
+    # every wait on it bounded, so the service keeps answering while the database does not.
+    checked = app.database()
+    db = Database(checked.url, timeouts=SERVICE)
     configure_logging(service.log_format)
 
     def announce(line: str) -> None:
@@ -85,13 +98,24 @@ def serve(app: App, host: str, port: int | None) -> None:
             click.echo(line, err=True)
 
     try:
-        run(settings, db, service=service, host=host, port=port, announce=announce)
+        run(settings, db, slack=slack, service=service, host=host, port=port, announce=announce)
     except BoltError as exc:
         fail(f"Slack refused the bot token: {exc}")
     except SlackApiError as exc:
         fail(f"Slack refused to connect: {exc.response.get('error')}")
     except (SlackClientError, OSError) as exc:
         fail(f"cannot start: {exc}")
+    finally:
+        db.dispose()
+
+
+def slack_wanted(settings: SlackSettings) -> bool:
+    """Whether any ``PREORDER_SLACK_*`` setting is given (blank counts as not given): with
+    none, serve runs without its Slack face."""
+    return any(
+        name.startswith("slack_") and str(getattr(settings, name)).strip()
+        for name in settings.model_fields_set
+    )
 
 
 COMMANDS = [serve]

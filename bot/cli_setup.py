@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import click
@@ -25,6 +25,7 @@ from bot.cli_support import (
 )
 from engine.importer import parse_files
 from engine.models import purchase_orders, sales_orders
+from engine.records import placed_at_window
 
 PROGRESS_FROM = 200  # records; below this an import is over before a bar is worth drawing
 DEMO_FILE = "preorder-demo.db"
@@ -56,16 +57,28 @@ def init(app: App) -> None:
     is_flag=True,
     help="PO lines that arrive earlier than lines already holding orders take those orders.",
 )
+@click.option(
+    "--any-placed-at",
+    is_flag=True,
+    help="Take any placed_at (old history); by default it must be from 2000 on and at most "
+    "a day ahead.",
+)
 @click.option("--dry-run", is_flag=True, help="Show what would change and change nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
 @pass_app
 def import_(
-    app: App, files: tuple[str, ...], rebalance: bool, dry_run: bool, as_json: bool
+    app: App,
+    files: tuple[str, ...],
+    rebalance: bool,
+    any_placed_at: bool,
+    dry_run: bool,
+    as_json: bool,
 ) -> None:
     """Import purchase orders and pre-orders from JSON or CSV files. Importing a record again
     updates it. New order lines are allocated first in, first out at once. If any row of any
     file is bad, nothing is imported and every bad row is reported with its file, row and
-    reason.
+    reason. An order's placed_at must be from 2000 on and at most a day ahead, unless
+    --any-placed-at.
 
     \b
     CSV headers (one row per line; columns in any order, the last one optional):
@@ -78,7 +91,8 @@ def import_(
       preorder import purchase-orders.csv orders.json
     """
     db = app.database()
-    batch = parse_files(files)
+    with nullcontext() if any_placed_at else placed_at_window():
+        batch = parse_files(files)
     with _progress(batch.count) as tick:
         outcome = e.apply_records(
             db,

@@ -8,6 +8,8 @@ answer tells, per line, the PO line it got or that it waits.
 
 Sending the same orders again is safe: an order already stored exactly so changes nothing and
 the answer is the same, so a sender that lost an answer (a timeout, a 503) simply sends again.
+An order already stored is never rewritten from here: sent with other contents it is a 409
+naming each field that differs (a changed order comes through ``preorder import``, audited).
 
 | status | when | stored |
 |---|---|---|
@@ -15,7 +17,8 @@ the answer is the same, so a sender that lost an answer (a timeout, a 503) simpl
 | 400 | not JSON, or an invalid field (each named in ``problems``) | nothing |
 | 401 | signature missing or wrong | nothing |
 | 405 | not a POST | nothing |
-| 413 | body over ``MAX_BODY`` | nothing |
+| 409 | an order is stored with other contents (each difference in ``conflicts``) | nothing |
+| 413 | body over ``MAX_BODY`` (refused by the server as it arrives, in plain text) | nothing |
 | 422 | a rule refuses the change | nothing |
 | 503 | the database is unavailable (``Retry-After``) | nothing |
 | 500 | a fault of ours (logged with its traceback) | nothing |
@@ -27,6 +30,7 @@ import hashlib
 import hmac
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -35,18 +39,34 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 import engine
-from bot.intake_batch import Batcher
+from bot.intake_batch import Batcher, NoAnswer
 from bot.intake_orders import BadOrders, answer, parse_orders, tally
 from bot.metrics import Metrics
-from bot.server import WSGIApp
-from engine import Actor, Database, EngineError, OrderLineState, SORecord, Source, StorageError
+from bot.server import ORDERS_MAX_BODY, WSGIApp
+from engine import (
+    Actor,
+    Conflict,
+    Database,
+    EngineError,
+    OrderLineState,
+    SORecord,
+    Source,
+    StorageError,
+)
 
 log = logging.getLogger("bot.intake")
 
-MAX_BODY = 1024 * 1024
+MAX_BODY = ORDERS_MAX_BODY  # the server refuses a bigger one as it arrives
 SIGNATURE_HEADER = "X-Preorder-Signature"
 SIGNATURE_PREFIX = "sha256="
 RETRY_AFTER_SECONDS = 5
+# The most a request waits for the database before it is answered 503 (with Retry-After): a
+# database that stops answering must not hold the server's threads, nor a sender, for long.
+MAX_WAIT = 5.0
+# The most requests the intake holds at once (waiting for the database, at most MAX_WAIT each);
+# more are answered 503 at once, so the server's other threads stay free for Slack's requests,
+# /healthz and /metrics (bot.server.HTTP_THREADS is this and some).
+MAX_REQUESTS = 24
 ACTOR = Actor("api", Source.API)
 
 StartResponse = Callable[..., Any]
@@ -78,12 +98,22 @@ class Reply(Exception):
         self.headers = list(headers)
 
 
-def intake_app(db: Database, secret: str, metrics: Metrics) -> WSGIApp:
-    """The WSGI app of ``POST /orders`` (mount it with ``bot.server.wsgi_app(intake=...)``)."""
+def intake_app(
+    db: Database,
+    secret: str,
+    metrics: Metrics,
+    *,
+    max_wait: float = MAX_WAIT,
+    max_requests: int = MAX_REQUESTS,
+) -> WSGIApp:
+    """The WSGI app of ``POST /orders`` (mount it with ``bot.server.wsgi_app(intake=...)``):
+    a request waits for the database ``max_wait`` seconds at most, and ``max_requests`` wait at
+    once at most."""
     if not secret:
         # An intake without a secret would take orders from anyone.
         raise ValueError("order intake needs a secret (PREORDER_INTAKE_SECRET)")
     key = secret.encode()
+    slots = threading.BoundedSemaphore(max_requests)
     batcher = Batcher(
         lambda orders: engine.apply_orders(db, ACTOR, orders),
         lambda outcome, lines, requests, sent: _stored(metrics, outcome, lines, requests, sent),
@@ -107,7 +137,12 @@ def intake_app(db: Database, secret: str, metrics: Metrics) -> WSGIApp:
                 raise Reply(
                     "400 Bad Request", bad.to_dict(), result="invalid", count=bad.count
                 ) from None
-            reply = _store(batcher, orders, started)
+            if not slots.acquire(blocking=False):
+                raise _busy(len(orders))
+            try:
+                reply = _store(batcher, orders, started, max_wait)
+            finally:
+                slots.release()
         except Reply as refusal:
             metrics.intake_orders.labels(refusal.result).inc(refusal.count)
             log.warning(
@@ -160,13 +195,15 @@ def _check_signature(key: bytes, body: bytes, given: str | None) -> None:
         )
 
 
-def _store(batcher: Batcher, orders: list[SORecord], started: float) -> dict[str, Any]:
+def _store(
+    batcher: Batcher, orders: list[SORecord], started: float, max_wait: float
+) -> dict[str, Any]:
     """Store and allocate the orders (with those of requests arriving at the same time, in one
     transaction), then answer where their lines stand."""
     count = len(orders)
     try:
-        lines = batcher.store(orders)
-    except (StorageError, PoolTimeout) as exc:
+        lines = batcher.store(orders, timeout=max_wait)
+    except (StorageError, PoolTimeout, NoAnswer) as exc:
         raise _unavailable(exc, count) from None
     except IntegrityError:
         # A constraint the engine should have kept: a fault here, not the sender's.
@@ -179,6 +216,27 @@ def _store(batcher: Batcher, orders: list[SORecord], started: float) -> dict[str
         ) from None
     except DBAPIError as exc:
         raise _unavailable(exc, count) from None
+    except Conflict as exc:
+        place = {o.order: i for i, o in enumerate(orders)}
+        raise Reply(
+            "409 Conflict",
+            {
+                "error": "orders already stored with other contents; nothing was stored (send "
+                "an order as first sent; a changed order comes through 'preorder import')",
+                "conflicts": [
+                    {
+                        "index": place.get(d.record),
+                        "order": d.record,
+                        "field": d.field,
+                        "stored": d.stored,
+                        "sent": d.sent,
+                    }
+                    for d in exc.differences
+                ],
+            },
+            result="conflict",
+            count=count,
+        ) from None
     except EngineError as exc:
         raise Reply(
             "422 Unprocessable Content", {"error": str(exc)}, result="refused", count=count
@@ -217,12 +275,17 @@ def _stored(
 def _unavailable(exc: Exception, count: int) -> Reply:
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     log.error("intake: the database is unavailable: %s", first)
+    return _retry_later("the database is unavailable", count)
+
+
+def _busy(count: int) -> Reply:
+    return _retry_later("the intake is busy with as many requests as it takes at once", count)
+
+
+def _retry_later(why: str, count: int) -> Reply:
     return Reply(
         "503 Service Unavailable",
-        {
-            "error": "the database is unavailable; send the same body again later "
-            "(nothing is stored twice)"
-        },
+        {"error": f"{why}; send the same body again later (nothing is stored twice)"},
         result="unavailable",
         count=count,
         headers=[("Retry-After", str(RETRY_AFTER_SECONDS))],

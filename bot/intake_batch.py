@@ -9,6 +9,11 @@ arrived meanwhile instead of queueing them one after another.
 Each request still gets only its own answer, and its own error: when a batch fails as a whole,
 its requests are applied again one by one, so a request that a rule refuses (or that breaks a
 constraint) fails alone.
+
+A request waits for its batch at most a given time (``store(timeout=)``): a database that stops
+answering must not hold the server's threads. One that gives up is dropped from the queue if no
+batch took it yet (a batch that did may still store it: sending it again is safe), and while
+the batch in the database has run longer than that, new requests are refused at once.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -33,12 +39,20 @@ Apply = Callable[[Sequence[SORecord]], tuple[Outcome, list[OrderLineState]]]
 Done = Callable[[Outcome, Sequence[OrderLineState], int, int], None]
 
 
+class NoAnswer(Exception):
+    """The database did not store a request's orders in the time it may wait (they may still
+    be stored, once: a retry is answered as a duplicate)."""
+
+
 @dataclass
 class _Request:
     orders: Sequence[SORecord]
     finished: threading.Event = field(default_factory=threading.Event)
     lines: list[OrderLineState] = field(default_factory=list)
     error: BaseException | None = None
+    # Set under the batcher's lock: a batch took it, or its sender stopped waiting first.
+    taken: bool = False
+    abandoned: bool = False
 
 
 class Batcher:
@@ -54,17 +68,37 @@ class Batcher:
         self._waiting: queue.Queue[_Request] = queue.Queue()
         self._threads: list[threading.Thread] = []
         self._start = threading.Lock()
+        self._claims = threading.Lock()
+        self._busy_since: float | None = None  # when the batch in the database began
 
-    def store(self, orders: Sequence[SORecord]) -> list[OrderLineState]:
+    def store(
+        self, orders: Sequence[SORecord], *, timeout: float | None = None
+    ) -> list[OrderLineState]:
         """Store and allocate ``orders``; every line of them as it then stands. Raises what the
-        engine raised for them."""
+        engine raised for them, or ``NoAnswer`` after ``timeout`` seconds (None: no limit)."""
         request = _Request(orders)
         self._running()
+        if timeout is not None and self._busy_for() > timeout:
+            raise NoAnswer(f"a transaction has waited on the database for over {timeout:g} s")
         self._waiting.put(request)
-        request.finished.wait()
+        if not request.finished.wait(timeout):
+            with self._claims:
+                request.abandoned = not request.taken
+            raise NoAnswer(f"no answer from the database within {timeout:g} s")
         if request.error is not None:
             raise request.error
         return request.lines
+
+    def _busy_for(self) -> float:
+        """How long the batch in the database has run (0: none is)."""
+        since = self._busy_since
+        return 0.0 if since is None else time.monotonic() - since
+
+    def _claim(self, request: _Request) -> bool:
+        """Take ``request`` into a batch unless its sender stopped waiting."""
+        with self._claims:
+            request.taken = not request.abandoned
+            return request.taken
 
     def _running(self) -> None:
         if not self._threads:
@@ -79,15 +113,19 @@ class Batcher:
 
     def _loop(self) -> None:
         while True:
-            batch = [self._waiting.get()]
-            size = len(batch[0].orders)
+            first = self._waiting.get()
+            batch = [first] if self._claim(first) else []
+            size = len(first.orders) if batch else 0
             while size < self._max:
                 try:
                     more = self._waiting.get_nowait()
                 except queue.Empty:
                     break
-                batch.append(more)
-                size += len(more.orders)
+                if self._claim(more):
+                    batch.append(more)
+                    size += len(more.orders)
+            if not batch:
+                continue
             try:
                 self._run(batch)
             except BaseException as exc:  # never leave a request waiting
@@ -99,9 +137,11 @@ class Batcher:
 
     def _run(self, batch: list[_Request]) -> None:
         orders = [o for request in batch for o in request.orders]
+        self._busy_since = time.monotonic()
         try:
             outcome, lines = self._apply(orders)
         except BaseException:
+            self._busy_since = None
             if len(batch) == 1:
                 raise
             # One request may be what failed it: each alone, each with its own answer.
@@ -112,6 +152,7 @@ class Batcher:
                     request.error = exc
                     request.finished.set()
             return
+        self._busy_since = None
         self._done(outcome, lines, len(batch), len(orders))
         by_order: dict[str, list[OrderLineState]] = {}
         for line in lines:

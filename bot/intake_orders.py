@@ -22,9 +22,13 @@ from typing import Any
 from pydantic import ValidationError
 
 from engine import OrderLineState, SORecord
-from engine.records import error_reason, field_path, kind_of
+from engine.records import error_reason, field_path, kind_of, placed_at_window
 
 LIST_KEY = "sales_orders"
+# The longest number any field takes: an order number written as a number (64 characters).
+# Python refuses to read an integer of more than 4,300 digits at all, with an error that
+# would tell the sender nothing.
+MAX_DIGITS = 64
 # The order an answer's per-state counts are told in.
 STATES = ("allocated", "queued", "parked", "cancelled", "fulfilled")
 
@@ -55,16 +59,43 @@ class BadOrders(Exception):
 
 
 def parse_orders(body: bytes) -> list[SORecord]:
-    """The orders of a body, or ``BadOrders`` naming every problem."""
+    """The orders of a body, or ``BadOrders`` naming every problem. A ``placed_at`` must be
+    from 2000 on and at most a day ahead (``engine.records.placed_at_window``)."""
     try:
-        data = json.loads(body)
+        data = json.loads(body, parse_int=_whole_number)
     except json.JSONDecodeError as exc:
         raise BadOrders(
             f"the body is not JSON: {exc.msg} (line {exc.lineno} column {exc.colno})"
         ) from None
-    except ValueError:  # not UTF-8 (or -16, -32)
+    except UnicodeDecodeError:  # not UTF-8 (or -16, -32)
         raise BadOrders("the body is not JSON: it is not UTF-8 text") from None
-    items = _items(data)
+    except _TooLong as exc:
+        raise BadOrders(
+            f"the body is not usable JSON: a number of {exc.digits} digits (no field takes "
+            f"more than {MAX_DIGITS})"
+        ) from None
+    except RecursionError:
+        raise BadOrders(
+            "the body is not usable JSON: its lists and objects are nested too deeply"
+        ) from None
+    with placed_at_window():
+        return _orders(_items(data))
+
+
+class _TooLong(ValueError):
+    def __init__(self, digits: int) -> None:
+        super().__init__(f"a number of {digits} digits")
+        self.digits = digits
+
+
+def _whole_number(text: str) -> int:
+    digits = len(text.lstrip("-"))
+    if digits > MAX_DIGITS:
+        raise _TooLong(digits)
+    return int(text)
+
+
+def _orders(items: list[Any]) -> list[SORecord]:
     if not items:
         raise BadOrders("no orders: give at least one")
     problems: list[Problem] = []

@@ -23,8 +23,9 @@ class Metrics:
         self.intake_orders = Counter(
             "preorder_intake_orders",
             "Orders received on POST /orders, by result (accepted, duplicate: stored before "
-            "exactly as sent, invalid, refused, unauthorized, unavailable, failed); a request "
-            "whose orders cannot be counted counts as one.",
+            "exactly as sent, conflict: stored before with other contents, invalid, refused, "
+            "unauthorized, unavailable, failed); a request whose orders cannot be counted "
+            "counts as one.",
             ["result"],
             registry=self.registry,
         )

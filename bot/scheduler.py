@@ -105,12 +105,17 @@ class Scheduler(BackgroundScheduler):
 
 
 def plan(
-    settings: ServiceSettings, sheets: SheetsSettings | None, sheets_off: str
+    settings: ServiceSettings, sheets: SheetsSettings | None, sheets_off: str, *, slack: bool = True
 ) -> list[Planned]:
-    """Each job's trigger from the settings, or why it is off."""
+    """Each job's trigger from the settings, or why it is off (``slack``: whether the service
+    has its Slack face, which the digest is posted with)."""
     zone = settings.zone
     found: list[Planned] = []
-    if settings.digest_channel.strip():
+    if settings.digest_channel.strip() and not slack:
+        found.append(
+            Planned(DIGEST, None, off="it is posted to Slack: no PREORDER_SLACK_* settings")
+        )
+    elif settings.digest_channel.strip():
         found.append(
             Planned(
                 DIGEST,
@@ -172,14 +177,16 @@ def build_scheduler(
     *,
     clock: Callable[[], datetime] | None = None,
     sheets: SheetsSettings | None = None,
+    slack: bool = True,
 ) -> Scheduler:
     """The scheduler with its jobs, not started. ``sheets``: the Google Sheets settings
-    (default: from the environment); the sheet sync runs only when they name a usable sheet."""
+    (default: from the environment); the sheet sync runs only when they name a usable sheet.
+    Without ``slack`` (the service runs without its Slack face) the digest is off."""
     usable, sheets_off = sheet_to_sync(sheets)
     jobs = Jobs(settings, db, client, metrics, usable, clock=clock)
     scheduler = Scheduler(
         jobs,
-        plan(settings, usable, sheets_off),
+        plan(settings, usable, sheets_off, slack=slack),
         timezone=settings.zone,
         jobstores={"default": MemoryJobStore()},
         executors={"default": ThreadPoolExecutor(EXECUTOR_THREADS)},

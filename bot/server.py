@@ -15,7 +15,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -43,37 +43,71 @@ ORDERS_PATH = "/orders"
 HEALTH_TIMEOUT = 3.0
 DRAIN_TIMEOUT = 10.0
 # Enough that concurrent order posts all reach the intake's batcher and share a transaction
-# rather than queue in the server (measured: p99 120-130 ms with 8, 90 ms with 24, 20 senders).
-HTTP_THREADS = 24
+# rather than queue in the server (measured: p99 120-130 ms with 8, 90 ms with 24, 20 senders),
+# with threads to spare: the intake holds at most bot.intake.MAX_REQUESTS (24) of them, so
+# Slack's requests, /healthz and /metrics are answered while it waits on the database.
+HTTP_THREADS = 32
+# The most a request body may be on each path: an order batch or a Slack payload is well under
+# it; the health check and the metrics take none. Bodies arrive before anything can check who
+# sent them, so waitress refuses one over the largest limit (413) as it arrives instead of
+# buffering up to its default 1 GiB to a temporary file, and the router refuses one over its
+# path's limit before the app reads it.
+ORDERS_MAX_BODY = 1024 * 1024
+SLACK_MAX_BODY = 1024 * 1024
+MAX_REQUEST_BODY = max(ORDERS_MAX_BODY, SLACK_MAX_BODY)
 
 
 class Router:
-    """Routes by exact path to WSGI apps; 404 for anything else."""
+    """Routes by exact path to WSGI apps; 404 for anything else, 413 for a body over the
+    path's limit."""
 
     def __init__(self) -> None:
-        self.routes: dict[str, WSGIApp] = {}
+        self.routes: dict[str, tuple[WSGIApp, int]] = {}
 
-    def add(self, path: str, wsgi: WSGIApp) -> None:
-        self.routes[path] = wsgi
+    def add(self, path: str, wsgi: WSGIApp, max_body: int = 0) -> None:
+        self.routes[path] = (wsgi, max_body)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        target = self.routes.get(environ.get("PATH_INFO") or "/")
-        if target is None:
+        found = self.routes.get(environ.get("PATH_INFO") or "/")
+        if found is None:
             return _plain(start_response, "404 Not Found", "not found\n")
+        target, max_body = found
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return _plain(start_response, "400 Bad Request", "bad Content-Length\n")
+        if length > max_body:
+            return _plain(start_response, "413 Content Too Large", _too_large(max_body))
         return target(environ, start_response)
 
 
+def _too_large(max_body: int) -> str:
+    if max_body == 0:
+        return "this path takes no request body\n"
+    return f"the body is over {max_body} bytes\n"
+
+
 def health(db: Database, timeout: float = HEALTH_TIMEOUT) -> WSGIApp:
-    """``GET /healthz``: 200 ``ok`` when ``SELECT 1`` answers within ``timeout``, else 503."""
-    pool = ThreadPoolExecutor(2, thread_name_prefix="healthz")
+    """``GET /healthz``: 200 ``ok`` when ``SELECT 1`` answers within ``timeout``, else 503.
+    While a ping is still waiting on the database, checks wait on that one instead of piling
+    up more behind it."""
+    pool = ThreadPoolExecutor(1, thread_name_prefix="healthz")
+    pending: list[Future[None]] = []
+    guard = threading.Lock()
 
     def ping() -> None:
         with db.read() as conn:
             conn.execute(text("SELECT 1"))
 
+    def current() -> Future[None]:
+        with guard:
+            if not pending or pending[0].done():
+                pending[:] = [pool.submit(ping)]
+            return pending[0]
+
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         try:
-            pool.submit(ping).result(timeout=timeout)
+            current().result(timeout=timeout)
         except FutureTimeout:
             log.warning("health check: the database did not answer within %.0fs", timeout)
             return _plain(start_response, "503 Service Unavailable", "database: no answer\n")
@@ -86,25 +120,33 @@ def health(db: Database, timeout: float = HEALTH_TIMEOUT) -> WSGIApp:
 
 
 def wsgi_app(
-    app: App,
+    app: App | None,
     db: Database,
     *,
     slack: bool = True,
+    signing_secret: str = "",
     metrics: Metrics | None = None,
     intake: WSGIApp | None = None,
 ) -> Router:
     """The routes ``serve`` answers: the health check, (``slack``: unless Slack's requests
-    come over Socket Mode) Slack's requests, the metrics and the order intake when given."""
+    come over Socket Mode) Slack's requests, the metrics and the order intake when given.
+    With the ``signing_secret``, a Slack request is checked to be signed and readable before
+    Bolt reads it (``bot.slack_requests``)."""
     router = Router()
     router.add(HEALTH_PATH, health(db))
     if metrics is not None:
         router.add(METRICS_PATH, metrics.wsgi())
     if intake is not None:
-        router.add(ORDERS_PATH, intake)
-    if slack:
+        router.add(ORDERS_PATH, intake, ORDERS_MAX_BODY)
+    if slack and app is not None:
         from slack_bolt.adapter.wsgi import SlackRequestHandler
 
-        router.add(SLACK_PATH, SlackRequestHandler(app, path=SLACK_PATH))
+        handler: WSGIApp = SlackRequestHandler(app, path=SLACK_PATH)
+        if signing_secret:
+            from bot.slack_requests import checked
+
+            handler = checked(handler, signing_secret)
+        router.add(SLACK_PATH, handler, SLACK_MAX_BODY)
     return router
 
 
@@ -118,7 +160,12 @@ class HttpServer:
         # Any: stop() reaches into waitress's internals (its trigger, its socket map), which
         # its stubs leave out.
         self._server: Any = create_server(
-            wsgi, host=host, port=port, threads=threads, ident="preorder"
+            wsgi,
+            host=host,
+            port=port,
+            threads=threads,
+            ident="preorder",
+            max_request_body_size=MAX_REQUEST_BODY,
         )
         self._stopped = threading.Event()
 
@@ -174,6 +221,7 @@ def serve(
     settings: SlackSettings,
     db: Database,
     *,
+    slack: bool = True,
     service: ServiceSettings | None = None,
     host: str = "0.0.0.0",
     port: int | None = None,
@@ -181,11 +229,11 @@ def serve(
 ) -> None:
     """Run until SIGTERM or SIGINT. Over HTTP, Slack's requests come to ``/slack/events``; in
     Socket Mode (an app token is set) they come over Slack's socket, and the HTTP server still
-    answers ``/healthz``, ``/metrics`` and (with an intake secret) ``/orders``. The scheduler
-    (unless ``service.scheduler`` is off) starts once the server listens; on a signal the
-    server stops taking requests and finishes those in flight, no new job run starts, and the
-    running one finishes before the process ends."""
-    from bot.app import create_app
+    answers ``/healthz``, ``/metrics`` and (with an intake secret) ``/orders``. Without
+    ``slack`` (no Slack settings) there is no Slack face: the rest runs, and the jobs that need
+    Slack (the digest) are off. The scheduler (unless ``service.scheduler`` is off) starts once
+    the server listens; on a signal the server stops taking requests and finishes those in
+    flight, no new job run starts, and the running one finishes before the process ends."""
     from bot.metrics import Metrics, count_allocations
     from bot.service_settings import load_service_settings
 
@@ -193,25 +241,16 @@ def serve(
     metrics = Metrics()
     stop_counting = count_allocations(metrics)
     try:
-        app = create_app(settings, db, metrics=metrics)
-        socket = None
-        if settings.socket_mode:
-            from slack_bolt.adapter.socket_mode import SocketModeHandler
-            from slack_sdk.errors import SlackClientNotConnectedError
-
-            socket = SocketModeHandler(app, app_token=settings.slack_app_token)
-            socket.connect()  # raises SlackApiError when Slack refuses the app token
-            if not socket.client.is_connected():
-                # A refused websocket handshake is only logged by slack_sdk, which would retry
-                # in the background while this process claimed to be connected.
-                socket.close()
-                raise SlackClientNotConnectedError(
-                    "Slack's socket did not open (the websocket handshake was refused); "
-                    "check that Socket Mode is on for the app"
-                )
-            announce("Connected to Slack in Socket Mode")
+        app, socket = _slack_face(settings, db, metrics, announce) if slack else (None, None)
         intake = _intake(db, service, metrics)
-        router = wsgi_app(app, db, slack=socket is None, metrics=metrics, intake=intake)
+        router = wsgi_app(
+            app,
+            db,
+            slack=app is not None and socket is None,
+            signing_secret=settings.slack_signing_secret,
+            metrics=metrics,
+            intake=intake,
+        )
         server = HttpServer(router, host, settings.port if port is None else port)
         scheduler = _scheduler(service, db, app, metrics)
 
@@ -225,12 +264,19 @@ def serve(
             threading.Thread(target=stop, daemon=True).start()
 
         _on_signals(on_signal)
+        if app is None:
+            log.info(
+                "Slack face is off: no PREORDER_SLACK_* settings (the order intake, the jobs "
+                "that need no Slack, %s and %s run)",
+                HEALTH_PATH,
+                METRICS_PATH,
+            )
         # Announced only now: whoever waits for this line may send SIGTERM at once, and before
         # the handler above it would kill the process with requests and acks in flight.
         routes = f"health: {HEALTH_PATH}, metrics: {METRICS_PATH}"
         if intake is not None:
             routes += f", orders: {ORDERS_PATH}"
-        if socket is None:
+        if app is not None and socket is None:
             announce(f"Serving Slack requests on {server.url}{SLACK_PATH} ({routes})")
         else:
             announce(f"Serving on {server.url} ({routes})")
@@ -243,9 +289,36 @@ def serve(
                 _close_socket(socket)
             if scheduler is not None:
                 scheduler.stop()
-        _finish(app)
+        if app is not None:
+            _finish(app)
     finally:
         stop_counting()
+
+
+def _slack_face(
+    settings: SlackSettings, db: Database, metrics: Metrics, announce: Callable[[str], None]
+) -> tuple[App, SocketModeHandler | None]:
+    """The Slack app, connected to Slack's socket in Socket Mode."""
+    from bot.app import create_app
+
+    app = create_app(settings, db, metrics=metrics)
+    if not settings.socket_mode:
+        return app, None
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+    from slack_sdk.errors import SlackClientNotConnectedError
+
+    socket = SocketModeHandler(app, app_token=settings.slack_app_token)
+    socket.connect()  # raises SlackApiError when Slack refuses the app token
+    if not socket.client.is_connected():
+        # A refused websocket handshake is only logged by slack_sdk, which would retry in the
+        # background while this process claimed to be connected.
+        socket.close()
+        raise SlackClientNotConnectedError(
+            "Slack's socket did not open (the websocket handshake was refused); "
+            "check that Socket Mode is on for the app"
+        )
+    announce("Connected to Slack in Socket Mode")
+    return app, socket
 
 
 def _close_socket(socket: SocketModeHandler) -> None:
@@ -275,14 +348,15 @@ def _intake(db: Database, service: ServiceSettings, metrics: Metrics) -> WSGIApp
 
 
 def _scheduler(
-    service: ServiceSettings, db: Database, app: App, metrics: Metrics
+    service: ServiceSettings, db: Database, app: App | None, metrics: Metrics
 ) -> Scheduler | None:
     if not service.scheduler:
         log.info("scheduler off (PREORDER_SCHEDULER=0): no digest, sweep or sheet sync here")
         return None
     from bot.scheduler import build_scheduler
 
-    return build_scheduler(service, db, app.client, metrics)
+    client = app.client if app is not None else None
+    return build_scheduler(service, db, client, metrics, slack=app is not None)
 
 
 def _on_signals(handler: Callable[[int, FrameType | None], None]) -> None:

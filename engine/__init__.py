@@ -8,7 +8,15 @@ DESIGN.md section 1.
 """
 
 from engine.db import Database
-from engine.errors import EngineError, InvalidInput, NotFound, Refused, StorageError
+from engine.errors import (
+    Conflict,
+    Difference,
+    EngineError,
+    InvalidInput,
+    NotFound,
+    Refused,
+    StorageError,
+)
 from engine.intake import apply_orders, apply_records
 from engine.manual import allocate, move, remove, sync_date, unpark
 from engine.orders import cancel_order
@@ -56,8 +64,10 @@ def upgrade(db: Database, revision: str = "head") -> tuple[str | None, str | Non
 __all__ = [
     "Actor",
     "AllocatedLine",
+    "Conflict",
     "Database",
     "DateChange",
+    "Difference",
     "EngineError",
     "FieldChange",
     "InvalidInput",

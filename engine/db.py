@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from engine.errors import StorageError
 from engine.settings import EngineSettings
+from engine.timeouts import Timeouts, answering_connect, postgres_connect
 
 T = TypeVar("T")
 
@@ -40,21 +41,32 @@ class Database:
         *,
         echo: bool = False,
         clock: Callable[[], datetime] | None = None,
+        timeouts: Timeouts | None = None,
     ) -> None:
         self.url = url or EngineSettings().database_url
         self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
+        # Every wait on the database is bounded (see engine.timeouts): an unreachable server
+        # or one that stops answering fails a request in seconds (a 503 the sender retries)
+        # rather than holding its thread for the outage.
+        self.timeouts = timeouts or Timeouts()
         parsed = make_url(self.url)
         self.dialect = parsed.get_backend_name()
         if self.dialect == "sqlite":
-            self.engine = _sqlite_engine(self.url, echo=echo)
+            self.engine = _sqlite_engine(self.url, echo=echo, checkout=self.timeouts.checkout)
         elif self.dialect == "postgresql":
             if parsed.drivername == "postgresql":
                 parsed = parsed.set(drivername="postgresql+psycopg")
-            # An unreachable server fails a request in seconds (a 503 the sender retries)
-            # rather than holding its thread for the system's TCP timeout, minutes.
-            connect_args = {} if "connect_timeout" in parsed.query else {"connect_timeout": 10}
+            parsed, connect_args = postgres_connect(parsed, self.timeouts)
             self.engine = create_engine(
-                parsed, echo=echo, pool_pre_ping=True, connect_args=connect_args
+                parsed,
+                echo=echo,
+                pool_pre_ping=True,
+                pool_timeout=self.timeouts.checkout,
+                connect_args=connect_args,
+            )
+            connect = answering_connect(self.timeouts.answer)
+            event.listen(
+                self.engine, "do_connect", lambda _d, _r, args, kwargs: connect(*args, **kwargs)
             )
         else:
             raise StorageError(f"unsupported database {self.url!r}: use sqlite or postgresql")
@@ -128,11 +140,14 @@ class Database:
         return inspect(self.engine).has_table("so_lines")
 
 
-def _sqlite_engine(url: str, *, echo: bool) -> Engine:
+def _sqlite_engine(url: str, *, echo: bool, checkout: float) -> Engine:
     parsed = make_url(url)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, echo=echo, connect_args={"timeout": 30})
+    memory = not parsed.database or parsed.database == ":memory:"
+    # An in-memory database has one connection for good (SingletonThreadPool): no checkout.
+    pooled = {} if memory else {"pool_timeout": checkout}
+    engine = create_engine(url, echo=echo, connect_args={"timeout": 30}, **pooled)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:

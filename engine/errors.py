@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 
 class EngineError(Exception):
     """Base of every refusal. ``str(error)`` is one line a person can act on."""
@@ -29,6 +32,30 @@ class Refused(EngineError):
     ) -> None:
         super().__init__(message, problems)
         self.shortfall = shortfall
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One field of a record as stored and as sent again (None: absent on that side). ``field``
+    is the field's path in the record as sent (``lines[0].quantity``), or ``lines`` for a
+    stored line the record left out."""
+
+    record: str
+    field: str
+    stored: Any
+    sent: Any
+
+
+class Conflict(Refused):
+    """Records sent again with other contents than stored, where sending again may not change
+    them; ``differences`` names every differing field. Nothing was changed."""
+
+    def __init__(self, message: str, differences: list[Difference]) -> None:
+        super().__init__(
+            message,
+            [f"{d.record} {d.field}: stored {d.stored!r}, sent {d.sent!r}" for d in differences],
+        )
+        self.differences = differences
 
 
 class InvalidInput(EngineError):

@@ -8,6 +8,7 @@ placed allocations (rule 6), a moved arrival date leaves promises out of sync (r
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import CursorResult, bindparam, insert, select, update
@@ -15,6 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from engine import ledger
 from engine.db import Database
+from engine.errors import Conflict, Difference
 from engine.models import po_lines, purchase_orders, sales_orders, so_lines
 from engine.queries import order_lines_in
 from engine.records import PORecord, SORecord
@@ -56,13 +58,18 @@ def apply_records(
 def apply_orders(
     db: Database, actor: Actor, orders: Sequence[SORecord]
 ) -> tuple[Outcome, list[OrderLineState]]:
-    """``apply_records`` for sales orders as they arrive one request at a time, and every line
-    of those orders as it then stands, in the same transaction (an order intake answers with
-    it without a second round of connection, snapshot and rollback)."""
+    """New sales orders as they arrive one request at a time, allocated at once (rule 1), and
+    every line of those orders as it then stands, in the same transaction (an order intake
+    answers with it without a second round of connection, snapshot and rollback).
+
+    An order already stored is not changed here: sent again as stored (a sender's retry) it is
+    counted unchanged; sent with other contents (a line, SKU, quantity, customer or placed_at
+    of its own) it raises ``Conflict`` naming every difference, and nothing is stored. A
+    changed order comes through ``apply_records`` (the import), audited as a change."""
     found: list[OrderLineState] = []
 
     def work(unit: Unit) -> None:
-        intake = _Intake(unit, False, None)
+        intake = _Intake(unit, False, None, fixed=True)
         intake.run((), orders)
         outcome = unit.outcome
         if intake.created["sales_orders"] == len(orders) and not outcome.allocated_truncated:
@@ -122,8 +129,13 @@ _ORDER_HEADER = select(sales_orders.c.id, sales_orders.c.customer, sales_orders.
 
 
 class _Intake:
-    def __init__(self, unit: Unit, rebalance: bool, progress: Progress | None) -> None:
+    def __init__(
+        self, unit: Unit, rebalance: bool, progress: Progress | None, *, fixed: bool = False
+    ) -> None:
         self.unit = unit
+        # Stored orders are compared, never changed (see apply_orders).
+        self.fixed = fixed
+        self.conflicts: list[Difference] = []
         self.conn = unit.conn
         self.rebalance = rebalance
         self.progress = progress or (lambda n: None)
@@ -145,6 +157,13 @@ class _Intake:
         for order in stored:
             self._sales_order(order)
             self.progress(1)
+        if self.conflicts:
+            orders = len({d.record for d in self.conflicts})
+            raise Conflict(
+                f"{orders} {'order' if orders == 1 else 'orders'} already stored with other "
+                "contents",
+                self.conflicts,
+            )
         for sku in sorted(self.to_rebalance):
             rebalance_sku(self.unit, sku)
         sweep(self.unit, self.to_sweep)
@@ -365,6 +384,12 @@ class _Intake:
                     ledger.demand_from(r) for r in conn.execute(_ORDER_LINES, {"so_id": so_id})
                 ]
             )
+            if self.fixed:
+                found = _differences(record, header.customer, header.placed_at, demand)
+                self.conflicts += found
+                if not found:
+                    self.unchanged["sales_orders"] += 1
+                return
             before = {"customer": header.customer, "placed_at": header.placed_at}
             customer = header.customer if record.customer is None else record.customer
             after = {"customer": customer, "placed_at": record.placed_at}
@@ -455,3 +480,38 @@ class _Intake:
         )
         self.updated["so_lines"] += 1
         self.to_sweep.add(rec.sku)
+
+
+def _differences(
+    record: SORecord, customer: str, placed_at: datetime, demand: Sequence[ledger.Demand]
+) -> list[Difference]:
+    """How ``record`` differs from the stored order: its customer (when given), placed_at (as
+    an instant), each line's SKU and quantity, lines it adds and stored lines it leaves out."""
+    order = record.order
+    found = []
+    if record.customer is not None and record.customer != customer:
+        found.append(Difference(order, "customer", customer, record.customer))
+    if record.placed_at != placed_at:
+        found.append(
+            Difference(order, "placed_at", placed_at.isoformat(), record.placed_at.isoformat())
+        )
+    stored = {d.line: d for d in demand}
+    for i, rec in enumerate(record.lines):
+        line = stored.pop(rec.line, None)
+        if line is None:
+            found.append(
+                Difference(order, f"lines[{i}]", None, _line_json(rec.line, rec.sku, rec.quantity))
+            )
+            continue
+        if line.sku != rec.sku:
+            found.append(Difference(order, f"lines[{i}].sku", line.sku, rec.sku))
+        if line.quantity != rec.quantity:
+            found.append(Difference(order, f"lines[{i}].quantity", line.quantity, rec.quantity))
+    for number in sorted(stored):
+        line = stored[number]
+        found.append(Difference(order, "lines", _line_json(number, line.sku, line.quantity), None))
+    return found
+
+
+def _line_json(line: int, sku: str, quantity: int) -> dict[str, Any]:
+    return {"line": line, "sku": sku, "quantity": quantity}

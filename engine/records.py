@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from datetime import date, datetime
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
@@ -14,6 +16,29 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # Line numbers, quantities and store holds are 32-bit INTEGER columns on both databases: a
 # larger number from outside is the sender's mistake, refused by name, never a failed write.
 INT_MAX = 2**31 - 1
+# The placed_at a face that takes orders accepts unless told otherwise: from 2000 on and at most
+# a day ahead of its clock (a shop's clock may run ahead; an order dated the year 1 or 9999 is a
+# sender's mistake that would otherwise sort first or last in every queue).
+EARLIEST_PLACED_AT = datetime(2000, 1, 1, tzinfo=UTC)
+PLACED_AT_AHEAD = timedelta(days=1)
+# The window in force (earliest, latest), or None: any instant the columns hold. A context
+# variable rather than a model argument because the import's parsers (JSON, CSV) and the order
+# intake all validate the same models, and which window applies is their callers' policy.
+_placed_at_window: ContextVar[tuple[datetime, datetime] | None] = ContextVar(
+    "placed_at_window", default=None
+)
+
+
+@contextmanager
+def placed_at_window(now: datetime | None = None) -> Iterator[None]:
+    """Within the block, a ``placed_at`` must be from ``EARLIEST_PLACED_AT`` to a day after
+    ``now`` (default: the clock)."""
+    latest = (now or datetime.now(UTC)) + PLACED_AT_AHEAD
+    token = _placed_at_window.set((EARLIEST_PLACED_AT, latest))
+    try:
+        yield
+    finally:
+        _placed_at_window.reset(token)
 
 
 def parse_key(value: Any, what: str = "number") -> str:
@@ -51,6 +76,19 @@ def parse_instant(value: Any) -> datetime:
             raise ValueError(f"placed_at {value!r} is not an ISO 8601 date-time") from None
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError(f"placed_at {value!r} has no UTC offset (add Z or +HH:MM)")
+    window = _placed_at_window.get()
+    try:
+        utc = moment.astimezone(UTC)
+    except OverflowError:  # the year 1 east of UTC, 9999 west of it: no instant we can store
+        if window is None:
+            raise ValueError(f"placed_at {value!r} is out of range in UTC") from None
+        utc = (datetime.min if moment.year == 1 else datetime.max).replace(tzinfo=UTC)
+    if window is not None:
+        earliest, latest = window
+        if utc < earliest:
+            raise ValueError(f"placed_at {value!r} is before {earliest.date().isoformat()}")
+        if utc > latest:
+            raise ValueError(f"placed_at {value!r} is more than a day in the future")
     return moment
 
 

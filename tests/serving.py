@@ -64,19 +64,20 @@ def seed_queue(db: e.Database, lines: int, *, skus: int = 20) -> None:
 
 
 def serve_process(
-    db_url: str, slack: SlackStandin, cwd: Path | None = None, **env: str
+    db_url: str, slack: SlackStandin | None, cwd: Path | None = None, **env: str
 ) -> subprocess.Popen[str]:
-    """``preorder --db URL serve`` on 127.0.0.1 (a free port), Slack aimed at ``slack``,
-    configured by ``env`` and nothing from this environment's own ``PREORDER_`` variables."""
+    """``preorder --db URL serve`` on 127.0.0.1 (a free port), Slack aimed at ``slack`` (None:
+    no Slack settings at all), configured by ``env`` and nothing from this environment's own
+    ``PREORDER_`` variables."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith("PREORDER_")}
-    environ.update(
-        PREORDER_SLACK_BOT_TOKEN=slack.token,
-        PREORDER_SLACK_SIGNING_SECRET=SECRET,
-        PREORDER_SLACK_API_URL=slack.url,
-        PREORDER_SLACK_MERCHANDISERS=MERCHANDISER,
-        PREORDER_PORT="0",
-        **env,
-    )
+    if slack is not None:
+        environ.update(
+            PREORDER_SLACK_BOT_TOKEN=slack.token,
+            PREORDER_SLACK_SIGNING_SECRET=SECRET,
+            PREORDER_SLACK_API_URL=slack.url,
+            PREORDER_SLACK_MERCHANDISERS=MERCHANDISER,
+        )
+    environ.update(PREORDER_PORT="0", **env)
     return subprocess.Popen(
         [sys.executable, "-c", "from bot.cli import main; main()", "--db", db_url,
          "serve", "--host", "127.0.0.1"],
@@ -88,10 +89,10 @@ def serve_process(
 
 
 class Serve:
-    """``preorder --db URL serve`` on 127.0.0.1 (a free port), Slack aimed at ``slack``; every
-    line it writes to stderr is kept in ``lines``."""
+    """``preorder --db URL serve`` on 127.0.0.1 (a free port), Slack aimed at ``slack`` (None:
+    no Slack settings); every line it writes to stderr is kept in ``lines``."""
 
-    def __init__(self, db_url: str, slack: SlackStandin, cwd: Path, **env: str) -> None:
+    def __init__(self, db_url: str, slack: SlackStandin | None, cwd: Path, **env: str) -> None:
         self.process = serve_process(db_url, slack, cwd, **env)
         self.lines: list[str] = []
         self._changed = threading.Condition()

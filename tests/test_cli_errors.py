@@ -121,6 +121,42 @@ def test_an_import_with_one_bad_row_imports_nothing_and_names_file_row_and_reaso
     )
 
 
+def test_an_import_refuses_a_placed_at_before_2000_or_days_ahead_unless_told(
+    db: e.Database, tmp_path: Path
+) -> None:
+    seed(db)
+    header = "order,line,sku,quantity,placed_at,customer\n"
+    early = write(
+        tmp_path,
+        "orders.csv",
+        header + "SO-10,1,A,1,0001-01-01T00:00:00+14:00,C\n"
+        "SO-11,1,A,1,9999-12-31T23:59:59-23:59,C\n"
+        "SO-12,1,A,1,1999-06-01T09:00:00Z,C\n",
+    )
+    before = dump(db)
+
+    result = run(db, "import", early)
+
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[1:] == [
+        f"  {early} row 2: placed_at '0001-01-01T00:00:00+14:00' is before 2000-01-01",
+        f"  {early} row 3: placed_at '9999-12-31T23:59:59-23:59' is more than a day in the future",
+        f"  {early} row 4: placed_at '1999-06-01T09:00:00Z' is before 2000-01-01",
+    ]
+    assert dump(db) == before
+    # Told to take any placed_at (old history), the import still refuses an instant that no
+    # column holds, by name; the rest imports.
+    told = run(db, "import", "--any-placed-at", early)
+    assert told.exit_code == 1
+    assert told.stderr.splitlines()[1:] == [
+        f"  {early} row 2: placed_at '0001-01-01T00:00:00+14:00' is out of range in UTC",
+        f"  {early} row 3: placed_at '9999-12-31T23:59:59-23:59' is out of range in UTC",
+    ]
+    history = write(tmp_path, "history.csv", header + "SO-12,1,A,1,1999-06-01T09:00:00Z,C\n")
+    assert run(db, "import", "--any-placed-at", history).exit_code == 0
+    assert e.order_lines(db, ["SO-12"])[0].sku == "A"
+
+
 def test_an_import_lists_every_bad_row_of_every_file(db: e.Database, tmp_path: Path) -> None:
     seed(db)
     bad_csv = write(tmp_path, "p.csv", PO_HEADER + "PO-7,1,A,five,2027-01-10,Acme\n"

@@ -8,8 +8,10 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 import engine as e
-from bot.intake_batch import Batcher
+from bot.intake_batch import Batcher, NoAnswer
 from tests.helpers import so
 
 
@@ -85,3 +87,38 @@ def test_a_batch_never_exceeds_its_size() -> None:
     with ThreadPoolExecutor(10) as pool:
         list(pool.map(lambda i: batcher.store([so(f"SO-{i}", i, (1, "A", 1))]), range(10)))
     assert max(len(t) for t in store.transactions) <= 3
+
+
+def test_a_request_waits_at_most_its_timeout_and_is_dropped_if_no_batch_took_it() -> None:
+    store = Store(pause=1.0)
+    batcher = Batcher(store, lambda *_: None)
+    first = threading.Thread(target=batcher.store, args=([so("SO-1", 1, (1, "A", 1))],))
+    first.start()
+    time.sleep(0.1)  # SO-1's transaction is in the database
+
+    started = time.monotonic()
+    with pytest.raises(NoAnswer):
+        batcher.store([so("SO-2", 2, (1, "A", 1))], timeout=0.3)
+    waited = time.monotonic() - started
+    first.join()
+    time.sleep(0.1)  # the batcher would take SO-2 now
+
+    assert 0.3 <= waited < 0.6, waited
+    assert store.transactions == [["SO-1"]]  # SO-2's sender stopped waiting: never applied
+
+
+def test_while_a_transaction_waits_longer_than_the_timeout_requests_are_refused_at_once() -> None:
+    store = Store(pause=1.0)
+    batcher = Batcher(store, lambda *_: None)
+    first = threading.Thread(target=batcher.store, args=([so("SO-1", 1, (1, "A", 1))],))
+    first.start()
+    time.sleep(0.5)
+
+    started = time.monotonic()
+    with pytest.raises(NoAnswer, match=r"waited on the database for over 0\.3 s"):
+        batcher.store([so("SO-2", 2, (1, "A", 1))], timeout=0.3)
+
+    assert time.monotonic() - started < 0.1
+    first.join()
+    # Once it is done, requests are taken again (this one's transaction takes 1 s too).
+    assert [ln.order for ln in batcher.store([so("SO-3", 3, (1, "A", 1))], timeout=2)] == ["SO-3"]

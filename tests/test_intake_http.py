@@ -12,12 +12,14 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import text
 
 import engine as e
 from bot.intake import MAX_BODY, SIGNATURE_HEADER, intake_app, sign
@@ -60,22 +62,23 @@ class Intake:
         return found
 
 
-# Serves the intake endpoint of a database on a free port, stopped at the end of the test.
-ServeIntake = Callable[[e.Database], Intake]
+# Serves the intake endpoint of a database on a free port, stopped at the end of the test
+# (keyword arguments go to intake_app).
+ServeIntake = Callable[..., Intake]
 
 
 @pytest.fixture
 def serve_intake() -> Iterator[ServeIntake]:
     started: list[tuple[HttpServer, threading.Thread]] = []
 
-    def start(db: e.Database) -> Intake:
+    def start(db: e.Database, **options: Any) -> Intake:
         metrics = Metrics()
         router = wsgi_app(
-            None,  # type: ignore[arg-type]  # no Slack app: slack=False never uses it
+            None,  # no Slack app
             db,
             slack=False,
             metrics=metrics,
-            intake=intake_app(db, SECRET, metrics),
+            intake=intake_app(db, SECRET, metrics, **options),
         )
         server = HttpServer(router, "127.0.0.1", 0)
         thread = threading.Thread(target=server.run, daemon=True)
@@ -242,18 +245,126 @@ def test_a_replay_beside_a_new_order_stores_only_the_new_one(
     check_invariants(supplied)
 
 
-def test_an_order_sent_again_with_a_new_line_gains_the_line(
+def conflicts(reply: requests.Response) -> list[tuple[int, str, str, Any, Any]]:
+    data = reply.json()
+    assert data["error"].startswith("orders already stored with other contents; nothing was")
+    return [(c["index"], c["order"], c["field"], c["stored"], c["sent"]) for c in data["conflicts"]]
+
+
+STORED = order("SO-1", (1, "A", 3), (2, "B", 1))
+
+
+@pytest.mark.parametrize(
+    ("changed", "expected"),
+    [
+        (
+            order("SO-1", (1, "A", 2), (2, "B", 1)),
+            [(0, "SO-1", "lines[0].quantity", 3, 2)],
+        ),
+        (
+            order("SO-1", (1, "B", 3), (2, "B", 1)),
+            [(0, "SO-1", "lines[0].sku", "A", "B")],
+        ),
+        (
+            {**STORED, "customer": "someone else"},
+            [(0, "SO-1", "customer", "customer of SO-1", "someone else")],
+        ),
+        (
+            {**STORED, "placed_at": "2026-11-01T09:00:00+00:00"},
+            [(0, "SO-1", "placed_at", "2026-11-02T09:00:00+00:00", "2026-11-01T09:00:00+00:00")],
+        ),
+        (
+            order("SO-1", (1, "A", 3), (2, "B", 1), (3, "A", 1)),
+            [(0, "SO-1", "lines[2]", None, {"line": 3, "sku": "A", "quantity": 1})],
+        ),
+        (
+            order("SO-1", (1, "A", 3)),
+            [(0, "SO-1", "lines", {"line": 2, "sku": "B", "quantity": 1}, None)],
+        ),
+        (
+            {
+                **order("SO-1", (2, "A", 1), (1, "B", 3)),
+                "customer": "Bob",
+                "placed_at": "2026-11-02T10:00:00+01:00",  # the same instant: no conflict
+            },
+            [
+                (0, "SO-1", "customer", "customer of SO-1", "Bob"),
+                (0, "SO-1", "lines[0].sku", "B", "A"),
+                (0, "SO-1", "lines[1].sku", "A", "B"),
+            ],
+        ),
+    ],
+    ids=["quantity", "sku", "customer", "placed_at", "line-added", "line-left-out", "several"],
+)
+def test_an_order_posted_again_with_other_contents_is_409_naming_each_field_and_changes_nothing(
+    intake: Intake, supplied: e.Database, changed: dict[str, Any], expected: list[Any]
+) -> None:
+    """A stored order is not rewritten by a post: a changed order comes through the import,
+    audited as such. The sender is told which fields differ from what is stored."""
+    assert intake.post([STORED]).status_code == 200
+    before = dump(supplied)
+
+    reply = intake.post([changed])
+
+    assert reply.status_code == 409, reply.text
+    assert conflicts(reply) == expected
+    assert dump(supplied) == before
+    assert intake.counts() == {"accepted": 1.0, "conflict": 1.0}
+    check_invariants(supplied)
+
+
+def test_a_conflicting_order_beside_new_ones_stores_none_of_them(
     intake: Intake, supplied: e.Database
 ) -> None:
-    assert intake.post(order("SO-1", (1, "A", 3))).status_code == 200
+    assert intake.post([order("SO-1", (1, "A", 3))]).status_code == 200
+    before = dump(supplied)
 
-    reply = intake.post(order("SO-1", (1, "A", 3), (2, "A", 2)))
+    reply = intake.post(
+        [order("SO-2", (1, "A", 1)), order("SO-1", (1, "A", 4)), order("SO-3", (1, "A", 1))]
+    )
 
-    assert [(x["line"], x["status"]) for x in reply.json()["lines"]] == [
-        (1, "allocated"),
-        (2, "allocated"),
-    ]
-    assert intake.counts() == {"accepted": 2.0}
+    assert reply.status_code == 409, reply.text
+    assert conflicts(reply) == [(1, "SO-1", "lines[0].quantity", 3, 4)]
+    assert dump(supplied) == before
+    assert intake.counts() == {"accepted": 1.0, "conflict": 3.0}
+
+
+def test_the_same_order_again_without_its_customer_or_in_another_offset_is_no_conflict(
+    intake: Intake, supplied: e.Database
+) -> None:
+    first = intake.post([STORED])
+    assert first.status_code == 200
+    before = dump(supplied)
+    same = {k: v for k, v in STORED.items() if k != "customer"}
+    same["placed_at"] = "2026-11-02T04:00:00-05:00"
+
+    again = intake.post([same])
+
+    assert again.status_code == 200, again.text
+    assert again.json() == first.json()
+    assert dump(supplied) == before
+    assert intake.counts() == {"accepted": 1.0, "duplicate": 1.0}
+
+
+def test_two_versions_of_a_new_order_posted_at_once_store_one_and_refuse_the_other(
+    pg_db: e.Database, serve_intake: ServeIntake
+) -> None:
+    db = pg_db
+    e.apply_records(db, e.Actor("seed", e.Source.CLI), [po("PO-1", (1, "A", 10, "2027-01-10"))])
+    intake = serve_intake(db)
+    versions = [[order("SO-1", (1, "A", q))] for q in (1, 2, 3, 4) for _ in range(3)]
+
+    with ThreadPoolExecutor(12) as pool:
+        replies = list(pool.map(intake.post, versions))
+
+    stored = e.order_lines(db, ["SO-1"])[0].quantity
+    for version, reply in zip(versions, replies, strict=True):
+        sent = version[0]["lines"][0]["quantity"]
+        assert reply.status_code == (200 if sent == stored else 409), reply.text
+    assert e.review(db, "PO-1", 1).allocated == stored
+    counts = intake.counts()
+    assert counts["accepted"] == 1.0 and counts["conflict"] == 9.0
+    check_invariants(db)
 
 
 def test_one_order_sent_by_many_at_once_is_stored_once(
@@ -327,6 +438,8 @@ def problems(reply: requests.Response) -> list[tuple[int | None, str | None, str
 
 
 GOOD = order("SO-1", (1, "A", 1))
+# Two days after now: no shop places an order that far ahead of the clock.
+AHEAD = (datetime.now(UTC) + timedelta(days=2)).isoformat(timespec="seconds")
 
 
 @pytest.mark.parametrize(
@@ -346,6 +459,36 @@ GOOD = order("SO-1", (1, "A", 1))
                     "placed_at '2026-11-31T09:00:00Z' is not an ISO 8601 date-time",
                 )
             ],
+        ),
+        (
+            [{**GOOD, "placed_at": "0001-01-01T00:00:00+14:00"}],
+            [
+                (
+                    0,
+                    "SO-1",
+                    "placed_at",
+                    "placed_at '0001-01-01T00:00:00+14:00' is before 2000-01-01",
+                )
+            ],
+        ),
+        (
+            [{**GOOD, "placed_at": "9999-12-31T23:59:59-23:59"}],
+            [
+                (
+                    0,
+                    "SO-1",
+                    "placed_at",
+                    "placed_at '9999-12-31T23:59:59-23:59' is more than a day in the future",
+                )
+            ],
+        ),
+        (
+            [{**GOOD, "placed_at": "1999-12-31T23:59:59Z"}],
+            [(0, "SO-1", "placed_at", "placed_at '1999-12-31T23:59:59Z' is before 2000-01-01")],
+        ),
+        (
+            [{**GOOD, "placed_at": AHEAD}],
+            [(0, "SO-1", "placed_at", f"placed_at {AHEAD!r} is more than a day in the future")],
         ),
         (
             [{**GOOD, "placed_at": "2026-11-02T09:00:00"}],
@@ -425,6 +568,10 @@ GOOD = order("SO-1", (1, "A", 1))
     ids=[
         "missing-order",
         "no-such-date",
+        "year-1-east-of-utc",
+        "year-9999-west-of-utc",
+        "before-2000",
+        "days-ahead",
         "no-offset",
         "quantity-0",
         "quantity-fraction",
@@ -453,11 +600,89 @@ def test_a_malformed_order_is_400_with_a_reason_per_field_and_stores_nothing(
 
 
 @pytest.mark.parametrize(
+    ("lines", "expected"),
+    [
+        (
+            [{"line": 99_999_999_999, "sku": "A", "quantity": 1}],
+            [(0, "SO-1", "lines[0].line", "line 99999999999 must be at most 2,147,483,647")],
+        ),
+        (
+            [{"line": 1, "sku": "A", "quantity": 99_999_999_999}],
+            [
+                (
+                    0,
+                    "SO-1",
+                    "lines[0].quantity",
+                    "quantity 99999999999 must be at most 2,147,483,647",
+                )
+            ],
+        ),
+        (
+            [{"line": 1, "sku": "A", "quantity": 1}, {"line": 2, "sku": "A", "quantity": 2**31}],
+            [(0, "SO-1", "lines[1].quantity", "quantity 2147483648 must be at most 2,147,483,647")],
+        ),
+        (
+            [{"line": "2147483648", "sku": "A", "quantity": 1e10}],
+            [
+                (0, "SO-1", "lines[0].line", "line 2147483648 must be at most 2,147,483,647"),
+                (
+                    0,
+                    "SO-1",
+                    "lines[0].quantity",
+                    "quantity 10000000000 must be at most 2,147,483,647",
+                ),
+            ],
+        ),
+    ],
+    ids=["line", "quantity", "second-line-quantity", "as-text-and-float"],
+)
+def test_a_number_too_big_for_its_column_is_400_naming_the_field_never_503(
+    intake: Intake, supplied: e.Database, lines: list[dict[str, Any]], expected: list[Any]
+) -> None:
+    """Lines and quantities are 32-bit INTEGER columns: a bigger number is the sender's mistake,
+    refused before the database would fail the write (a 503 would have the sender retry it
+    for ever)."""
+    before = dump(supplied)
+
+    reply = intake.post([{**GOOD, "lines": lines}])
+
+    assert reply.status_code == 400, reply.text
+    assert problems(reply) == expected
+    assert dump(supplied) == before
+    assert intake.counts() == {"invalid": 1.0}
+    # The largest number the column holds is taken.
+    biggest = {"line": 2**31 - 1, "sku": "B", "quantity": 2**31 - 1}
+    taken = intake.post([{**GOOD, "lines": [biggest]}])
+    assert taken.status_code == 200, taken.text
+    assert taken.json()["lines"][0]["quantity"] == 2**31 - 1
+    check_invariants(supplied)
+
+
+def test_an_order_placed_a_little_ahead_of_our_clock_is_taken(intake: Intake) -> None:
+    """A shop's clock may run ahead of ours: up to a day is taken as it is."""
+    soon = (datetime.now(UTC) + timedelta(hours=23)).isoformat()
+
+    reply = intake.post([order("SO-1", (1, "A", 1), placed=soon)])
+
+    assert reply.status_code == 200, reply.text
+
+
+@pytest.mark.parametrize(
     ("raw", "error"),
     [
         (b'{"sales_orders": [', "the body is not JSON: Expecting value (line 1 column 19)"),
         (b"", "the body is not JSON: Expecting value (line 1 column 1)"),
         (b"\xff\xfe\xfd", "the body is not JSON: it is not UTF-8 text"),
+        (
+            b"[" * 100_000 + b"]" * 100_000,
+            "the body is not usable JSON: its lists and objects are nested too deeply",
+        ),
+        (
+            b'[{"order": "SO-1", "lines": [{"line": 1, "sku": "A", "quantity": '
+            + b"9" * 5000
+            + b"}]}]",
+            "the body is not usable JSON: a number of 5000 digits (no field takes more than 64)",
+        ),
         (b"[]", "no orders: give at least one"),
         (b'{"sales_orders": []}', "no orders: give at least one"),
         (
@@ -478,6 +703,8 @@ def test_a_malformed_order_is_400_with_a_reason_per_field_and_stores_nothing(
         "truncated",
         "empty",
         "not-utf8",
+        "nested-100000-deep",
+        "number-of-5000-digits",
         "empty-list",
         "empty-sales-orders",
         "a-string",
@@ -505,8 +732,9 @@ def test_a_body_over_the_limit_is_413(intake: Intake, supplied: e.Database) -> N
 
     reply = intake.post(None, raw=raw)
 
+    # Refused by the server as the body arrives, before the intake reads it.
     assert reply.status_code == 413
-    assert "over 1048576 bytes" in reply.json()["error"]
+    assert "1048576" in reply.text
     assert dump(supplied) == before
 
 
@@ -543,6 +771,53 @@ def test_a_database_outage_is_503_with_retry_after_and_quick(
         assert reply.json()["error"].startswith("the database is unavailable"), name
         assert intake.counts() == {"unavailable": 2.0}, name
         db.dispose()
+
+
+def post_until_answered(intake: Intake, body: Any, within: float = 10) -> requests.Response:
+    """``body`` posted again while the answer is 503, for ``within`` seconds at most."""
+    deadline = time.monotonic() + within
+    while True:
+        reply = intake.post(body)
+        if reply.status_code != 503 or time.monotonic() > deadline:
+            return reply
+        time.sleep(0.1)
+
+
+def test_a_database_that_keeps_a_request_waiting_answers_503_within_max_wait(
+    supplied: e.Database, serve_intake: ServeIntake
+) -> None:
+    """Another transaction holds what the intake needs (SQLite's write lock, a SKU's row on
+    PostgreSQL). Each request waits at most max_wait, and the intake holds at most
+    max_requests at once: the others are answered at once, so the server's threads stay free.
+    Once the database answers, the same bodies are stored once each."""
+    db = supplied
+    intake = serve_intake(db, max_wait=1.0, max_requests=2)
+    bodies = [[order(f"SO-{i}", (1, "A", 1))] for i in range(1, 5)]
+
+    def timed_post(body: Any) -> tuple[requests.Response, float]:
+        started = time.monotonic()
+        reply = intake.post(body)
+        return reply, time.monotonic() - started
+
+    with db.write(commit=False) as conn:
+        if db.is_postgres:
+            conn.execute(text("SELECT sku FROM products WHERE sku = 'A' FOR UPDATE"))
+        with ThreadPoolExecutor(len(bodies)) as pool:
+            answers = list(pool.map(timed_post, bodies))
+
+    assert [reply.status_code for reply, _ in answers] == [503] * 4
+    assert all(reply.headers["Retry-After"] == "5" for reply, _ in answers)
+    assert max(seconds for _, seconds in answers) < 2.5
+    busy = [r for r, seconds in answers if r.json()["error"].startswith("the intake is busy")]
+    assert len(busy) == 2
+    assert intake.counts() == {"unavailable": 4.0}
+
+    # Sent again, as Retry-After asks (sooner here: the transaction that waited is finishing).
+    again = [post_until_answered(intake, body) for body in bodies]
+
+    assert [reply.status_code for reply in again] == [200] * 4, [r.text for r in again]
+    assert e.review(db, "PO-1", 1).allocated == 4  # each stored once
+    check_invariants(db)
 
 
 def test_an_outage_stores_nothing_and_the_retry_is_stored_once(

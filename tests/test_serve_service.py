@@ -4,6 +4,7 @@ running job finish."""
 
 from __future__ import annotations
 
+import json
 import signal
 import time
 import urllib.error
@@ -18,6 +19,7 @@ from click.testing import CliRunner
 from sqlalchemy import text
 
 from bot.cli import cli
+from bot.intake import SIGNATURE_HEADER, sign
 from tests.conftest import fresh_postgres, fresh_sqlite
 from tests.invariants import check_invariants
 from tests.serving import Serve, counter, seed_queue
@@ -201,3 +203,49 @@ def test_a_replica_with_the_scheduler_off_runs_no_jobs(
         serve.kill()
     assert code == 0
     assert not [line for line in serve.lines if "job " in line], serve.lines
+
+
+def test_serve_without_slack_settings_runs_the_intake_the_jobs_health_and_metrics(
+    sqlite_template: Path, tmp_path: Path
+) -> None:
+    """A brand may take orders and run the sweep before (or without) installing the Slack app:
+    with no PREORDER_SLACK_* setting at all, serve says once that the Slack face is off and
+    runs everything else; the digest, which needs Slack, is off and says why."""
+    db = fresh_sqlite(sqlite_template, tmp_path)
+    seed_queue(db, 30)
+    serve = Serve(
+        db.url,
+        None,
+        tmp_path,
+        PREORDER_INTAKE_SECRET="s3cret",
+        PREORDER_DIGEST_CHANNEL="C0DIGEST",
+        PREORDER_SWEEP_MINUTES="0.02",  # 1.2 s
+    )
+    try:
+        serve.wait_for(lambda line: "job sweep: 30 order lines allocated" in line, timeout=20)
+        body = json.dumps(
+            {"order": "WEB-1", "placed_at": "2026-11-02T09:00:00Z",
+             "lines": [{"line": 1, "sku": "SKU-000", "quantity": 1}]}
+        ).encode()  # fmt: skip
+        signed = {"Content-Type": "application/json", SIGNATURE_HEADER: sign("s3cret", body)}
+        posted = urllib.request.Request(serve.url + "/orders", body, signed)
+        with urllib.request.urlopen(posted, timeout=5) as answer:
+            assert json.load(answer)["lines"][0]["status"] == "allocated"
+        with urllib.request.urlopen(serve.url + "/healthz", timeout=5) as answer:
+            assert answer.status == 200
+        assert counter(serve.metrics(), "preorder_intake_orders", result="accepted") == 1
+        assert status(serve.url + "/slack/events", b"command=%2Fpreorder") == 404
+        code = serve.stop()
+    finally:
+        serve.kill()
+    assert code == 0, serve.lines
+    off = [line for line in serve.lines if "Slack face is off" in line]
+    assert len(off) == 1, serve.lines
+    assert "PREORDER_SLACK_" in off[0]
+    assert any(
+        "job digest: off" in line and "Slack face is off" not in line and "Slack" in line
+        for line in serve.lines
+    ), serve.lines
+    assert not [line for line in serve.lines if "Traceback" in line], serve.lines
+    check_invariants(db)
+    db.dispose()

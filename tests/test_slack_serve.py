@@ -60,10 +60,15 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]
 @pytest.mark.parametrize(
     ("env", "message"),
     [
+        # Some Slack setting given (none at all runs without Slack: tests/test_serve_service.py)
         (
-            {},
+            {"PREORDER_SLACK_TIMEOUT": "5"},
             "error: missing settings: PREORDER_SLACK_BOT_TOKEN, PREORDER_SLACK_SIGNING_SECRET, "
             "PREORDER_SLACK_MERCHANDISERS or PREORDER_SLACK_MERCHANDISER_GROUP",
+        ),
+        (
+            {"PREORDER_SLACK_MERCHANDISERS": "U1"},
+            "error: missing settings: PREORDER_SLACK_BOT_TOKEN, PREORDER_SLACK_SIGNING_SECRET (",
         ),
         (
             {"PREORDER_SLACK_BOT_TOKEN": "xoxb-1", "PREORDER_SLACK_MERCHANDISERS": "U1"},

@@ -108,7 +108,10 @@ class SlackApp:
         self.settings = settings_for(slack, **settings)
         self.metrics = Metrics()
         self.app = create_app(self.settings, db, metrics=self.metrics)
-        self.server = HttpServer(wsgi_app(self.app, db, metrics=self.metrics), "127.0.0.1", 0)
+        router = wsgi_app(
+            self.app, db, signing_secret=self.settings.slack_signing_secret, metrics=self.metrics
+        )
+        self.server = HttpServer(router, "127.0.0.1", 0)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()
         self.base = f"http://127.0.0.1:{self.server.port}"
