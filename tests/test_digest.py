@@ -609,7 +609,7 @@ def test_digest_post_without_its_settings_names_them(
         ({"PREORDER_SLACK_BOT_TOKEN": "xoxp-user"},
          "error: PREORDER_SLACK_BOT_TOKEN must be a bot token (xoxb-...)"),
         ({"PREORDER_SLACK_API_URL": "slack.com"},
-         "error: bad settings: PREORDER_SLACK_API_URL: must be an http:// or https:// URL"),
+         "error: bad settings: PREORDER_SLACK_API_URL: must be an https:// URL"),
         ({"PREORDER_SLACK_BOT_TOKEN": "xoxb-wrong"},
          f"error: Slack did not post the digest to {DIGEST_CHANNEL}: invalid_auth ("),
         ({"PREORDER_DIGEST_CHANNEL": "G0PRIVATE"},
