@@ -4,17 +4,29 @@ check and the ``serve`` command itself."""
 
 from __future__ import annotations
 
+import json
 import logging
 import time
+from datetime import date
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 
 import engine as e
-from bot.ids import ActionId
+from bot.app import OTHER_WORKSPACE
+from bot.ids import ActionId, CallbackId
 from bot.server import HttpServer, health
+from bot.views.state import ViewState
+from tests.helpers import dump
 from tests.slack.harness import MERCHANDISER, SECRET, SlackApp, seed_shop, texts
-from tests.slack.signing import app_home_opened_event_body, slash_command_body
+from tests.slack.signing import (
+    app_home_opened_event_body,
+    block_actions_body,
+    block_actions_payload,
+    slash_command_body,
+    view_submission_body,
+)
 
 # --- commands ---------------------------------------------------------------------------------
 
@@ -127,6 +139,54 @@ def test_forged_and_replayed_requests_are_refused_with_401(slack_app: SlackApp) 
     assert unsigned.status == 401
     assert slack_app.post(body, timestamp=int(time.time()) - 4 * 60).status == 200  # in time
     assert slack_app.request("/elsewhere").status == 404
+
+
+# --- requests from another workspace ----------------------------------------------------------
+
+OTHER_TEAM = "T0OTHER"  # a workspace the app is also installed in (one signing secret for all)
+
+
+def test_a_request_from_another_workspace_is_refused_and_changes_nothing(
+    slack_app: SlackApp,
+) -> None:
+    seed_shop(slack_app.db)
+    e.set_arrival(slack_app.db, e.Actor("seed", e.Source.CLI), "PO-1001", 1, date(2027, 2, 15))
+    assert slack_app.slack.calls("auth.test")[-1].response["team_id"] == "T0TEST"
+    # A modal of this workspace's, to submit from the other one.
+    slack_app.command("sync-date PO-1001 1")
+    confirm = slack_app.modal()
+    assert confirm["callback_id"] == CallbackId.SYNC_DATE_CONFIRM
+    slack_app.slack.clear()
+    before = dump(slack_app.db)
+
+    def refused(body: str) -> None:
+        answer = slack_app.post(body)
+        assert (answer.status, answer.text) == (200, OTHER_WORKSPACE)
+
+    trigger = slack_app.slack.new_trigger_id(MERCHANDISER)
+    refused(slash_command_body(text="review PO-1001 1", user_id=MERCHANDISER, trigger_id=trigger,
+                               team_id=OTHER_TEAM))  # fmt: skip
+    refused(view_submission_body(confirm, user_id=MERCHANDISER, team_id=OTHER_TEAM))
+    line = ViewState(po="PO-1001", line=1).to_json()
+    refused(block_actions_body(ActionId.REVIEW, line, user_id=MERCHANDISER, trigger_id=trigger,
+                               team_id=OTHER_TEAM))  # fmt: skip
+    refused(app_home_opened_event_body(MERCHANDISER, team_id=OTHER_TEAM))
+    # A user of another workspace in a channel this one shares with it.
+    guest = block_actions_payload(ActionId.REVIEW, line, user_id="U0GUEST", trigger_id=trigger)
+    guest["user"]["team_id"] = OTHER_TEAM
+    refused(urlencode({"payload": json.dumps(guest)}))
+    # A request that names no workspace at all is none of this one's either.
+    nameless = block_actions_payload(ActionId.REVIEW, line, user_id=MERCHANDISER,
+                                     trigger_id=trigger)  # fmt: skip
+    del nameless["team"], nameless["user"]["team_id"]
+    assert slack_app.post(urlencode({"payload": json.dumps(nameless)})).status == 404
+    assert slack_app.slack.calls() == []  # no modal, no Home tab, no message
+    assert dump(slack_app.db) == before
+
+    # The same submission from this workspace applies.
+    answer = slack_app.submit(confirm)
+    assert answer.status == 200 and answer.text != OTHER_WORKSPACE
+    assert dump(slack_app.db) != before
 
 
 # --- Web API failures -------------------------------------------------------------------------
