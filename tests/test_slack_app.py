@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from urllib.parse import urlencode
@@ -18,8 +19,17 @@ from bot.app import OTHER_WORKSPACE
 from bot.ids import ActionId, CallbackId
 from bot.server import HttpServer, health
 from bot.views.state import ViewState
+from engine.records import INT_MAX
 from tests.helpers import dump
-from tests.slack.harness import MERCHANDISER, SECRET, SlackApp, seed_shop, texts
+from tests.slack.harness import (
+    MERCHANDISER,
+    SECRET,
+    USERGROUPS,
+    SlackApp,
+    running,
+    seed_shop,
+    texts,
+)
 from tests.slack.signing import (
     app_home_opened_event_body,
     block_actions_body,
@@ -27,6 +37,7 @@ from tests.slack.signing import (
     slash_command_body,
     view_submission_body,
 )
+from tests.slack.standin import SlackStandin
 
 # --- commands ---------------------------------------------------------------------------------
 
@@ -65,8 +76,15 @@ def test_help_answers_in_the_ack_with_every_subcommand(slack_app: SlackApp, text
         ("unallocated A B", "Usage: /preorder unallocated [SKU]"),
         ("frobnicate PO-1", "Unknown subcommand 'frobnicate'"),
         ("review PO-1001 1; DROP TABLE", "Usage: /preorder review"),
+        # Line numbers fit the INTEGER column, in ASCII digits (others' digits are not read).
+        ("review PO-1001 99999999999",
+         "PO line number 99999999999 is too large: at most 2,147,483,647."),
+        ("sync-date PO-1001 2147483648", "PO line number 2147483648 is too large"),
+        ("allocate PO-1001 " + "9" * 5000, "is too large: at most 2,147,483,647."),
+        ("review PO-1001 \u0661", "'\u0661' is not a PO line number"),
+        ("remove PO-1001 \u00b2", "'\u00b2' is not a PO line number"),
     ],
-)
+)  # fmt: skip
 def test_malformed_commands_get_the_exact_usage_ephemeral(
     slack_app: SlackApp, text: str, said: str
 ) -> None:
@@ -79,6 +97,64 @@ def test_malformed_commands_get_the_exact_usage_ephemeral(
     assert "`/preorder help`" in shown  # the full usage follows
     assert "Traceback" not in answer.text
     assert slack_app.slack.calls("views.open") == [] and slack_app.slack.responses(url) == []
+
+
+@pytest.fixture
+def any_db_app(slack_standin: SlackStandin, db: e.Database) -> Iterator[SlackApp]:
+    """The Slack app on each database (``db``: SQLite, then PostgreSQL)."""
+    slack_standin.usergroups.update(USERGROUPS)
+    with running(slack_standin, db) as app:
+        yield app
+
+
+def test_every_line_number_from_slack_fits_the_column_or_is_refused_naming_it(
+    any_db_app: SlackApp,
+) -> None:
+    app = any_db_app
+    seed_shop(app.db)
+    before = dump(app.db)
+    # The largest line number the column holds is an ordinary unknown line.
+    app.command(f"review PO-1001 {INT_MAX}")
+    notice = app.modal()
+    assert notice["callback_id"] == CallbackId.NOTICE and str(INT_MAX) in texts(notice)
+
+    # Buttons and forms carry numbers too: a forged or mangled one is refused, named.
+    out_of_range = "is out of range (1 to 2,147,483,647)"
+    forged = json.dumps({"po": "PO-1001", "line": 99_999_999_999})
+    app.click(ActionId.REVIEW, forged, message={"type": "message", "text": "", "blocks": []})
+    assert app.last_response_url
+    (reply,) = app.responses(app.last_response_url)
+    assert f"line 99999999999 {out_of_range}" in texts(reply)
+
+    app.command("review PO-1001 1")
+    review = app.modal(callback_id=CallbackId.REVIEW)
+    cursor = json.dumps({"po": "PO-1001", "line": 1, "page": 2,
+                         "after": ["2026-01-01T00:00:00+00:00", "SO-1", 2**40]})  # fmt: skip
+    pages = [
+        (cursor, f"the line number of the page's cursor {2**40} {out_of_range}"),
+        (json.dumps({"po": "PO-1001", "line": 1, "page": 0}), f"page 0 {out_of_range}"),
+        (json.dumps({"po": "PO-1001", "line": 1, "page": 10**20}), f"page {10**20} {out_of_range}"),
+        (json.dumps({"po": "PO-1001", "line": 1, "page": "2"}), "page '2' is not a whole number"),
+    ]
+    for n, (value, said) in enumerate(pages, start=1):  # the unknown line's notice was #0
+        app.click(ActionId.REVIEW_NEXT, value, view=review)
+        notice = app.modal(n, callback_id=CallbackId.NOTICE)  # pushed over the review
+        assert said in texts(notice).replace("&#x27;", "'")
+        app.slack.close_view(notice["id"])
+
+    # A confirmation whose chosen lines were mangled removes nothing.
+    confirm = {
+        "type": "modal",
+        "callback_id": CallbackId.REMOVE_CONFIRM,
+        "blocks": [],
+        "private_metadata": json.dumps(
+            {"po": "PO-1001", "line": 1, "picked": ["SO-1:1", "SO-2:99999999999"]}
+        ),
+    }
+    answer = app.submit(confirm).json()  # fmt: skip
+    assert answer["response_action"] == "update"
+    assert f"the line number of SO-2 99999999999 {out_of_range}" in texts(answer["view"])
+    assert dump(app.db) == before
 
 
 def test_an_unknown_po_is_answered_ephemeral(slack_app: SlackApp) -> None:
