@@ -4,8 +4,9 @@ Bolt verifies every request's signature and age (401 otherwise), acks within its
 runner, and runs each listener in a thread pool so the HTTP answer leaves as soon as the
 listener acks. Around that this module adds the Web API client (Slack's URL or a stand-in's,
 429s retried after Retry-After, a call that hangs given up after ``PREORDER_SLACK_TIMEOUT``
-seconds), the check that a payload is applied once however often it is delivered, and an
-error handler that logs whatever a listener let through.
+seconds), the refusal of requests from any workspace but the one the bot token belongs to,
+the check that a payload is applied once however often it is delivered, and an error handler
+that logs whatever a listener let through.
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ log = logging.getLogger("bot.app")
 
 LISTENER_THREADS = 16  # listeners run after their ack (opening modals, posting summaries)
 RATE_LIMIT_RETRIES = 2
+OTHER_WORKSPACE = (
+    ":lock: This app serves another Slack workspace; nothing was done here. "
+    "Ask your Slack admin about installing it in yours."
+)
 
 
 def web_client(settings: SlackSettings) -> WebClient:
@@ -73,7 +78,8 @@ def create_app(
     metrics: Metrics | None = None,
 ) -> App:
     """The app for ``settings`` on ``db``. ``client`` replaces the Web API client (tests aim
-    one at a stand-in). Checks the bot token with ``auth.test`` once, here."""
+    one at a stand-in). Checks the bot token with ``auth.test`` here (Bolt's own check, which
+    raises ``BoltError`` for a refused token, then ours for the workspace it belongs to)."""
     client = client or web_client(settings)
     app = App(
         client=client,
@@ -90,10 +96,58 @@ def create_app(
         deliveries=Deliveries(),
         metrics=metrics,
     )
+    # Bolt keeps its auth.test answer to itself: ask once more for the workspace's id.
+    app.use(_same_workspace(str(client.auth_test()["team_id"])))
     app.use(_once(ctx.deliveries))
     register_all(app, ctx)
     app.error(_log_error)
     return app
+
+
+def request_teams(body: dict[str, Any], context: BoltContext) -> set[str]:
+    """Every workspace a request names: where it came from (commands and events say
+    ``team_id``, interactions ``team``), its user's, and a view's; and what Bolt made of them.
+    Slack puts them in different places per kind of payload, and a user of another workspace
+    (in a channel shared with this one) shows only in ``user.team_id``."""
+    team = body.get("team")
+    user = body.get("user")
+    view = body.get("view")
+    found = [
+        body.get("team_id"),
+        team.get("id") if isinstance(team, dict) else team,
+        user.get("team_id") if isinstance(user, dict) else None,
+        *((view.get("team_id"), view.get("app_installed_team_id")) if isinstance(view, dict)
+          else ()),
+        *(a.get("team_id") for a in body.get("authorizations") or () if isinstance(a, dict)),
+        context.team_id,
+        context.actor_team_id,
+    ]  # fmt: skip
+    return {str(t) for t in found if t}
+
+
+def _same_workspace(installed: str) -> Any:
+    def same_workspace(
+        body: dict[str, Any], context: BoltContext, next: Any
+    ) -> BoltResponse | None:
+        """Refuse a request from another workspace than the bot token's. Its signature only
+        proves it came through this app, whose signing secret every workspace it is installed
+        in shares; its users may not change this workspace's allocations."""
+        teams = request_teams(body, context)
+        if teams == {installed}:
+            return next()
+        kind = body.get("command") or body.get("type") or "request"
+        if not teams:
+            # Slack names the workspace in every request it sends an app installed in one:
+            # this is none of them, answered as Bolt answers a request no listener takes.
+            log.warning("refused a %s that names no workspace", kind)
+            return BoltResponse(status=404, body="")
+        log.warning("refused a %s from workspace %s (installed in %s)", kind,
+                    ", ".join(sorted(teams)), installed)  # fmt: skip
+        # The text is what the user sees: Slack shows a 200's body to a command as an
+        # ephemeral message, and Bolt answers its own refusals the same way.
+        return BoltResponse(status=200, body=OTHER_WORKSPACE)
+
+    return same_workspace
 
 
 def _once(deliveries: Deliveries) -> Any:

@@ -8,6 +8,7 @@ prefix here plus a number: ``numbered`` makes them and ``number_of`` reads them 
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 
 
@@ -71,6 +72,7 @@ def numbered(prefix: BlockId, n: int) -> str:
 def number_of(block_id: str, prefix: BlockId) -> int | None:
     """``n`` if ``block_id`` is ``numbered(prefix, n)``, else None."""
     head, sep, tail = block_id.rpartition(SEPARATOR)
-    if not sep or head != prefix or not tail.isdigit():
+    # ASCII digits, few: str.isdigit() takes '²', which int() refuses.
+    if not sep or head != prefix or not re.fullmatch(r"[0-9]{1,9}", tail):
         return None
     return int(tail)

@@ -6,6 +6,10 @@ Which settings are required depends on how the app reaches Slack: over HTTP it n
 token and the signing secret (to verify every request); in Socket Mode (an app token is set) the
 bot token and the app token. Either way someone must be allowed to change allocations, so the
 merchandiser list or the merchandiser user group must be set.
+
+``PREORDER_SLACK_API_URL`` receives the bot token with every call: it must be ``https://`` (or
+``http://`` on loopback, for the tests' stand-in) and a ``.env`` may not set it (see
+``engine.settings_guard``).
 """
 
 from __future__ import annotations
@@ -13,7 +17,9 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from engine.settings_guard import credential_url, sources_without
 
 DEFAULT_API_URL = "https://slack.com/api/"
 DEFAULT_PORT = 3000
@@ -39,13 +45,24 @@ class SlackSettings(BaseSettings):
     slack_merchandiser_group: str = ""
     port: int = Field(DEFAULT_PORT, ge=0, le=65535)
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return sources_without(
+            ["slack_api_url"], init_settings, env_settings, dotenv_settings, file_secret_settings
+        )
+
     @field_validator("slack_api_url")
     @classmethod
-    def _ends_in_slash(cls, value: str) -> str:
+    def _token_url(cls, value: str) -> str:
+        value = credential_url(value)
         # slack_sdk joins method names onto the base URL: without the slash "api" + "chat.x".
-        value = value.strip()
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must be an http:// or https:// URL")
         return value if value.endswith("/") else value + "/"
 
     @property

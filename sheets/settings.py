@@ -1,13 +1,21 @@
 """The Google Sheets configuration: ``PREORDER_SHEET_ID``, ``PREORDER_GOOGLE_CREDENTIALS``,
 ``PREORDER_GOOGLE_API_URL`` and ``PREORDER_GOOGLE_MAX_WAIT`` (environment or ``.env``),
-checked before any request is made."""
+checked before any request is made.
+
+``PREORDER_GOOGLE_API_URL`` receives the OAuth access token with every request: it must be
+``https://`` (or ``http://`` on loopback, for the tests' stand-in) and a ``.env`` may not set it
+(see ``engine.settings_guard``).
+"""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from engine.settings_guard import credential_url, sources_without
 
 DEFAULT_API_URL = "https://sheets.googleapis.com"
 
@@ -21,6 +29,24 @@ class SheetsSettings(BaseSettings):
     # How long one run keeps retrying Google's 429s and 5xx before it gives up with an error.
     google_max_wait: float = Field(60.0, ge=0, le=3600)
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return sources_without(
+            ["google_api_url"], init_settings, env_settings, dotenv_settings, file_secret_settings
+        )
+
+    @field_validator("google_api_url")
+    @classmethod
+    def _token_url(cls, value: str) -> str:
+        return credential_url(value)
+
     def problems(self) -> list[str]:
         """What is missing or wrong, one phrase each naming the variable."""
         found: list[str] = []
@@ -33,9 +59,26 @@ class SheetsSettings(BaseSettings):
             )
         elif not Path(path).expanduser().is_file():
             found.append(f"PREORDER_GOOGLE_CREDENTIALS names {path}, which is not a file")
-        if not self.google_api_url.startswith(("http://", "https://")):
-            found.append("PREORDER_GOOGLE_API_URL must be an http:// or https:// URL")
+        else:
+            found.extend(self._token_uri_problems())
         return found
+
+    def _token_uri_problems(self) -> list[str]:
+        """The key file's ``token_uri`` receives an assertion signed with the private key: the
+        same rule as the API URL. A file that cannot be read is left to the Sheets client, which
+        says what is wrong with it."""
+        try:
+            key = json.loads(self.credentials_path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError):
+            return []
+        uri = key.get("token_uri") if isinstance(key, dict) else None
+        if not isinstance(uri, str):
+            return []
+        try:
+            credential_url(uri)
+        except ValueError as exc:
+            return [f"the token_uri in {self.credentials_path} {exc}"]
+        return []
 
     @property
     def credentials_path(self) -> Path:

@@ -330,22 +330,22 @@ def test_a_digest_run_posts_once_per_scheduled_time(
     clock = lambda: datetime(2027, 3, 15, 13, 0, 2, tzinfo=UTC)  # noqa: E731
     metrics = Metrics()
     scheduler = build_scheduler(
-        service(digest_channel="C-DIGEST"), db, make_client(slack_standin), metrics,
+        service(digest_channel="C0DIGEST"), db, make_client(slack_standin), metrics,
         clock=clock, sheets=sheet,
     )  # fmt: skip
     scheduler.jobs.run(DIGEST, SLOT)
     scheduler.jobs.run(DIGEST, SLOT)  # the same run, from a replica whose timer fired later
     scheduler.jobs.run(DIGEST, SLOT + timedelta(days=1))
-    messages = slack_standin.messages("C-DIGEST")
+    messages = slack_standin.messages("C0DIGEST")
     assert len(messages) == 2 and all(m.get("blocks") for m in messages)
     assert posts[0] == {
-        "channel": "C-DIGEST",
+        "channel": "C0DIGEST",
         "now": clock(),
         "sheet_url": "https://docs.google.com/spreadsheets/d/sheet-1",
     }
     assert (sample(metrics, DIGEST, "done"), sample(metrics, DIGEST, "skipped")) == (2, 1)
     done = [r.getMessage() for r in caplog.records if getattr(r, "result", "") == "done"]
-    assert done[0].startswith("job digest: posted to C-DIGEST (")
+    assert done[0].startswith("job digest: posted to C0DIGEST (")
 
 
 def test_a_digest_slack_refuses_is_a_failed_run_and_an_api_error(
@@ -379,7 +379,7 @@ def test_two_replicas_post_each_due_digest_exactly_once(
     the digest due every second instead of on its cron."""
     caplog.set_level(logging.INFO, logger="bot.scheduler")
     dbs = [fresh_postgres(pg_url), e.Database(pg_url)]
-    settings = service(digest_channel="C-DIGEST")
+    settings = service(digest_channel="C0DIGEST")
     every_second = IntervalTrigger(seconds=1, start_date=anchor(UTC), timezone=UTC)
     replicas = []
     for db in dbs:
@@ -418,7 +418,7 @@ def test_two_replicas_post_each_due_digest_exactly_once(
     assert {result for _, result in runs} <= {"done", "skipped"}
     both = {slot for slot, n in Counter(slot for slot, _ in runs).items() if n == 2}
     assert both <= set(done)  # every time both replicas saw was posted by one of them
-    assert len(slack_standin.messages("C-DIGEST")) == len(posts) == sum(done.values())
+    assert len(slack_standin.messages("C0DIGEST")) == len(posts) == sum(done.values())
 
 
 # --- the sheet sync ---------------------------------------------------------------------------

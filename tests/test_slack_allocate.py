@@ -198,7 +198,7 @@ def test_only_merchandisers_by_list_or_user_group_may_allocate(
         assert slack_app.slack.calls("views.open") == []
     # A viewer may still look.
     slack_app.click(ActionId.REVIEW, message=message, user=VIEWER)
-    assert "Review allocations" in texts(slack_app.modal()["title"])
+    assert "Review allocations" in texts(slack_app.modal(callback_id=CallbackId.REVIEW)["title"])
 
 
 def test_the_user_group_is_read_once_and_cached(slack_app: SlackApp) -> None:

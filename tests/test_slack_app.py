@@ -4,17 +4,40 @@ check and the ``serve`` command itself."""
 
 from __future__ import annotations
 
+import json
 import logging
 import time
+from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 
 import engine as e
-from bot.ids import ActionId
+from bot.app import OTHER_WORKSPACE
+from bot.ids import ActionId, CallbackId
 from bot.server import HttpServer, health
-from tests.slack.harness import MERCHANDISER, SECRET, SlackApp, seed_shop, texts
-from tests.slack.signing import app_home_opened_event_body, slash_command_body
+from bot.views.state import ViewState
+from engine.records import INT_MAX
+from tests.helpers import dump
+from tests.slack.harness import (
+    MERCHANDISER,
+    SECRET,
+    USERGROUPS,
+    SlackApp,
+    running,
+    seed_shop,
+    texts,
+)
+from tests.slack.signing import (
+    app_home_opened_event_body,
+    block_actions_body,
+    block_actions_payload,
+    slash_command_body,
+    view_submission_body,
+)
+from tests.slack.standin import SlackStandin
 
 # --- commands ---------------------------------------------------------------------------------
 
@@ -53,8 +76,15 @@ def test_help_answers_in_the_ack_with_every_subcommand(slack_app: SlackApp, text
         ("unallocated A B", "Usage: /preorder unallocated [SKU]"),
         ("frobnicate PO-1", "Unknown subcommand 'frobnicate'"),
         ("review PO-1001 1; DROP TABLE", "Usage: /preorder review"),
+        # Line numbers fit the INTEGER column, in ASCII digits (others' digits are not read).
+        ("review PO-1001 99999999999",
+         "PO line number 99999999999 is too large: at most 2,147,483,647."),
+        ("sync-date PO-1001 2147483648", "PO line number 2147483648 is too large"),
+        ("allocate PO-1001 " + "9" * 5000, "is too large: at most 2,147,483,647."),
+        ("review PO-1001 \u0661", "'\u0661' is not a PO line number"),
+        ("remove PO-1001 \u00b2", "'\u00b2' is not a PO line number"),
     ],
-)
+)  # fmt: skip
 def test_malformed_commands_get_the_exact_usage_ephemeral(
     slack_app: SlackApp, text: str, said: str
 ) -> None:
@@ -67,6 +97,64 @@ def test_malformed_commands_get_the_exact_usage_ephemeral(
     assert "`/preorder help`" in shown  # the full usage follows
     assert "Traceback" not in answer.text
     assert slack_app.slack.calls("views.open") == [] and slack_app.slack.responses(url) == []
+
+
+@pytest.fixture
+def any_db_app(slack_standin: SlackStandin, db: e.Database) -> Iterator[SlackApp]:
+    """The Slack app on each database (``db``: SQLite, then PostgreSQL)."""
+    slack_standin.usergroups.update(USERGROUPS)
+    with running(slack_standin, db) as app:
+        yield app
+
+
+def test_every_line_number_from_slack_fits_the_column_or_is_refused_naming_it(
+    any_db_app: SlackApp,
+) -> None:
+    app = any_db_app
+    seed_shop(app.db)
+    before = dump(app.db)
+    # The largest line number the column holds is an ordinary unknown line.
+    app.command(f"review PO-1001 {INT_MAX}")
+    notice = app.modal()
+    assert notice["callback_id"] == CallbackId.NOTICE and str(INT_MAX) in texts(notice)
+
+    # Buttons and forms carry numbers too: a forged or mangled one is refused, named.
+    out_of_range = "is out of range (1 to 2,147,483,647)"
+    forged = json.dumps({"po": "PO-1001", "line": 99_999_999_999})
+    app.click(ActionId.REVIEW, forged, message={"type": "message", "text": "", "blocks": []})
+    assert app.last_response_url
+    (reply,) = app.responses(app.last_response_url)
+    assert f"line 99999999999 {out_of_range}" in texts(reply)
+
+    app.command("review PO-1001 1")
+    review = app.modal(callback_id=CallbackId.REVIEW)
+    cursor = json.dumps({"po": "PO-1001", "line": 1, "page": 2,
+                         "after": ["2026-01-01T00:00:00+00:00", "SO-1", 2**40]})  # fmt: skip
+    pages = [
+        (cursor, f"the line number of the page's cursor {2**40} {out_of_range}"),
+        (json.dumps({"po": "PO-1001", "line": 1, "page": 0}), f"page 0 {out_of_range}"),
+        (json.dumps({"po": "PO-1001", "line": 1, "page": 10**20}), f"page {10**20} {out_of_range}"),
+        (json.dumps({"po": "PO-1001", "line": 1, "page": "2"}), "page '2' is not a whole number"),
+    ]
+    for n, (value, said) in enumerate(pages, start=1):  # the unknown line's notice was #0
+        app.click(ActionId.REVIEW_NEXT, value, view=review)
+        notice = app.modal(n, callback_id=CallbackId.NOTICE)  # pushed over the review
+        assert said in texts(notice).replace("&#x27;", "'")
+        app.slack.close_view(notice["id"])
+
+    # A confirmation whose chosen lines were mangled removes nothing.
+    confirm = {
+        "type": "modal",
+        "callback_id": CallbackId.REMOVE_CONFIRM,
+        "blocks": [],
+        "private_metadata": json.dumps(
+            {"po": "PO-1001", "line": 1, "picked": ["SO-1:1", "SO-2:99999999999"]}
+        ),
+    }
+    answer = app.submit(confirm).json()  # fmt: skip
+    assert answer["response_action"] == "update"
+    assert f"the line number of SO-2 99999999999 {out_of_range}" in texts(answer["view"])
+    assert dump(app.db) == before
 
 
 def test_an_unknown_po_is_answered_ephemeral(slack_app: SlackApp) -> None:
@@ -127,6 +215,54 @@ def test_forged_and_replayed_requests_are_refused_with_401(slack_app: SlackApp) 
     assert unsigned.status == 401
     assert slack_app.post(body, timestamp=int(time.time()) - 4 * 60).status == 200  # in time
     assert slack_app.request("/elsewhere").status == 404
+
+
+# --- requests from another workspace ----------------------------------------------------------
+
+OTHER_TEAM = "T0OTHER"  # a workspace the app is also installed in (one signing secret for all)
+
+
+def test_a_request_from_another_workspace_is_refused_and_changes_nothing(
+    slack_app: SlackApp,
+) -> None:
+    seed_shop(slack_app.db)
+    e.set_arrival(slack_app.db, e.Actor("seed", e.Source.CLI), "PO-1001", 1, date(2027, 2, 15))
+    assert slack_app.slack.calls("auth.test")[-1].response["team_id"] == "T0TEST"
+    # A modal of this workspace's, to submit from the other one.
+    slack_app.command("sync-date PO-1001 1")
+    confirm = slack_app.modal()
+    assert confirm["callback_id"] == CallbackId.SYNC_DATE_CONFIRM
+    slack_app.slack.clear()
+    before = dump(slack_app.db)
+
+    def refused(body: str) -> None:
+        answer = slack_app.post(body)
+        assert (answer.status, answer.text) == (200, OTHER_WORKSPACE)
+
+    trigger = slack_app.slack.new_trigger_id(MERCHANDISER)
+    refused(slash_command_body(text="review PO-1001 1", user_id=MERCHANDISER, trigger_id=trigger,
+                               team_id=OTHER_TEAM))  # fmt: skip
+    refused(view_submission_body(confirm, user_id=MERCHANDISER, team_id=OTHER_TEAM))
+    line = ViewState(po="PO-1001", line=1).to_json()
+    refused(block_actions_body(ActionId.REVIEW, line, user_id=MERCHANDISER, trigger_id=trigger,
+                               team_id=OTHER_TEAM))  # fmt: skip
+    refused(app_home_opened_event_body(MERCHANDISER, team_id=OTHER_TEAM))
+    # A user of another workspace in a channel this one shares with it.
+    guest = block_actions_payload(ActionId.REVIEW, line, user_id="U0GUEST", trigger_id=trigger)
+    guest["user"]["team_id"] = OTHER_TEAM
+    refused(urlencode({"payload": json.dumps(guest)}))
+    # A request that names no workspace at all is none of this one's either.
+    nameless = block_actions_payload(ActionId.REVIEW, line, user_id=MERCHANDISER,
+                                     trigger_id=trigger)  # fmt: skip
+    del nameless["team"], nameless["user"]["team_id"]
+    assert slack_app.post(urlencode({"payload": json.dumps(nameless)})).status == 404
+    assert slack_app.slack.calls() == []  # no modal, no Home tab, no message
+    assert dump(slack_app.db) == before
+
+    # The same submission from this workspace applies.
+    answer = slack_app.submit(confirm)
+    assert answer.status == 200 and answer.text != OTHER_WORKSPACE
+    assert dump(slack_app.db) != before
 
 
 # --- Web API failures -------------------------------------------------------------------------

@@ -194,7 +194,9 @@ def test_a_summary_for_a_private_channel_the_bot_is_not_in_comes_by_dm(
         (PRIVATE, error),
         (MERCHANDISER, None),  # a user ID: the app's DM with them
     ]
-    assert dm["channel"] == MERCHANDISER and not dm.get("ephemeral")
+    # Slack files it under the DM's own ID, as it answers.
+    assert dm["channel"] == slack_app.slack.conversation_id(MERCHANDISER) != MERCHANDISER
+    assert dm["channel"].startswith("D") and not dm.get("ephemeral")
     said = texts(dm)
     assert "Synced promised dates on PO-1001:1" in said
     assert f"<@{MERCHANDISER}>" in said
@@ -216,7 +218,7 @@ def test_an_allocation_from_a_po_message_in_a_private_channel_is_summarised_by_d
     (dm,) = slack_app.messages()
 
     assert allocation_map(slack_app.db)[("SO-3", 1)] == ("PO-1001", 1)
-    assert dm["channel"] == MERCHANDISER
+    assert dm["channel"] == slack_app.slack.conversation_id(MERCHANDISER)
     said = texts(dm)
     assert "Allocated to PO-1001:1" in said and "SO-3:1" in said
     assert f"`/invite @{BOT_NAME}`" in said
@@ -239,7 +241,7 @@ def test_a_summary_slack_takes_nowhere_in_a_private_channel_is_still_told_by_dm(
     # No ephemeral in a channel the bot is not in either: the DM is what is left.
     ephemeral = slack_app.slack.last("chat.postEphemeral")
     assert (ephemeral.params["channel"], ephemeral.error) == (PRIVATE, "channel_not_found")
-    assert told["channel"] == MERCHANDISER
+    assert told["channel"] == slack_app.slack.conversation_id(MERCHANDISER)
     assert (
         "The change was made, but its summary may not have been posted: "
         "chat.postMessage answered HTTP 503 (service_unavailable)."

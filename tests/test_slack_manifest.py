@@ -29,8 +29,10 @@ SCHEMA = Path(__file__).resolve().parent / "data" / "slack-manifest.schema.json"
 
 # The bot scopes each Web API method the app calls needs (docs.slack.dev/reference/methods).
 # views.* need none (the trigger_id or the user's App Home is the permission), nor do auth.test
-# (Bolt calls it once at start) and the app_home_opened event.
+# (called at start: by Bolt for the token, by the app for its workspace) and the app_home_opened
+# event.
 SCOPES: dict[str, set[str]] = {
+    "auth.test": set(),
     "chat.postMessage": {"chat:write"},
     "chat.postEphemeral": {"chat:write"},
     "usergroups.users.list": {"usergroups:read"},

@@ -571,6 +571,43 @@ def test_messages_are_kept_and_updated(
     assert missing.response["error"] == "message_not_found"
 
 
+def test_chat_answers_with_the_conversation_id_however_the_channel_was_named(
+    slack_standin: SlackStandin, slack_client: WebClient
+) -> None:
+    by_name = slack_client.chat_postMessage(channel="#buying", text="by name")
+    channel = by_name["channel"]
+    assert channel.startswith("C") and channel != "#buying"
+    assert slack_client.chat_postMessage(channel="buying", text="again")["channel"] == channel
+    assert slack_client.chat_postMessage(channel=channel, text="by id")["channel"] == channel
+    dm = slack_client.chat_postMessage(channel="U0ADA", text="a DM")["channel"]
+    assert dm.startswith("D") and dm != "U0ADA"
+    assert slack_client.chat_postMessage(channel="U0ADA", text="another")["channel"] == dm
+    slack_client.chat_postEphemeral(channel="#buying", user="U0ADA", text="only you")
+
+    # Kept under the ID, found by any of the names.
+    assert [m["text"] for m in slack_standin.messages(channel)] == [
+        "by name", "again", "by id", "only you"
+    ]  # fmt: skip
+    assert slack_standin.messages("#buying") == slack_standin.messages(channel)
+    assert {m["channel"] for m in slack_standin.messages("U0ADA")} == {dm}
+    # chat.update finds a message by the ID only, as on Slack.
+    for name in ("#buying", "buying"):
+        error = api_error(
+            lambda name=name: slack_client.chat_update(channel=name, ts=by_name["ts"], text="x")
+        )
+        assert error.response["error"] == "channel_not_found"
+    assert slack_client.chat_update(channel=channel, ts=by_name["ts"], text="edited")["ok"]
+    # What names no conversation at all is refused.
+    for nothing in ("#no such channel", "", "#"):
+        error = api_error(lambda n=nothing: slack_client.chat_postMessage(channel=n, text="x"))
+        assert error.response["error"] == "channel_not_found"
+    # A channel refused by name is refused by its ID too.
+    slack_standin.refuse_channel("#private", "not_in_channel")
+    private = slack_standin.conversation_id("#private")
+    error = api_error(lambda: slack_client.chat_postMessage(channel=private, text="x"))
+    assert error.response["error"] == "not_in_channel"
+
+
 def test_usergroups_and_users_answer_from_configuration() -> None:
     with SlackStandin(usergroups={"S1": ["U1", "U2"]}, users={"U1": {"tz": "Europe/Paris"}}) as s:
         client = make_client(s)

@@ -16,7 +16,7 @@ from bot.handlers import allocate, help, po, remove, review, sync_date, unalloca
 from bot.handlers.support import HandlerContext, Req, wire
 from bot.views.common import fallback_text
 from bot.views.help import COMMAND, USAGE, help_blocks
-from engine.records import KEY_PATTERN
+from engine.records import INT_MAX, KEY_PATTERN
 
 SYNTAX = {syntax.split()[0]: syntax for syntax, _ in USAGE}
 EXAMPLES = {
@@ -41,9 +41,19 @@ def parse_po(word: str) -> str:
 
 
 def parse_line(word: str) -> int:
-    if not re.fullmatch(r"\d{1,9}", word) or int(word) < 1:
-        raise UsageError(f"{word!r} is not a PO line number (a whole number from 1).")
-    return int(word)
+    # ASCII digits only: \d would take other scripts' digits, which int() reads as numbers.
+    if not re.fullmatch(r"[0-9]+", word) or not word.strip("0"):
+        raise UsageError(f"{shorten(word)!r} is not a PO line number (a whole number from 1).")
+    digits = word.lstrip("0")
+    # Compared as text first: int() of thousands of digits is slow, then refused.
+    if len(digits) > len(str(INT_MAX)) or int(digits) > INT_MAX:
+        raise UsageError(f"PO line number {shorten(word)} is too large: at most {INT_MAX:,}.")
+    return int(digits)
+
+
+def shorten(word: str, most: int = 24) -> str:
+    """``word`` as an answer quotes it: a long one cut (the answer's text has a limit)."""
+    return word if len(word) <= most else word[: most - 3] + "..."
 
 
 def parse_sku(word: str) -> str:

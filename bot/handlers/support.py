@@ -35,7 +35,7 @@ from bot.views.common import (
     notice_modal,
     section,
 )
-from bot.views.state import ViewState
+from bot.views.state import StateError, ViewState
 from bot.webapi import failed_method, timed_out
 from engine import Actor, Database, EngineError, Source
 
@@ -286,7 +286,8 @@ def state_of(text: str | None) -> ViewState:
     try:
         return ViewState.from_json(text or "")
     except (ValueError, TypeError, KeyError) as exc:
-        raise EngineError("this button or form is not one this app made") from exc
+        reason = f" ({exc})" if isinstance(exc, StateError) else ""
+        raise EngineError(f"this button or form is not one this app made{reason}") from exc
 
 
 Handler = Callable[[Req], None]

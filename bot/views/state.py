@@ -11,13 +11,22 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from typing import Any, Protocol
 
 from engine import LineRef, QueuedLine, ReviewLine
+from engine.records import INT_MAX
 
 METADATA_MAX = 3000
+
+
+class StateError(ValueError):
+    """What is wrong with a view state or an option value, in words the user may be shown
+    (naming the field): Slack returns them as we wrote them, so this is a forged or mangled
+    one."""
+
 
 FifoKey = tuple[str, str, int]
 """A row's FIFO position as JSON can hold it: (placed_at ISO 8601, order, line)."""
@@ -77,9 +86,28 @@ def ref_value(row: ReviewLine | QueuedLine) -> str:
 def parse_ref(value: str) -> LineRef:
     """The ``LineRef`` the engine takes, from ``ref_value``'s text (orders may contain ':')."""
     order, sep, line = value.rpartition(":")
-    if not sep or not order or not line.isdigit():
-        raise ValueError(f"not an order line: {value!r}")
-    return LineRef(order, int(line))
+    if not sep or not order or not re.fullmatch(r"[0-9]+", line):
+        raise StateError(f"not an order line: {value!r}")
+    return LineRef(order, _whole_text(line, f"the line number of {order}"))
+
+
+def _whole_text(digits: str, what: str) -> int:
+    # Compared as text first: int() of thousands of digits is slow, then refused.
+    if len(digits.lstrip("0")) > len(str(INT_MAX)):
+        shown = digits if len(digits) <= 24 else digits[:21] + "..."
+        raise StateError(f"{what} {shown} is out of range (1 to {INT_MAX:,})")
+    return _whole(int(digits), what)
+
+
+def _whole(value: object, what: str) -> int:
+    """``value`` if it is a whole number a line number or page can be (1 to the INTEGER
+    columns' INT_MAX): a larger one would reach the database as an overflow, not as what it
+    is."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise StateError(f"{what} {value!r} is not a whole number")
+    if not 1 <= value <= INT_MAX:
+        raise StateError(f"{what} {value} is out of range (1 to {INT_MAX:,})")
+    return value
 
 
 def engine_key(key: FifoKey) -> tuple[datetime, str, int]:
@@ -131,15 +159,18 @@ class ViewState:
         data = json.loads(text)
         if not isinstance(data, dict) or "po" not in data or "line" not in data:
             raise ValueError("not a view state")
+        picked = tuple(str(p) for p in data.get("picked", ()))
+        for ref in picked:
+            parse_ref(ref)
         return cls(
             po=str(data["po"]),
-            line=int(data["line"]),
+            line=_whole(data["line"], "line"),
             sku=str(data.get("sku", "")),
             fingerprint=str(data.get("fingerprint", "")),
-            page=int(data.get("page", 1)),
+            page=_whole(data.get("page", 1), "page"),
             after=_key(data.get("after")),
             before=_key(data.get("before")),
-            picked=tuple(str(p) for p in data.get("picked", ())),
+            picked=picked,
             hold_for_store=bool(data.get("hold_for_store", False)),
             channel=str(data.get("channel", "")),
         )
@@ -153,5 +184,10 @@ def _key(value: object) -> FifoKey | None:
     if value is None:
         return None
     if not isinstance(value, list) or len(value) != 3:
-        raise ValueError(f"not a FIFO key: {value!r}")
-    return (str(value[0]), str(value[1]), int(value[2]))
+        raise StateError(f"not a FIFO key: {value!r}")
+    placed_at, order, line = value
+    try:
+        datetime.fromisoformat(str(placed_at))
+    except ValueError:
+        raise StateError(f"not a FIFO key: {value!r}") from None
+    return (str(placed_at), str(order), _whole(line, "the line number of the page's cursor"))

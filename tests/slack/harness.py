@@ -211,9 +211,11 @@ class SlackApp:
 
     # --- waiting for work done after the ack --------------------------------------------------
 
-    def modal(self, index: int = -1, *, timeout: float = 3.0) -> dict[str, Any]:
+    def modal(
+        self, index: int = -1, *, callback_id: str | None = None, timeout: float = 3.0
+    ) -> dict[str, Any]:
         """:func:`filled_modal` of this app's stand-in."""
-        return filled_modal(self.slack, index, timeout=timeout)
+        return filled_modal(self.slack, index, callback_id=callback_id, timeout=timeout)
 
     def wait_view(
         self, view_id: str, until: Callable[[dict[str, Any]], bool], timeout: float = 3.0
@@ -243,9 +245,20 @@ class SlackApp:
         return found
 
 
-def filled_modal(slack: SlackStandin, index: int = -1, *, timeout: float = 3.0) -> dict[str, Any]:
+def filled_modal(
+    slack: SlackStandin,
+    index: int = -1,
+    *,
+    callback_id: str | None = None,
+    timeout: float = 3.0,
+) -> dict[str, Any]:
     """The modal opened by the ``index``-th ``views.open``/``views.push`` call once the handler
-    has filled it (its loading view replaced)."""
+    has filled it (its loading view replaced).
+
+    With ``callback_id``, the ``index``-th of the opened modals that show it, waiting until
+    there is one: a click in a modal that pushes another acks first and pushes after, so until
+    the push arrives the latest modal is still the one clicked in, and the default ``-1``
+    alone would return that one."""
     deadline = time.monotonic() + timeout
     while True:
         opened = [
@@ -253,13 +266,19 @@ def filled_modal(slack: SlackStandin, index: int = -1, *, timeout: float = 3.0) 
             for c in slack.calls()
             if c.method in ("views.open", "views.push") and c.ok
         ]
-        if opened and len(opened) >= (index + 1 if index >= 0 else -index):
-            view = slack.view(opened[index])
+        views = [slack.view(view_id) for view_id in opened]
+        if callback_id is not None:
+            views = [v for v in views if v.get("callback_id") == callback_id]
+        if views and len(views) >= (index + 1 if index >= 0 else -index):
+            view = views[index]
             if view.get("callback_id") != "loading":
                 return view
         if time.monotonic() > deadline:
             seen = [(c.method, c.error) for c in slack.calls()]
-            raise AssertionError(f"no filled modal #{index}; calls: {seen}")
+            shown = [v.get("callback_id") for v in views]
+            raise AssertionError(
+                f"no filled modal #{index} ({callback_id or 'any'}); shown: {shown}; calls: {seen}"
+            )
         time.sleep(0.01)
 
 

@@ -7,6 +7,10 @@ what Slack refuses with Slack's error names, records every call for assertions, 
 demand (429 with Retry-After, 5xx, any error name, a call that hangs past the client's timeout,
 a channel the bot may not post in). See DESIGN.md section 4.
 
+chat.* calls name a conversation as Slack takes it (an ID, a channel's name, a user's ID for
+the app's DM with them) and are answered, as by Slack, with the conversation's ID (``C…``,
+``D…``); messages are kept under that ID (:func:`tests.slack.workspace.conversation_id`).
+
 ``apps.connections.open`` (Socket Mode) answers the URL of a socket only to the app-level token
 (``app_token``) and only while a Socket Mode stand-in is attached (``socket_url``, see
 :mod:`tests.slack.socket_mode`); the bot token is the wrong kind of token there, and the app
@@ -35,7 +39,14 @@ from typing import Any
 
 from tests.local_server import LocalServer, standin_of
 from tests.slack.records import BadRequest, Call, ResponsePost, parse_params
-from tests.slack.workspace import TRIGGER_ERRORS, Answer, Workspace, answer_error, answer_ok
+from tests.slack.workspace import (
+    TRIGGER_ERRORS,
+    Answer,
+    Workspace,
+    answer_error,
+    answer_ok,
+    conversation_id,
+)
 
 __all__ = ["TRIGGER_ERRORS", "Call", "ResponsePost", "SlackStandin"]
 
@@ -117,8 +128,8 @@ class SlackStandin(LocalServer):
         self.response_url_uses = response_url_uses
         self.response_url_ttl = response_url_ttl
         self.internal_errors: list[str] = []  # stand-in bugs: the fixture fails the test on any
-        # channel -> the error chat.* answers there (see refuse_channel); configuration, kept by
-        # clear()
+        # conversation ID -> the error chat.* answers there (see refuse_channel); configuration,
+        # kept by clear()
         self.refused_channels: dict[str, str] = {}
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
@@ -213,13 +224,24 @@ class SlackStandin(LocalServer):
             self._workspace.close_view(view_id)
 
     def messages(self, channel: str | None = None) -> list[dict[str, Any]]:
-        """Messages posted (``chat.postMessage``/``postEphemeral``), as edited by chat.update."""
+        """Messages posted (``chat.postMessage``/``postEphemeral``), as edited by chat.update;
+        optionally those in one conversation, named as chat.postMessage takes it (its ID, a
+        channel's name, a user's ID for their DM). Each message's ``channel`` is the ID."""
+        wanted = self.conversation_id(channel) if channel is not None else None
         with self._lock:
             return [
                 copy.deepcopy(m)
                 for m in self._workspace.messages
-                if channel is None or m["channel"] == channel
+                if wanted is None or m["channel"] == wanted
             ]
+
+    def conversation_id(self, channel: str) -> str:
+        """The ID Slack answers for ``channel`` (an ID, ``#name`` or ``name``, a user's ID for
+        their DM with the app); ValueError for what names no conversation."""
+        found = conversation_id(channel)
+        if found is None:
+            raise ValueError(f"{channel!r} names no conversation")
+        return found
 
     def clear(self) -> None:
         """Forget calls, posts, views, triggers and pending failures; keep the configuration."""
@@ -292,12 +314,14 @@ class SlackStandin(LocalServer):
         """Make chat.postMessage, chat.postEphemeral and chat.update in ``channel`` answer
         ``error``, as Slack does in a channel the bot may not post in: ``channel_not_found`` for
         a private channel it is not in, ``not_in_channel`` for a public one without
-        chat:write.public, ``is_archived``. ``error=None`` lets it post there again."""
+        chat:write.public, ``is_archived``. ``error=None`` lets it post there again. ``channel``
+        is named as chat.postMessage takes it (an ID, a name, a user's ID for their DM)."""
+        conversation = self.conversation_id(channel)
         with self._lock:
             if error is None:
-                self.refused_channels.pop(channel, None)
+                self.refused_channels.pop(conversation, None)
             else:
-                self.refused_channels[channel] = error
+                self.refused_channels[conversation] = error
 
     def enforce_post_rate(
         self, on: bool = True, *, per_second: float = 1.0, burst: int = 3
@@ -377,7 +401,9 @@ class SlackStandin(LocalServer):
             if handler is None:
                 return answer_error("unknown_method")
             if method == "chat.postMessage" and self._post_rate is not None:
-                channel = str(params.get("channel", ""))
+                # Slack's limit is per conversation, however each post named it.
+                passed = str(params.get("channel", ""))
+                channel = conversation_id(passed) or passed
                 bucket = self._buckets.setdefault(channel, _Bucket(*self._post_rate))
                 wait = bucket.take()
                 if wait is not None:

@@ -9,6 +9,7 @@ runs under the stand-in's lock, one request at a time.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import re
 import secrets
@@ -28,6 +29,9 @@ MAX_MODAL_STACK = 3
 MAX_VIEW_BYTES = 250_000
 MAX_MESSAGE_TEXT = 40_000
 _TRIGGER_FORMAT = re.compile(r"^\d+\.\d+\.[0-9a-zA-Z]+$")
+_CONVERSATION_ID = re.compile(r"^[CGD][A-Z0-9]+$")
+_USER_ID = re.compile(r"^[UW][A-Z0-9]+$")
+_CHANNEL_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,79}$")
 
 # (HTTP status, extra headers, JSON body)
 Answer = tuple[int, dict[str, str], dict[str, Any]]
@@ -193,7 +197,12 @@ class Workspace:
         return self._post(params, ephemeral=True)
 
     def _chat_update(self, params: dict[str, Any]) -> Answer:
-        refused = self._refuse_channel(params.get("channel")) or _refuse_message(params)
+        # Only by the conversation's ID (as chat.postMessage answered it): Slack finds no
+        # message under a channel name or a user's ID.
+        channel = params.get("channel")
+        if not isinstance(channel, str) or not _CONVERSATION_ID.match(channel):
+            return answer_error("channel_not_found")
+        refused = self._refuse_channel(channel) or _refuse_message(params)
         if refused:
             return refused
         for message in self.messages:
@@ -317,8 +326,11 @@ class Workspace:
         return stored
 
     def _post(self, params: dict[str, Any], *, ephemeral: bool) -> Answer:
-        channel = params.get("channel")
-        if not isinstance(channel, str) or not channel:
+        # Slack takes a channel's ID or name, or a user's ID (the app's DM with them), and
+        # answers with the conversation's ID, which is what a later chat.update must name.
+        passed = params.get("channel")
+        channel = conversation_id(passed) if isinstance(passed, str) else None
+        if channel is None:
             return answer_error("channel_not_found")
         refused = self._refuse_channel(channel) or _refuse_message(params)
         if refused:
@@ -344,8 +356,9 @@ class Workspace:
             return answer_ok({"message_ts": message["ts"]})
         return answer_ok({"channel": channel, "ts": message["ts"], "message": _public(message)})
 
-    def _refuse_channel(self, channel: Any) -> Answer | None:
-        error = self.cfg.refused_channels.get(channel) if isinstance(channel, str) else None
+    def _refuse_channel(self, channel: str) -> Answer | None:
+        """The error scripted for the conversation ``channel`` (an ID), if any."""
+        error = self.cfg.refused_channels.get(channel)
         return answer_error(error) if error else None
 
     def _next_ts(self) -> str:
@@ -354,6 +367,26 @@ class Workspace:
 
 
 # --- pure helpers ---------------------------------------------------------------------------
+
+
+def conversation_id(channel: str) -> str | None:
+    """The conversation ``channel`` names, by its ID, as Slack answers chat.* calls: an ID
+    (``C…``, ``G…``, ``D…``) as it is; a user's ID (``U…``, ``W…``) their DM with the app
+    (``D…``); a channel name (``#buying`` or ``buying``) that public channel (``C…``). None
+    for what names no conversation (Slack answers ``channel_not_found``). The IDs are derived
+    from what they stand for, so one name is one channel for the stand-in's whole life."""
+    if _CONVERSATION_ID.match(channel):
+        return channel
+    if _USER_ID.match(channel):
+        return "D" + _derived(channel)
+    name = channel.removeprefix("#").lower()
+    if _CHANNEL_NAME.match(name):
+        return "C" + _derived(name)
+    return None
+
+
+def _derived(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:10].upper()
 
 
 def answer_ok(body: dict[str, Any]) -> Answer:
