@@ -29,9 +29,6 @@ from engine.db import SCHEMA_REVISION
 from engine.records import KEY_PATTERN, parse_date
 from engine.settings import EngineSettings
 
-# An error line lists at most this many problems; all of them follow on lines of their own.
-INLINE_PROBLEMS = 20
-
 
 class CliError(click.ClickException):
     """A refused operation or bad input: exit 1, one ``error:`` line, then any details."""
@@ -50,15 +47,11 @@ class CliError(click.ClickException):
 
 
 def engine_error(exc: EngineError) -> CliError:
-    """One line naming every problem (capped), and each on its own line when there are several."""
-    problems = exc.problems
-    if len(problems) > INLINE_PROBLEMS:
-        rest = len(problems) - INLINE_PROBLEMS
-        shown = "; ".join(problems[:INLINE_PROBLEMS])
-        line = f"{exc.message}: {shown}; and {rest} more (all listed below)"
-    else:
-        line = str(exc)
-    return CliError(line, problems if len(problems) > 1 else ())
+    """One problem rides on the ``error:`` line; several are listed once, one per line below
+    it, so that a long list (an import's bad rows) is neither cut nor printed twice."""
+    if len(exc.problems) > 1:
+        return CliError(f"{exc.message}:", exc.problems)
+    return CliError(str(exc))
 
 
 def fail(message: str) -> NoReturn:
