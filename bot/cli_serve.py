@@ -75,7 +75,7 @@ def serve(app: App, host: str, port: int | None) -> None:
     except SettingsError as exc:
         fail(str(exc))
     db = app.database()
-    configure_logging(service.log_format)
+    configure_logging(service.log_format, secrets=[app.password])
 
     def announce(line: str) -> None:
         # A log collector reading JSON lines would choke on a bare line of text.

@@ -27,6 +27,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from engine import Actor, Database, EngineError, InvalidInput, LineRef, Source
 from engine.db import SCHEMA_REVISION
 from engine.records import KEY_PATTERN, parse_date
+from engine.redact import password_of, redact, shown_url
 from engine.settings import EngineSettings
 
 
@@ -36,14 +37,22 @@ class CliError(click.ClickException):
     exit_code = 1
 
     def __init__(self, message: str, details: Sequence[str] = ()) -> None:
-        # One line each, whatever the message holds (a CSV value may contain a line break).
-        super().__init__(" ".join(message.split()))
-        self.details = [" ".join(line.split()) for line in details]
+        # One line each, whatever the message holds (a CSV value may contain a line break);
+        # a database URL's password never shows, whichever part of the system wrote it.
+        password = _password_in_use()
+        super().__init__(redact(" ".join(message.split()), password))
+        self.details = [redact(" ".join(line.split()), password) for line in details]
 
     def show(self, file: Any = None) -> None:
         click.echo(f"error: {self.message}", err=True)
         for line in self.details:
             click.echo(f"  {line}", err=True)
+
+
+def _password_in_use() -> str | None:
+    ctx = click.get_current_context(silent=True)
+    app = ctx.find_object(App) if ctx is not None else None
+    return app.password if app is not None else None
 
 
 def engine_error(exc: EngineError) -> CliError:
@@ -74,14 +83,6 @@ def _first_line(value: object) -> str:
     return text.splitlines()[0] if text else type(value).__name__
 
 
-def shown_url(url: str) -> str:
-    """A database URL fit to print: the password hidden."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return url
-
-
 @dataclass
 class App:
     """The command line's state: global options, and the database once a command needs it."""
@@ -89,6 +90,9 @@ class App:
     url: str | None
     actor_name: str
     _db: Database | None = field(default=None, repr=False)
+    # The password of the database URL in use: hidden in every error message, for a driver
+    # may quote it outside the URL.
+    password: str | None = field(default=None, repr=False)
 
     @property
     def actor(self) -> Actor:
@@ -108,13 +112,14 @@ class App:
         if self._db is not None:
             return self._db
         url = self.resolved_url()
+        self.password = password_of(url)
         shown = shown_url(url)
         if need_schema and _missing_sqlite_file(url):
             # Do not leave an empty file behind just to say there is nothing in it.
             fail(f"database at {shown} has no schema; run 'preorder init'")
         try:
             db = Database(url)
-        except ArgumentError as exc:
+        except (ArgumentError, ValueError) as exc:  # ValueError: a port that is no number
             fail(f"bad database URL {shown!r}: {exc}")
         except ImportError as exc:
             fail(f"no driver for database URL {shown!r}: {exc}")
@@ -139,7 +144,7 @@ class App:
 def _missing_sqlite_file(url: str) -> bool:
     try:
         parsed = make_url(url)
-    except ArgumentError:
+    except (ArgumentError, ValueError):
         return False
     name = parsed.database
     if parsed.get_backend_name() != "sqlite" or not name or name == ":memory:":

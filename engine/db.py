@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from engine.errors import StorageError
+from engine.redact import shown_url
 from engine.settings import EngineSettings
 
 T = TypeVar("T")
@@ -57,7 +58,9 @@ class Database:
                 parsed, echo=echo, pool_pre_ping=True, connect_args=connect_args
             )
         else:
-            raise StorageError(f"unsupported database {self.url!r}: use sqlite or postgresql")
+            raise StorageError(
+                f"unsupported database {shown_url(self.url)!r}: use sqlite or postgresql"
+            )
 
     @property
     def is_postgres(self) -> bool:

@@ -272,7 +272,20 @@ def test_a_bad_configured_url_is_one_error_line() -> None:
     assert error_line(result).startswith("error: bad configuration: PREORDER_DATABASE_URL")
 
 
-def test_the_password_of_a_url_is_never_printed(tmp_path: Path) -> None:
-    result = run("postgresql+psycopg://me:s3cret@127.0.0.1:1/none", "unallocated")
-    assert result.exit_code == 1
-    assert "s3cret" not in result.stderr
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql+psycopg://me:s3cret@127.0.0.1:1/none",  # unreachable
+        "mysql://me:s3cret@db.example/x",  # unsupported
+        "postgresql://me:s3cret@db.example:port/x",  # unreadable (a port that is no number)
+        "postgresql+nodriver://me:s3cret@db.example/x",  # no such driver
+        "me:s3cret@db.example/x",  # no scheme
+        "postgresql+psycopg://me:s3cret@127.0.0.1:1/none?bogus=s3cret",  # refused by the driver
+    ],
+)
+def test_the_password_of_a_database_url_is_never_printed(url: str) -> None:
+    for args in (("unallocated",), ("init",)):
+        result = run(url, *args)
+        assert result.exit_code == 1
+        assert error_line(result)
+        assert "s3cret" not in result.stderr
