@@ -26,7 +26,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 
 from engine import Actor, Database, EngineError, InvalidInput, LineRef, Source
 from engine.db import SCHEMA_REVISION
-from engine.records import KEY_PATTERN, parse_date
+from engine.records import INT_MAX, KEY_PATTERN, parse_date, parse_int
 from engine.redact import password_of, redact, shown_url
 from engine.settings import EngineSettings
 
@@ -177,15 +177,13 @@ pass_app = click.make_pass_decorator(App)
 _REF = re.compile(r"^(?P<order>[^:\s]+)(?::(?P<line>[^:\s]*))?$")
 
 
-def parse_whole(text: str, what: str, *, minimum: int) -> int:
-    """A whole number written in decimal, at least ``minimum``."""
-    value = text.strip()
-    if not re.fullmatch(r"[+-]?\d+", value):
-        raise InvalidInput(f"{what} {text!r} is not a whole number")
-    number = int(value)
-    if number < minimum:
-        raise InvalidInput(f"{what} {number} must be at least {minimum}")
-    return number
+def parse_whole(text: str, what: str, *, minimum: int, maximum: int = INT_MAX) -> int:
+    """A whole number written in ASCII decimal digits, from ``minimum`` to ``maximum`` (by
+    default what the database's INTEGER columns hold)."""
+    try:
+        return parse_int(text, what, minimum=minimum, maximum=maximum)
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
 
 
 def parse_line(text: str, what: str = "line") -> int:
@@ -212,7 +210,8 @@ def parse_ref(text: str) -> LineRef:
         return LineRef(order, parse_line(match["line"]))
     except InvalidInput:
         raise InvalidInput(
-            f"order line {text!r} is not ORDER:LINE: the line must be a whole number from 1"
+            f"order line {text!r} is not ORDER:LINE: the line must be a whole number from 1 "
+            f"to {INT_MAX:,}"
         ) from None
 
 

@@ -53,6 +53,25 @@ PO_HEADER = "po,line,sku,quantity,arrival_date,supplier\n"
         (("unallocated", "--limit", "-1"), "error: --limit -1 must be at least 0"),
         (("unallocated", "--sku", "A B"), "SKU 'A B' must be 1-64 letters"),
         (("digest", "--post"), "error: posting the digest needs PREORDER_SLACK_BOT_TOKEN"),
+        # numbers the database's INTEGER columns cannot hold, and digits that are not ASCII
+        (
+            ("review", "PO-1", "99999999999"),
+            "error: line 99999999999 must be at most 2,147,483,647",
+        ),
+        (("review", "PO-1", "1", "--limit", "2147483648"), "error: --limit 2147483648 must be at"),
+        (("set-quantity", "PO-1", "1", "99999999999"), "error: quantity 99999999999 must be at"),
+        (("set-store-hold", "PO-1", "1", "2147483648"), "error: store hold 2147483648 must be at"),
+        (("set-arrival", "PO-1", "99999999999", "2027-02-01"), "error: line 99999999999 must be"),
+        (("sync-date", "PO-1", "99999999999"), "error: line 99999999999 must be at most"),
+        (("cancel-po", "PO-1", "--line", "99999999999"), "error: --line 99999999999 must be at"),
+        (
+            ("allocate", "PO-2", "1", "SO-5:99999999999"),
+            "the line must be a whole number from 1 to",
+        ),
+        (("remove", "PO-1", "99999999999", "SO-1"), "error: line 99999999999 must be at most"),
+        (("review", "PO-1", "²"), "error: line '²' is not a whole number"),
+        (("set-store-hold", "PO-1", "1", "--2"), "error: store hold '--2' is not a whole number"),
+        (("demo", "--seed", "99999999999"), "error: --seed 99999999999 must be at most"),
     ],
 )
 def test_refused_or_malformed_commands_exit_1_with_one_error_line_and_change_nothing(
