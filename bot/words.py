@@ -47,7 +47,8 @@ def describe(outcome: Outcome, atp_left: Mapping[tuple[str, int], int] | None = 
     said += _field_changes(outcome, verb)
     said += _moved(outcome, verb)
     said += _allocated(outcome, verb, atp_left or {})
-    synced = [p for p in outcome.promises if p.new is not None]
+    # A first promise comes with its allocation, told above: these are promises changed.
+    synced = [p for p in outcome.promises if p.old is not None and p.new is not None]
     if synced:
         said.append(
             f"{verb('Changed', 'change')} {plural(len(synced), 'promised date')} to the "

@@ -192,6 +192,7 @@ def test_allocate_says_what_changed_and_the_atp_left(db: e.Database) -> None:
     assert dump(db) == before
     out = said(db, "allocate", "PO-2", "1", "SO-5:1")
     assert "Allocated 1 order line (4 units) to PO-2:1; ATP left 2" in out
+    assert "promised date" not in out  # the first promise is the allocation's, told once
     assert allocation_map(db)[("SO-5", 1)] == ("PO-2", 1)
 
 
@@ -206,6 +207,10 @@ def test_allocate_json_prints_the_outcome(db: e.Database) -> None:
         ("SO-5", "PO-2", "2027-02-10")
     ]
     assert data["unparked"] == [{"order": "SO-5", "line": 1}]
+    # The promise the allocation made is listed, as remove lists the ones it clears.
+    assert data["promises"] == [
+        {"order": "SO-5", "line": 1, "old": None, "new": "2027-02-10", "reason": "manual"}
+    ]
 
 
 def test_auto_allocate_places_orders_stranded_by_a_cancelled_line(db: e.Database) -> None:
