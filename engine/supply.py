@@ -25,13 +25,19 @@ def set_arrival(
     *,
     sync: bool = False,
     rebalance: bool = False,
+    allow_past: bool = False,
     dry_run: bool = False,
     key: str | None = None,
 ) -> Outcome:
     """Rule 4: move a PO line's arrival date. Promises do not follow silently: the allocated
     lines show as out of sync unless ``sync`` asks to sync them in the same step. Moved earlier
-    with ``rebalance``, the line also takes orders from later lines of its SKU (rule 7)."""
+    with ``rebalance``, the line also takes orders from later lines of its SKU (rule 7).
+
+    A date before today (the database clock's, UTC) is refused unless ``allow_past``: it would
+    promise customers a day already gone. Every face (command line, sheet) meets this one rule."""
     line = arguments.line_number(line)
+    if arrival < db.clock().date() and not allow_past:
+        raise Refused(f"arrival date {arrival.isoformat()} is in the past")
 
     def work(unit: Unit) -> None:
         target, _ = lookup.po_line(unit, po, line)

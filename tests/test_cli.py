@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -254,6 +255,16 @@ def test_set_arrival_leaves_promises_out_of_sync_until_synced(db: e.Database) ->
     assert "0 out of sync" in synced
     json_sync = as_json(ok(db, "set-arrival", "PO-1", "1", "2027-02-02", "--sync", "--json"))
     assert [p["new"] for p in json_sync["promises"]] == ["2027-02-02"] * 3
+
+
+def test_set_arrival_refuses_a_past_date_unless_allow_past(db: e.Database) -> None:
+    seed(db)
+    yesterday = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
+    result = run(db, "set-arrival", "PO-1", "1", yesterday)
+    assert result.exit_code == 1
+    assert result.stderr == f"error: arrival date {yesterday} is in the past\n"
+    ok(db, "set-arrival", "PO-1", "1", yesterday, "--allow-past")
+    assert as_json(ok(db, "review", "PO-1", "1", "--json"))["arrival_date"] == yesterday
 
 
 def test_set_arrival_earlier_with_rebalance_moves_orders(db: e.Database) -> None:
