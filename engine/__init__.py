@@ -9,7 +9,7 @@ DESIGN.md section 1.
 
 from engine.db import Database
 from engine.errors import EngineError, InvalidInput, NotFound, Refused, StorageError
-from engine.intake import apply_orders, apply_records
+from engine.intake import apply_import, apply_orders, apply_records
 from engine.manual import allocate, move, remove, sync_date, unpark
 from engine.orders import cancel_order
 from engine.queries import (
@@ -84,6 +84,7 @@ __all__ = [
     "StorageError",
     "allocate",
     "applied_keys",
+    "apply_import",
     "apply_orders",
     "apply_records",
     "auto_allocate",

@@ -16,8 +16,10 @@ from click.testing import CliRunner, Result
 import engine as e
 from bot.cli import SUMMARIES, cli
 from bot.cli_support import default_actor
+from engine.staging import READ_BATCH
 from tests.helpers import allocation_map, po, so
 from tests.helpers_cli import dump, ok, run, said, seed, write
+from tests.invariants import check_invariants
 
 REVIEW_KEYS = {
     "po", "line", "sku", "status", "arrival_date", "quantity", "store_hold", "allocated", "atp",
@@ -77,6 +79,37 @@ def test_import_csv_and_json_allocates_fifo_and_reimport_is_an_update(
     }  # fmt: skip
     assert again["allocated_count"] == 1  # the grown line takes SO-3
     assert len(dump(db)["so_lines"]) == 3
+
+
+def test_an_import_bigger_than_a_batch_goes_in_whole_or_not_at_all(
+    db: e.Database, tmp_path: Path
+) -> None:
+    seed(db)  # SO-1..SO-5 stored: the file updates some of them and adds the others
+    n = READ_BATCH * 2 + 7
+    rows = "".join(
+        f"SO-{i},{ln},A,1,2026-11-03T{i // 3600 % 24:02d}:{i // 60 % 60:02d}:{i % 60:02d}Z,C{i}\n"
+        for i in range(1, n + 1)
+        for ln in (1, 2)
+    )
+    header = "order,line,sku,quantity,placed_at,customer\n"
+    pos = write(tmp_path, "p.csv", f"po,line,sku,quantity,arrival_date\nPO-9,1,A,{n},2027-01-01\n")
+    bad = write(tmp_path, "bad.csv", header + rows + "SO-X,1,A,0,2026-11-03T09:00:00Z,C\n")
+    before = dump(db)
+    result = run(db, "import", pos, bad)
+    assert result.exit_code == 1
+    assert f"{bad} row {2 * n + 2}: quantity 0 must be at least 1" in result.stderr
+    assert dump(db) == before
+
+    good = write(tmp_path, "good.csv", header + rows)
+    data = as_json(ok(db, "import", pos, good, "--json"))
+    assert data["created"] == {
+        "purchase_orders": 1, "po_lines": 1, "sales_orders": n - 5, "so_lines": 2 * n - 6
+    }  # fmt: skip
+    assert data["updated"]["sales_orders"] == 5
+    assert len(dump(db)["so_lines"]) == 2 * n
+    check_invariants(db)
+    # PO-9:1, the earliest to arrive, holds the first n lines of the queue, one unit each.
+    assert as_json(ok(db, "review", "PO-9", "1", "--json"))["allocated"] == n
 
 
 def test_import_dry_run_says_so_and_changes_nothing(db: e.Database, tmp_path: Path) -> None:

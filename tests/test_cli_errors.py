@@ -155,6 +155,27 @@ def test_an_import_lists_every_bad_row_of_every_file(db: e.Database, tmp_path: P
     assert dump(db) == before
 
 
+def test_a_csv_with_a_quote_left_open_imports_nothing_and_names_its_row(
+    db: e.Database, tmp_path: Path
+) -> None:
+    seed(db)
+    path = write(
+        tmp_path,
+        "orders.csv",
+        "order,line,sku,quantity,placed_at,customer\n"
+        "SO-Q1,1,A,1,2026-11-03T09:00:00Z,Ann\n"
+        'SO-Q2,1,A,1,2026-11-03T09:01:00Z,"Smith\n'
+        "SO-Q3,1,A,1,2026-11-03T09:02:00Z,Bob\n"
+        "SO-Q4,1,A,1,2026-11-03T09:03:00Z,Cy\n",
+    )
+    line = refused(db, "import", path)
+    assert line == (
+        f"error: 1 problem in {path}; nothing was imported: {path} row 3: a quoted value "
+        'starts on this row and is never closed (no closing "), so the rows after it cannot '
+        "be read"
+    )
+
+
 @pytest.mark.parametrize(
     ("name", "content", "says"),
     [
