@@ -88,7 +88,14 @@ def test_row_numbers_count_file_lines_with_the_header_as_row_1(tmp_path: Path) -
             'row 3: a quote (") inside a quoted value must be doubled',
         ),
         ('SO-Q2,1,A,1,2026-11-02T09:00:00Z,"Smith" Jr\n', "row 3: a quote"),
+        (  # a big file: the open value outgrows what csv takes before the file ends
+            'SO-Q2,1,A,1,2026-11-02T09:00:00Z,"Smith\n'
+            + "".join(f"SO-{i},1,A,1,2026-11-02T09:00:00Z,Someone\n" for i in range(5000)),
+            "row 3: a value runs over 131,072 characters: a quoted value that starts on this "
+            "row is probably never closed",
+        ),
     ],
+    ids=["open-at-the-end", "closed-too-late", "text-after-the-quote", "open-in-a-big-file"],
 )
 def test_a_quote_left_open_is_a_bad_row_not_rows_swallowed(
     tmp_path: Path, rows: str, reason: str
