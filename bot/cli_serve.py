@@ -88,7 +88,7 @@ def serve(app: App, host: str, port: int | None) -> None:
     # every wait on it bounded, so the service keeps answering while the database does not.
     checked = app.database()
     db = Database(checked.url, timeouts=SERVICE)
-    configure_logging(service.log_format)
+    configure_logging(service.log_format, secrets=[app.password])
 
     def announce(line: str) -> None:
         # A log collector reading JSON lines would choke on a bare line of text.

@@ -23,7 +23,7 @@ from bot.cli_support import (
     pass_app,
     shown_url,
 )
-from engine.importer import parse_files
+from engine.importer import staged_files
 from engine.models import purchase_orders, sales_orders
 from engine.records import placed_at_window
 
@@ -91,23 +91,23 @@ def import_(
       preorder import purchase-orders.csv orders.json
     """
     db = app.database()
-    with nullcontext() if any_placed_at else placed_at_window():
-        batch = parse_files(files)
-    with _progress(batch.count) as tick:
-        outcome = e.apply_records(
-            db,
-            app.actor,
-            batch.purchase,
-            batch.sales,
-            rebalance=rebalance,
-            dry_run=dry_run,
-            progress=tick,
-        )
+    with (
+        nullcontext() if any_placed_at else placed_at_window(),
+        staged_files(files) as staged,
+    ):
+        purchase, sales = staged.count("po"), staged.count("order")
+        with _progress(purchase + sales) as tick:
+            outcome = e.apply_import(
+                db, app.actor, staged, rebalance=rebalance, dry_run=dry_run, progress=tick
+            )
     if as_json:
         echo_json(outcome.to_dict())
         return
     out = console()
-    for sentence in words.import_summary(outcome, files=len(files), batch=batch):
+    summary = words.import_summary(
+        outcome, files=len(files), purchase_orders=purchase, sales_orders=sales
+    )
+    for sentence in summary:
         out.print(sentence)
 
 

@@ -26,11 +26,9 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 
 from engine import Actor, Database, EngineError, InvalidInput, LineRef, Source
 from engine.db import SCHEMA_REVISION
-from engine.records import KEY_PATTERN, parse_date
+from engine.records import INT_MAX, KEY_PATTERN, parse_date, parse_int
+from engine.redact import password_of, redact, shown_url
 from engine.settings import EngineSettings
-
-# An error line lists at most this many problems; all of them follow on lines of their own.
-INLINE_PROBLEMS = 20
 
 
 class CliError(click.ClickException):
@@ -39,9 +37,11 @@ class CliError(click.ClickException):
     exit_code = 1
 
     def __init__(self, message: str, details: Sequence[str] = ()) -> None:
-        # One line each, whatever the message holds (a CSV value may contain a line break).
-        super().__init__(" ".join(message.split()))
-        self.details = [" ".join(line.split()) for line in details]
+        # One line each, whatever the message holds (a CSV value may contain a line break);
+        # a database URL's password never shows, whichever part of the system wrote it.
+        password = _password_in_use()
+        super().__init__(redact(" ".join(message.split()), password))
+        self.details = [redact(" ".join(line.split()), password) for line in details]
 
     def show(self, file: Any = None) -> None:
         click.echo(f"error: {self.message}", err=True)
@@ -49,16 +49,18 @@ class CliError(click.ClickException):
             click.echo(f"  {line}", err=True)
 
 
+def _password_in_use() -> str | None:
+    ctx = click.get_current_context(silent=True)
+    app = ctx.find_object(App) if ctx is not None else None
+    return app.password if app is not None else None
+
+
 def engine_error(exc: EngineError) -> CliError:
-    """One line naming every problem (capped), and each on its own line when there are several."""
-    problems = exc.problems
-    if len(problems) > INLINE_PROBLEMS:
-        rest = len(problems) - INLINE_PROBLEMS
-        shown = "; ".join(problems[:INLINE_PROBLEMS])
-        line = f"{exc.message}: {shown}; and {rest} more (all listed below)"
-    else:
-        line = str(exc)
-    return CliError(line, problems if len(problems) > 1 else ())
+    """One problem rides on the ``error:`` line; several are listed once, one per line below
+    it, so that a long list (an import's bad rows) is neither cut nor printed twice."""
+    if len(exc.problems) > 1:
+        return CliError(f"{exc.message}:", exc.problems)
+    return CliError(str(exc))
 
 
 def fail(message: str) -> NoReturn:
@@ -81,14 +83,6 @@ def _first_line(value: object) -> str:
     return text.splitlines()[0] if text else type(value).__name__
 
 
-def shown_url(url: str) -> str:
-    """A database URL fit to print: the password hidden."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return url
-
-
 @dataclass
 class App:
     """The command line's state: global options, and the database once a command needs it."""
@@ -96,6 +90,9 @@ class App:
     url: str | None
     actor_name: str
     _db: Database | None = field(default=None, repr=False)
+    # The password of the database URL in use: hidden in every error message, for a driver
+    # may quote it outside the URL.
+    password: str | None = field(default=None, repr=False)
 
     @property
     def actor(self) -> Actor:
@@ -115,13 +112,14 @@ class App:
         if self._db is not None:
             return self._db
         url = self.resolved_url()
+        self.password = password_of(url)
         shown = shown_url(url)
         if need_schema and _missing_sqlite_file(url):
             # Do not leave an empty file behind just to say there is nothing in it.
             fail(f"database at {shown} has no schema; run 'preorder init'")
         try:
             db = Database(url)
-        except ArgumentError as exc:
+        except (ArgumentError, ValueError) as exc:  # ValueError: a port that is no number
             fail(f"bad database URL {shown!r}: {exc}")
         except ImportError as exc:
             fail(f"no driver for database URL {shown!r}: {exc}")
@@ -146,7 +144,7 @@ class App:
 def _missing_sqlite_file(url: str) -> bool:
     try:
         parsed = make_url(url)
-    except ArgumentError:
+    except (ArgumentError, ValueError):
         return False
     name = parsed.database
     if parsed.get_backend_name() != "sqlite" or not name or name == ":memory:":
@@ -179,15 +177,13 @@ pass_app = click.make_pass_decorator(App)
 _REF = re.compile(r"^(?P<order>[^:\s]+)(?::(?P<line>[^:\s]*))?$")
 
 
-def parse_whole(text: str, what: str, *, minimum: int) -> int:
-    """A whole number written in decimal, at least ``minimum``."""
-    value = text.strip()
-    if not re.fullmatch(r"[+-]?\d+", value):
-        raise InvalidInput(f"{what} {text!r} is not a whole number")
-    number = int(value)
-    if number < minimum:
-        raise InvalidInput(f"{what} {number} must be at least {minimum}")
-    return number
+def parse_whole(text: str, what: str, *, minimum: int, maximum: int = INT_MAX) -> int:
+    """A whole number written in ASCII decimal digits, from ``minimum`` to ``maximum`` (by
+    default what the database's INTEGER columns hold)."""
+    try:
+        return parse_int(text, what, minimum=minimum, maximum=maximum)
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
 
 
 def parse_line(text: str, what: str = "line") -> int:
@@ -214,7 +210,8 @@ def parse_ref(text: str) -> LineRef:
         return LineRef(order, parse_line(match["line"]))
     except InvalidInput:
         raise InvalidInput(
-            f"order line {text!r} is not ORDER:LINE: the line must be a whole number from 1"
+            f"order line {text!r} is not ORDER:LINE: the line must be a whole number from 1 "
+            f"to {INT_MAX:,}"
         ) from None
 
 

@@ -203,6 +203,11 @@ def sync_date(app: App, po: str, line: str, as_json: bool, dry_run: bool) -> Non
     help="If the date moves earlier, move orders from later PO lines of the SKU onto this "
     "one, first in first out, while it has ATP.",
 )
+@click.option(
+    "--allow-past",
+    is_flag=True,
+    help="Accept a date before today (UTC), e.g. to record a late delivery's true date.",
+)
 @outcome_options
 @pass_app
 def set_arrival(
@@ -212,11 +217,13 @@ def set_arrival(
     arrival: str,
     sync: bool,
     rebalance: bool,
+    allow_past: bool,
     as_json: bool,
     dry_run: bool,
 ) -> None:
     """Move the expected arrival date of PO line LINE of PO. Promises do not follow silently:
-    the allocated lines show as out of sync until you sync them (or pass --sync).
+    the allocated lines show as out of sync until you sync them (or pass --sync). A date in
+    the past is refused, as in the sheet, unless --allow-past.
 
     \b
     Example:
@@ -232,6 +239,7 @@ def set_arrival(
         when,
         sync=sync,
         rebalance=rebalance,
+        allow_past=allow_past,
         dry_run=dry_run,
     )
     hints = []

@@ -11,7 +11,6 @@ from datetime import date
 
 from bot.render import plural
 from engine import Outcome
-from engine.importer import ImportBatch
 
 LIST_AT_MOST = 8  # order lines named in one sentence before "and N more"
 DRY_RUN = "Dry run: nothing was changed. This is what would happen:"
@@ -47,7 +46,8 @@ def describe(outcome: Outcome, atp_left: Mapping[tuple[str, int], int] | None = 
     said += _field_changes(outcome, verb)
     said += _moved(outcome, verb)
     said += _allocated(outcome, verb, atp_left or {})
-    synced = [p for p in outcome.promises if p.new is not None]
+    # A first promise comes with its allocation, told above: these are promises changed.
+    synced = [p for p in outcome.promises if p.old is not None and p.new is not None]
     if synced:
         said.append(
             f"{verb('Changed', 'change')} {plural(len(synced), 'promised date')} to the "
@@ -65,13 +65,15 @@ def describe(outcome: Outcome, atp_left: Mapping[tuple[str, int], int] | None = 
     return said
 
 
-def import_summary(outcome: Outcome, *, files: int, batch: ImportBatch) -> list[str]:
+def import_summary(
+    outcome: Outcome, *, files: int, purchase_orders: int, sales_orders: int
+) -> list[str]:
     """An import in a few sentences: what was read, created, updated and auto-allocated, and
     what the updates released, moved or left out of sync."""
     verb = _verb(outcome)
     said = [
-        f"Read {plural(files, 'file')}: {plural(len(batch.purchase), 'purchase order')}, "
-        f"{plural(len(batch.sales), 'sales order')}.",
+        f"Read {plural(files, 'file')}: {plural(purchase_orders, 'purchase order')}, "
+        f"{plural(sales_orders, 'sales order')}.",
         f"{verb('Created', 'create')}: {_counts(outcome.created)}.",
         f"{verb('Updated', 'update')}: {_counts(outcome.updated)}.",
     ]

@@ -17,7 +17,7 @@ from engine.errors import (
     Refused,
     StorageError,
 )
-from engine.intake import apply_orders, apply_records
+from engine.intake import apply_import, apply_orders, apply_records
 from engine.manual import allocate, move, remove, sync_date, unpark
 from engine.orders import cancel_order
 from engine.queries import (
@@ -94,6 +94,7 @@ __all__ = [
     "StorageError",
     "allocate",
     "applied_keys",
+    "apply_import",
     "apply_orders",
     "apply_records",
     "auto_allocate",

@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from engine.errors import StorageError
+from engine.redact import shown_url
 from engine.settings import EngineSettings
 from engine.timeouts import Timeouts, answering_connect, postgres_connect
 
@@ -69,7 +70,9 @@ class Database:
                 self.engine, "do_connect", lambda _d, _r, args, kwargs: connect(*args, **kwargs)
             )
         else:
-            raise StorageError(f"unsupported database {self.url!r}: use sqlite or postgresql")
+            raise StorageError(
+                f"unsupported database {shown_url(self.url)!r}: use sqlite or postgresql"
+            )
 
     @property
     def is_postgres(self) -> bool:

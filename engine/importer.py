@@ -1,37 +1,46 @@
-"""Import files (DESIGN.md section 3) parsed into validated records; no database here.
+"""Import files (DESIGN.md section 3) read, checked and staged; nothing of ours is written here.
 
-A file with any bad row must change nothing, so parsing is all-or-nothing and separate from
+A file with any bad row must change nothing, so reading is all or nothing and separate from
 applying: every problem of every file is collected first and reported in one ``InvalidInput``
-(one entry per bad row or record, each naming its file and row), and only a clean batch goes
-to ``engine.apply_records``. Files apply in the order given: a record that appears again in a
-later file updates the earlier one line by line, as importing the files one by one would.
+(one entry per bad row or record, each naming its file and row), and only a clean import goes
+to the engine (``engine.apply_import``). Files apply in the order given: a record that appears
+again in a later file updates the earlier one line by line, as importing the files one by one
+would.
+
+A file is read a row (CSV) or a record (JSON, ``engine.import_json``) at a time and each valid
+one staged on disk (``engine.staging``), so that an import of millions of lines takes no more
+memory than one of a thousand.
 """
 
 from __future__ import annotations
 
 import csv
+import heapq
 import io
-import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO
 
 from pydantic import ValidationError
 
 from engine.errors import InvalidInput
-from engine.records import PORecord, SORecord, error_reason, field_path, kind_of
+from engine.import_json import stage_json
+from engine.records import PORecord, SORecord, error_reason
+from engine.staging import Staging
 
 PO_COLUMNS = ("po", "line", "sku", "quantity", "arrival_date")
 SO_COLUMNS = ("order", "line", "sku", "quantity", "placed_at")
 PO_HEADER = ",".join(PO_COLUMNS) + "[,supplier]"
 SO_HEADER = ",".join(SO_COLUMNS) + "[,customer]"
 JSON_KEYS = ("purchase_orders", "sales_orders")
+_BLANK = b" \t\r\n\x0b\x0c"
 
 
 @dataclass
 class ImportBatch:
-    """The records of one or more files, ready for ``engine.apply_records``."""
+    """The records of one or more files, in memory (small imports, tests)."""
 
     purchase: list[PORecord] = field(default_factory=list)
     sales: list[SORecord] = field(default_factory=list)
@@ -41,173 +50,173 @@ class ImportBatch:
         return len(self.purchase) + len(self.sales)
 
 
+@contextmanager
+def staged_files(paths: Sequence[str | Path]) -> Iterator[Staging]:
+    """Read and check every file, staging its records for ``engine.apply_import``; or raise
+    one ``InvalidInput`` listing every problem in all of them. The staged records are removed
+    when the block ends."""
+    with Staging() as staging:
+        problems: list[str] = []
+        for number, path in enumerate(paths):
+            problems.extend(_stage_path(staging, number, Path(path)))
+        if problems:
+            names = ", ".join(str(p) for p in paths)
+            noun = "problem" if len(problems) == 1 else "problems"
+            raise InvalidInput(f"{len(problems)} {noun} in {names}; nothing was imported", problems)
+        yield staging
+
+
 def parse_files(paths: Sequence[str | Path]) -> ImportBatch:
-    """Parse every file, or raise one ``InvalidInput`` listing every problem in all of them."""
-    problems: list[str] = []
-    batches: list[ImportBatch] = []
-    for path in paths:
-        batch, issues = _parse_path(Path(path))
-        batches.append(batch)
-        problems.extend(issues)
-    if problems:
-        names = ", ".join(str(p) for p in paths)
-        noun = "problem" if len(problems) == 1 else "problems"
-        raise InvalidInput(f"{len(problems)} {noun} in {names}; nothing was imported", problems)
-    return merge(batches)
+    """Every record of the files in memory, or one ``InvalidInput`` listing every problem."""
+    with staged_files(paths) as staging:
+        return _in_memory(staging)
 
 
 def parse_text(name: str, text: str) -> tuple[ImportBatch, list[str]]:
     """Parse one file's text, its format chosen by the extension of ``name``."""
-    suffix = Path(name).suffix.lower()
-    if not text.strip():
-        return ImportBatch(), [f"{name}: the file is empty"]
-    if suffix == ".json":
-        return _parse_json(name, text)
-    if suffix == ".csv":
-        return _parse_csv(name, text)
-    return ImportBatch(), [f"{name}: unknown file type {suffix or '(none)'!r}; use .json or .csv"]
+    with Staging() as staging:
+        problems = _stage_stream(staging, 0, name, io.BytesIO(text.encode()))
+        return _in_memory(staging), problems
 
 
-def merge(batches: Iterable[ImportBatch]) -> ImportBatch:
-    """One batch from several: a PO or order seen again takes the later header and lines."""
-    purchase: dict[str, PORecord] = {}
-    sales: dict[str, SORecord] = {}
-    for batch in batches:
-        for p in batch.purchase:
-            old = purchase.get(p.po)
-            purchase[p.po] = p if old is None else _merge_lines(old, p)
-        for s in batch.sales:
-            prev = sales.get(s.order)
-            sales[s.order] = s if prev is None else _merge_lines(prev, s)
-    return ImportBatch(list(purchase.values()), list(sales.values()))
+def _in_memory(staging: Staging) -> ImportBatch:
+    return ImportBatch(
+        [r for batch in staging.purchase_orders() for r in batch],
+        [r for batch in staging.sales_orders() for r in batch],
+    )
 
 
-def _merge_lines(old: Any, new: Any) -> Any:
-    lines = {ln.line: ln for ln in old.lines} | {ln.line: ln for ln in new.lines}
-    return new.model_copy(update={"lines": sorted(lines.values(), key=lambda ln: ln.line)})
-
-
-def _parse_path(path: Path) -> tuple[ImportBatch, list[str]]:
+def _stage_path(staging: Staging, number: int, path: Path) -> list[str]:
     name = str(path)
     try:
-        raw = path.read_bytes()
+        stream = path.open("rb")
     except FileNotFoundError:
-        return ImportBatch(), [f"{name}: no such file"]
+        return [f"{name}: no such file"]
     except IsADirectoryError:
-        return ImportBatch(), [f"{name}: is a directory, not a file"]
+        return [f"{name}: is a directory, not a file"]
     except OSError as exc:
-        return ImportBatch(), [f"{name}: cannot read it ({exc.strerror or exc})"]
+        return [f"{name}: cannot read it ({exc.strerror or exc})"]
+    with stream:
+        try:
+            return _stage_stream(staging, number, name, stream)
+        except OSError as exc:
+            staging.forget(number)
+            return [f"{name}: cannot read it ({exc.strerror or exc})"]
+
+
+class _NotUtf8(Exception):
+    def __init__(self, offset: int, byte: bytes) -> None:
+        super().__init__(offset)
+        self.offset = offset
+        self.byte = byte
+
+
+def _stage_stream(staging: Staging, number: int, name: str, stream: IO[bytes]) -> list[str]:
+    if _is_blank(stream):
+        return [f"{name}: the file is empty"]
+    suffix = Path(name).suffix.lower()
     try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        byte = raw[exc.start : exc.start + 1].hex()
-        return ImportBatch(), [
-            f"{name}: not UTF-8 text (byte 0x{byte} at offset {exc.start}); save it as UTF-8"
+        if suffix == ".json":
+            return stage_json(staging, number, name, stream)
+        if suffix == ".csv":
+            return _stage_csv(staging, number, name, stream)
+    except _NotUtf8 as exc:
+        staging.forget(number)  # what was read before the bad byte
+        return [
+            f"{name}: not UTF-8 text (byte 0x{exc.byte.hex()} at offset {exc.offset}); "
+            "save it as UTF-8"
         ]
-    return parse_text(name, text)
+    return [f"{name}: unknown file type {suffix or '(none)'!r}; use .json or .csv"]
 
 
-# --- JSON -------------------------------------------------------------------------------------
+def _is_blank(stream: IO[bytes]) -> bool:
+    """Whether the file holds nothing but white space (read only as far as the first thing
+    that is not)."""
+    first = True
+    blank = True
+    while chunk := stream.read(65536):
+        if first:
+            chunk, first = chunk.removeprefix(b"\xef\xbb\xbf"), False
+        if chunk.strip(_BLANK):
+            blank = False
+            break
+    stream.seek(0)
+    return blank
 
 
-def _parse_json(name: str, text: str) -> tuple[ImportBatch, list[str]]:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        return ImportBatch(), [
-            f"{name}: not valid JSON: {exc.msg} (line {exc.lineno} column {exc.colno})"
-        ]
-    expected = 'an object {"purchase_orders": [...], "sales_orders": [...]}'
-    if not isinstance(data, dict):
-        return ImportBatch(), [f"{name}: expected {expected}, found {kind_of(data)}"]
-    problems = [
-        f"{name}: unknown key {key!r}; expected {' and/or '.join(JSON_KEYS)}"
-        for key in data
-        if key not in JSON_KEYS
-    ]
-    batch = ImportBatch()
-    for key, model, number in (
-        ("purchase_orders", PORecord, "po"),
-        ("sales_orders", SORecord, "order"),
-    ):
-        items = data.get(key, [])
-        if not isinstance(items, list):
-            problems.append(f"{name} {key}: expected a list, found {kind_of(items)}")
-            continue
-        seen: dict[str, int] = {}
-        for i, item in enumerate(items):
-            where = f"{key}[{i}]"
-            try:
-                record = model.model_validate(item)
-            except ValidationError as exc:
-                problems.extend(
-                    f"{name} {_json_path(where, err['loc'])}: {error_reason(err)}"
-                    for err in exc.errors()
-                )
-                continue
-            key_value = getattr(record, number)
-            if key_value in seen:
-                problems.append(
-                    f"{name} {where}: {_what(number)} {key_value} is also at "
-                    f"{key}[{seen[key_value]}]; give each one once"
-                )
-                continue
-            seen[key_value] = i
-            if isinstance(record, PORecord):
-                batch.purchase.append(record)
-            elif isinstance(record, SORecord):
-                batch.sales.append(record)
-    return batch, problems
-
-
-def _json_path(where: str, loc: Sequence[int | str]) -> str:
-    path = field_path(loc)
-    return f"{where}.{path}" if path else where
+def _decoded_lines(stream: IO[bytes]) -> Iterator[str]:
+    """The file's lines as text, decoded one at a time (a byte that is not UTF-8 raises
+    ``_NotUtf8`` with its offset in the file). Lines keep their line breaks, as csv wants."""
+    offset = 0
+    for raw in stream:
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise _NotUtf8(offset + exc.start, raw[exc.start : exc.start + 1]) from None
+        if offset == 0:
+            text = text.removeprefix("\ufeff")
+        offset += len(raw)
+        yield text
 
 
 # --- CSV --------------------------------------------------------------------------------------
 
 
-@dataclass
-class _Row:
-    number: int  # the line of the file the row starts on; the header is row 1
-    record: PORecord | SORecord
-
-
-def _parse_csv(name: str, text: str) -> tuple[ImportBatch, list[str]]:
-    reader = csv.reader(io.StringIO(text, newline=""))
+def _stage_csv(staging: Staging, number: int, name: str, stream: IO[bytes]) -> list[str]:
+    # Strict: a quote left open must be an error naming its row, not swallow the rows after it.
+    lines = _decoded_lines(stream)
+    reader = csv.reader(lines, strict=True)
     try:
         header = next(reader)
     except csv.Error as exc:
-        return ImportBatch(), [f"{name} row 1: {exc}"]
-    columns = [c.strip().lower() for c in header]
-    kind, problem = _header_kind(columns)
+        problem = _csv_reason(exc)
+    else:
+        columns = [c.strip().lower() for c in header]
+        kind, problem = _header_kind(columns)
     if problem:
-        return ImportBatch(), [f"{name} row 1: {problem}"]
+        for _ in lines:  # the rest is not read as rows, but text that is not UTF-8 is told
+            pass
+        return [f"{name} row 1: {problem}"]
     model: type[PORecord | SORecord] = PORecord if kind == "po" else SORecord
-    rows: list[_Row] = []
     problems: list[tuple[int, str]] = []
-    number = reader.line_num + 1
+    row = reader.line_num + 1
     try:
         for values in reader:
-            start, number = number, reader.line_num + 1
+            start, row = row, reader.line_num + 1
             if not any(v.strip() for v in values):
                 continue  # a blank line
-            row, issues = _csv_row(columns, values, model)
+            record, issues = _csv_row(columns, values, model)
             if issues:
                 problems.append((start, f"{name} row {start}: " + " and ".join(issues)))
-            elif row is not None:
-                rows.append(_Row(start, row))
+            elif record is not None:
+                staging.add(number, start, record)
     except csv.Error as exc:
-        problems.append((number, f"{name} row {number}: {exc}"))
-    records, group_problems = _group(name, rows, kind)
-    return (
-        ImportBatch(
-            purchase=[r for r in records if isinstance(r, PORecord)],
-            sales=[r for r in records if isinstance(r, SORecord)],
-        ),
-        [text for _, text in sorted(problems + group_problems)],
-    )
+        problems.append((row, f"{name} row {row}: {_csv_reason(exc)}"))
+    conflicts = [
+        (c.row, f"{name} row {c.row}: " + " and ".join(c.issues)) for c in staging.conflicts(number)
+    ]
+    return [text for _, text in heapq.merge(problems, conflicts)]
+
+
+def _csv_reason(exc: csv.Error) -> str:
+    """What went wrong reading CSV, in words (the row is the one the bad value starts on)."""
+    said = str(exc)
+    if said.startswith("unexpected end of data"):
+        return (
+            'a quoted value starts on this row and is never closed (no closing "), so the '
+            "rows after it cannot be read"
+        )
+    if said.startswith("field larger than field limit"):
+        return (
+            f"a value runs over {csv.field_size_limit():,} characters: a quoted value that "
+            "starts on this row is probably never closed"
+        )
+    if "expected after" in said:
+        return (
+            'a quote (") inside a quoted value must be doubled (""), or a quoted value that '
+            "starts on this row is not closed where it should be"
+        )
+    return said
 
 
 def _header_kind(columns: list[str]) -> tuple[str, str]:
@@ -264,49 +273,5 @@ def _csv_row(
         return None, [error_reason(err) for err in exc.errors()]
 
 
-def _group(
-    name: str, rows: list[_Row], kind: str
-) -> tuple[list[PORecord | SORecord], list[tuple[int, str]]]:
-    """Rows of one PO or order become one record; a row that disagrees with the first row of
-    its group (another supplier, placed_at or customer, or a line number again) is bad."""
-    heads = ("supplier",) if kind == "po" else ("placed_at", "customer")
-    groups: dict[str, list[_Row]] = {}
-    for row in rows:
-        groups.setdefault(getattr(row.record, kind), []).append(row)
-    records: list[PORecord | SORecord] = []
-    problems: list[tuple[int, str]] = []
-    for key, members in groups.items():
-        first = members[0]
-        lines: dict[int, _Row] = {}
-        clean = True
-        for row in members:
-            issues = []
-            for head in heads if row is not first else ():
-                mine, theirs = getattr(row.record, head), getattr(first.record, head)
-                if mine != theirs:
-                    issues.append(
-                        f"{_what(kind)} {key} has {head} {_show(mine)} here but "
-                        f"{_show(theirs)} on row {first.number}"
-                    )
-            line_no = row.record.lines[0].line
-            if line_no in lines:
-                issues.append(
-                    f"{_what(kind)} {key} line {line_no} is also on row {lines[line_no].number}"
-                )
-            else:
-                lines[line_no] = row
-            if issues:
-                clean = False
-                problems.append((row.number, f"{name} row {row.number}: " + " and ".join(issues)))
-        if clean:
-            merged = [r.record.lines[0] for r in lines.values()]
-            records.append(first.record.model_copy(update={"lines": merged}))
-    return records, problems
-
-
 def _what(kind: str) -> str:
     return "PO" if kind == "po" else "order"
-
-
-def _show(value: Any) -> str:
-    return repr(value.isoformat() if hasattr(value, "isoformat") else value)

@@ -7,8 +7,9 @@ placed allocations (rule 6), a moved arrival date leaves promises out of sync (r
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
+from itertools import islice
 from typing import Any
 
 from sqlalchemy import CursorResult, bindparam, insert, select, update
@@ -21,6 +22,7 @@ from engine.models import po_lines, purchase_orders, sales_orders, so_lines
 from engine.queries import order_lines_in
 from engine.records import PORecord, SORecord
 from engine.results import OrderLineState, Outcome
+from engine.staging import Staging
 from engine.supply import change_supply, rebalance_sku
 from engine.sweep import sweep
 from engine.unit import Actor, Unit, run_operation
@@ -51,6 +53,25 @@ def apply_records(
 
     def work(unit: Unit) -> None:
         _Intake(unit, rebalance, progress).run(purchase, sales)
+
+    return run_operation(db, actor, "import", work, dry_run=dry_run, retry_unique=True)
+
+
+def apply_import(
+    db: Database,
+    actor: Actor,
+    staged: Staging,
+    *,
+    rebalance: bool = False,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+) -> Outcome:
+    """``apply_records`` for an import read into ``staged`` (``engine.importer.staged_files``),
+    in one transaction still, but taking the records a batch at a time and writing each batch's
+    audit events as it goes: memory stays flat however many lines the files hold."""
+
+    def work(unit: Unit) -> None:
+        _Intake(unit, rebalance, progress).run_staged(staged)
 
     return run_operation(db, actor, "import", work, dry_run=dry_run, retry_unique=True)
 
@@ -157,6 +178,27 @@ class _Intake:
         for order in stored:
             self._sales_order(order)
             self.progress(1)
+        self._finish()
+
+    def run_staged(self, staged: Staging) -> None:
+        """``run`` for records too many to hold: every SKU they name or their stored lines hold
+        is locked first (in SKU order, as ``_lock`` does), then they are applied a batch at a
+        time, POs first, each batch's events written before the next is read."""
+        held = self._held_skus(staged.numbers("po"), staged.numbers("order"))
+        self.unit.lock_skus(staged.skus() | held)
+        for pos in staged.purchase_orders():
+            for po in pos:
+                self._purchase_order(po)
+                self.progress(1)
+            self.unit.flush()
+        for orders in staged.sales_orders():
+            for order in self._new_orders(orders):
+                self._sales_order(order)
+                self.progress(1)
+            self.unit.flush()
+        self._finish()
+
+    def _finish(self) -> None:
         if self.conflicts:
             orders = len({d.record for d in self.conflicts})
             raise Conflict(
@@ -232,12 +274,12 @@ class _Intake:
         else:
             self.unit.lock_skus(named | self._held_skus(pos, orders))
 
-    def _held_skus(self, pos: list[str], orders: list[str]) -> set[str]:
+    def _held_skus(self, pos: Iterable[str], orders: Iterable[str]) -> set[str]:
         found: set[str] = set()
-        for chunk in ledger.chunks(pos):
-            found.update(self.conn.execute(_PO_SKUS, {"numbers": chunk}).scalars())
-        for chunk in ledger.chunks(orders):
-            found.update(self.conn.execute(_ORDER_SKUS, {"numbers": chunk}).scalars())
+        for numbers, query in ((pos, _PO_SKUS), (orders, _ORDER_SKUS)):
+            numbers = iter(numbers)
+            while chunk := list(islice(numbers, ledger.CHUNK)):
+                found.update(self.conn.execute(query, {"numbers": chunk}).scalars())
         return found
 
     def _lines_locked(self, read: Callable[[], list[Any]]) -> list[Any]:

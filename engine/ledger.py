@@ -34,7 +34,7 @@ from engine.models import (
     purchase_orders,
     so_lines,
 )
-from engine.results import FieldChange, LineRef, Move, Placement
+from engine.results import DateChange, FieldChange, LineRef, Move, Placement
 from engine.types import UTCDateTime
 from engine.unit import Unit
 
@@ -206,8 +206,12 @@ def allocate(unit: Unit, pairs: Sequence[tuple[Demand, Supply]], reason: str) ->
     unit.flush()
     conn.execute(stmts.promises, params)
     conn.execute(stmts.events, params)
-    # Details for the first lines only: a big sweep reports counts.
+    # Details for the first lines only: a big sweep reports counts. Each placed line's first
+    # promise is among them, as every other change of a promised date is (rule 4).
     details = pairs[: unit.outcome.detail_room]
+    unit.outcome.promises.extend(
+        DateChange(d.order, d.line, None, s.arrival_date, reason) for d, s in details
+    )
     placed = placed_at_of(unit, [d.id for d, _ in details if d.placed_at is None])
     unit.outcome.note_allocated(
         len(pairs),

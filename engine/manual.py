@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from engine import ledger, lookup
+from engine import arguments, ledger, lookup
 from engine.db import Database
 from engine.errors import Refused
 from engine.results import LineRef, Outcome
@@ -25,6 +25,7 @@ def allocate(
     it, all or nothing. A refusal names every offending line and the shortfall in units."""
     if not refs:
         raise Refused("name at least one order line to allocate")
+    line, refs = arguments.line_number(line), arguments.refs(refs)
 
     def work(unit: Unit) -> None:
         target, demands, problems = _target_and_lines(unit, po, line, refs)
@@ -61,6 +62,7 @@ def remove(
     park them. With ``hold_for_store`` the freed units go to the store hold, else back to ATP."""
     if not refs:
         raise Refused("name at least one order line to remove")
+    line, refs = arguments.line_number(line), arguments.refs(refs)
 
     def work(unit: Unit) -> None:
         target, _ = lookup.po_line(unit, po, line)
@@ -84,6 +86,7 @@ def sync_date(
     db: Database, actor: Actor, po: str, line: int, *, dry_run: bool = False, key: str | None = None
 ) -> Outcome:
     """Rule 4: every SO line allocated to the PO line gets ``promised_date := arrival_date``."""
+    line = arguments.line_number(line)
 
     def work(unit: Unit) -> None:
         target, _ = lookup.po_line(unit, po, line)
@@ -111,6 +114,7 @@ def unpark(
 
     if not refs:
         raise Refused("name at least one order line to unpark")
+    refs = arguments.refs(refs)
 
     def work(unit: Unit) -> None:
         demands, problems = lookup.resolve(unit.conn, refs, None)
@@ -140,6 +144,7 @@ def move(
     stay as they are: moved lines show as out of sync until someone syncs (rule 4)."""
     if not refs:
         raise Refused("name at least one order line to move")
+    line, refs = arguments.line_number(line), arguments.refs(refs)
 
     def work(unit: Unit) -> None:
         target, demands, problems = _target_and_lines(unit, po, line, refs)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import update
 
-from engine import ledger, lookup
+from engine import arguments, ledger, lookup
 from engine.db import Database
 from engine.errors import Refused
 from engine.models import so_lines
@@ -27,6 +27,7 @@ def cancel_order(
     are released and the freed ATP goes to the queue at once."""
     if not refs:
         raise Refused("name at least one order or order line to cancel")
+    refs = arguments.refs(refs)
 
     def work(unit: Unit) -> None:
         lines = _expand(unit, refs)

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, and_, bindparam, func, select, tuple_
 
+from engine import arguments
 from engine.db import Database
 from engine.errors import NotFound
 from engine.lookup import po_line_sku
@@ -41,6 +42,8 @@ def review(
 
     ``limit`` with ``after`` (the FIFO key of the last line shown) or ``before`` (of the first)
     pages forwards or backwards by keyset, so page 500 costs what page 1 does."""
+    line, limit = arguments.line_number(line), arguments.limit(limit)
+    after, before = arguments.fifo_key(after), arguments.fifo_key(before)
     with db.read() as conn:
         po_line_sku(conn, po, line)
         head = conn.execute(
@@ -108,6 +111,7 @@ def unallocated(
 ) -> list[QueuedLine]:
     """Open SO lines without an allocation, parked ones included, in FIFO order.
     ``search`` keeps lines whose order number or customer contains it (any case)."""
+    limit = arguments.limit(limit)
     query = QUEUE
     if sku is not None:
         query = query.where(so_lines.c.sku == sku)
@@ -223,6 +227,7 @@ def open_po_lines(
     db: Database, *, with_atp: bool = False, limit: int | None = None
 ) -> list[POLineSummary]:
     """Open PO lines on open POs in arrival order (``with_atp``: only those with ATP left)."""
+    limit = arguments.limit(limit)
     cond = and_(po_lines.c.status == "open", purchase_orders.c.status == "open")
     if with_atp:
         cond = and_(cond, po_lines.c.quantity - po_lines.c.store_hold - po_lines.c.allocated > 0)

@@ -6,9 +6,9 @@ from datetime import date
 
 from sqlalchemy import select, update
 
-from engine import ledger, lookup
+from engine import arguments, ledger, lookup
 from engine.db import Database
-from engine.errors import InvalidInput, Refused
+from engine.errors import Refused
 from engine.manual import sync_line
 from engine.models import po_lines, purchase_orders
 from engine.results import FieldChange, Outcome
@@ -25,12 +25,19 @@ def set_arrival(
     *,
     sync: bool = False,
     rebalance: bool = False,
+    allow_past: bool = False,
     dry_run: bool = False,
     key: str | None = None,
 ) -> Outcome:
     """Rule 4: move a PO line's arrival date. Promises do not follow silently: the allocated
     lines show as out of sync unless ``sync`` asks to sync them in the same step. Moved earlier
-    with ``rebalance``, the line also takes orders from later lines of its SKU (rule 7)."""
+    with ``rebalance``, the line also takes orders from later lines of its SKU (rule 7).
+
+    A date before today (the database clock's, UTC) is refused unless ``allow_past``: it would
+    promise customers a day already gone. Every face (command line, sheet) meets this one rule."""
+    line = arguments.line_number(line)
+    if arrival < db.clock().date() and not allow_past:
+        raise Refused(f"arrival date {arrival.isoformat()} is in the past")
 
     def work(unit: Unit) -> None:
         target, _ = lookup.po_line(unit, po, line)
@@ -56,7 +63,8 @@ def set_quantity(
 ) -> Outcome:
     """Rule 6 / rule 1: a cut below what is allocated releases the most recently placed
     allocations first until it fits; an increase sweeps the SKU's queue."""
-    _not_negative("quantity", quantity)
+    line = arguments.line_number(line)
+    quantity = arguments.units(quantity, "quantity")
 
     def work(unit: Unit) -> None:
         target, _ = lookup.po_line(unit, po, line)
@@ -77,7 +85,8 @@ def set_store_hold(
 ) -> Outcome:
     """Rule 6 / rule 1: raising the store hold above the free units releases the most recently
     placed allocations first until it fits; lowering it sweeps the SKU's queue."""
-    _not_negative("store hold", store_hold)
+    line = arguments.line_number(line)
+    store_hold = arguments.units(store_hold, "store hold")
 
     def work(unit: Unit) -> None:
         target, _ = lookup.po_line(unit, po, line)
@@ -137,6 +146,7 @@ def cancel_po(
 ) -> Outcome:
     """Rule 6: cancel a PO (or one line). Its allocations are released; those SO lines become
     unallocated, not parked, and wait for the sweep or a person."""
+    line = None if line is None else arguments.line_number(line)
 
     def work(unit: Unit) -> None:
         if line is not None:
@@ -266,11 +276,6 @@ def _set_po_status(unit: Unit, po: str, status: str) -> None:
     )
     unit.event("po", po=po, after={"status": status})
     unit.outcome.po_changes.append(FieldChange(po, None, "status", None, status))
-
-
-def _not_negative(what: str, value: int) -> None:
-    if value < 0:
-        raise InvalidInput(f"{what} must be 0 or more, got {value}")
 
 
 __all__ = [

@@ -79,8 +79,7 @@ def _arrival(edit: Edit, actor: e.Actor, db: e.Database, today: date) -> Any:
     po, line = edit.row["PO"], edit.row["Line"]
     if edit.value is None:
         raise Refusal("Arrival date cannot be empty")
-    if edit.value < today:
-        raise Refusal(f"{edit.value.isoformat()} is in the past")
+    # A date in the past is the engine's to refuse: one rule for the sheet and the CLI.
     return (
         lambda key: e.set_arrival(db, actor, po, line, edit.value, key=key),
         f"arrival date {edit.value.isoformat()} (promised dates unchanged until synced)",

@@ -49,15 +49,16 @@ def error_line(result: Result) -> str:
     return lines[0]
 
 
-def refused(db: e.Database, *args: str) -> str:
-    """Run a command that must fail with exit 1 and change nothing; return its error line."""
+def refused(db: e.Database, *args: str, listed: bool = False) -> str:
+    """Run a command that must fail with exit 1 and change nothing; return its error line
+    (``listed``: and the problems listed below it, one line)."""
     before = dump(db)
     result = run(db, *args)
     assert result.exit_code == 1, (result.stdout, result.stderr)
     assert result.stdout == ""
     line = error_line(result)
     assert dump(db) == before, "a refused command changed the database"
-    return line
+    return " ".join(result.stderr.split()) if listed else line
 
 
 def write(folder: Path, name: str, text: str | bytes) -> str:

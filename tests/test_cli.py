@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,10 @@ from click.testing import CliRunner, Result
 import engine as e
 from bot.cli import SUMMARIES, cli
 from bot.cli_support import default_actor
+from engine.staging import READ_BATCH
 from tests.helpers import allocation_map, po, so
 from tests.helpers_cli import dump, ok, run, said, seed, write
+from tests.invariants import check_invariants
 
 REVIEW_KEYS = {
     "po", "line", "sku", "status", "arrival_date", "quantity", "store_hold", "allocated", "atp",
@@ -76,6 +79,37 @@ def test_import_csv_and_json_allocates_fifo_and_reimport_is_an_update(
     }  # fmt: skip
     assert again["allocated_count"] == 1  # the grown line takes SO-3
     assert len(dump(db)["so_lines"]) == 3
+
+
+def test_an_import_bigger_than_a_batch_goes_in_whole_or_not_at_all(
+    db: e.Database, tmp_path: Path
+) -> None:
+    seed(db)  # SO-1..SO-5 stored: the file updates some of them and adds the others
+    n = READ_BATCH * 2 + 7
+    rows = "".join(
+        f"SO-{i},{ln},A,1,2026-11-03T{i // 3600 % 24:02d}:{i // 60 % 60:02d}:{i % 60:02d}Z,C{i}\n"
+        for i in range(1, n + 1)
+        for ln in (1, 2)
+    )
+    header = "order,line,sku,quantity,placed_at,customer\n"
+    pos = write(tmp_path, "p.csv", f"po,line,sku,quantity,arrival_date\nPO-9,1,A,{n},2027-01-01\n")
+    bad = write(tmp_path, "bad.csv", header + rows + "SO-X,1,A,0,2026-11-03T09:00:00Z,C\n")
+    before = dump(db)
+    result = run(db, "import", pos, bad)
+    assert result.exit_code == 1
+    assert f"{bad} row {2 * n + 2}: quantity 0 must be at least 1" in result.stderr
+    assert dump(db) == before
+
+    good = write(tmp_path, "good.csv", header + rows)
+    data = as_json(ok(db, "import", pos, good, "--json"))
+    assert data["created"] == {
+        "purchase_orders": 1, "po_lines": 1, "sales_orders": n - 5, "so_lines": 2 * n - 6
+    }  # fmt: skip
+    assert data["updated"]["sales_orders"] == 5
+    assert len(dump(db)["so_lines"]) == 2 * n
+    check_invariants(db)
+    # PO-9:1, the earliest to arrive, holds the first n lines of the queue, one unit each.
+    assert as_json(ok(db, "review", "PO-9", "1", "--json"))["allocated"] == n
 
 
 def test_import_dry_run_says_so_and_changes_nothing(db: e.Database, tmp_path: Path) -> None:
@@ -192,6 +226,7 @@ def test_allocate_says_what_changed_and_the_atp_left(db: e.Database) -> None:
     assert dump(db) == before
     out = said(db, "allocate", "PO-2", "1", "SO-5:1")
     assert "Allocated 1 order line (4 units) to PO-2:1; ATP left 2" in out
+    assert "promised date" not in out  # the first promise is the allocation's, told once
     assert allocation_map(db)[("SO-5", 1)] == ("PO-2", 1)
 
 
@@ -206,6 +241,10 @@ def test_allocate_json_prints_the_outcome(db: e.Database) -> None:
         ("SO-5", "PO-2", "2027-02-10")
     ]
     assert data["unparked"] == [{"order": "SO-5", "line": 1}]
+    # The promise the allocation made is listed, as remove lists the ones it clears.
+    assert data["promises"] == [
+        {"order": "SO-5", "line": 1, "old": None, "new": "2027-02-10", "reason": "manual"}
+    ]
 
 
 def test_auto_allocate_places_orders_stranded_by_a_cancelled_line(db: e.Database) -> None:
@@ -249,6 +288,16 @@ def test_set_arrival_leaves_promises_out_of_sync_until_synced(db: e.Database) ->
     assert "0 out of sync" in synced
     json_sync = as_json(ok(db, "set-arrival", "PO-1", "1", "2027-02-02", "--sync", "--json"))
     assert [p["new"] for p in json_sync["promises"]] == ["2027-02-02"] * 3
+
+
+def test_set_arrival_refuses_a_past_date_unless_allow_past(db: e.Database) -> None:
+    seed(db)
+    yesterday = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
+    result = run(db, "set-arrival", "PO-1", "1", yesterday)
+    assert result.exit_code == 1
+    assert result.stderr == f"error: arrival date {yesterday} is in the past\n"
+    ok(db, "set-arrival", "PO-1", "1", yesterday, "--allow-past")
+    assert as_json(ok(db, "review", "PO-1", "1", "--json"))["arrival_date"] == yesterday
 
 
 def test_set_arrival_earlier_with_rebalance_moves_orders(db: e.Database) -> None:

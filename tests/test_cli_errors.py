@@ -53,26 +53,42 @@ PO_HEADER = "po,line,sku,quantity,arrival_date,supplier\n"
         (("unallocated", "--limit", "-1"), "error: --limit -1 must be at least 0"),
         (("unallocated", "--sku", "A B"), "SKU 'A B' must be 1-64 letters"),
         (("digest", "--post"), "error: posting the digest needs PREORDER_SLACK_BOT_TOKEN"),
+        # numbers the database's INTEGER columns cannot hold, and digits that are not ASCII
+        (
+            ("review", "PO-1", "99999999999"),
+            "error: line 99999999999 must be at most 2,147,483,647",
+        ),
+        (("review", "PO-1", "1", "--limit", "2147483648"), "error: --limit 2147483648 must be at"),
+        (("set-quantity", "PO-1", "1", "99999999999"), "error: quantity 99999999999 must be at"),
+        (("set-store-hold", "PO-1", "1", "2147483648"), "error: store hold 2147483648 must be at"),
+        (("set-arrival", "PO-1", "99999999999", "2027-02-01"), "error: line 99999999999 must be"),
+        (("sync-date", "PO-1", "99999999999"), "error: line 99999999999 must be at most"),
+        (("cancel-po", "PO-1", "--line", "99999999999"), "error: --line 99999999999 must be at"),
+        (
+            ("allocate", "PO-2", "1", "SO-5:99999999999"),
+            "the line must be a whole number from 1 to",
+        ),
+        (("remove", "PO-1", "99999999999", "SO-1"), "error: line 99999999999 must be at most"),
+        (("review", "PO-1", "²"), "error: line '²' is not a whole number"),
+        (("set-store-hold", "PO-1", "1", "--2"), "error: store hold '--2' is not a whole number"),
+        (("demo", "--seed", "99999999999"), "error: --seed 99999999999 must be at most"),
     ],
 )
 def test_refused_or_malformed_commands_exit_1_with_one_error_line_and_change_nothing(
     db: e.Database, args: tuple[str, ...], says: str
 ) -> None:
     seed(db)
-    assert says in refused(db, *args)
+    assert says in refused(db, *args, listed=True)
 
 
-def test_allocate_names_every_offending_line_each_on_its_own_line_too(db: e.Database) -> None:
+def test_allocate_lists_every_offending_line_once_below_the_error_line(db: e.Database) -> None:
     seed(db)
     before = dump(db)
     result = run(db, "allocate", "PO-2", "1", "SO-99", "SO-1", "SO-5")
     assert result.exit_code == 1
-    line = error_line(result)
-    assert line == (
-        "error: cannot allocate to PO-2:1: unknown order SO-99; SO-1:1 is already allocated "
-        "to PO-1:1; 4 units asked, 1 ATP left on PO-2:1 (short by 3)"
-    )
-    assert result.stderr.splitlines()[1:] == [
+    # The problems are listed once: below the error line, not on it and again below it.
+    assert result.stderr.splitlines() == [
+        "error: cannot allocate to PO-2:1:",
         "  unknown order SO-99",
         "  SO-1:1 is already allocated to PO-1:1",
         "  4 units asked, 1 ATP left on PO-2:1 (short by 3)",
@@ -82,7 +98,7 @@ def test_allocate_names_every_offending_line_each_on_its_own_line_too(db: e.Data
 
 def test_several_malformed_order_lines_are_all_named(db: e.Database) -> None:
     seed(db)
-    line = refused(db, "allocate", "PO-2", "1", "SO-5:x", "a b", "SO-5")
+    line = refused(db, "allocate", "PO-2", "1", "SO-5:x", "a b", "SO-5", listed=True)
     assert "'SO-5:x'" in line and "'a b'" in line
 
 
@@ -173,6 +189,27 @@ def test_an_import_lists_every_bad_row_of_every_file(db: e.Database, tmp_path: P
         f"  {bad_json} sales_orders[0].lines: lines is missing",
     ]
     assert dump(db) == before
+
+
+def test_a_csv_with_a_quote_left_open_imports_nothing_and_names_its_row(
+    db: e.Database, tmp_path: Path
+) -> None:
+    seed(db)
+    path = write(
+        tmp_path,
+        "orders.csv",
+        "order,line,sku,quantity,placed_at,customer\n"
+        "SO-Q1,1,A,1,2026-11-03T09:00:00Z,Ann\n"
+        'SO-Q2,1,A,1,2026-11-03T09:01:00Z,"Smith\n'
+        "SO-Q3,1,A,1,2026-11-03T09:02:00Z,Bob\n"
+        "SO-Q4,1,A,1,2026-11-03T09:03:00Z,Cy\n",
+    )
+    line = refused(db, "import", path)
+    assert line == (
+        f"error: 1 problem in {path}; nothing was imported: {path} row 3: a quoted value "
+        'starts on this row and is never closed (no closing "), so the rows after it cannot '
+        "be read"
+    )
 
 
 @pytest.mark.parametrize(
@@ -311,7 +348,20 @@ def test_a_bad_configured_url_is_one_error_line() -> None:
     assert error_line(result).startswith("error: bad configuration: PREORDER_DATABASE_URL")
 
 
-def test_the_password_of_a_url_is_never_printed(tmp_path: Path) -> None:
-    result = run("postgresql+psycopg://me:s3cret@127.0.0.1:1/none", "unallocated")
-    assert result.exit_code == 1
-    assert "s3cret" not in result.stderr
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql+psycopg://me:s3cret@127.0.0.1:1/none",  # unreachable
+        "mysql://me:s3cret@db.example/x",  # unsupported
+        "postgresql://me:s3cret@db.example:port/x",  # unreadable (a port that is no number)
+        "postgresql+nodriver://me:s3cret@db.example/x",  # no such driver
+        "me:s3cret@db.example/x",  # no scheme
+        "postgresql+psycopg://me:s3cret@127.0.0.1:1/none?bogus=s3cret",  # refused by the driver
+    ],
+)
+def test_the_password_of_a_database_url_is_never_printed(url: str) -> None:
+    for args in (("unallocated",), ("init",)):
+        result = run(url, *args)
+        assert result.exit_code == 1
+        assert error_line(result)
+        assert "s3cret" not in result.stderr

@@ -75,6 +75,38 @@ def test_row_numbers_count_file_lines_with_the_header_as_row_1(tmp_path: Path) -
 
 
 @pytest.mark.parametrize(
+    ("rows", "reason"),
+    [
+        (
+            'SO-Q2,1,A,1,2026-11-02T09:00:00Z,"Smith\n'
+            "SO-Q3,1,A,1,2026-11-02T09:00:00Z,Bob\n"
+            "SO-Q4,1,A,1,2026-11-02T09:00:00Z,Cy\n",
+            'row 3: a quoted value starts on this row and is never closed (no closing ")',
+        ),
+        (
+            'SO-Q2,1,A,1,2026-11-02T09:00:00Z,"Smith\nSO-Q3,1,A,1,2026-11-02T09:00:00Z,"Bob"\n',
+            'row 3: a quote (") inside a quoted value must be doubled',
+        ),
+        ('SO-Q2,1,A,1,2026-11-02T09:00:00Z,"Smith" Jr\n', "row 3: a quote"),
+        (  # a big file: the open value outgrows what csv takes before the file ends
+            'SO-Q2,1,A,1,2026-11-02T09:00:00Z,"Smith\n'
+            + "".join(f"SO-{i},1,A,1,2026-11-02T09:00:00Z,Someone\n" for i in range(5000)),
+            "row 3: a value runs over 131,072 characters: a quoted value that starts on this "
+            "row is probably never closed",
+        ),
+    ],
+    ids=["open-at-the-end", "closed-too-late", "text-after-the-quote", "open-in-a-big-file"],
+)
+def test_a_quote_left_open_is_a_bad_row_not_rows_swallowed(
+    tmp_path: Path, rows: str, reason: str
+) -> None:
+    text = "order,line,sku,quantity,placed_at,customer\nSO-Q1,1,A,1,2026-11-02T09:00:00Z,Ann\n"
+    path = write(tmp_path, "orders.csv", text + rows)
+    (problem,) = problems_of(path)
+    assert problem.startswith(f"{path} {reason}"), problem
+
+
+@pytest.mark.parametrize(
     ("row", "reason"),
     [
         ("PO-3,1,A,5,2027-13-01,Acme", "arrival_date '2027-13-01' does not exist"),
@@ -187,6 +219,13 @@ def test_json_problems_are_reported_with_a_path(tmp_path: Path) -> None:
         ("x.csv", "", "the file is empty"),
         ("x.txt", "po,line\n", "unknown file type '.txt'; use .json or .csv"),
         ("x.csv", b"order,line\n\xff\xfe\n", "not UTF-8 text (byte 0xff at offset 11)"),
+        (
+            "x.json",
+            b'{"sales_orders": [{"order": "\xff"}]}',
+            "not UTF-8 text (byte 0xff at offset 29)",
+        ),
+        ("x.json", '{"sales_orders": []} x', "not valid JSON: Extra data (line 1 column 22)"),
+        ("x.json", '{"sales_orders": [{"order": "SO-1", "lines": [}]}', "not valid JSON"),
     ],
 )
 def test_unreadable_files_get_one_clear_problem(
@@ -196,6 +235,27 @@ def test_unreadable_files_get_one_clear_problem(
     (problem,) = problems_of(path)
     assert problem.startswith(path)
     assert says in problem
+
+
+def test_a_json_file_is_read_a_record_at_a_time_with_the_same_checks(tmp_path: Path) -> None:
+    # A byte order mark, unknown keys wherever they are, a list given twice, and records of
+    # both lists validated and staged as they come.
+    orders = [
+        {"order": f"SO-{i}", "placed_at": "2026-11-02T09:00:00Z",
+         "lines": [{"line": 1, "sku": "A", "quantity": 1}]}
+        for i in range(3)
+    ]  # fmt: skip
+    text = (
+        '\ufeff{"notes": {"a": [1, {"b": 2}]}, "sales_orders": ' + json.dumps(orders)
+        + ', "purchase_orders": [], "sales_orders": []}'
+    )  # fmt: skip
+    path = write(tmp_path, "o.json", text)
+    assert problems_of(path) == [
+        f"{path}: unknown key 'notes'; expected purchase_orders and/or sales_orders",
+        f"{path}: key 'sales_orders' is given twice; give each list once",
+    ]
+    good = write(tmp_path, "g.json", "\ufeff" + json.dumps({"sales_orders": orders}))
+    assert [s.order for s in parse_files([good]).sales] == ["SO-0", "SO-1", "SO-2"]
 
 
 def test_a_missing_file_is_a_problem_not_a_crash(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from datetime import datetime
 
 import pytest
 
-from bot.logs import configure_logging
+from bot.logs import LogFormat, configure_logging
 
 
 @pytest.fixture
@@ -51,3 +51,20 @@ def test_plain_lines_read_as_before(
     logging.getLogger("bot.server").warning("health check: %s", "no answer", extra={"x": 1})
     (line,) = capsys.readouterr().err.splitlines()
     assert line.endswith(" WARNING bot.server: health check: no answer")
+
+
+@pytest.mark.parametrize("format", ["plain", "json"])
+def test_a_database_password_never_reaches_a_log_line(
+    restored_logging: None, capsys: pytest.CaptureFixture[str], format: LogFormat
+) -> None:
+    configure_logging(format, secrets=["hunter22"])
+    log = logging.getLogger("bot.server")
+    log.warning("database postgresql+psycopg://app:s3cret@db.example/orders is slow")
+    try:
+        raise RuntimeError("cannot reach mysql://app:s3cret@db.example/x (password hunter22)")
+    except RuntimeError:
+        log.exception("job sweep: failed")
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) >= 2
+    assert "s3cret" not in err and "hunter22" not in err
+    assert "postgresql+psycopg://app:***@db.example/orders" in err

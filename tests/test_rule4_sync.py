@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 
 import engine as e
-from tests.helpers import allocation_map, po, so
+from tests.helpers import allocation_map, dump, po, so
 from tests.history import PromiseRow, actions, events, promises, promises_since, so_line_state
 from tests.invariants import check_invariants
 
@@ -209,3 +209,21 @@ def test_sync_date_and_set_arrival_name_an_unknown_po_line(
         e.sync_date(allocated, actor, "PO-1", 3)
     with pytest.raises(e.NotFound, match=r"^unknown PO PO-7$"):
         e.set_arrival(allocated, actor, "PO-7", 1, JAN20)
+
+
+def test_an_arrival_date_in_the_past_is_refused_unless_allowed(
+    allocated: e.Database, actor: e.Actor
+) -> None:
+    db = allocated
+    db.clock = lambda: datetime(2027, 1, 15, 23, 30, tzinfo=UTC)  # today is Jan 15 (UTC)
+    before = dump(db)
+    for dry_run in (False, True):
+        with pytest.raises(e.Refused, match=r"^arrival date 2027-01-14 is in the past$"):
+            e.set_arrival(db, actor, "PO-1", 1, date(2027, 1, 14), dry_run=dry_run)
+    assert dump(db) == before
+    assert e.set_arrival(db, actor, "PO-1", 1, date(2027, 1, 15)).po_changes  # today will do
+    late = e.set_arrival(db, actor, "PO-1", 1, date(2027, 1, 12), allow_past=True)
+    assert late.po_changes == [
+        e.FieldChange("PO-1", 1, "arrival_date", date(2027, 1, 15), date(2027, 1, 12))
+    ]
+    check_invariants(db)

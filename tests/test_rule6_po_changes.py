@@ -233,9 +233,9 @@ def test_supply_changes_refuse_impossible_values(four_on_one: e.Database, actor:
     before = dump(db)
     with pytest.raises(e.Refused, match=r"^store hold 9 exceeds the quantity 8 of PO-1:1$"):
         e.set_store_hold(db, actor, "PO-1", 1, 9)
-    with pytest.raises(e.InvalidInput, match=r"^quantity must be 0 or more, got -1$"):
+    with pytest.raises(e.InvalidInput, match=r"^quantity -1 must be at least 0$"):
         e.set_quantity(db, actor, "PO-1", 1, -1)
-    with pytest.raises(e.InvalidInput, match=r"^store hold must be 0 or more, got -2$"):
+    with pytest.raises(e.InvalidInput, match=r"^store hold -2 must be at least 0$"):
         e.set_store_hold(db, actor, "PO-1", 1, -2)
     e.set_store_hold(db, actor, "PO-1", 1, 1)
     with pytest.raises(e.Refused, match=r"^store hold 1 exceeds the quantity 0 of PO-1:1$"):

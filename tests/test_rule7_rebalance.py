@@ -61,8 +61,8 @@ def test_a_new_earlier_po_imported_with_rebalance_takes_orders_in_fifo_order(
         ("SO-3", MAR01, False),
         ("SO-4", MAR01, False),
     ]
-    assert outcome.promises == []
     # The only promise recorded is SO-5's first one; the moves change no promise.
+    assert outcome.promises == [e.DateChange("SO-5", 1, None, MAR01, "fifo")]
     assert promises_since(db, before) == [
         PromiseRow("SO-5", 1, None, MAR01, "tester", "cli", "fifo", outcome.operation_id)
     ]

@@ -381,6 +381,22 @@ def test_a_bad_edit_is_refused_with_its_reason_while_the_others_apply(
     assert book.pull().refused == 1
 
 
+def test_a_past_arrival_date_is_refused_by_the_engine_rule_the_cli_meets_too(book: Book) -> None:
+    # The database's clock says which day it is, for the sheet as for set-arrival: Dec 20 is
+    # still ahead on the sheet sync's clock (Nov 27) but gone on the database's.
+    book.db.clock = lambda: datetime(2027, 1, 5, 9, 0, tzinfo=UTC)
+    book.push()
+    book.type(PO_LINES.name, "PO-1:1", "Arrival date", "2026-12-20")
+
+    report = book.pull()
+
+    assert (report.applied, report.refused) == (0, 1)
+    assert book.status(PO_LINES.name, "PO-1:1") == (
+        "refused: arrival date 2026-12-20 is in the past"
+    )
+    assert e.review(book.db, "PO-1", 1).arrival_date == date(2027, 1, 10)
+
+
 def test_a_duplicated_key_is_refused(book: Book) -> None:
     book.push()
     row = book.standin.find_row(book.id, ALLOCATIONS.name, "Key", "SO-1:1")
