@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from bot import cli_read, cli_serve, cli_setup, cli_sheets, cli_write
+from bot import cli_events, cli_read, cli_serve, cli_setup, cli_sheets, cli_write
 from bot.cli_support import App, default_actor, expected_failures
 
 
@@ -83,6 +83,7 @@ SUMMARIES = {
     "cancel-order": "Cancel order lines for the customer.",
     "unpark": "Return parked order lines to automatic allocation.",
     "rebalance": "Move orders to earlier-arriving PO lines.",
+    "events": "Deliver, list and retry webhook and email events.",
     "demo": "Walk through the product on sample data.",
 }
 
@@ -94,6 +95,7 @@ _commands = {
         *cli_write.COMMANDS,
         *cli_serve.COMMANDS,
         *cli_sheets.COMMANDS,
+        *cli_events.COMMANDS,
     )
 }
 for _name, _summary in SUMMARIES.items():

@@ -33,7 +33,8 @@ def serve(app: App, host: str, port: int | None) -> None:
     Endpoints (on --port):
       /slack/events  Slack's requests, signed with the signing secret (HTTP mode only)
       /healthz       200 when the database answers, 503 when it does not
-      /metrics       Prometheus counters: intake, allocations by source, job runs, API errors
+      /metrics       Prometheus counters: intake, allocations by source, job runs, API errors,
+                     event deliveries by channel and result
       /orders        POST sales orders as JSON signed with PREORDER_INTAKE_SECRET (HMAC-SHA256
                      of the body, hex, in X-Preorder-Signature); 404 while no secret is set
 
@@ -48,6 +49,9 @@ def serve(app: App, host: str, port: int | None) -> None:
                   when PREORDER_SHEET_ID and PREORDER_GOOGLE_CREDENTIALS are set
       rebalance   moves orders to earlier POs every PREORDER_REBALANCE_MINUTES (default 60)
                   when PREORDER_REBALANCE=1
+      deliver     delivers events to PREORDER_WEBHOOK_URL and customers' email
+                  (PREORDER_SMTP_URL) every PREORDER_DELIVER_SECONDS (default 10; 0: off);
+                  replicas share the work
     PREORDER_SCHEDULER=0 runs none of them in this process.
 
     \b
@@ -75,6 +79,7 @@ def serve(app: App, host: str, port: int | None) -> None:
     from bot.settings import SettingsError, load_settings, read_settings
     from engine import Database
     from engine.timeouts import SERVICE
+    from notify.settings import NotifySettingsError, load_notify_settings
 
     try:
         settings = read_settings()
@@ -82,7 +87,8 @@ def serve(app: App, host: str, port: int | None) -> None:
         if slack:  # some given: all that Slack needs must be, or it is one clear error
             settings = load_settings()
         service = load_service_settings()
-    except SettingsError as exc:
+        notify = load_notify_settings()
+    except (SettingsError, NotifySettingsError) as exc:
         fail(str(exc))
     # Reachable and at the current schema (one error line otherwise); then opened again with
     # every wait on it bounded, so the service keeps answering while the database does not.
@@ -98,7 +104,16 @@ def serve(app: App, host: str, port: int | None) -> None:
             click.echo(line, err=True)
 
     try:
-        run(settings, db, slack=slack, service=service, host=host, port=port, announce=announce)
+        run(
+            settings,
+            db,
+            slack=slack,
+            service=service,
+            host=host,
+            port=port,
+            announce=announce,
+            notify=notify,
+        )
     except BoltError as exc:
         fail(f"Slack refused the bot token: {exc}")
     except SlackApiError as exc:

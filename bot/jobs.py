@@ -1,5 +1,6 @@
-"""What the scheduler runs: the digest, the auto-allocation sweep, the sheet sync and the
-rebalance to earlier POs, each run under one discipline (``Jobs.run``).
+"""What the scheduler runs: the digest, the auto-allocation sweep, the sheet sync, the
+rebalance to earlier POs and the delivery of events, each run under one discipline
+(``Jobs.run``).
 
 Several replicas may run the same jobs against one database. A run takes the job's lock in the
 database and skips when another replica holds it; claims its scheduled time, so that a replica
@@ -7,10 +8,15 @@ whose timer fired a moment later does not repeat it (the sweep and the rebalance
 their own transaction, as the operation's idempotency key); logs its start and end with
 counts; counts itself in the metrics; and catches whatever it raises, so that one bad run
 never stops the scheduler.
+
+The delivery job is the exception to the lock: replicas share its work, each claiming
+different deliveries (``engine.deliveries``), so it runs in every replica at once. It runs
+every few seconds, so its start, and its end when nothing was due, are logged at DEBUG only.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import threading
@@ -33,6 +39,7 @@ if TYPE_CHECKING:
     from slack_sdk import WebClient
 
     from bot.digest_post import PostedDigest
+    from notify.settings import NotifySettings
     from sheets.settings import SheetsSettings
 
 log = logging.getLogger("bot.scheduler")
@@ -41,7 +48,11 @@ DIGEST = "digest"
 SWEEP = "sweep"
 SHEET_SYNC = "sheet-sync"
 REBALANCE = "rebalance"
-JOB_IDS = (DIGEST, SWEEP, SHEET_SYNC, REBALANCE)
+DELIVER = "deliver"
+JOB_IDS = (DIGEST, SWEEP, SHEET_SYNC, REBALANCE, DELIVER)
+# Seconds a delivery run may start new rounds for: what is left waits for the next run, so a
+# backlog never holds SIGTERM long.
+DELIVER_BUDGET = 30.0
 
 # How late a run may still start (a busy or paused process, a clock jump): interval jobs come
 # round again soon anyway; a digest an hour late is still worth reading, later it is not.
@@ -99,12 +110,14 @@ class Jobs:
         sheets: SheetsSettings | None,
         *,
         clock: Callable[[], datetime] | None = None,
+        notify: NotifySettings | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
         self.client = client
         self.metrics = metrics
         self.sheets = sheets
+        self.notify = notify
         self.clock = clock or (lambda: datetime.now(UTC))
         self.scheduler: BaseScheduler | None = None
         self._running: set[str] = set()
@@ -114,6 +127,7 @@ class Jobs:
             SWEEP: self._sweep,
             SHEET_SYNC: self._sheet_sync,
             REBALANCE: self._rebalance,
+            DELIVER: self._deliver,
         }
 
     @property
@@ -127,15 +141,23 @@ class Jobs:
         slot = slot or self.slot(job)
         fields: dict[str, Any] = {"job": job, "slot": slot.isoformat()}
         started = time.monotonic()
+        shared = job == DELIVER
+        lock = contextlib.nullcontext(True) if shared else job_lock(self.db, job)
         try:
-            with job_lock(self.db, job) as held:
+            with lock as held:
                 if not held:
                     self._skip(job, fields, "another replica is running it")
                     return
                 with self._guard:
                     self._running.add(job)
                 try:
-                    log.info("job %s: started (run of %s)", job, when(slot), extra=fields)
+                    log.log(
+                        logging.DEBUG if shared else logging.INFO,
+                        "job %s: started (run of %s)",
+                        job,
+                        when(slot),
+                        extra=fields,
+                    )
                     done = self._work[job](slot)
                 finally:
                     with self._guard:
@@ -158,14 +180,16 @@ class Jobs:
             return
         seconds = time.monotonic() - started
         self.metrics.job_runs.labels(job, "done").inc()
-        log.info(
+        log.log(
+            logging.DEBUG if shared and not any(done.counts.values()) else logging.INFO,
             "job %s: %s in %.1f s",
             job,
             done.text,
             seconds,
             extra={**fields, "result": "done", "seconds": round(seconds, 3), **done.counts},
         )
-        self._forget_old_claims(job, slot)
+        if not shared:  # the delivery job claims no runs
+            self._forget_old_claims(job, slot)
 
     def slot(self, job: str) -> datetime:
         """The scheduled time the run starting now belongs to."""
@@ -196,6 +220,18 @@ class Jobs:
             f"{_lines(moved)} moved to earlier PO lines, {_lines(n)} allocated",
             {"moved": moved, "allocated": n},
         )
+
+    def _deliver(self, slot: datetime) -> Done | None:
+        from notify.deliver import Deliverer
+
+        if self.notify is None:
+            raise JobFailed("no channel to deliver events to is configured")
+        with Deliverer(self.db, self.notify) as deliverer:
+            report = deliverer.run(budget=DELIVER_BUDGET)
+        for (kind, result), n in report.counts.items():
+            self.metrics.deliveries.labels(kind, result).inc(n)
+        counts = {f"{kind}_{result}": n for (kind, result), n in report.counts.items()}
+        return Done(report.summary(), counts)
 
     def _digest(self, slot: datetime) -> Done | None:
         from slack_sdk.errors import SlackClientError

@@ -43,6 +43,14 @@ class Metrics:
             ["job", "result"],
             registry=self.registry,
         )
+        self.deliveries = Counter(
+            "preorder_deliveries",
+            "Event deliveries, by channel (webhook, email) and result (delivered, retried: "
+            "to be tried again later, dead_lettered, skipped: an email with no net change or "
+            "no address).",
+            ["channel", "result"],
+            registry=self.registry,
+        )
         self.api_errors = Counter(
             "preorder_api_errors",
             "Errors from the outside APIs the service calls (slack, sheets).",

@@ -1,6 +1,6 @@
 """The scheduler of ``preorder serve``: APScheduler 3.x in ``PREORDER_TIMEZONE``, one job per
-fixed id (the digest on a crontab, the sweep, sheet sync and rebalance on intervals) as the
-settings ask, each run by ``bot.jobs.Jobs``.
+fixed id (the digest on a crontab, the sweep, sheet sync, rebalance and event delivery on
+intervals) as the settings ask, each run by ``bot.jobs.Jobs``.
 
 Interval jobs are anchored to a fixed instant (midnight of 1 January 2000, local time) rather
 than to when each replica started, so every replica's timer fires at the same instants (a
@@ -26,6 +26,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.crontab import cron_trigger
 from bot.jobs import (
+    DELIVER,
     DIGEST,
     DIGEST_GRACE,
     INTERVAL_GRACE,
@@ -42,6 +43,7 @@ from engine import Database
 if TYPE_CHECKING:
     from slack_sdk import WebClient
 
+    from notify.settings import NotifySettings
     from sheets.settings import SheetsSettings
 
 log = logging.getLogger("bot.scheduler")
@@ -105,10 +107,15 @@ class Scheduler(BackgroundScheduler):
 
 
 def plan(
-    settings: ServiceSettings, sheets: SheetsSettings | None, sheets_off: str, *, slack: bool = True
+    settings: ServiceSettings,
+    sheets: SheetsSettings | None,
+    sheets_off: str,
+    *,
+    slack: bool = True,
+    notify: NotifySettings | None = None,
 ) -> list[Planned]:
     """Each job's trigger from the settings, or why it is off (``slack``: whether the service
-    has its Slack face, which the digest is posted with)."""
+    has its Slack face, which the digest is posted with; ``notify``: where events go)."""
     zone = settings.zone
     found: list[Planned] = []
     if settings.digest_channel.strip() and not slack:
@@ -139,6 +146,14 @@ def plan(
         found.append(_interval(REBALANCE, settings.rebalance_minutes, zone, ""))
     else:
         found.append(Planned(REBALANCE, None, off="PREORDER_REBALANCE is not 1"))
+    if notify is None or not notify.channels():
+        found.append(
+            Planned(DELIVER, None, off="no PREORDER_WEBHOOK_URL or PREORDER_SMTP_URL is set")
+        )
+    else:
+        found.append(
+            _interval(DELIVER, notify.deliver_seconds / 60, zone, "PREORDER_DELIVER_SECONDS=0")
+        )
     return found
 
 
@@ -178,15 +193,17 @@ def build_scheduler(
     clock: Callable[[], datetime] | None = None,
     sheets: SheetsSettings | None = None,
     slack: bool = True,
+    notify: NotifySettings | None = None,
 ) -> Scheduler:
     """The scheduler with its jobs, not started. ``sheets``: the Google Sheets settings
     (default: from the environment); the sheet sync runs only when they name a usable sheet.
-    Without ``slack`` (the service runs without its Slack face) the digest is off."""
+    Without ``slack`` (the service runs without its Slack face) the digest is off; without a
+    channel in ``notify`` the delivery of events is."""
     usable, sheets_off = sheet_to_sync(sheets)
-    jobs = Jobs(settings, db, client, metrics, usable, clock=clock)
+    jobs = Jobs(settings, db, client, metrics, usable, clock=clock, notify=notify)
     scheduler = Scheduler(
         jobs,
-        plan(settings, usable, sheets_off, slack=slack),
+        plan(settings, usable, sheets_off, slack=slack, notify=notify),
         timezone=settings.zone,
         jobstores={"default": MemoryJobStore()},
         executors={"default": ThreadPoolExecutor(EXECUTOR_THREADS)},

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from bot.scheduler import Scheduler
     from bot.service_settings import ServiceSettings
     from bot.settings import SlackSettings
+    from notify.settings import NotifySettings
 
 log = logging.getLogger("bot.server")
 
@@ -226,6 +227,7 @@ def serve(
     host: str = "0.0.0.0",
     port: int | None = None,
     announce: Callable[[str], None] = print,
+    notify: NotifySettings | None = None,
 ) -> None:
     """Run until SIGTERM or SIGINT. Over HTTP, Slack's requests come to ``/slack/events``; in
     Socket Mode (an app token is set) they come over Slack's socket, and the HTTP server still
@@ -252,7 +254,7 @@ def serve(
             intake=intake,
         )
         server = HttpServer(router, host, settings.port if port is None else port)
-        scheduler = _scheduler(service, db, app, metrics)
+        scheduler = _scheduler(service, db, app, metrics, notify)
 
         def stop() -> None:
             if scheduler is not None:
@@ -348,7 +350,11 @@ def _intake(db: Database, service: ServiceSettings, metrics: Metrics) -> WSGIApp
 
 
 def _scheduler(
-    service: ServiceSettings, db: Database, app: App | None, metrics: Metrics
+    service: ServiceSettings,
+    db: Database,
+    app: App | None,
+    metrics: Metrics,
+    notify: NotifySettings | None = None,
 ) -> Scheduler | None:
     if not service.scheduler:
         log.info("scheduler off (PREORDER_SCHEDULER=0): no digest, sweep or sheet sync here")
@@ -356,7 +362,7 @@ def _scheduler(
     from bot.scheduler import build_scheduler
 
     client = app.client if app is not None else None
-    return build_scheduler(service, db, client, metrics, slack=app is not None)
+    return build_scheduler(service, db, client, metrics, slack=app is not None, notify=notify)
 
 
 def _on_signals(handler: Callable[[int, FrameType | None], None]) -> None:

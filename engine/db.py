@@ -16,7 +16,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from engine.errors import StorageError
 from engine.redact import shown_url
-from engine.settings import EngineSettings
+from engine.settings import EngineSettings, events_on
 from engine.timeouts import Timeouts, answering_connect, postgres_connect
 
 T = TypeVar("T")
@@ -30,7 +30,7 @@ UNIQUE_VIOLATION = "23505"
 MAX_ATTEMPTS = 8
 # The newest migration in engine/migrations/versions; a test keeps the two in step. Kept here so
 # that checking the schema at every command start does not load Alembic.
-SCHEMA_REVISION = "0002"
+SCHEMA_REVISION = "0003"
 
 
 class Database:
@@ -43,8 +43,11 @@ class Database:
         echo: bool = False,
         clock: Callable[[], datetime] | None = None,
         timeouts: Timeouts | None = None,
+        events: bool | None = None,
     ) -> None:
         self.url = url or EngineSettings().database_url
+        # Whether operations write events to the outbox (PREORDER_EVENTS, default on).
+        self.events = events_on() if events is None else events
         self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
         # Every wait on the database is bounded (see engine.timeouts): an unreachable server
         # or one that stops answering fails a request in seconds (a 503 the sender retries)

@@ -33,7 +33,7 @@ from engine.staging import Staging
 PO_COLUMNS = ("po", "line", "sku", "quantity", "arrival_date")
 SO_COLUMNS = ("order", "line", "sku", "quantity", "placed_at")
 PO_HEADER = ",".join(PO_COLUMNS) + "[,supplier]"
-SO_HEADER = ",".join(SO_COLUMNS) + "[,customer]"
+SO_HEADER = ",".join(SO_COLUMNS) + "[,customer][,email]"
 JSON_KEYS = ("purchase_orders", "sales_orders")
 _BLANK = b" \t\r\n\x0b\x0c"
 
@@ -220,17 +220,18 @@ def _csv_reason(exc: csv.Error) -> str:
 
 
 def _header_kind(columns: list[str]) -> tuple[str, str]:
+    optional: tuple[str, ...]
     if "po" in columns:
-        kind, required, optional, text = "po", PO_COLUMNS, "supplier", PO_HEADER
+        kind, required, optional, text = "po", PO_COLUMNS, ("supplier",), PO_HEADER
     elif "order" in columns:
-        kind, required, optional, text = "order", SO_COLUMNS, "customer", SO_HEADER
+        kind, required, optional, text = "order", SO_COLUMNS, ("customer", "email"), SO_HEADER
     else:
         return "", (
             f"header {','.join(columns)!r} is not an import header; expected {PO_HEADER} "
             f"or {SO_HEADER}"
         )
     issues = []
-    unknown = [c for c in columns if c not in (*required, optional)]
+    unknown = [c for c in columns if c not in (*required, *optional)]
     missing = [c for c in required if c not in columns]
     twice = sorted({c for c in columns if columns.count(c) > 1})
     if unknown:
@@ -250,7 +251,7 @@ def _csv_row(
     if len(values) != len(columns):
         return None, [f"has {len(values)} values but the header has {len(columns)} columns"]
     cells = {c: v.strip() for c, v in zip(columns, values, strict=True)}
-    optional = {"supplier", "customer"}
+    optional = {"supplier", "customer", "email"}
     empty = [c for c, v in cells.items() if not v and c not in optional]
     if empty:
         return None, [f"{c} is empty" for c in empty]
@@ -264,6 +265,7 @@ def _csv_row(
         data = {
             "order": cells["order"],
             "customer": cells.get("customer"),
+            "email": cells.get("email"),
             "placed_at": cells["placed_at"],
             "lines": [{k: cells[k] for k in ("line", "sku", "quantity")}],
         }

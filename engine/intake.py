@@ -21,6 +21,7 @@ from engine.errors import Conflict, Difference
 from engine.models import po_lines, purchase_orders, sales_orders, so_lines
 from engine.queries import order_lines_in
 from engine.records import PORecord, SORecord
+from engine.redact import masked_email
 from engine.results import OrderLineState, Outcome
 from engine.staging import Staging
 from engine.supply import change_supply, rebalance_sku
@@ -144,9 +145,9 @@ _INSERT_NEW_ORDERS = {
     .returning(sales_orders.c.id, sales_orders.c.order_number)
     for postgres, dialect in ((True, postgresql), (False, sqlite))
 }
-_ORDER_HEADER = select(sales_orders.c.id, sales_orders.c.customer, sales_orders.c.placed_at).where(
-    sales_orders.c.order_number == bindparam("number")
-)
+_ORDER_HEADER = select(
+    sales_orders.c.id, sales_orders.c.customer, sales_orders.c.email, sales_orders.c.placed_at
+).where(sales_orders.c.order_number == bindparam("number"))
 
 
 class _Intake:
@@ -404,6 +405,7 @@ class _Intake:
         return {
             "order_number": record.order,
             "customer": record.customer or "",
+            "email": record.email,
             "placed_at": record.placed_at,
             "created_at": self.unit.at,
         }
@@ -428,6 +430,16 @@ class _Intake:
             )
             if self.fixed:
                 found = _differences(record, header.customer, header.placed_at, demand)
+                if record.email is not None and record.email != header.email:
+                    found.insert(
+                        1 if found and found[0].field == "customer" else 0,
+                        Difference(
+                            record.order,
+                            "email",
+                            masked_email(header.email),
+                            masked_email(record.email),
+                        ),
+                    )
                 self.conflicts += found
                 if not found:
                     self.unchanged["sales_orders"] += 1
@@ -446,6 +458,23 @@ class _Intake:
                     d.placed_at = record.placed_at
                 self.updated["sales_orders"] += 1
                 unit.event("order", order=record.order, before=before, after=after)
+                changed = True
+            if record.email is not None and record.email != header.email:
+                conn.execute(
+                    update(sales_orders)
+                    .where(sales_orders.c.id == so_id)
+                    .values(email=record.email)
+                )
+                # The audit log says that the address changed, not what it is: an address is
+                # personal data kept in one place, the order (and the events that tell it).
+                unit.event(
+                    "order",
+                    order=record.order,
+                    before={"email": masked_email(header.email)},
+                    after={"email": masked_email(record.email)},
+                )
+                if before == after:
+                    self.updated["sales_orders"] += 1
                 changed = True
             self._order_lines(record, so_id, {ln.line: ln for ln in demand}, changed=changed)
 

@@ -374,6 +374,8 @@ def release(
         return
     conn = unit.conn
     ids = [d.id for d, _ in lines]
+    if cancel:
+        unit.cancelled_lines.extend(ids)
     for chunk in chunks(ids):
         conn.execute(delete(allocations).where(allocations.c.so_line_id.in_(chunk)))
         values: dict[str, Any] = {"po_line_id": None, "promised_date": None, "parked": park}

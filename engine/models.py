@@ -47,6 +47,8 @@ NAMING = {
 # number, and a PostgreSQL database created with a language locale would otherwise sort
 # "SO-10" and "so-9" differently from SQLite.
 KEY = String(64).with_variant(String(64, collation="C"), "postgresql")
+# The longest address SMTP carries (RFC 5321: a 256-octet path less its angle brackets).
+EMAIL_LENGTH = 254
 
 
 class Base(DeclarativeBase):
@@ -121,6 +123,8 @@ class SalesOrder(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     order_number: Mapped[str] = mapped_column(KEY, unique=True)
     customer: Mapped[str] = mapped_column(String(200), default="")
+    # Where the customer is told of changed promises (DESIGN.md section 5); None: nowhere.
+    email: Mapped[str | None] = mapped_column(String(EMAIL_LENGTH))
     placed_at: Mapped[datetime] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
@@ -280,6 +284,96 @@ class MirrorRow(Base):
     data: Mapped[Any] = mapped_column(JSON)
 
 
+class OutboxEvent(Base):
+    """What leaves the system (DESIGN.md section 5): one event per order per operation that
+    changed what its customer was promised, written in that operation's transaction (a
+    transactional outbox). ``data`` is the event's ``data`` object as JSON text, built by the
+    database in the same statement that finds the changes."""
+
+    __tablename__ = "outbox_events"
+    __table_args__ = (
+        # The events no delivery run has fanned out to its channels yet: a small index
+        # whatever the size of the history.
+        Index(
+            "ix_outbox_events_new",
+            "id",
+            sqlite_where=text("NOT enqueued"),
+            postgresql_where=text("NOT enqueued"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(64), unique=True)
+    type: Mapped[str] = mapped_column(String(32))
+    order_number: Mapped[str] = mapped_column(KEY, index=True)
+    operation_id: Mapped[str] = mapped_column(String(36))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    data: Mapped[str] = mapped_column(Text)
+    enqueued: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class OutboxChannel(Base):
+    """Where events go: ``webhook <url>`` for each webhook URL, ``email`` for customers."""
+
+    __tablename__ = "outbox_channels"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(1100), unique=True)
+
+
+class OutboxDelivery(Base):
+    """One event on its way to one channel: pending (``due_at`` is when it may next be tried,
+    or when a claim on it lapses), delivered, dead (dead-lettered: kept with the last answer
+    until someone retries it) or skipped (an email with nothing to tell or no one to tell)."""
+
+    __tablename__ = "outbox_deliveries"
+    __table_args__ = (
+        UniqueConstraint("outbox_id", "channel_id"),
+        CheckConstraint("status IN ('pending', 'delivered', 'dead', 'skipped')", name="status"),
+        # What is due on a channel, soonest first.
+        Index(
+            "ix_outbox_deliveries_due",
+            "channel_id",
+            "due_at",
+            "id",
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
+        # An order's earlier deliveries still in the way of its next one (per-order order).
+        Index(
+            "ix_outbox_deliveries_waiting",
+            "channel_id",
+            "order_number",
+            "outbox_id",
+            sqlite_where=text("status IN ('pending', 'dead')"),
+            postgresql_where=text("status IN ('pending', 'dead')"),
+        ),
+        Index(
+            "ix_outbox_deliveries_dead",
+            "id",
+            sqlite_where=text("status = 'dead'"),
+            postgresql_where=text("status = 'dead'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox_events.id"))
+    channel_id: Mapped[int] = mapped_column(ForeignKey("outbox_channels.id"))
+    order_number: Mapped[str] = mapped_column(KEY)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    first_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The receiver's last answer: an HTTP status or SMTP reply code, and the first 500 bytes
+    # of what it said (or what went wrong: a timeout, a refused connection).
+    answer_status: Mapped[int | None] = mapped_column(Integer)
+    answer: Mapped[str | None] = mapped_column(Text)
+    # An email that told the customer of this event with earlier ones (the debounce window).
+    merged_into: Mapped[int | None] = mapped_column(Integer)
+
+
 # A declarative class's ``__table__`` is typed ``FromClause`` (a class may be mapped to a join or
 # a subquery), which insert(), update() and delete() do not take. These classes are all mapped to
 # plain tables: the modules that build statements get each one typed ``Table`` here, checked once.
@@ -299,3 +393,6 @@ promise_changes = _table(PromiseChange)
 products = _table(Product)
 applied_keys = _table(AppliedKey)
 mirror_rows = _table(MirrorRow)
+outbox_events = _table(OutboxEvent)
+outbox_channels = _table(OutboxChannel)
+outbox_deliveries = _table(OutboxDelivery)

@@ -50,6 +50,7 @@ def cancel_order(
             cancel=True,
         )
         free = [d.id for d in lines if d.po_line_id is None]
+        unit.cancelled_lines.extend(free)
         for chunk in ledger.chunks(free):
             unit.conn.execute(
                 update(so_lines)

@@ -56,7 +56,13 @@ def review(
             .where(po_lines.c.po_number == po, po_lines.c.line == line)
         ).one()
         query = (
-            select(*FIFO, sales_orders.c.customer, so_lines.c.quantity, so_lines.c.promised_date)
+            select(
+                *FIFO,
+                sales_orders.c.customer,
+                sales_orders.c.email,
+                so_lines.c.quantity,
+                so_lines.c.promised_date,
+            )
             .join(sales_orders, sales_orders.c.id == so_lines.c.so_id)
             .where(so_lines.c.po_line_id == head.id)
         )
@@ -96,6 +102,7 @@ def review(
                 quantity=r.quantity,
                 promised_date=r.promised_date,
                 in_sync=r.promised_date == head.arrival_date,
+                email=r.email,
             )
             for r in rows
         ],

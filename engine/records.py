@@ -124,6 +124,25 @@ def _text(v: Any) -> str | None:
     return text
 
 
+# An address as a person types it: something@somewhere.tld, no spaces. Whether it receives mail
+# only the mail server can say.
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s.][^@\s]*\.[^@\s.]+$")
+EMAIL_LENGTH = 254
+
+
+def parse_email(value: Any) -> str | None:
+    """An email address, or None for none given (absent, null or blank)."""
+    text = _text(value)
+    if not text:
+        return None
+    if len(text) > EMAIL_LENGTH:
+        raise ValueError(f"email is longer than {EMAIL_LENGTH} characters")
+    if not _EMAIL.match(text):
+        # The address itself is left out: error messages reach logs.
+        raise ValueError("email is not an email address (name@example.com)")
+    return text
+
+
 PoNumber = Annotated[str, BeforeValidator(lambda v: parse_key(v, "PO number"))]
 OrderNumber = Annotated[str, BeforeValidator(lambda v: parse_key(v, "order number"))]
 Sku = Annotated[str, BeforeValidator(lambda v: parse_key(v, "SKU"))]
@@ -131,6 +150,7 @@ LineNo = Annotated[int, BeforeValidator(_line)]
 # None means "not given": a new record stores "", an update keeps what the database has.
 Text = Annotated[Annotated[str, Field(max_length=200)] | None, BeforeValidator(_text)]
 IsoDate = Annotated[date, BeforeValidator(parse_date)]
+Email = Annotated[str | None, BeforeValidator(parse_email)]
 Instant = Annotated[datetime, BeforeValidator(parse_instant)]
 
 
@@ -178,6 +198,8 @@ class SORecord(BaseModel):
 
     order: OrderNumber
     customer: Text = None
+    # None means "not given": a new order has none, an update keeps the stored one.
+    email: Email = None
     placed_at: Instant
     lines: Annotated[list[SOLineRecord], Field(min_length=1)]
 

@@ -49,5 +49,13 @@ def redact(text: str, *secrets: str | None) -> str:
     return _USERINFO.sub(_hide, text)
 
 
+def masked_email(address: str | None) -> str | None:
+    """An email address fit to show where it could be logged: ``a***@example.com``."""
+    if not address:
+        return address
+    name, _, domain = address.rpartition("@")
+    return f"{name[:1]}{HIDDEN}@{domain}"
+
+
 def _hide(match: re.Match[str]) -> str:
     return f"{match['head']}{HIDDEN}@" if match["secret"] else match[0]

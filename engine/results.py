@@ -92,6 +92,9 @@ class Outcome:
     updated: dict[str, int] = field(default_factory=dict)
     # Records an import gave again exactly as stored, by table (a retried delivery).
     unchanged: dict[str, int] = field(default_factory=dict)
+    # Events written to the outbox: one per order whose customer has news (DESIGN.md
+    # section 5), so how many customers will be told.
+    notified: int = 0
 
     @property
     def detail_room(self) -> int:
@@ -142,6 +145,7 @@ class ReviewLine:
     quantity: int
     promised_date: date | None
     in_sync: bool
+    email: str | None = None
 
 
 @dataclass(frozen=True)
@@ -167,7 +171,8 @@ class Review:
         return self.quantity - self.store_hold
 
     def to_dict(self) -> dict[str, Any]:
-        """The ``review --json`` contract of DESIGN.md section 3."""
+        """The ``review --json`` contract of DESIGN.md section 3, each allocation with its
+        order's email too (None: none given)."""
         return _jsonable(
             {
                 "po": self.po,
@@ -189,6 +194,7 @@ class Review:
                         "quantity": a.quantity,
                         "promised_date": a.promised_date,
                         "in_sync": a.in_sync,
+                        "email": a.email,
                     }
                     for a in self.allocations
                 ],

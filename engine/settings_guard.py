@@ -34,9 +34,9 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def credential_url(value: str) -> str:
-    """``value`` stripped, when a token may be sent to it; else ValueError saying what it must
-    be (for a settings validator, which names the variable)."""
+def credential_url(value: str, what: str = "the token is") -> str:
+    """``value`` stripped, when a token (or ``what`` else) may be sent to it; else ValueError
+    saying what it must be (for a settings validator, which names the variable)."""
     url = value.strip()
     try:
         parts = urlsplit(url)
@@ -50,7 +50,7 @@ def credential_url(value: str) -> str:
         return url
     if parts.scheme == "http" and host:
         raise ValueError(
-            "must be an https:// URL, so that the token is never sent in clear text "
+            f"must be an https:// URL, so that {what} never sent in clear text "
             "(http:// only to this machine: 127.0.0.1, ::1 or localhost)"
         )
     raise ValueError("must be an https:// URL")

@@ -37,7 +37,8 @@ CREATE TABLE lines (
     arrival TEXT,             -- a PO line's arrival date, ISO
     placed_at TEXT,           -- an order's placed_at, ISO 8601 as given
     placed_us INTEGER,        -- the same instant in microseconds since 1970 (to compare)
-    text TEXT                 -- the supplier or customer; NULL: not given
+    text TEXT,                -- the supplier or customer; NULL: not given
+    email TEXT                -- an order's email; NULL: not given
 );
 CREATE INDEX lines_by_file ON lines (file, kind, key, row);
 CREATE INDEX lines_by_key ON lines (kind, key, line, file);
@@ -48,19 +49,21 @@ CREATE INDEX lines_by_key ON lines (kind, key, line, file);
 _CONFLICTS = """
 SELECT row, kind, key, line, placed_at, text, head_row, head_placed_at, head_text,
        placed_us IS NOT head_placed_us AS other_placed_at, text IS NOT head_text AS other_text,
-       line_row
+       email IS NOT head_email AS other_email, line_row
 FROM (
     SELECT *,
         first_value(row) OVER head AS head_row,
         first_value(placed_at) OVER head AS head_placed_at,
         first_value(placed_us) OVER head AS head_placed_us,
         first_value(text) OVER head AS head_text,
+        first_value(email) OVER head AS head_email,
         min(row) OVER (PARTITION BY kind, key, line) AS line_row
     FROM lines WHERE file = ?
     WINDOW head AS (PARTITION BY kind, key ORDER BY row)
 )
 WHERE row > line_row
-   OR (row > head_row AND (placed_us IS NOT head_placed_us OR text IS NOT head_text))
+   OR (row > head_row AND (placed_us IS NOT head_placed_us OR text IS NOT head_text
+                           OR email IS NOT head_email))
 ORDER BY row
 """
 
@@ -76,7 +79,7 @@ ORDER BY kind, row
 
 # Every line of one kind, by record; a line given in several files comes from the last one.
 _RECORDS = """
-SELECT key, line, file, row, sku, quantity, arrival, placed_at, text
+SELECT key, line, file, row, sku, quantity, arrival, placed_at, text, email
 FROM lines WHERE kind = ? ORDER BY key, line, file DESC, row
 """
 
@@ -98,6 +101,11 @@ class Conflict:
         for name, mine, theirs in heads:
             self.issues.append(
                 f"{what} {key} has {name} {mine!r} here but {theirs!r} on row {found['head_row']}"
+            )
+        if found["other_email"] and found["row"] > found["head_row"]:
+            # Not quoted: addresses stay out of messages, which reach logs.
+            self.issues.append(
+                f"{what} {key} has another email here than on row {found['head_row']}"
             )
         if found["row"] > found["line_row"]:
             self.issues.append(
@@ -142,14 +150,14 @@ class Staging:
             for ln in record.lines:
                 self._pending.append(
                     ("po", record.po, file, row, ln.line, ln.sku, ln.quantity,
-                     ln.arrival_date.isoformat(), None, None, record.supplier)
+                     ln.arrival_date.isoformat(), None, None, record.supplier, None)
                 )  # fmt: skip
         else:
             at, us = record.placed_at.isoformat(), (record.placed_at - _EPOCH) // _MICROSECOND
             for sln in record.lines:
                 self._pending.append(
                     ("order", record.order, file, row, sln.line, sln.sku, sln.quantity,
-                     None, at, us, record.customer)
+                     None, at, us, record.customer, record.email)
                 )  # fmt: skip
         if len(self._pending) >= WRITE_BATCH:
             self._write()
@@ -157,7 +165,7 @@ class Staging:
     def _write(self) -> None:
         if self._pending:
             self._conn.executemany(
-                "INSERT INTO lines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", self._pending
+                "INSERT INTO lines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", self._pending
             )
             self._pending.clear()
 
@@ -251,6 +259,7 @@ def _record(kind: Kind, key: str, rows: list[sqlite3.Row]) -> PORecord | SORecor
     return SORecord.model_construct(
         order=key,
         customer=head["text"],
+        email=head["email"],
         placed_at=datetime.fromisoformat(head["placed_at"]),
         lines=[
             SOLineRecord.model_construct(line=r["line"], sku=r["sku"], quantity=r["quantity"])

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, bindparam, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from engine import outbox
 from engine.db import Database
 from engine.models import (
     applied_keys,
@@ -61,6 +62,11 @@ class Unit:
     at: datetime
     is_postgres: bool
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    # The highest promise_changes id before this operation (None: it writes no events): the
+    # outbox finds the operation's own changes above it (engine.outbox).
+    promise_mark: int | None = None
+    # SO lines this operation cancelled: news for their customers even without a promise.
+    cancelled_lines: list[int] = field(default_factory=list)
     _events: list[dict[str, Any]] = field(default_factory=list)
     _promises: list[dict[str, Any]] = field(default_factory=list)
     _locked: set[str] = field(default_factory=set)
@@ -276,8 +282,11 @@ def run_operation(
                     at=unit.at,
                 )
             )
+        if db.events:
+            unit.promise_mark = conn.execute(outbox.TOP_PROMISE).scalar_one()
         work(unit)
         unit.flush()
+        outcome.notified = outbox.write(unit)
         return outcome
 
     outcome = db.run(attempt, commit=not dry_run, retry_unique=retry_unique or key is not None)

@@ -25,8 +25,9 @@ REVIEW_KEYS = {
     "po", "line", "sku", "status", "arrival_date", "quantity", "store_hold", "allocated", "atp",
     "orders", "allocations",
 }  # fmt: skip
+# DESIGN.md section 3's keys, and the order's email (None when it has none).
 REVIEW_LINE_KEYS = {
-    "order", "line", "customer", "placed_at", "quantity", "promised_date", "in_sync"
+    "order", "line", "customer", "placed_at", "quantity", "promised_date", "in_sync", "email"
 }  # fmt: skip
 QUEUE_KEYS = {"order", "line", "sku", "quantity", "placed_at", "customer", "parked"}
 

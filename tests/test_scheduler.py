@@ -26,6 +26,7 @@ from bot.metrics import Metrics
 from bot.scheduler import Scheduler, add_jobs, anchor, build_scheduler
 from bot.service_settings import ServiceSettings
 from engine.locks import job_lock
+from notify.settings import NotifySettings
 from sheets.settings import SheetsSettings
 from tests.conftest import fresh_postgres
 from tests.serving import seed_queue
@@ -163,6 +164,10 @@ def sheet(tmp_path: Path) -> SheetsSettings:
     return SheetsSettings(sheet_id="sheet-1", google_credentials=str(key))
 
 
+# A webhook to deliver events to: the delivery job runs.
+HOOKS = NotifySettings(webhook_url="https://shop.example.com/hooks", webhook_secret="s3cret")
+
+
 def everything(**more: Any) -> ServiceSettings:
     return service(timezone="America/New_York", digest_channel="C1", rebalance=True, **more)
 
@@ -171,7 +176,7 @@ def test_jobs_have_fixed_ids_and_adding_them_again_never_duplicates(
     sheet: SheetsSettings,
 ) -> None:
     db = e.Database("sqlite://")
-    scheduler = build_scheduler(everything(), db, None, Metrics(), sheets=sheet)
+    scheduler = build_scheduler(everything(), db, None, Metrics(), sheets=sheet, notify=HOOKS)
     assert [j.id for j in scheduler.get_jobs()] == list(JOB_IDS)
     add_jobs(scheduler)
     add_jobs(scheduler)
@@ -189,7 +194,7 @@ def test_jobs_have_fixed_ids_and_adding_them_again_never_duplicates(
     finally:
         scheduler.shutdown(wait=False)
     # A restart builds the same jobs under the same ids.
-    again = build_scheduler(everything(), db, None, Metrics(), sheets=sheet)
+    again = build_scheduler(everything(), db, None, Metrics(), sheets=sheet, notify=HOOKS)
     assert [j.id for j in again.get_jobs()] == list(JOB_IDS)
 
 
@@ -208,6 +213,7 @@ def test_jobs_turned_off_are_not_scheduled_and_say_why(
         "job sweep: off (PREORDER_SWEEP_MINUTES=0)",
         "job sheet-sync: off (no sheet configured: PREORDER_SHEET_ID is not set)",
         "job rebalance: off (PREORDER_REBALANCE is not 1)",
+        "job deliver: off (no PREORDER_WEBHOOK_URL or PREORDER_SMTP_URL is set)",
     } <= said
 
 

@@ -1,0 +1,207 @@
+"""``preorder events``: the outbox's events (DESIGN.md section 5) delivered, listed and retried.
+
+``deliver`` sends what is due once (exit 0 when every delivery it tried was accepted, 1 when any
+was not: to be retried, or dead-lettered); ``list`` shows events and where each stands on each
+channel; ``retry`` puts dead-lettered deliveries back on their way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from urllib.parse import urlsplit
+
+import click
+
+from bot import render
+from bot.cli_support import App, console, echo_json, fail, parse_whole, pass_app
+from engine.deliveries import DeliveryRow, deliveries, retry
+
+JSON_HELP = "Print JSON instead of a table (a stable shape for scripts)."
+
+
+@click.group()
+def events() -> None:
+    """Events for the store's webhooks and customers' emails: deliver what is due, list
+    them, retry dead-lettered ones.
+
+    \b
+    Every change to what a customer was promised writes an event (order.promise_changed,
+    order.cancelled) in the same transaction. `preorder serve` delivers them as they come;
+    these commands do it by hand. Channels: PREORDER_WEBHOOK_URL (with
+    PREORDER_WEBHOOK_SECRET) and PREORDER_SMTP_URL (with PREORDER_EMAIL_FROM).
+
+    \b
+    Example:
+      preorder events deliver
+      preorder events list --failed
+      preorder events retry --failed
+    """
+
+
+@events.command()
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+@pass_app
+def deliver(app: App, as_json: bool) -> None:
+    """Deliver the events that are due, once: each webhook gets an order's events in order,
+    each customer one email per order per PREORDER_NOTIFY_DELAY window. Exit 0 when every
+    delivery tried was accepted, 1 when any was not (it is retried later with backoff, or
+    dead-lettered: see `preorder events list --failed`).
+
+    \b
+    Example:
+      PREORDER_WEBHOOK_URL=https://shop.example.com/hooks/preorder \\
+      PREORDER_WEBHOOK_SECRET=... preorder events deliver
+    """
+    from notify.deliver import Deliverer
+    from notify.settings import NotifySettingsError, load_notify_settings
+
+    try:
+        settings = load_notify_settings()
+    except NotifySettingsError as exc:
+        fail(str(exc))
+    if not settings.channels():
+        fail(
+            "no channel to deliver to: set PREORDER_WEBHOOK_URL (and PREORDER_WEBHOOK_SECRET) "
+            "or PREORDER_SMTP_URL (and PREORDER_EMAIL_FROM)"
+        )
+    db = app.database()
+    with Deliverer(db, settings) as deliverer:
+        report = deliverer.run()
+    if as_json:
+        echo_json(
+            {
+                "enqueued": report.enqueued,
+                "deliveries": [
+                    {"channel": kind, "result": result, "count": n}
+                    for (kind, result), n in sorted(report.counts.items())
+                ],
+                "skipped_no_email": report.no_email,
+                "skipped_no_change": report.no_change,
+                "failed": report.failed,
+            }
+        )
+    else:
+        click.echo(f"Delivered: {report.summary()}")
+    if report.failed:
+        if not as_json:
+            click.echo(
+                "error: some deliveries were not accepted; "
+                "'preorder events list --failed' shows the dead-lettered ones",
+                err=True,
+            )
+        raise SystemExit(1)
+
+
+@events.command("list")
+@click.option("--failed", is_flag=True, help="Only dead-lettered deliveries.")
+@click.option("--order", metavar="ORDER", help="Only this order's events.")
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+@click.option("--limit", default="100", metavar="N", show_default=True, help="Rows shown.")
+@pass_app
+def list_(app: App, failed: bool, order: str | None, as_json: bool, limit: str) -> None:
+    """List the latest events, oldest first, and where each stands on each channel: new (no
+    delivery run has taken it up yet), pending (due at a time; "held": waiting behind a
+    dead-lettered event of its order), delivered, dead (dead-lettered, with the receiver's
+    last answer) or skipped (an email with nothing to tell, or no address to tell it to).
+
+    \b
+    Example:
+      preorder events list --failed
+      preorder events list --order SO-77 --json
+    """
+    rows = deliveries(
+        app.database(),
+        failed=failed,
+        order=order.strip() if order else None,
+        limit=parse_whole(limit, "--limit", minimum=1),
+    )
+    if as_json:
+        echo_json([_row_json(r) for r in rows])
+        return
+    if not rows:
+        click.echo("No dead-lettered deliveries." if failed else "No events.")
+        return
+    console().print(events_table(rows))
+
+
+@events.command("retry")
+@click.argument("event_ids", nargs=-1, metavar="ID...")
+@click.option("--failed", is_flag=True, help="Retry every dead-lettered delivery.")
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+@pass_app
+def retry_(app: App, event_ids: tuple[str, ...], failed: bool, as_json: bool) -> None:
+    """Put dead-lettered deliveries back on their way: those of the events ID... (as `events
+    list` shows them), or every one (--failed). They are due at once, with a fresh allowance
+    of attempts; on a webhook a retried event goes before its order's later events, which
+    waited for it. The next delivery run (serve's, or `preorder events deliver`) sends them.
+
+    \b
+    Example:
+      preorder events retry evt_3f2a..._1
+      preorder events retry --failed && preorder events deliver
+    """
+    if bool(event_ids) == failed:
+        fail("name the events to retry, or give --failed (not both)")
+    db = app.database()
+    count = retry(db, [i.strip() for i in event_ids], failed=failed, now=db.clock())
+    if as_json:
+        echo_json({"retried": count})
+        return
+    click.echo(f"{render.plural(count, 'delivery', 'deliveries')} put back on their way.")
+
+
+def _row_json(row: DeliveryRow) -> dict[str, object]:
+    return {
+        "id": row.event_id,
+        "type": row.type,
+        "order": row.order,
+        "created_at": row.created_at,
+        "channel": row.channel,
+        "status": row.status,
+        "held": row.held,
+        "attempts": row.attempts,
+        "next_attempt_at": row.due_at if row.status == "pending" else None,
+        "last_attempt_at": row.last_attempt_at,
+        "answer_status": row.answer_status,
+        "answer": row.answer,
+    }
+
+
+def events_table(rows: Sequence[DeliveryRow]) -> render.Table:
+    out = render.table(
+        None,
+        "event", "type", "order", "created (UTC)", "channel", "status", "tries>", "answer~",
+    )  # fmt: skip
+    for r in rows:
+        status = r.status
+        if r.status == "pending" and r.held:
+            status = "held"
+        elif r.status == "pending" and r.due_at is not None:
+            status = f"next {render.when(r.due_at)}"
+        answer = " ".join(
+            part for part in (str(r.answer_status or ""), (r.answer or "")[:80]) if part
+        )
+        out.add_row(
+            r.event_id,
+            r.type.removeprefix("order."),
+            r.order,
+            render.when(r.created_at),
+            _channel(r.channel),
+            status,
+            str(r.attempts),
+            " ".join(answer.split()) or "-",
+        )
+    return out
+
+
+def _channel(name: str | None) -> str:
+    """``email``, or a webhook by its host (the whole URL may hold a token)."""
+    if name is None:
+        return "-"
+    kind, _, url = name.partition(" ")
+    if not url:
+        return kind
+    return f"{kind} {urlsplit(url).hostname or '?'}"
+
+
+COMMANDS = [events]

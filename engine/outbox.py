@@ -1,0 +1,245 @@
+"""The transactional outbox (DESIGN.md section 5): every operation that changes what a customer
+was promised writes its events in its own transaction, so there is no event without its change
+and no change without its event.
+
+One event per order per operation, listing each of its lines whose promised date the operation
+changed (first date before the operation, last date after it: a line released and placed again
+on the same date in one operation did not change) and each line it cancelled. The event is
+written by one ``INSERT ... SELECT`` at the end of the operation, from the ``promise_changes``
+rows the operation wrote (rule 4's history, which every change of a promised date already goes
+through), grouped by order, with its ``data`` object built as JSON by the database: a sync of
+a PO line holding 100,000 orders writes its 100,000 events without a row passing through Python.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import (
+    Date,
+    Integer,
+    String,
+    Text,
+    bindparam,
+    case,
+    cast,
+    func,
+    insert,
+    literal,
+    null,
+    select,
+    union_all,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
+from sqlalchemy.sql import ColumnElement
+
+from engine.models import (
+    outbox_events,
+    po_lines,
+    promise_changes,
+    sales_orders,
+    so_lines,
+)
+from engine.types import UTCDateTime
+
+if TYPE_CHECKING:
+    from engine.unit import Unit
+
+PROMISE_CHANGED = "order.promise_changed"
+READY = "order.ready"
+CANCELLED = "order.cancelled"
+EVENT_TYPES = (PROMISE_CHANGED, READY, CANCELLED)
+
+# The highest promise_changes id when an operation starts: its own rows are above it.
+TOP_PROMISE = select(func.coalesce(func.max(promise_changes.c.id), 0))
+
+
+def write(unit: Unit) -> int:
+    """Write the operation's events (see the module docstring); returns how many (one per
+    order whose customer has something to be told)."""
+    if unit.promise_mark is None:
+        return 0
+    cancelled = sorted(set(unit.cancelled_lines))
+    statement = _statement(unit.is_postgres, bool(cancelled))
+    params: dict[str, Any] = {
+        "mark": unit.promise_mark,
+        "operation_id": unit.id,
+        "at": unit.at,
+        # Event ids: unique everywhere (the operation's id is a random UUID), and in the order
+        # of the events within it.
+        "prefix": f"evt_{unit.id.replace('-', '')}_",
+    }
+    if cancelled:
+        params["cancelled"] = cancelled if unit.is_postgres else json.dumps(cancelled)
+    return int(unit.conn.execute(statement, params).rowcount or 0)
+
+
+@functools.cache
+def _statement(postgres: bool, with_cancelled: bool) -> Any:
+    pc = promise_changes
+    # Each SO line's first and last promise change in this operation: its id range is above
+    # the mark taken when the operation started (one index range, however big the table).
+    bounds = (
+        select(
+            pc.c.so_line_id,
+            func.min(pc.c.id).label("first_id"),
+            func.max(pc.c.id).label("last_id"),
+        )
+        .where(pc.c.id > bindparam("mark", type_=Integer()))
+        .where(pc.c.operation_id == bindparam("operation_id", type_=String()))
+        .group_by(pc.c.so_line_id)
+        # A subquery, not a CTE: a statement that starts with WITH has no row count on
+        # pysqlite, which counts rows only for statements it sees start with INSERT.
+        .subquery("bounds")
+    )
+    first, last = pc.alias("first_change"), pc.alias("last_change")
+    changed = (
+        select(
+            bounds.c.so_line_id.label("id"),
+            first.c.old_date.label("previous"),
+            last.c.new_date.label("promised"),
+        )
+        .join_from(bounds, first, first.c.id == bounds.c.first_id)
+        .join(last, last.c.id == bounds.c.last_id)
+        .where(first.c.old_date.is_distinct_from(last.c.new_date))
+    )
+    lines: Any = changed
+    if with_cancelled:
+        # Lines cancelled while queued had no promise to change; they are news all the same.
+        ids: Any
+        if postgres:
+            ids = select(func.unnest(bindparam("cancelled", type_=ARRAY(Integer()))))
+        else:
+            each = func.json_each(bindparam("cancelled", type_=String())).table_valued("value")
+            ids = select(each.c.value)
+        nothing = cast(null(), Date())
+        queued = select(so_lines.c.id, nothing, nothing).where(
+            so_lines.c.id.in_(ids),
+            so_lines.c.id.not_in(
+                select(pc.c.so_line_id).where(
+                    pc.c.id > bindparam("mark", type_=Integer()),
+                    pc.c.operation_id == bindparam("operation_id", type_=String()),
+                )
+            ),
+        )
+        lines = union_all(changed, queued)
+    lines = lines.subquery("lines")
+    s, h, p = so_lines, sales_orders, po_lines
+    state = case(
+        (s.c.status != "open", s.c.status),
+        (s.c.po_line_id.is_not(None), literal("allocated")),
+        (s.c.parked, literal("parked")),
+        else_=literal("queued"),
+    )
+    detail = (
+        select(
+            s.c.order_number,
+            h.c.customer,
+            h.c.email,
+            s.c.line,
+            s.c.sku,
+            s.c.quantity,
+            s.c.status,
+            state.label("state"),
+            p.c.po_number,
+            p.c.line.label("po_line"),
+            lines.c.previous,
+            lines.c.promised,
+        )
+        .join_from(lines, s, s.c.id == lines.c.id)
+        .join(h, h.c.id == s.c.so_id)
+        .outerjoin(p, p.c.id == s.c.po_line_id)
+        .subquery("detail")
+    )
+    d = detail.c
+    line = _object(
+        postgres,
+        line=d.line,
+        sku=d.sku,
+        quantity=d.quantity,
+        state=d.state,
+        po=d.po_number,
+        po_line=d.po_line,
+        previous_promised_date=d.previous,
+        promised_date=d.promised,
+    )
+    # json_agg keeps the lines in line order; SQLite's json_group_array takes them as they come
+    # (readers sort them: engine.deliveries.event_body).
+    listed = (
+        func.json_agg(aggregate_order_by(line, d.line)) if postgres else func.json_group_array(line)
+    )
+    data = _object(postgres, order=d.order_number, customer=d.customer, email=d.email, lines=listed)
+    kind = case(
+        (func.max(case((d.status == "cancelled", 1), else_=0)) == 1, literal(CANCELLED)),
+        else_=literal(PROMISE_CHANGED),
+    )
+    grouped = (
+        select(d.order_number, kind.label("type"), cast(data, Text()).label("data"))
+        .group_by(d.order_number, d.customer, d.email)
+        .subquery("grouped")
+    )
+    # Numbered outside the grouping: SQLite's window functions would otherwise take the JSON
+    # built by json_group_array for text and quote it.
+    number = func.row_number().over(order_by=grouped.c.order_number)
+    events = select(
+        bindparam("prefix", type_=String()) + cast(number, String()),
+        grouped.c.type,
+        grouped.c.order_number,
+        bindparam("operation_id", type_=String()),
+        bindparam("at", type_=UTCDateTime()),
+        grouped.c.data,
+    ).order_by(grouped.c.order_number)
+    return (
+        insert(outbox_events)
+        .from_select(
+            ["event_id", "type", "order_number", "operation_id", "created_at", "data"], events
+        )
+        # An INSERT's row count is kept only when asked for (SQLAlchemy 2.0.28+).
+        .execution_options(preserve_rowcount=True)
+    )
+
+
+def _object(postgres: bool, **fields: ColumnElement[Any]) -> ColumnElement[Any]:
+    args: list[Any] = []
+    for key, value in fields.items():
+        args.extend([literal(key), value])
+    return (func.json_build_object if postgres else func.json_object)(*args)
+
+
+# --- reading events back ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Event:
+    """An event as it leaves the system: its id, type, when, and its ``data`` (JSON text as
+    stored)."""
+
+    event_id: str
+    type: str
+    created_at: datetime
+    data: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """DESIGN.md section 5's shape: ``{"id", "type", "created_at", "data"}``, the lines in
+        line order."""
+        data = json.loads(self.data)
+        data["lines"] = sorted(data.get("lines") or [], key=lambda ln: ln["line"])
+        return {
+            "id": self.event_id,
+            "type": self.type,
+            "created_at": stamp(self.created_at),
+            "data": data,
+        }
+
+    def body(self) -> bytes:
+        """The JSON document a webhook posts (compact, UTF-8)."""
+        return json.dumps(self.to_dict(), separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def stamp(moment: datetime) -> str:
+    """``2026-12-05T09:00:00Z``: an instant in UTC to the second, as DESIGN.md writes it."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
