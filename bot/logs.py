@@ -1,7 +1,7 @@
 """How the service logs: plain lines for a terminal, or one JSON object per line
 (``PREORDER_LOG_FORMAT=json``) for a log collector, with the ``extra`` fields of each record
 (a job's name, its counts) as keys of their own. A database URL's password never reaches a
-line: each is hidden after formatting, tracebacks included."""
+line, nor a customer's email address: each is hidden after formatting, tracebacks included."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pythonjsonlogger.json import JsonFormatter
 
-from engine.redact import redact
+from engine.redact import hide_emails, redact
 
 LogFormat = Literal["plain", "json"]
 PLAIN = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -33,7 +33,7 @@ class JsonLines(JsonFormatter):
         self.secrets = secrets
 
     def format(self, record: logging.LogRecord) -> str:
-        return redact(super().format(record), *self.secrets)
+        return hide_emails(redact(super().format(record), *self.secrets))
 
     def add_fields(
         self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]
@@ -46,14 +46,14 @@ class JsonLines(JsonFormatter):
 
 
 class PlainLines(logging.Formatter):
-    """``PLAIN`` lines, passwords hidden."""
+    """``PLAIN`` lines, passwords and email addresses hidden."""
 
     def __init__(self, secrets: Sequence[str | None] = ()) -> None:
         super().__init__(PLAIN)
         self.secrets = secrets
 
     def format(self, record: logging.LogRecord) -> str:
-        return redact(super().format(record), *self.secrets)
+        return hide_emails(redact(super().format(record), *self.secrets))
 
 
 def configure_logging(

@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from engine import Outcome, PODetail, POLineSummary, QueuedLine, Review
+from engine.deliveries import DeadByChannel
 from engine.digest import (
     ArrivingLine,
     Digest,
@@ -201,6 +202,9 @@ def digest_view(data: Digest, *, now: datetime | None = None) -> RenderableType:
         stranded_table(data.stranded, now=now)
         if data.stranded
         else "No order released by a PO cancellation is still waiting.",
+        dead_letters_table(data.dead_letters, now=now)
+        if data.dead_letters
+        else "No event delivery is dead-lettered.",
     ]
     shown: list[RenderableType] = []
     for part in parts:
@@ -284,6 +288,17 @@ def stranded_table(rows: Sequence[StrandedByPO], *, now: datetime) -> Table:
             s.po, s.status, str(s.lines), str(s.units), str(s.skus),
             waited(now - s.oldest_placed_at),
         )  # fmt: skip
+    return out
+
+
+def dead_letters_table(rows: Sequence[DeadByChannel], *, now: datetime) -> Table:
+    out = table(
+        "Dead-lettered event deliveries",
+        "channel", "deliveries>", "orders>", "held back>", "oldest event>",
+        caption="'preorder events list --failed' lists them; 'preorder events retry' retries",
+    )  # fmt: skip
+    for d in rows:
+        out.add_row(d.kind, str(d.deliveries), str(d.orders), str(d.held), waited(now - d.oldest))
     return out
 
 

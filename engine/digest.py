@@ -12,7 +12,9 @@ The parts:
 * parked lines (rule 5), by SKU;
 * PO lines whose allocated orders are promised another date than the arrival date (rule 4);
 * open PO lines arriving in the next ``ARRIVING_DAYS`` days with ATP left (units still to sell);
-* cancelled POs whose orders are still waiting for another PO line (rule 6).
+* cancelled POs whose orders are still waiting for another PO line (rule 6);
+* dead-lettered deliveries of events (DESIGN.md section 5), by kind of channel, with the
+  later events of those orders that wait behind them.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, case, func, not_, select
 
 from engine.db import Database
+from engine.deliveries import DeadByChannel, dead_letters
 from engine.models import audit_events, po_lines, purchase_orders, so_lines
 from engine.results import _jsonable
 from engine.supply import PO_CANCELLED
@@ -130,6 +133,7 @@ class Digest:
     arriving: list[ArrivingLine] = field(default_factory=list)
     stranded: list[StrandedByPO] = field(default_factory=list)
     today: date | None = None  # the day ``arriving`` counts from (None: built by hand)
+    dead_letters: list[DeadByChannel] = field(default_factory=list)
 
     @property
     def parked(self) -> list[ParkedBySku]:
@@ -143,7 +147,13 @@ class Digest:
     @property
     def is_empty(self) -> bool:
         """Nothing needs attention (parked lines are part of the queue)."""
-        return not (self.unallocated or self.out_of_sync or self.arriving or self.stranded)
+        return not (
+            self.unallocated
+            or self.out_of_sync
+            or self.arriving
+            or self.stranded
+            or self.dead_letters
+        )
 
     def to_dict(self) -> dict[str, Any]:
         parked = self.parked
@@ -161,6 +171,7 @@ class Digest:
                 "arriving_until": self.arriving_until,
                 "arriving": [asdict(a) for a in self.arriving],
                 "stranded": [asdict(s) for s in self.stranded],
+                "dead_letters": [asdict(x) for x in self.dead_letters],
             }
         )
 
@@ -181,6 +192,7 @@ def digest(db: Database, *, today: date | None = None) -> Digest:
             arriving=_arriving(conn, today),
             stranded=_stranded(conn) if queue else [],
             today=today,
+            dead_letters=dead_letters(conn),
         )
 
 

@@ -1,4 +1,5 @@
-"""Database passwords kept out of every message: errors, command output and logs."""
+"""Database passwords kept out of every message: errors, command output and logs; and
+customers' email addresses out of logs."""
 
 from __future__ import annotations
 
@@ -47,6 +48,19 @@ def redact(text: str, *secrets: str | None) -> str:
             for form in {secret, quote(secret, safe="")}:
                 text = text.replace(form, HIDDEN)
     return _USERINFO.sub(_hide, text)
+
+
+# Something@host.tld: an address wherever it appears in a line (a database error quoting the
+# parameters of a failed insert, say). A host without a dotted name of letters (localhost,
+# 127.0.0.1, as in a database URL) is not taken for one.
+_EMAIL = re.compile(
+    r"(?P<name>[A-Za-z0-9._%+\-]+)@(?P<domain>[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,})\b"
+)
+
+
+def hide_emails(text: str) -> str:
+    """``text`` with every email address in it masked (``a***@example.com``)."""
+    return _EMAIL.sub(lambda m: f"{m['name'][:1]}{HIDDEN}@{m['domain']}", text)
 
 
 def masked_email(address: str | None) -> str | None:

@@ -5,7 +5,8 @@ answers as a test scripts it: 200, 500, 429 with Retry-After, any 4xx, or no ans
 
 ``answer`` decides each request's answer from the event (a function of the received
 ``Delivery``); by default every event is accepted. ``hold`` makes requests wait (a hanging
-receiver) until ``release``; ``arrived`` waits for the n-th request.
+receiver) until ``release``, which closes them unanswered; ``arrived`` waits for the n-th
+request.
 """
 
 from __future__ import annotations
@@ -102,12 +103,15 @@ class Receiver(LocalServer):
             found.setdefault(d.order, []).append(d.event)
         return found
 
-    def _record(self, delivery: Delivery) -> Reply:
+    def _record(self, delivery: Delivery) -> Reply | None:
+        """The reply to send, or None: the request was held, and gets no answer at all."""
         with self._lock:
             self.received.append(delivery)
             self._lock.notify_all()
         reply = self.answer(delivery)
-        self._held.wait()
+        if not self._held.is_set():
+            self._held.wait()
+            return None
         if 200 <= reply.status < 300:
             with self._lock:
                 self.accepted.append(delivery)
@@ -133,7 +137,11 @@ class _Handler(BaseHTTPRequestHandler):
         event = json.loads(body)
         assert self.headers.get(EVENT_ID) == event["id"], "the id header is the event's id"
         delivery = Delivery(event["id"], event, headers, body, time.time())
-        self._reply(receiver._record(delivery))
+        reply = receiver._record(delivery)
+        if reply is None:
+            self.close_connection = True  # hung up without a word
+            return
+        self._reply(reply)
 
     def _reply(self, reply: Reply) -> None:
         data = reply.body.encode()

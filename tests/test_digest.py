@@ -77,6 +77,7 @@ def test_nothing_needs_attention_when_all_is_well(
         "arriving_until": "2026-11-09",
         "arriving": [],
         "stranded": [],
+        "dead_letters": [],
     }
 
 

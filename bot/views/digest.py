@@ -1,12 +1,12 @@
 """The digest as a Slack message: what needs attention, from ``engine.digest``'s data.
 
 One part per kind of attention (unallocated, parked, out of sync, arriving soon, stranded by a
-cancelled PO), each a title and its rows. A message holds 50 blocks and a section 3000
-characters, while the data can name thousands of SKUs and POs; so the blocks are shared out
-among the parts (a small part gives what it does not need to the others), the first rows of a
-part that can be acted on get a section with a button each, the next rows (up to ``PART_ROWS``
-in all) are packed into a few sections, and the rest is counted in a closing line naming the
-command that lists it all.
+cancelled PO, dead-lettered event deliveries), each a title and its rows. A message holds 50
+blocks and a section 3000 characters, while the data can name thousands of SKUs and POs; so
+the blocks are shared out among the parts (a small part gives what it does not need to the
+others), the first rows of a part that can be acted on get a section with a button each, the
+next rows (up to ``PART_ROWS`` in all) are packed into a few sections, and the rest is counted
+in a closing line naming the command that lists it all.
 
 The buttons are those of a PO message (same action ids and ``ViewState`` value), so the
 handlers that serve ``/preorder po`` open their modals from the digest too.
@@ -38,6 +38,7 @@ from bot.views.common import (
     when,
 )
 from bot.views.state import ViewState
+from engine.deliveries import DeadByChannel
 from engine.digest import (
     ArrivingLine,
     Digest,
@@ -119,6 +120,11 @@ def summary(digest: Digest) -> str:
             f"{count(lines, 'order line')} stranded by "
             f"{count(len(digest.stranded), 'cancelled PO')}"
         )
+    if digest.dead_letters:
+        dead = sum(d.deliveries for d in digest.dead_letters)
+        said.append(
+            f"{count(dead, 'dead-lettered event delivery', 'dead-lettered event deliveries')}"
+        )
     return ", ".join(said)
 
 
@@ -190,6 +196,7 @@ def _parts(digest: Digest, now: datetime, today: date) -> list[Part]:
         _out_of_sync(digest.out_of_sync),
         _arriving(digest.arriving, digest.unallocated, today, digest.arriving_until),
         _stranded(digest.stranded, now),
+        _dead_letters(digest.dead_letters, now),
     ]
     return [p for p in found if p is not None]
 
@@ -380,6 +387,31 @@ def _stranded(stranded: Sequence[StrandedByPO], now: datetime) -> Part | None:
         )
 
     return Part(title, [Row(text(s)) for s in rows], closing)
+
+
+def _dead_letters(rows: Sequence[DeadByChannel], now: datetime) -> Part | None:
+    """Deliveries a receiver refused for good or never took within the maximum age: the store
+    (or the customer) was not told, and on a webhook the order's later events wait too."""
+    if not rows:
+        return None
+    dead = sum(d.deliveries for d in rows)
+    title = (
+        f":incoming_envelope: *Event deliveries dead-lettered* · "
+        f"{count(dead, 'delivery', 'deliveries')}: run `preorder events list --failed`, then "
+        "`preorder events retry`"
+    )
+
+    def text(d: DeadByChannel) -> str:
+        held = f" · {count(d.held, 'later event')} held back" if d.held else ""
+        return (
+            f"*{escape(d.kind)}* · {count(d.deliveries, 'delivery', 'deliveries')} for "
+            f"{count(d.orders, 'order')} · oldest event {waited(now - d.oldest)} ago{held}"
+        )
+
+    def closing(shown: int) -> str:
+        return f"{ELLIPSIS} and more: run `preorder events list --failed`"
+
+    return Part(title, [Row(text(d)) for d in rows], closing)
 
 
 def _sheet_button(url: str) -> ActionsBlock:

@@ -1,8 +1,9 @@
 """Sync date with SO (rule 4) as a confirmation modal built from a dry run.
 
 The handler runs ``engine.sync_date(..., dry_run=True)`` first, so the modal states exactly how
-many promised dates would change and from what to what; a promise changed is something
-customers may need telling, so nobody should do it without seeing the count.
+many promised dates would change and from what to what, and how many customers will be told
+(one event per order: the store's webhook and the customers' emails hear of it), so nobody
+does it without seeing the count.
 """
 
 from __future__ import annotations
@@ -41,8 +42,16 @@ def sync_text(head: LineHead, preview: Outcome) -> str:
         now += f" and {len(olds) - FROM_AT_MOST} more dates"
     return (
         f"Change {plural(len(changes), 'promised date')} on *{where}* to {to} "
-        f"(its arrival date)?\nNow promised: {now}.\nCustomers may need telling."
+        f"(its arrival date)?\nNow promised: {now}.\n{told(preview)}"
     )
+
+
+def told(preview: Outcome) -> str:
+    """How many customers the change will be told to: one event per order (none are written
+    with PREORDER_EVENTS=0, and then nobody is told but by hand)."""
+    if not preview.notified:
+        return "Customers may need telling: no event is written for them."
+    return f"{plural(preview.notified, 'customer')} will be told of the new date."
 
 
 def sync_date_modal(head: LineHead, preview: Outcome, *, channel: str = "") -> View:
