@@ -156,34 +156,49 @@ class Deliverer:
         """Deliver what is due now; ``budget``: start no new round after that many seconds
         (what is left waits for the next run)."""
         report = Report()
-        started = time.monotonic()
+        deadline = None if budget is None else time.monotonic() + budget
         due_by = self.clock()
         report.enqueued = enqueue(self.db, self.channels, now=due_by)
         while True:
             busy = False
             for channel in self.channels:
-                busy |= self._round(channel, due_by, report)
-            if not busy or (budget is not None and time.monotonic() - started > budget):
+                busy |= self._drain(channel, due_by, report, deadline)
+            if not busy or (deadline is not None and time.monotonic() > deadline):
                 return report
 
-    def _round(self, channel: Channel, due_by: datetime, report: Report) -> bool:
-        kind = channel_kind(channel.name)
-        if channel.name == EMAIL:
-            windows = claim_windows(
-                self.db, channel, now=self.clock(), limit=self.batch, lease=self._lease(),
-                due_by=due_by,
-            )  # fmt: skip
-            results = list(self.pool.map(self._email, windows))
-        else:
-            sender = self.senders[channel.name]
-            claimed = claim(
-                self.db, channel, now=self.clock(), limit=self.batch, lease=self._lease(),
-                due_by=due_by,
-            )  # fmt: skip
-            results = list(self.pool.map(lambda c: self._post(sender, c), claimed))
-        if not results:
+    def _drain(
+        self, channel: Channel, due_by: datetime, report: Report, deadline: float | None
+    ) -> bool:
+        """Rounds on one channel until nothing more of it is due. The next batch is claimed
+        while this one is being sent: it cannot hold the next event of an order in flight,
+        which is still pending until settled."""
+        batch = self._claim(channel, due_by)
+        if not batch:
             return False
-        settle(self.db, [r for r, _ in results], now=self.clock())
+        while batch:
+            sending = [self.pool.submit(self._send, channel, item) for item in batch]
+            more = deadline is None or time.monotonic() < deadline
+            batch = self._claim(channel, due_by) if more else []
+            results = [f.result() for f in sending]
+            settle(self.db, [r for r, _ in results], now=self.clock())
+            self._count(channel, results, report)
+        return True
+
+    def _claim(self, channel: Channel, due_by: datetime) -> list[Claimed] | list[Window]:
+        now, lease = self.clock(), self._lease()
+        if channel.name == EMAIL:
+            return claim_windows(
+                self.db, channel, now=now, limit=self.batch, lease=lease, due_by=due_by
+            )
+        return claim(self.db, channel, now=now, limit=self.batch, lease=lease, due_by=due_by)
+
+    def _send(self, channel: Channel, item: Claimed | Window) -> tuple[Settled, str]:
+        if isinstance(item, Window):
+            return self._email(item)
+        return self._post(self.senders[channel.name], item)
+
+    def _count(self, channel: Channel, results: list[tuple[Settled, str]], report: Report) -> None:
+        kind = channel_kind(channel.name)
         for settled, why in results:
             result = {"pending": "retried", "dead": "dead_lettered"}.get(
                 settled.outcome, settled.outcome
@@ -193,7 +208,6 @@ class Deliverer:
                 report.no_email += 1
             elif why == "no change":
                 report.no_change += 1
-        return True
 
     def _lease(self) -> timedelta:
         timeout = max(self.settings.webhook_timeout, 30.0)

@@ -18,10 +18,14 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from email.message import EmailMessage
+from email.charset import QP, SHORTEST, Charset
+from email.header import Header
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
 from email.utils import formataddr, formatdate, make_msgid
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import jinja2
 
@@ -33,6 +37,11 @@ SUBJECT = "promise_changed.subject.txt"
 TEXT = "promise_changed.txt"
 HTML = "promise_changed.html"
 SMTP_TIMEOUT = 30.0
+# Bodies in quoted-printable (readable as they are, where base64 is not), headers as short as
+# they can be.
+UTF8 = Charset("utf-8")
+UTF8.body_encoding = QP
+UTF8.header_encoding = SHORTEST
 
 
 @dataclass(frozen=True)
@@ -104,19 +113,27 @@ class Templates:
         )
         self.env.filters["day"] = day
 
-    def message(self, notice: Notice, sender: str) -> EmailMessage:
-        """The email for ``notice``: a subject, a plain-text part and an HTML part."""
+    def message(self, notice: Notice, sender: str) -> Message:
+        """The email for ``notice``: a subject, a plain-text part and an HTML part.
+
+        Built with ``email.mime`` (the compat32 policy): ``EmailMessage`` parses every header
+        it is given again, which took 4 ms a message, more than sending it."""
         context = {"order": notice.order, "customer": notice.customer, "lines": notice.lines}
         subject = " ".join(self.env.get_template(SUBJECT).render(context).split())
-        message = EmailMessage()
-        message["Subject"] = subject
+        message = MIMEMultipart("alternative")
+        message["Subject"] = subject if subject.isascii() else Header(subject, "utf-8").encode()
         message["From"] = sender
-        message["To"] = formataddr((notice.customer, notice.email or ""))
+        message["To"] = formataddr((notice.customer, notice.email or ""), charset="utf-8")
         message["Date"] = formatdate(localtime=False)
         message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
-        message.set_content(self.env.get_template(TEXT).render(context))
-        message.add_alternative(self.env.get_template(HTML).render(context), subtype="html")
+        message.attach(_text_part(self.env.get_template(TEXT).render(context), "plain"))
+        message.attach(_text_part(self.env.get_template(HTML).render(context), "html"))
         return message
+
+
+def _text_part(text: str, subtype: str) -> MIMEText:
+    # MIMEText takes a Charset (its stubs say a name only): the one that says quoted-printable.
+    return MIMEText(text, subtype, cast(Any, UTF8))
 
 
 @dataclass(frozen=True)
@@ -141,7 +158,7 @@ class Mailer:
         self._open: list[smtplib.SMTP] = []
         self._guard = threading.Lock()
 
-    def send(self, message: EmailMessage) -> Sent:
+    def send(self, message: Message) -> Sent:
         try:
             smtp = self._connection()
             smtp.send_message(message)

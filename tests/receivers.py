@@ -120,6 +120,9 @@ class Receiver(LocalServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as the sender's connection pool expects
+    # The headers and the body go out in two writes: without TCP_NODELAY the second waits for
+    # the client's delayed ACK (40 ms a request).
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet
         return

@@ -8,7 +8,8 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from datetime import date, timedelta
-from email.message import EmailMessage
+from email import message_from_bytes, policy
+from email.message import EmailMessage, Message
 from pathlib import Path
 from typing import Any
 
@@ -70,14 +71,21 @@ def order(number: str, minutes: int, *lines: tuple[int, str, int], email: str | 
     )
 
 
-def text_of(message: EmailMessage) -> str:
-    part = message.get_body(("plain",))
+def parsed(message: Message) -> EmailMessage:
+    """A message as its reader's mail program parses it."""
+    found = message_from_bytes(message.as_bytes(), policy=policy.default)
+    assert isinstance(found, EmailMessage)
+    return found
+
+
+def text_of(message: Message) -> str:
+    part = parsed(message).get_body(("plain",))
     assert part is not None
     return str(part.get_content())
 
 
-def html_of(message: EmailMessage) -> str:
-    part = message.get_body(("html",))
+def html_of(message: Message) -> str:
+    part = parsed(message).get_body(("html",))
     assert part is not None
     return str(part.get_content())
 
@@ -284,7 +292,7 @@ def test_templates_are_overridden_from_a_folder_one_by_one(tmp_path: Path) -> No
     (tmp_path / "promise_changed.txt").write_text(
         "{% for l in lines %}{{ l.sku }}: {{ l.promised|day or 'later' }}\n{% endfor %}"
     )
-    message = Templates(tmp_path).message(NOTICE, SENDER)
+    message = parsed(Templates(tmp_path).message(NOTICE, SENDER))
     assert message["Subject"] == "News about SO-9 for Ada <& Co>"
     assert text_of(message) == "MUG: later\nPLATE: Monday 1 February 2027\n"
     assert "<table>" in html_of(message)  # not overridden: the built-in one
