@@ -1,7 +1,8 @@
 """The body of ``POST /orders`` read into validated sales orders, and the answer written back.
 
 A body is JSON in one of three shapes, each order in the import format's ``sales_orders`` shape
-(``{"order", "customer", "placed_at", "lines": [{"line", "sku", "quantity"}]}``):
+(``{"order", "customer", "email", "placed_at", "lines": [{"line", "sku", "quantity"}]}``, the
+customer and the email optional):
 
 * ``{"sales_orders": [ORDER, ...]}``, as in an import file;
 * ``[ORDER, ...]``;

@@ -52,6 +52,7 @@ SOONEST = 1.0  # a retry is never sooner, whatever the Retry-After
 # each worker, each waiting the whole timeout), plus a margin.
 LEASE_MARGIN = 60.0
 RESULTS = ("delivered", "retried", "dead_lettered", "skipped")
+FAILED = ("retried", "dead_lettered")
 
 
 def backoff(attempts: int, rng: random.Random | None = None) -> float:
@@ -78,8 +79,7 @@ class Report:
     @property
     def failed(self) -> bool:
         """Any delivery of this run was not accepted (to be retried, or dead-lettered)."""
-        return any(n for (_, result), n in self.counts.items() if result != "delivered"
-                   and result != "skipped")  # fmt: skip
+        return any(n for (_, result), n in self.counts.items() if result in FAILED)
 
     @property
     def total(self) -> int:
