@@ -73,6 +73,7 @@ def test_review_json_follows_the_cli_contract(db: e.Database, load: Load) -> Non
                 "quantity": 3,
                 "promised_date": "2027-01-10",
                 "in_sync": True,
+                "email": None,  # the order's email, when it has one
             }
         ],
     }
