@@ -8,15 +8,19 @@ channel; ``retry`` puts dead-lettered deliveries back on their way.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import click
+from rich.table import Table
 
 from bot import render
 from bot.cli_support import App, console, echo_json, fail, parse_whole, pass_app
 from engine.deliveries import DeliveryRow, deliveries, retry
+from engine.outbox import CANCELLED
 
 JSON_HELP = "Print JSON instead of a table (a stable shape for scripts)."
+ANSWER_SHOWN = 30  # characters of an answer in the table (--json has it whole)
 
 
 @click.group()
@@ -99,10 +103,12 @@ def deliver(app: App, as_json: bool) -> None:
 @click.option("--limit", default="100", metavar="N", show_default=True, help="Rows shown.")
 @pass_app
 def list_(app: App, failed: bool, order: str | None, as_json: bool, limit: str) -> None:
-    """List the latest events, oldest first, and where each stands on each channel: new (no
-    delivery run has taken it up yet), pending (due at a time; "held": waiting behind a
-    dead-lettered event of its order), delivered, dead (dead-lettered, with the receiver's
-    last answer) or skipped (an email with nothing to tell, or no address to tell it to).
+    """List the latest events, oldest first, and where each stands on each channel (a webhook
+    by its host, or email): new (no delivery run has taken it up yet), due, "try N in ..."
+    (after a failed attempt), held (waiting behind a dead-lettered event of its order),
+    delivered, dead (dead-lettered, with the receiver's last answer) or skipped (an email with
+    nothing to tell, or no address to tell it to). --json adds each event's type, times and
+    attempts.
 
     \b
     Example:
@@ -121,7 +127,7 @@ def list_(app: App, failed: bool, order: str | None, as_json: bool, limit: str) 
     if not rows:
         click.echo("No dead-lettered deliveries." if failed else "No events.")
         return
-    console().print(events_table(rows))
+    console().print(events_table(rows, datetime.now(UTC)))
 
 
 @events.command("retry")
@@ -167,31 +173,48 @@ def _row_json(row: DeliveryRow) -> dict[str, object]:
     }
 
 
-def events_table(rows: Sequence[DeliveryRow]) -> render.Table:
-    out = render.table(
-        None,
-        "event", "type", "order", "created (UTC)", "channel", "status", "tries>", "answer~",
-    )  # fmt: skip
+def events_table(rows: Sequence[DeliveryRow], now: datetime) -> Table:
+    """One row per event and channel: the event id whole (``events retry`` takes it), and the
+    receiver's last answer beside it, its beginning (whole in ``--json``, with each event's
+    type, times and attempts)."""
+    out = render.table(None, "event", "order", "channel", "status", "answer")
+    # Never cut short: as wide as the longest id (folded only on a terminal narrower still).
+    out.columns[0].no_wrap = False
+    out.columns[0].overflow = "fold"
+    out.columns[0].min_width = max((len(r.event_id) for r in rows), default=0)
     for r in rows:
-        status = r.status
-        if r.status == "pending" and r.held:
-            status = "held"
-        elif r.status == "pending" and r.due_at is not None:
-            status = f"next {render.when(r.due_at)}"
-        answer = " ".join(
-            part for part in (str(r.answer_status or ""), (r.answer or "")[:80]) if part
+        said = " ".join(
+            part
+            for part in (str(r.answer_status or ""), " ".join((r.answer or "").split()))
+            if part
         )
         out.add_row(
             r.event_id,
-            r.type.removeprefix("order."),
             r.order,
-            render.when(r.created_at),
             _channel(r.channel),
-            status,
-            str(r.attempts),
-            " ".join(answer.split()) or "-",
+            _status(r, now),
+            (said if len(said) <= ANSWER_SHOWN else said[: ANSWER_SHOWN - 1] + "…") or "-",
         )
     return out
+
+
+def _status(row: DeliveryRow, now: datetime) -> str:
+    if row.status != "pending":
+        return f"{row.status} (order cancelled)" if row.type == CANCELLED else row.status
+    if row.held:
+        return "held"
+    if row.due_at is None or row.due_at <= now:
+        return "due"
+    return f"try {row.attempts + 1} in {_span(row.due_at - now)}"
+
+
+def _span(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    return f"{seconds // 3600} h"
 
 
 def _channel(name: str | None) -> str:
@@ -201,7 +224,7 @@ def _channel(name: str | None) -> str:
     kind, _, url = name.partition(" ")
     if not url:
         return kind
-    return f"{kind} {urlsplit(url).hostname or '?'}"
+    return urlsplit(url).hostname or kind
 
 
 COMMANDS = [events]

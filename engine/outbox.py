@@ -69,9 +69,10 @@ def write(unit: Unit) -> int:
         "mark": unit.promise_mark,
         "operation_id": unit.id,
         "at": unit.at,
-        # Event ids: unique everywhere (the operation's id is a random UUID), and in the order
-        # of the events within it.
-        "prefix": f"evt_{unit.id.replace('-', '')}_",
+        # Event ids: unique everywhere (96 random bits of the operation's UUID: a collision is
+        # not to be expected in any number of operations a shop will make), in the order of the
+        # events within the operation, and short enough to type.
+        "prefix": f"evt_{unit.id.replace('-', '')[:24]}_",
     }
     if cancelled:
         params["cancelled"] = cancelled if unit.is_postgres else json.dumps(cancelled)

@@ -18,7 +18,7 @@ from tests.invariants import check_invariants
 
 Load = Callable[..., e.Outcome]
 D1, D2, D3 = "2027-01-10", "2027-02-10", "2027-03-01"
-ID = re.compile(r"^evt_[0-9a-f]{32}_[0-9]+$")
+ID = re.compile(r"^evt_[0-9a-f]{24}_[0-9]+$")
 STAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 
 

@@ -146,6 +146,10 @@ def test_another_4xx_dead_letters_at_once_keeping_the_answer_and_holds_the_order
     assert listed[0]["answer"] == refusal[:500]
     held = json.loads(ok(db, "events", "list", "--order", "SO-1", "--json").stdout)
     assert [(r["status"], r["held"]) for r in held] == [("dead", False), ("pending", True)]
+    table = ok(db, "events", "list", "--order", "SO-1").stdout
+    assert listed[0]["id"] in table  # whole: it is what 'events retry' takes
+    said = " ".join(table.split())
+    assert "127.0.0.1 dead 422 no such order here" in said and "127.0.0.1 held -" in said
 
     refuse.clear()
     said = ok(db, "events", "retry", listed[0]["id"]).stdout
