@@ -62,8 +62,8 @@ def serve_child(url: str, threads: int, sweep_every: float, pipe: Connection) ->
     """Serve the intake on a free port (sent up the pipe) and sweep every ``sweep_every`` s
     until the parent says stop; then send back the sweep's figures."""
     from bot.intake import intake_app
-    from bot.metrics import Metrics
-    from bot.server import HttpServer, wsgi_app
+    from bot.service.metrics import Metrics
+    from bot.service.server import HttpServer, wsgi_app
 
     # Refusals and failures only: a line per accepted order would be most of what is printed.
     logging.basicConfig(level=logging.WARNING, format="server: %(levelname)s %(message)s")

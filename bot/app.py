@@ -23,7 +23,7 @@ from slack_sdk.http_retry import RateLimitErrorRetryHandler, default_retry_handl
 from bot.auth import Authorizer
 from bot.deliveries import Deliveries, delivery_keys
 from bot.handlers import HandlerContext, register_all
-from bot.metrics import Metrics
+from bot.service.metrics import Metrics
 from bot.settings import SlackSettings
 from bot.webapi import NameFailedCall
 from engine import Database

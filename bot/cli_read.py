@@ -153,7 +153,7 @@ def _post(app: App, *, as_json: bool) -> None:
     here, so printing the digest stays quick."""
     from bot.app import web_client
     from bot.digest_post import DigestNotPosted, post_digest, sheet_url
-    from bot.service_settings import load_service_settings
+    from bot.service.settings import load_service_settings
     from bot.settings import SettingsError, read_settings
     from sheets.settings import SheetsSettings
 

@@ -69,9 +69,9 @@ def serve(app: App, host: str, port: int | None) -> None:
     from slack_bolt.error import BoltError
     from slack_sdk.errors import SlackApiError, SlackClientError
 
-    from bot.logs import configure_logging
-    from bot.server import serve as run
-    from bot.service_settings import load_service_settings
+    from bot.service.logs import configure_logging
+    from bot.service.server import serve as run
+    from bot.service.settings import load_service_settings
     from bot.settings import SettingsError, load_settings, read_settings
     from engine import Database
     from engine.timeouts import SERVICE

@@ -47,7 +47,7 @@ def sheets() -> None:
 
 
 def _run(app: App, workbook: Path | None, as_json: bool, which: str) -> None:
-    from bot.jobs import SHEET_SYNC
+    from bot.service.jobs import SHEET_SYNC
     from engine.locks import job_lock
     from sheets.backend import SheetsError
     from sheets.sync import Sync

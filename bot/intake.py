@@ -41,8 +41,8 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 import engine
 from bot.intake_batch import Batcher, NoAnswer
 from bot.intake_orders import BadOrders, answer, parse_orders, tally
-from bot.metrics import Metrics
-from bot.server import ORDERS_MAX_BODY, WSGIApp
+from bot.service.metrics import Metrics
+from bot.service.server import ORDERS_MAX_BODY, WSGIApp
 from engine import (
     Actor,
     Conflict,
@@ -65,7 +65,7 @@ RETRY_AFTER_SECONDS = 5
 MAX_WAIT = 5.0
 # The most requests the intake holds at once (waiting for the database, at most MAX_WAIT each);
 # more are answered 503 at once, so the server's other threads stay free for Slack's requests,
-# /healthz and /metrics (bot.server.HTTP_THREADS is this and some).
+# /healthz and /metrics (bot.service.server.HTTP_THREADS is this and some).
 MAX_REQUESTS = 24
 ACTOR = Actor("api", Source.API)
 
@@ -106,7 +106,7 @@ def intake_app(
     max_wait: float = MAX_WAIT,
     max_requests: int = MAX_REQUESTS,
 ) -> WSGIApp:
-    """The WSGI app of ``POST /orders`` (mount it with ``bot.server.wsgi_app(intake=...)``):
+    """The WSGI app of ``POST /orders`` (mount it with ``bot.service.server.wsgi_app(intake=...)``):
     a request waits for the database ``max_wait`` seconds at most, and ``max_requests`` wait at
     once at most."""
     if not secret:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from slack_bolt.request.internals import parse_body
 
 if TYPE_CHECKING:
-    from bot.server import WSGIApp
+    from bot.service.server import WSGIApp
 
 log = logging.getLogger("bot.server")
 

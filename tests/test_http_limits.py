@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from bot.metrics import Metrics
-from bot.server import MAX_REQUEST_BODY, HttpServer, wsgi_app
+from bot.service.metrics import Metrics
+from bot.service.server import MAX_REQUEST_BODY, HttpServer, wsgi_app
 from tests.conftest import fresh_sqlite
 
 CHUNK = 64 * 1024

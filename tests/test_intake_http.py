@@ -23,8 +23,8 @@ from sqlalchemy import text
 
 import engine as e
 from bot.intake import MAX_BODY, SIGNATURE_HEADER, intake_app, sign
-from bot.metrics import Metrics
-from bot.server import HttpServer, wsgi_app
+from bot.service.metrics import Metrics
+from bot.service.server import HttpServer, wsgi_app
 from tests.helpers import dump, po, so
 from tests.helpers_cli import run
 from tests.invariants import check_invariants

@@ -1,4 +1,4 @@
-"""The service's log lines (bot/logs.py): plain text, or one JSON object per line."""
+"""The service's log lines (bot/service/logs.py): plain text, or one JSON object per line."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datetime import datetime
 
 import pytest
 
-from bot.logs import LogFormat, configure_logging
+from bot.service.logs import LogFormat, configure_logging
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
-"""The scheduler and its jobs (bot/scheduler.py, bot/jobs.py): triggers in the configured zone
-across DST changes, crontab weekdays as cron means them, fixed job ids that never duplicate,
-and the discipline of every run: lock, claim, log with counts, count, never raise."""
+"""The scheduler and its jobs (bot/service/scheduler.py, bot/service/jobs.py): triggers in the
+configured zone across DST changes, crontab weekdays as cron means them, fixed job ids that
+never duplicate, and the discipline of every run: lock, claim, log with counts, count, never
+raise."""
 
 from __future__ import annotations
 
@@ -20,11 +21,11 @@ from apscheduler.triggers.interval import IntervalTrigger
 from slack_sdk import WebClient
 
 import engine as e
-from bot.crontab import cron_trigger
-from bot.jobs import DIGEST, JOB_IDS, REBALANCE, SHEET_SYNC, SWEEP, last_fire_time
-from bot.metrics import Metrics
-from bot.scheduler import Scheduler, add_jobs, anchor, build_scheduler
-from bot.service_settings import ServiceSettings
+from bot.service.crontab import cron_trigger
+from bot.service.jobs import DIGEST, JOB_IDS, REBALANCE, SHEET_SYNC, SWEEP, last_fire_time
+from bot.service.metrics import Metrics
+from bot.service.scheduler import Scheduler, add_jobs, anchor, build_scheduler
+from bot.service.settings import ServiceSettings
 from engine.locks import job_lock
 from sheets.settings import SheetsSettings
 from tests.conftest import fresh_postgres
@@ -288,7 +289,7 @@ def test_a_failing_run_is_logged_with_the_job_name_and_counted_never_raised(
     def broken(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr("bot.jobs.auto_allocate", broken)
+    monkeypatch.setattr("bot.service.jobs.auto_allocate", broken)
     scheduler, metrics = sweeper
     scheduler.jobs.run(SWEEP, SLOT)
     failure = caplog.records[-1]

@@ -17,7 +17,7 @@ import pytest
 import engine as e
 from bot.app import OTHER_WORKSPACE
 from bot.ids import ActionId, CallbackId
-from bot.server import HttpServer, health
+from bot.service.server import HttpServer, health
 from bot.views.state import ViewState
 from engine.records import INT_MAX
 from tests.helpers import dump

@@ -20,7 +20,7 @@ import yaml
 from slack_sdk import WebClient
 
 from bot.handlers.support import BOT_NAME
-from bot.server import SLACK_PATH
+from bot.service.server import SLACK_PATH
 from bot.views.help import COMMAND, USAGE
 
 ROOT = Path(__file__).resolve().parent.parent

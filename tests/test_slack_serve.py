@@ -21,7 +21,7 @@ from click.testing import CliRunner
 
 from bot.app import web_client
 from bot.cli import cli
-from bot.server import HttpServer
+from bot.service.server import HttpServer
 from bot.settings import DEFAULT_TIMEOUT, load_settings
 from tests.conftest import fresh_sqlite
 from tests.serving import serve_process

@@ -25,7 +25,7 @@ from slack_sdk.models.views import View
 
 from bot.auth import Authorizer
 from bot.deliveries import Deliveries
-from bot.metrics import Metrics
+from bot.service.metrics import Metrics
 from bot.views.common import (
     context,
     error_blocks,

@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.metrics import Metrics
-from bot.service_settings import ServiceSettings
+from bot.service.metrics import Metrics
+from bot.service.settings import ServiceSettings
 from engine import Actor, Database, Source, auto_allocate, rebalance
 from engine.locks import claim_run, forget_runs, job_lock, run_key
 

@@ -1,6 +1,6 @@
 """The scheduler of ``preorder serve``: APScheduler 3.x in ``PREORDER_TIMEZONE``, one job per
 fixed id (the digest on a crontab, the sweep, sheet sync and rebalance on intervals) as the
-settings ask, each run by ``bot.jobs.Jobs``.
+settings ask, each run by ``bot.service.jobs.Jobs``.
 
 Interval jobs are anchored to a fixed instant (midnight of 1 January 2000, local time) rather
 than to when each replica started, so every replica's timer fires at the same instants (a
@@ -24,8 +24,8 @@ from apscheduler.schedulers.base import STATE_STOPPED
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.crontab import cron_trigger
-from bot.jobs import (
+from bot.service.crontab import cron_trigger
+from bot.service.jobs import (
     DIGEST,
     DIGEST_GRACE,
     INTERVAL_GRACE,
@@ -35,8 +35,8 @@ from bot.jobs import (
     Jobs,
     when,
 )
-from bot.metrics import Metrics
-from bot.service_settings import ServiceSettings
+from bot.service.metrics import Metrics
+from bot.service.settings import ServiceSettings
 from engine import Database
 
 if TYPE_CHECKING:

@@ -28,9 +28,9 @@ if TYPE_CHECKING:
     from slack_bolt import App
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-    from bot.metrics import Metrics
-    from bot.scheduler import Scheduler
-    from bot.service_settings import ServiceSettings
+    from bot.service.metrics import Metrics
+    from bot.service.scheduler import Scheduler
+    from bot.service.settings import ServiceSettings
     from bot.settings import SlackSettings
 
 log = logging.getLogger("bot.server")
@@ -234,8 +234,8 @@ def serve(
     Slack (the digest) are off. The scheduler (unless ``service.scheduler`` is off) starts once
     the server listens; on a signal the server stops taking requests and finishes those in
     flight, no new job run starts, and the running one finishes before the process ends."""
-    from bot.metrics import Metrics, count_allocations
-    from bot.service_settings import load_service_settings
+    from bot.service.metrics import Metrics, count_allocations
+    from bot.service.settings import load_service_settings
 
     service = service or load_service_settings()
     metrics = Metrics()
@@ -353,7 +353,7 @@ def _scheduler(
     if not service.scheduler:
         log.info("scheduler off (PREORDER_SCHEDULER=0): no digest, sweep or sheet sync here")
         return None
-    from bot.scheduler import build_scheduler
+    from bot.service.scheduler import build_scheduler
 
     client = app.client if app is not None else None
     return build_scheduler(service, db, client, metrics, slack=app is not None)

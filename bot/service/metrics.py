@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, make_wsgi_app
 
-from bot.server import WSGIApp
+from bot.service.server import WSGIApp
 
 if TYPE_CHECKING:
     from engine import Outcome

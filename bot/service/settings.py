@@ -40,7 +40,7 @@ class ServiceSettings(BaseSettings):
     @field_validator("digest_cron")
     @classmethod
     def _cron(cls, value: str) -> str:
-        from bot.crontab import cron_trigger
+        from bot.service.crontab import cron_trigger
 
         try:
             cron_trigger(value.strip(), "UTC")
