@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 import engine as e
-from bot.intake_batch import Batcher, NoAnswer
+from bot.intake.batch import Batcher, NoAnswer
 from tests.helpers import so
 
 

@@ -22,7 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 
 import engine as e
-from bot.intake import MAX_BODY, SIGNATURE_HEADER, intake_app, sign
+from bot.intake.http import MAX_BODY, SIGNATURE_HEADER, intake_app, sign
 from bot.service.metrics import Metrics
 from bot.service.server import HttpServer, wsgi_app
 from tests.helpers import dump, po, so

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from sqlalchemy import text
 
 from bot.cli import cli
-from bot.intake import SIGNATURE_HEADER, sign
+from bot.intake.http import SIGNATURE_HEADER, sign
 from tests.conftest import fresh_postgres, fresh_sqlite
 from tests.invariants import check_invariants
 from tests.serving import Serve, counter, seed_queue

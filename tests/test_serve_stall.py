@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 import engine as e
-from bot.intake import SIGNATURE_HEADER, sign
+from bot.intake.http import SIGNATURE_HEADER, sign
 from tests.conftest import fresh_postgres
 from tests.helpers import po
 from tests.invariants import check_invariants

@@ -44,7 +44,7 @@ HEALTH_TIMEOUT = 3.0
 DRAIN_TIMEOUT = 10.0
 # Enough that concurrent order posts all reach the intake's batcher and share a transaction
 # rather than queue in the server (measured: p99 120-130 ms with 8, 90 ms with 24, 20 senders),
-# with threads to spare: the intake holds at most bot.intake.MAX_REQUESTS (24) of them, so
+# with threads to spare: the intake holds at most bot.intake.http.MAX_REQUESTS (24) of them, so
 # Slack's requests, /healthz and /metrics are answered while it waits on the database.
 HTTP_THREADS = 32
 # The most a request body may be on each path: an order batch or a Slack payload is well under
@@ -342,7 +342,7 @@ def _intake(db: Database, service: ServiceSettings, metrics: Metrics) -> WSGIApp
     secret = service.intake_secret.strip()
     if not secret:
         return None
-    from bot.intake import intake_app
+    from bot.intake.http import intake_app
 
     return intake_app(db, secret, metrics)
 

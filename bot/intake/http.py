@@ -2,7 +2,7 @@
 
 The sender signs the raw body with the intake secret: ``X-Preorder-Signature`` is the hex
 HMAC-SHA256 of the body (``sha256=`` before it is allowed), checked in constant time before the
-body is even parsed. A body (at most ``MAX_BODY`` bytes; see ``bot.intake_orders`` for its
+body is even parsed. A body (at most ``MAX_BODY`` bytes; see ``bot.intake.body`` for its
 shapes) is validated whole, then stored and auto-allocated in one transaction (rule 1), and the
 answer tells, per line, the PO line it got or that it waits.
 
@@ -39,8 +39,8 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 import engine
-from bot.intake_batch import Batcher, NoAnswer
-from bot.intake_orders import BadOrders, answer, parse_orders, tally
+from bot.intake.batch import Batcher, NoAnswer
+from bot.intake.body import BadOrders, answer, parse_orders, tally
 from bot.service.metrics import Metrics
 from bot.service.server import ORDERS_MAX_BODY, WSGIApp
 from engine import (
