@@ -9,7 +9,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 
-from bot.render import plural
+from bot.cli.tables import plural
 from engine import Outcome
 
 LIST_AT_MOST = 8  # order lines named in one sentence before "and N more"

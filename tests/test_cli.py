@@ -15,7 +15,7 @@ from click.testing import CliRunner, Result
 
 import engine as e
 from bot.cli import SUMMARIES, cli
-from bot.cli_support import default_actor
+from bot.cli.context import default_actor
 from engine.staging import READ_BATCH
 from tests.helpers import allocation_map, po, so
 from tests.helpers_cli import dump, ok, run, said, seed, write

@@ -23,8 +23,8 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.cli.tables import day, plural, waited, when
 from bot.ids import BlockId, CallbackId
-from bot.render import day, plural, waited, when
 from engine.digest import OutOfSyncLine
 
 __all__ = ["day", "plural", "waited", "when"]  # re-exported for the view modules

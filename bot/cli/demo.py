@@ -16,7 +16,8 @@ from rich.console import Console, RenderableType
 from rich.text import Text
 
 import engine as e
-from bot import render, words
+from bot import words
+from bot.cli import tables
 from engine.digest import digest
 
 START = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
@@ -167,12 +168,12 @@ class Walkthrough:
             if sku in (None, s.sku)
         ]
         lines.sort(key=lambda s: (s.sku, s.arrival_date, s.po, s.line))
-        self.show(render.po_lines_table(lines, title=title))
+        self.show(tables.po_lines_table(lines, title=title))
 
     def review(self, po: str, line: int, rows: int) -> None:
         review = e.review(self.db, po, line, limit=rows + 1)
         note = f"first {rows} shown" if len(review.allocations) > rows else ""
-        self.show(render.review_view(_first(review, rows), note=note))
+        self.show(tables.review_view(_first(review, rows), note=note))
 
 
 def run_demo(db: e.Database, actor: e.Actor, out: Console, *, seed: int = 7) -> None:
@@ -193,7 +194,7 @@ def run_demo(db: e.Database, actor: e.Actor, out: Console, *, seed: int = 7) -> 
         "for it, first placed first served. Lamps are oversubscribed, so some lamp lines wait.",
     )
     w.supply("PO lines by SKU and arrival")
-    w.show(render.queue_by_sku_table(digest(db).unallocated))
+    w.show(tables.queue_by_sku_table(digest(db).unallocated))
 
     w.section("Review a PO line", "The first lamp shipment and who it is promised to:")
     w.review("PO-1001", 1, 8)
@@ -218,7 +219,7 @@ def _cancel_and_reallocate(w: Walkthrough) -> None:
     w.say(e.cancel_po(db, actor, "PO-1002"))
     stranded = e.unallocated(db, sku="CHAIR-OAK")
     w.show(
-        render.queue_table(
+        tables.queue_table(
             stranded[:10],
             title="CHAIR-OAK order lines now unallocated",
             note=f"first 10 of {len(stranded)} shown",
@@ -305,7 +306,7 @@ def _final_sweep(w: Walkthrough, parked: list[e.LineRef]) -> None:
     }
     skipped = [r for r in parked if waiting.get((r.order, r.line)) is not None]
     w.show(
-        render.queue_table(
+        tables.queue_table(
             [waiting[(r.order, r.line)] for r in skipped],
             title="Parked lamp lines, still unallocated",
         )
@@ -316,4 +317,4 @@ def _final_sweep(w: Walkthrough, parked: list[e.LineRef]) -> None:
         if len(skipped) == len(parked)
         else f"The sweep skipped {len(skipped)} of {len(parked)} parked lines."
     )
-    w.show(render.queue_by_sku_table(digest(db).unallocated))
+    w.show(tables.queue_by_sku_table(digest(db).unallocated))

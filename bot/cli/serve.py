@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from bot.cli_support import App, fail, pass_app
+from bot.cli.context import App, fail, pass_app
 
 if TYPE_CHECKING:
     from bot.settings import SlackSettings

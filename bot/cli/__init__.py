@@ -12,8 +12,8 @@ from typing import Any
 
 import click
 
-from bot import cli_read, cli_serve, cli_setup, cli_sheets, cli_write
-from bot.cli_support import App, default_actor, expected_failures
+from bot.cli import read, serve, setup, sheets, write
+from bot.cli.context import App, default_actor, expected_failures
 
 
 class PreorderGroup(click.Group):
@@ -89,11 +89,11 @@ SUMMARIES = {
 _commands = {
     c.name: c
     for c in (
-        *cli_setup.COMMANDS,
-        *cli_read.COMMANDS,
-        *cli_write.COMMANDS,
-        *cli_serve.COMMANDS,
-        *cli_sheets.COMMANDS,
+        *setup.COMMANDS,
+        *read.COMMANDS,
+        *write.COMMANDS,
+        *serve.COMMANDS,
+        *sheets.COMMANDS,
     )
 }
 for _name, _summary in SUMMARIES.items():

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import click
 from pydantic import ValidationError
 
-from bot.cli_support import App, console, echo_json, fail, pass_app
+from bot.cli.context import App, console, echo_json, fail, pass_app
 from engine import Actor, EngineError, Source
 
 if TYPE_CHECKING:

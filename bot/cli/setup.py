@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 import engine as e
 from bot import words
-from bot.cli_support import (
+from bot.cli.context import (
     App,
     console,
     echo_json,
@@ -150,7 +150,7 @@ def demo(app: App, url: str | None, seed: str) -> None:
       preorder demo
       preorder demo --seed 3
     """
-    from bot.demo import run_demo
+    from bot.cli.demo import run_demo
 
     number = parse_whole(seed, "--seed", minimum=0)
     target = url or app.url

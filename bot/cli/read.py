@@ -9,8 +9,8 @@ import click
 from pydantic import ValidationError
 
 import engine as e
-from bot import render
-from bot.cli_support import (
+from bot.cli import tables
+from bot.cli.context import (
     App,
     console,
     echo_json,
@@ -59,7 +59,7 @@ def review(app: App, po: str, line: str, as_json: bool, limit: str) -> None:
     if more:
         result = replace(result, allocations=result.allocations[:rows])
         note = f"first {rows} shown; --limit 0 shows them all"
-    console().print(render.review_view(result, note=note))
+    console().print(tables.review_view(result, note=note))
 
 
 @click.command()
@@ -92,7 +92,7 @@ def unallocated(app: App, sku: str | None, as_json: bool, limit: str) -> None:
     if more:
         lines = lines[:rows]
     note = f"the first {rows} shown; --limit 0 shows them all" if more else ""
-    console().print(render.queue_table(lines, note=note))
+    console().print(tables.queue_table(lines, note=note))
 
 
 @click.command("po")
@@ -111,7 +111,7 @@ def po_detail(app: App, po: str, as_json: bool) -> None:
     if as_json:
         echo_json(asdict(detail))
         return
-    console().print(render.po_view(detail))
+    console().print(tables.po_view(detail))
 
 
 @click.command()
@@ -144,7 +144,7 @@ def digest(app: App, as_json: bool, post: bool) -> None:
     if as_json:
         echo_json(data.to_dict())
         return
-    console().print(render.digest_view(data, now=now))
+    console().print(tables.digest_view(data, now=now))
 
 
 def _post(app: App, *, as_json: bool) -> None:
@@ -188,7 +188,7 @@ def _post(app: App, *, as_json: bool) -> None:
         echo_json(asdict(posted))
         return
     shown = channel if channel.startswith("#") else f"#{channel}"
-    click.echo(f"Posted the digest to {shown} ({render.plural(posted.blocks, 'block')})")
+    click.echo(f"Posted the digest to {shown} ({tables.plural(posted.blocks, 'block')})")
 
 
 COMMANDS = [review, unallocated, po_detail, digest]

@@ -11,8 +11,9 @@ import click
 from rich.text import Text
 
 import engine as e
-from bot import render, words
-from bot.cli_support import (
+from bot import words
+from bot.cli import tables
+from bot.cli.context import (
     App,
     console,
     echo_json,
@@ -58,7 +59,7 @@ def report(
     out = console()
     for sentence in words.describe(outcome, atp_left):
         out.print(sentence)
-    table = render.changes_table(outcome)
+    table = tables.changes_table(outcome)
     if table is not None:
         out.print(table)
     if target is not None and not outcome.dry_run:
@@ -125,8 +126,8 @@ def auto_allocate(app: App, sku: str | None, as_json: bool, dry_run: bool) -> No
         lines = sum(q.lines for q in queue)
         parked = sum(q.parked for q in queue)
         hints.append(
-            f"Still unallocated: {render.plural(lines, 'order line')} "
-            f"({render.plural(sum(q.units for q in queue), 'unit')}), {parked} of them parked."
+            f"Still unallocated: {tables.plural(lines, 'order line')} "
+            f"({tables.plural(sum(q.units for q in queue), 'unit')}), {parked} of them parked."
         )
     report(app, outcome, as_json, hints=hints)
 
@@ -247,7 +248,7 @@ def set_arrival(
         stale = e.review(app.database(), po, number, limit=0).out_of_sync
         if stale:
             hints.append(
-                f"{render.plural(stale, 'allocated line')} out of sync; "
+                f"{tables.plural(stale, 'allocated line')} out of sync; "
                 f"'preorder sync-date {po} {number}' gives them the new date."
             )
     report(app, outcome, as_json, target=(po, number), hints=hints)
