@@ -13,7 +13,7 @@ import pytest
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
-from bot import words
+from bot import text
 from bot.ids import ActionId, BlockId, CallbackId, number_of, numbered
 from bot.views import allocate, common, help, home, po, remove, review, summary, sync_date
 from bot.views.state import ViewState, engine_key, fifo_key, fingerprint, parse_ref
@@ -530,7 +530,7 @@ def test_outcome_summary_uses_the_cli_words() -> None:
     data = assert_within_limits(summary.outcome_blocks(done, atp_left=atp, by="<@U1>"), "message")
     said = texts(data)
     assert "• Allocated 3 order lines (7 units) to PO-1001:1; ATP left 33" in said
-    assert all(s in said for s in words.describe(done, atp))
+    assert all(s in said for s in text.describe(done, atp))
     assert data[-1]["elements"][0]["text"] == "by <@U1>"
 
 

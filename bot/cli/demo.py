@@ -16,7 +16,7 @@ from rich.console import Console, RenderableType
 from rich.text import Text
 
 import engine as e
-from bot import words
+from bot import text
 from bot.cli import tables
 from engine.digest import digest
 
@@ -152,7 +152,7 @@ class Walkthrough:
         self.out.print(why)
 
     def say(self, outcome: e.Outcome, atp: dict[tuple[str, int], int] | None = None) -> None:
-        for sentence in words.describe(outcome, atp):
+        for sentence in text.describe(outcome, atp):
             self.out.print(f"  → {sentence}")
 
     def show(self, *renderables: RenderableType) -> None:

@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sqlalchemy import func, select
 
 import engine as e
-from bot import words
+from bot import text
 from bot.cli.context import (
     App,
     console,
@@ -104,7 +104,7 @@ def import_(
         echo_json(outcome.to_dict())
         return
     out = console()
-    summary = words.import_summary(
+    summary = text.import_summary(
         outcome, files=len(files), purchase_orders=purchase, sales_orders=sales
     )
     for sentence in summary:

@@ -11,7 +11,7 @@ import click
 from rich.text import Text
 
 import engine as e
-from bot import words
+from bot import text
 from bot.cli import tables
 from bot.cli.context import (
     App,
@@ -57,7 +57,7 @@ def report(
         echo_json(outcome.to_dict())
         return
     out = console()
-    for sentence in words.describe(outcome, atp_left):
+    for sentence in text.describe(outcome, atp_left):
         out.print(sentence)
     table = tables.changes_table(outcome)
     if table is not None:

@@ -1,6 +1,6 @@
 """What an operation changed, as a message, in the words the CLI already uses.
 
-The sentences come from ``bot.words.describe`` so that Slack and the terminal never tell the
+The sentences come from ``bot.text.describe`` so that Slack and the terminal never tell the
 same change two ways ("Allocated 3 order lines (7 units) to PO-1001:1; ATP left 33").
 """
 
@@ -10,7 +10,7 @@ from collections.abc import Mapping
 
 from slack_sdk.models.blocks import Block
 
-from bot import words
+from bot import text
 from bot.views.common import MESSAGE_BLOCKS, context, escape, pack, section
 from engine import Outcome
 
@@ -26,7 +26,7 @@ def outcome_blocks(
 ) -> list[Block]:
     """``heading`` (e.g. "Removed from PO-1001:1") in bold, one bullet per sentence, and who
     did it (``by``: already mrkdwn, e.g. ``<@U123>``)."""
-    sentences = [escape(s) for s in words.describe(outcome, atp_left)]
+    sentences = [escape(s) for s in text.describe(outcome, atp_left)]
     blocks: list[Block] = []
     if heading:
         blocks.append(section(f"*{escape(heading)}*"))
