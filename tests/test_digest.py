@@ -16,7 +16,7 @@ from slack_sdk.models.blocks import Block
 import engine as e
 from bot.digest_post import DigestNotPosted, PostedDigest, post_digest, sheet_url
 from bot.ids import ActionId, CallbackId
-from bot.views.common import MESSAGE_BLOCKS, TEXT_MAX
+from bot.views.blocks import MESSAGE_BLOCKS, TEXT_MAX
 from bot.views.digest import NOTHING, digest_message, digest_text, share
 from bot.views.state import ViewState
 from engine.digest import (

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 import engine as e
-from bot.handlers.support import BOT_NAME
+from bot.handlers.request import BOT_NAME
 from bot.ids import ActionId, CallbackId
 from tests.conftest import fresh_sqlite
 from tests.helpers import allocation_map, so

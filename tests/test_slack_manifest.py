@@ -19,7 +19,7 @@ import pytest
 import yaml
 from slack_sdk import WebClient
 
-from bot.handlers.support import BOT_NAME
+from bot.handlers.request import BOT_NAME
 from bot.service.server import SLACK_PATH
 from bot.views.help import COMMAND, USAGE
 

@@ -15,7 +15,19 @@ from slack_sdk.models.views import View
 
 from bot import text
 from bot.ids import ActionId, BlockId, CallbackId, number_of, numbered
-from bot.views import allocate, common, help, home, po, remove, review, summary, sync_date
+from bot.views import allocate, help, home, po, remove, review, summary, sync_date
+from bot.views.blocks import (
+    ERROR_TEXT_MAX,
+    MESSAGE_BLOCKS,
+    error_blocks,
+    escape,
+    fallback_text,
+    loading_modal,
+    notice_modal,
+    pack,
+    stale_modal,
+    truncate,
+)
 from bot.views.state import ViewState, engine_key, fifo_key, fingerprint, parse_ref
 from bot.views.unallocated import unallocated_message
 from engine import (
@@ -184,42 +196,40 @@ def test_view_state_round_trips_and_detects_a_changed_line() -> None:
 
 
 def test_truncate_ends_in_an_ellipsis_and_never_splits_an_entity() -> None:
-    assert common.truncate("short", 10) == "short"
-    assert common.truncate("abcdefghij", 5) == "abcd…"
-    cut = common.truncate(common.escape("ab & <c>"), 6)
+    assert truncate("short", 10) == "short"
+    assert truncate("abcdefghij", 5) == "abcd…"
+    cut = truncate(escape("ab & <c>"), 6)
     assert cut == "ab …" and len(cut) <= 6
-    assert common.escape("<@U1> & co") == "&lt;@U1&gt; &amp; co"
+    assert escape("<@U1> & co") == "&lt;@U1&gt; &amp; co"
 
 
 def test_pack_fills_sections_and_counts_what_does_not_fit() -> None:
     rows = [f"row {i} " + "x" * 90 for i in range(1000)]
-    blocks = common.pack(rows, max_blocks=3)
+    blocks = pack(rows, max_blocks=3)
     data = assert_within_limits(blocks, "message")
     assert len(blocks) == 3
     shown = sum(t.count("row ") for t in (b["text"]["text"] for b in data))
     assert f"… and {1000 - shown} more" in data[-1]["text"]["text"]
-    assert common.pack([], max_blocks=3) == []
-    assert "… and 95 more" in texts(payload(common.pack(rows[:5], max_blocks=3, total=100)))
+    assert pack([], max_blocks=3) == []
+    assert "… and 95 more" in texts(payload(pack(rows[:5], max_blocks=3, total=100)))
 
 
 # --- small modals and messages ----------------------------------------------------------------
 
 
 def test_loading_notice_error_and_fallback() -> None:
-    loading = assert_within_limits(common.loading_modal(), "modal")
+    loading = assert_within_limits(loading_modal(), "modal")
     assert loading["callback_id"] == CallbackId.LOADING and "Loading" in texts(loading)
-    notice = assert_within_limits(
-        common.notice_modal("A title far too long for Slack", "No PO"), "modal"
-    )
+    notice = assert_within_limits(notice_modal("A title far too long for Slack", "No PO"), "modal")
     assert notice["title"]["text"] == "A title far too long fo…" and "submit" not in notice
-    blocks = common.error_blocks("unknown PO <PO-9>")
+    blocks = error_blocks("unknown PO <PO-9>")
     assert "unknown PO &lt;PO-9&gt;" in texts(assert_within_limits(blocks, "message"))
-    assert common.fallback_text(blocks).startswith(":x: unknown PO")
+    assert fallback_text(blocks).startswith(":x: unknown PO")
 
 
 def test_stale_modal_puts_a_notice_above_the_fresh_view_and_keeps_its_state() -> None:
     fresh = review.review_modal(a_review(allocations(5)))
-    data = assert_within_limits(common.stale_modal(fresh), "modal")
+    data = assert_within_limits(stale_modal(fresh), "modal")
     assert data["blocks"][0]["block_id"] == BlockId.NOTICE
     assert "changed since you opened it" in data["blocks"][0]["text"]["text"]
     assert data["private_metadata"] == fresh.private_metadata
@@ -231,7 +241,7 @@ def test_errors_response_names_the_input_block() -> None:
     body = allocate.allocate_errors("SO-1:1 is already allocated; short by 3 units " * 100)
     assert body["response_action"] == "errors"
     assert list(body["errors"]) == [BlockId.ALLOCATE_ORDERS]
-    assert len(body["errors"][BlockId.ALLOCATE_ORDERS]) <= common.ERROR_TEXT_MAX
+    assert len(body["errors"][BlockId.ALLOCATE_ORDERS]) <= ERROR_TEXT_MAX
     assert remove.remove_errors("Choose one")["errors"] == {
         numbered(BlockId.REMOVE_PICK, 0): "Choose one"
     }
@@ -285,7 +295,7 @@ def test_po_message_shows_each_line_with_the_buttons_that_can_act() -> None:
 def test_po_message_with_many_lines_fits_50_blocks(count: int) -> None:
     detail = PODetail("PO-1001", "Acme", "open", [summary_line(n) for n in range(1, count + 1)])
     data = assert_within_limits(po.po_message(detail), "message")
-    assert len(data) <= common.MESSAGE_BLOCKS
+    assert len(data) <= MESSAGE_BLOCKS
     assert len([b for b in data if b["type"] == "actions"]) == po.LINES_WITH_BUTTONS + 1
     picker = elements(data, "action_id", ActionId.PICK_LINE)[0]
     assert len(picker["options"]) == min(count - po.LINES_WITH_BUTTONS, 100)

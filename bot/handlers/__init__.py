@@ -9,7 +9,7 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.handlers import allocate, command, home, links, po, remove, review, sync_date
-from bot.handlers.support import HandlerContext
+from bot.handlers.request import HandlerContext
 
 __all__ = ["HandlerContext", "register_all"]
 

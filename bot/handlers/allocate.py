@@ -13,7 +13,7 @@ import logging
 from slack_bolt import App
 
 import engine as e
-from bot.handlers.support import HandlerContext, Req, state_of, wire
+from bot.handlers.request import HandlerContext, Req, state_of, wire
 from bot.ids import ActionId, CallbackId
 from bot.views.allocate import (
     TITLE,
@@ -23,7 +23,7 @@ from bot.views.allocate import (
     chosen_orders,
     options_response,
 )
-from bot.views.common import STATIC_OPTIONS_MAX, line_name, stale_modal
+from bot.views.blocks import STATIC_OPTIONS_MAX, line_name, stale_modal
 from bot.views.state import parse_ref
 from bot.views.summary import outcome_blocks
 

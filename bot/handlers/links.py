@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.handlers.support import HandlerContext, Req, wire
+from bot.handlers.request import HandlerContext, Req, wire
 from bot.ids import ActionId
 
 

@@ -13,10 +13,10 @@ from slack_bolt import App
 from slack_sdk.models.views import View
 
 import engine as e
+from bot.handlers.request import HandlerContext, Req, state_of, wire
 from bot.handlers.review import page
-from bot.handlers.support import HandlerContext, Req, state_of, wire
 from bot.ids import ActionId, CallbackId
-from bot.views.common import escape, line_name, notice_modal, stale_modal
+from bot.views.blocks import escape, line_name, notice_modal, stale_modal
 from bot.views.remove import (
     CONFIRM_TITLE,
     PAGE_SIZE,

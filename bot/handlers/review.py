@@ -10,9 +10,9 @@ from __future__ import annotations
 from slack_bolt import App
 
 import engine as e
-from bot.handlers.support import HandlerContext, Req, state_of, wire
+from bot.handlers.request import HandlerContext, Req, state_of, wire
 from bot.ids import ActionId
-from bot.views.common import stale_modal
+from bot.views.blocks import stale_modal
 from bot.views.review import PAGE_SIZE, TITLE, review_modal
 from bot.views.state import ViewState, engine_key
 

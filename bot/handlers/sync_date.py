@@ -10,9 +10,9 @@ from __future__ import annotations
 from slack_bolt import App
 
 import engine as e
-from bot.handlers.support import HandlerContext, Req, state_of, wire
+from bot.handlers.request import HandlerContext, Req, state_of, wire
 from bot.ids import ActionId, CallbackId
-from bot.views.common import line_name, stale_modal
+from bot.views.blocks import line_name, stale_modal
 from bot.views.summary import outcome_blocks
 from bot.views.sync_date import TITLE, sync_date_modal
 

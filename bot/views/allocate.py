@@ -23,7 +23,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.ids import ActionId, BlockId, CallbackId
-from bot.views.common import (
+from bot.views.blocks import (
     OPTION_TEXT_MAX,
     STATIC_OPTIONS_MAX,
     context,

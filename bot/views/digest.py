@@ -21,7 +21,7 @@ from datetime import date, datetime
 from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement, DividerBlock
 
 from bot.ids import ActionId
-from bot.views.common import (
+from bot.views.blocks import (
     ELLIPSIS,
     MESSAGE_BLOCKS,
     button,

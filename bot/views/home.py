@@ -14,7 +14,7 @@ from slack_sdk.models.blocks import Block, DividerBlock
 from slack_sdk.models.views import View
 
 from bot.ids import ActionId
-from bot.views.common import (
+from bot.views.blocks import (
     button,
     context,
     day,

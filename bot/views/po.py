@@ -16,7 +16,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.ids import ActionId, BlockId, numbered
-from bot.views.common import (
+from bot.views.blocks import (
     MESSAGE_BLOCKS,
     OPTION_TEXT_MAX,
     STATIC_OPTIONS_MAX,

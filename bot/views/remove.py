@@ -22,7 +22,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.ids import ActionId, BlockId, CallbackId, number_of, numbered
-from bot.views.common import (
+from bot.views.blocks import (
     CHECKBOX_OPTIONS_MAX,
     OPTION_TEXT_MAX,
     button,

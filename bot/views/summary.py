@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from slack_sdk.models.blocks import Block
 
 from bot import text
-from bot.views.common import MESSAGE_BLOCKS, context, escape, pack, section
+from bot.views.blocks import MESSAGE_BLOCKS, context, escape, pack, section
 from engine import Outcome
 
 SENTENCE_BLOCKS = MESSAGE_BLOCKS - 5  # what the sentences may take, whatever surrounds them

@@ -13,7 +13,7 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
 from bot.ids import CallbackId
-from bot.views.common import context, day, escape, line_name, modal, pack, plural, section
+from bot.views.blocks import context, day, escape, line_name, modal, pack, plural, section
 from bot.views.state import LineHead, ViewState
 from engine import Outcome
 

@@ -12,7 +12,7 @@ from itertools import groupby
 
 from slack_sdk.models.blocks import Block
 
-from bot.views.common import (
+from bot.views.blocks import (
     ELLIPSIS,
     MESSAGE_BLOCKS,
     context,

@@ -26,7 +26,7 @@ from slack_sdk.models.views import View
 from bot.auth import Authorizer
 from bot.deliveries import Deliveries
 from bot.service.metrics import Metrics
-from bot.views.common import (
+from bot.views.blocks import (
     context,
     error_blocks,
     escape,
