@@ -1,15 +1,17 @@
-"""Outcomes told in the words a merchandiser uses ("Allocated 3 order lines (7 units) to
-PO-1001:1; ATP left 33"); in the conditional for a dry run, so that nobody mistakes a preview
-for a change. Pure functions of ``engine.Outcome``; the CLI prints them and the Slack app can
-reuse them."""
+"""The text the command line and the Slack app share, so that both tell a change in the same
+words: outcomes in the words a merchandiser uses ("Allocated 3 order lines (7 units) to
+PO-1001:1; ATP left 33"), in the conditional for a dry run so that nobody mistakes a preview
+for a change; and the small formatters of counts, dates, instants and waits. Pure functions of
+engine results; nothing here imports rich or Slack (a test holds it to that), so either face
+may use it without loading the other's libraries.
+"""
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
-from bot.cli.tables import plural
 from engine import Outcome
 
 LIST_AT_MOST = 8  # order lines named in one sentence before "and N more"
@@ -17,6 +19,29 @@ DRY_RUN = "Dry run: nothing was changed. This is what would happen:"
 FIELD_NAMES = {"arrival_date": "arrival date", "store_hold": "store hold"}
 
 Verb = Callable[[str, str], str]  # (past tense, plain form) -> the words for this outcome
+
+
+def when(moment: datetime) -> str:
+    """An instant in UTC to the minute (the column heading says UTC)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def day(value: date | None) -> str:
+    return value.isoformat() if value else "-"
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    return f"{n} {word if n == 1 else (many or word + 's')}"
+
+
+def waited(delta: timedelta) -> str:
+    """How long something has waited, in the largest whole unit: "3 days", "5 hours"."""
+    hours = int(delta.total_seconds() // 3600)
+    if hours >= 48:
+        return plural(hours // 24, "day")
+    if hours >= 1:
+        return plural(hours, "hour")
+    return "under an hour"
 
 
 def names(refs: Sequence[object], most: int = LIST_AT_MOST) -> str:

@@ -20,6 +20,7 @@ from bot.cli.context import (
     parse_whole,
     pass_app,
 )
+from bot.text import plural
 from engine.digest import digest as digest_data
 
 JSON_HELP = "Print JSON instead of tables (a stable shape for scripts)."
@@ -188,7 +189,7 @@ def _post(app: App, *, as_json: bool) -> None:
         echo_json(asdict(posted))
         return
     shown = channel if channel.startswith("#") else f"#{channel}"
-    click.echo(f"Posted the digest to {shown} ({tables.plural(posted.blocks, 'block')})")
+    click.echo(f"Posted the digest to {shown} ({plural(posted.blocks, 'block')})")
 
 
 COMMANDS = [review, unallocated, po_detail, digest]

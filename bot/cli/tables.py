@@ -1,4 +1,5 @@
-"""Rich tables for engine results: pure functions of what the engine returns.
+"""The command line's terminal tables (rich) for engine results: pure functions of what the
+engine returns; the words in their cells come from ``bot.text``, as Slack's do.
 
 Tables are compact (one space between columns, no side borders) so that the widest of them
 still fits an 80-column terminal or a pipe, where rich assumes 80 columns.
@@ -7,13 +8,14 @@ still fits an 80-column terminal or a pipe, where rich assumes 80 columns.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 
 from rich import box
 from rich.console import Group, JustifyMethod, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from bot.text import day, plural, waited, when
 from engine import Outcome, PODetail, POLineSummary, QueuedLine, Review
 from engine.digest import (
     ArrivingLine,
@@ -26,19 +28,6 @@ from engine.digest import (
 
 DETAIL_ROWS = 30  # rows of a change table before it is left to --json
 JUSTIFY: dict[str, JustifyMethod] = {">": "right", "^": "center"}  # a column spec's last mark
-
-
-def when(moment: datetime) -> str:
-    """An instant in UTC to the minute (the column heading says UTC)."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
-
-
-def day(value: date | None) -> str:
-    return value.isoformat() if value else "-"
-
-
-def plural(n: int, word: str, many: str | None = None) -> str:
-    return f"{n} {word if n == 1 else (many or word + 's')}"
 
 
 def table(title: str | Text | None, *specs: str, caption: str | None = None) -> Table:
@@ -166,16 +155,6 @@ def po_view(detail: PODetail) -> Table:
 
 
 # --- the digest -------------------------------------------------------------------------------
-
-
-def waited(delta: timedelta) -> str:
-    """How long something has waited, in the largest whole unit: "3 days", "5 hours"."""
-    hours = int(delta.total_seconds() // 3600)
-    if hours >= 48:
-        return plural(hours // 24, "day")
-    if hours >= 1:
-        return plural(hours, "hour")
-    return "under an hour"
 
 
 def digest_view(data: Digest, *, now: datetime | None = None) -> RenderableType:

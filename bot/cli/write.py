@@ -126,8 +126,8 @@ def auto_allocate(app: App, sku: str | None, as_json: bool, dry_run: bool) -> No
         lines = sum(q.lines for q in queue)
         parked = sum(q.parked for q in queue)
         hints.append(
-            f"Still unallocated: {tables.plural(lines, 'order line')} "
-            f"({tables.plural(sum(q.units for q in queue), 'unit')}), {parked} of them parked."
+            f"Still unallocated: {text.plural(lines, 'order line')} "
+            f"({text.plural(sum(q.units for q in queue), 'unit')}), {parked} of them parked."
         )
     report(app, outcome, as_json, hints=hints)
 
@@ -248,7 +248,7 @@ def set_arrival(
         stale = e.review(app.database(), po, number, limit=0).out_of_sync
         if stale:
             hints.append(
-                f"{tables.plural(stale, 'allocated line')} out of sync; "
+                f"{text.plural(stale, 'allocated line')} out of sync; "
                 f"'preorder sync-date {po} {number}' gives them the new date."
             )
     report(app, outcome, as_json, target=(po, number), hints=hints)

@@ -23,17 +23,16 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.ids import ActionId, BlockId, CallbackId
+from bot.text import day, plural
 from bot.views.blocks import (
     OPTION_TEXT_MAX,
     STATIC_OPTIONS_MAX,
     context,
-    day,
     errors_response,
     escape,
     line_name,
     modal,
     plain,
-    plural,
     section,
     truncate,
 )

@@ -23,11 +23,9 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.cli.tables import day, plural, waited, when
 from bot.ids import BlockId, CallbackId
+from bot.text import day
 from engine.digest import OutOfSyncLine
-
-__all__ = ["day", "plural", "waited", "when"]  # re-exported for the view modules
 
 MODAL_BLOCKS = 100  # per modal or Home tab
 MESSAGE_BLOCKS = 50

@@ -14,18 +14,16 @@ from slack_sdk.models.blocks import Block, DividerBlock
 from slack_sdk.models.views import View
 
 from bot.ids import ActionId
+from bot.text import day, plural, when
 from bot.views.blocks import (
     button,
     context,
-    day,
     escape,
     header,
     line_name,
     pack,
-    plural,
     promise_range,
     section,
-    when,
 )
 from bot.views.state import ViewState
 from engine import POLineSummary

@@ -16,18 +16,17 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.ids import ActionId, BlockId, numbered
+from bot.text import day, plural
 from bot.views.blocks import (
     MESSAGE_BLOCKS,
     OPTION_TEXT_MAX,
     STATIC_OPTIONS_MAX,
     button,
     context,
-    day,
     escape,
     header,
     pack,
     plain,
-    plural,
     section,
 )
 from bot.views.state import ViewState

@@ -22,21 +22,19 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.ids import ActionId, BlockId, CallbackId, number_of, numbered
+from bot.text import day, plural, when
 from bot.views.blocks import (
     CHECKBOX_OPTIONS_MAX,
     OPTION_TEXT_MAX,
     button,
     context,
-    day,
     errors_response,
     escape,
     line_name,
     modal,
     pack,
     plain,
-    plural,
     section,
-    when,
 )
 from bot.views.state import FifoKey, LineHead, ViewState, fifo_key, ref_value
 from engine import Review, ReviewLine

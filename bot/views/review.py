@@ -21,16 +21,8 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.ids import ActionId, BlockId, CallbackId
-from bot.views.blocks import (
-    button,
-    day,
-    escape,
-    line_name,
-    modal,
-    plural,
-    section,
-    when,
-)
+from bot.text import day, plural, when
+from bot.views.blocks import button, escape, line_name, modal, section
 from bot.views.state import FifoKey, ViewState, fifo_key
 from engine import Review, ReviewLine
 

@@ -13,7 +13,8 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
 from bot.ids import CallbackId
-from bot.views.blocks import context, day, escape, line_name, modal, pack, plural, section
+from bot.text import day, plural
+from bot.views.blocks import context, escape, line_name, modal, pack, section
 from bot.views.state import LineHead, ViewState
 from engine import Outcome
 
