@@ -1,9 +1,14 @@
-"""The ``preorder`` command line (DESIGN.md section 3).
+"""The ``preorder`` command line (DESIGN.md section 3): the click group and its global options
+(``--db``, ``--actor``), and ``main``, the console script's entry point.
 
 Exit codes: 0 success; 1 a refused operation or bad input, told in one ``error:`` line on
-stderr (several problems follow it, one per line, indented); 2 bad usage (click's own). The
-commands live in small modules by kind; other parts (``sheets``, ``serve``) add theirs to
-``cli`` with ``cli.add_command``.
+stderr (several problems follow it, one per line, indented); 2 bad usage (click's own).
+
+The commands live in a module per group, each with its ``COMMANDS``: ``setup`` (init, import),
+``read`` (review, unallocated, po, digest), ``write`` (the changes), ``sheets``, ``serve`` and
+``demo``. What they share: ``context`` (``CliContext``: the options and the database),
+``errors`` (failures as ``error:`` lines), ``arguments`` (parsing), ``output`` (stdout) and
+``tables`` (the terminal tables).
 """
 
 from __future__ import annotations
@@ -12,8 +17,9 @@ from typing import Any
 
 import click
 
-from bot.cli import read, serve, setup, sheets, write
-from bot.cli.context import App, default_actor, expected_failures
+from bot.cli import demo, read, serve, setup, sheets, write
+from bot.cli.context import CliContext, default_actor
+from bot.cli.errors import expected_failures
 
 
 class PreorderGroup(click.Group):
@@ -57,9 +63,9 @@ def cli(ctx: click.Context, url: str | None, actor: str) -> None:
     """
     if not actor.strip():
         raise click.BadParameter("must not be empty", param_hint="--actor")
-    app = App(url=url, actor_name=actor.strip())
-    ctx.obj = app
-    ctx.call_on_close(app.close)
+    context = CliContext(url=url, actor_name=actor.strip())
+    ctx.obj = context
+    ctx.call_on_close(context.close)
 
 
 # The command list of ``preorder --help``: DESIGN.md's order, then the extras, then the demo.
@@ -94,6 +100,7 @@ _commands = {
         *write.COMMANDS,
         *serve.COMMANDS,
         *sheets.COMMANDS,
+        *demo.COMMANDS,
     )
 }
 for _name, _summary in SUMMARIES.items():

@@ -11,18 +11,28 @@ from __future__ import annotations
 import random
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
+import click
 from rich.console import Console, RenderableType
 from rich.text import Text
+from sqlalchemy import func, select
 
 import engine as e
 from bot import text
 from bot.cli import tables
+from bot.cli.arguments import parse_whole
+from bot.cli.context import CliContext, pass_cli
+from bot.cli.errors import fail
+from bot.cli.output import console
 from engine.digest import digest
+from engine.models import purchase_orders, sales_orders
+from engine.redact import shown_url
 
 START = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 DAYS = 5
 ORDERS = 300
+DEMO_FILE = "preorder-demo.db"
 
 # po, supplier, [(line, sku, quantity, arrival)]
 CATALOGUE: list[tuple[str, str, list[tuple[int, str, int, str]]]] = [
@@ -318,3 +328,58 @@ def _final_sweep(w: Walkthrough, parked: list[e.LineRef]) -> None:
         else f"The sweep skipped {len(skipped)} of {len(parked)} parked lines."
     )
     w.show(tables.queue_by_sku_table(digest(db).unallocated))
+
+
+@click.command()
+@click.option(
+    "--db",
+    "url",
+    metavar="URL",
+    help=f"Run on this (empty) database instead of a fresh ./{DEMO_FILE}.",
+)
+@click.option("--seed", default="7", metavar="N", show_default=True, help="Sample data seed.")
+@pass_cli
+def demo(cli: CliContext, url: str | None, seed: str) -> None:
+    """Walk through the product on sample data: FIFO auto-allocation, a review, a cancelled PO
+    and its stranded orders allocated by hand, a moved arrival date synced, allocations
+    removed for in-store sales, and a sweep that skips parked lines.
+
+    Needs no configuration: it (re)creates ./preorder-demo.db in the current directory
+    (PREORDER_DATABASE_URL is ignored); --db runs it on another database, which must be empty.
+
+    \b
+    Example:
+      preorder demo
+      preorder demo --seed 3
+    """
+    number = parse_whole(seed, "--seed", minimum=0)
+    target = url or cli.url
+    fresh = target is None
+    if fresh:
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(f"{DEMO_FILE}{suffix}").unlink(missing_ok=True)
+        target = f"sqlite:///{DEMO_FILE}"
+    cli.url = target
+    db = cli.database(need_schema=False)
+    e.upgrade(db)
+    if _has_data(db):
+        fail(
+            f"the demo needs an empty database, but {shown_url(db.url)} already holds orders; "
+            "leave --db out to use a fresh ./preorder-demo.db"
+        )
+    run_demo(db, e.Actor(cli.actor_name, e.Source.CLI), console(), seed=number)
+    if fresh:
+        console().print(
+            f"\nThe demo data stays in ./{DEMO_FILE}: try "
+            f"'preorder --db sqlite:///{DEMO_FILE} review PO-1001 1'."
+        )
+
+
+def _has_data(db: e.Database) -> bool:
+    with db.read() as conn:
+        pos = conn.execute(select(func.count()).select_from(purchase_orders)).scalar_one()
+        sos = conn.execute(select(func.count()).select_from(sales_orders)).scalar_one()
+    return bool(pos or sos)
+
+
+COMMANDS = [demo]

@@ -10,16 +10,10 @@ from pydantic import ValidationError
 
 import engine as e
 from bot.cli import tables
-from bot.cli.context import (
-    App,
-    console,
-    echo_json,
-    fail,
-    parse_line,
-    parse_sku,
-    parse_whole,
-    pass_app,
-)
+from bot.cli.arguments import parse_line, parse_sku, parse_whole
+from bot.cli.context import CliContext, pass_cli
+from bot.cli.errors import fail
+from bot.cli.output import console, echo_json
 from bot.text import plural
 from engine.digest import digest as digest_data
 
@@ -37,8 +31,8 @@ def _limit(text: str) -> int | None:
 @click.argument("line")
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @click.option("--limit", default="100", metavar="N", show_default=True, help=LIMIT_HELP)
-@pass_app
-def review(app: App, po: str, line: str, as_json: bool, limit: str) -> None:
+@pass_cli
+def review(cli: CliContext, po: str, line: str, as_json: bool, limit: str) -> None:
     """Review PO line LINE of purchase order PO: its header (SKU, quantity, store hold,
     allocated, ATP, arrival date, status), totals, and every allocated order line first in,
     first out, with its promised date and whether that is in sync with the arrival date.
@@ -50,7 +44,7 @@ def review(app: App, po: str, line: str, as_json: bool, limit: str) -> None:
     """
     number = parse_line(line)
     rows = None if as_json else _limit(limit)
-    db = app.database()
+    db = cli.database()
     result = e.review(db, po, number, limit=None if rows is None else rows + 1)
     if as_json:
         echo_json(result.to_dict())
@@ -67,8 +61,8 @@ def review(app: App, po: str, line: str, as_json: bool, limit: str) -> None:
 @click.option("--sku", metavar="SKU", help="Only this product's lines.")
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @click.option("--limit", default="100", metavar="N", show_default=True, help=LIMIT_HELP)
-@pass_app
-def unallocated(app: App, sku: str | None, as_json: bool, limit: str) -> None:
+@pass_cli
+def unallocated(cli: CliContext, sku: str | None, as_json: bool, limit: str) -> None:
     """List open order lines that no PO line holds yet, first in, first out (the queue that
     automatic allocation works through). Parked lines are included and marked: automatic
     allocation skips them until someone allocates or unparks them.
@@ -80,7 +74,7 @@ def unallocated(app: App, sku: str | None, as_json: bool, limit: str) -> None:
     """
     product = parse_sku(sku)
     rows = None if as_json else _limit(limit)
-    db = app.database()
+    db = cli.database()
     lines = e.unallocated(db, sku=product, limit=None if rows is None else rows + 1)
     if as_json:
         echo_json([q.to_dict() for q in lines])
@@ -99,8 +93,8 @@ def unallocated(app: App, sku: str | None, as_json: bool, limit: str) -> None:
 @click.command("po")
 @click.argument("po")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-@pass_app
-def po_detail(app: App, po: str, as_json: bool) -> None:
+@pass_cli
+def po_detail(cli: CliContext, po: str, as_json: bool) -> None:
     """Show purchase order PO: each line's SKU, arrival date, quantity, store hold, allocated,
     ATP, number of order lines allocated and how many of them are out of sync.
 
@@ -108,7 +102,7 @@ def po_detail(app: App, po: str, as_json: bool) -> None:
     Example:
       preorder po PO-1001
     """
-    detail = e.purchase_order(app.database(), po)
+    detail = e.purchase_order(cli.database(), po)
     if as_json:
         echo_json(asdict(detail))
         return
@@ -123,8 +117,8 @@ def po_detail(app: App, po: str, as_json: bool) -> None:
     help="Post the digest to the Slack channel PREORDER_DIGEST_CHANNEL instead of printing it "
     "(needs PREORDER_SLACK_BOT_TOKEN; with --json, prints where it was posted).",
 )
-@pass_app
-def digest(app: App, as_json: bool, post: bool) -> None:
+@pass_cli
+def digest(cli: CliContext, as_json: bool, post: bool) -> None:
     """Show what needs attention: unallocated order lines by SKU (lines, units, parked, how
     long the oldest has waited, the ATP still open on the SKU's PO lines), parked lines, PO
     lines whose allocated orders are out of sync with the arrival date, open PO lines arriving
@@ -137,9 +131,9 @@ def digest(app: App, as_json: bool, post: bool) -> None:
       PREORDER_SLACK_BOT_TOKEN=xoxb-... PREORDER_DIGEST_CHANNEL=C0123ABC preorder digest --post
     """
     if post:
-        _post(app, as_json=as_json)
+        _post(cli, as_json=as_json)
         return
-    db = app.database()
+    db = cli.database()
     now = db.clock()
     data = digest_data(db, today=now.date())
     if as_json:
@@ -148,7 +142,7 @@ def digest(app: App, as_json: bool, post: bool) -> None:
     console().print(tables.digest_view(data, now=now))
 
 
-def _post(app: App, *, as_json: bool) -> None:
+def _post(cli: CliContext, *, as_json: bool) -> None:
     """``digest --post``: every missing setting named in one line before anything is read,
     and a refusal from Slack as one line naming Slack's error. Slack's libraries load only
     here, so printing the digest stays quick."""
@@ -180,7 +174,7 @@ def _post(app: App, *, as_json: bool) -> None:
     if not slack.slack_bot_token.strip().startswith("xoxb-"):
         fail("PREORDER_SLACK_BOT_TOKEN must be a bot token (xoxb-...)")
     channel = service.digest_channel.strip()
-    db = app.database()
+    db = cli.database()
     try:
         posted = post_digest(db, web_client(slack), channel, sheet_url=sheet_url(sheet))
     except DigestNotPosted as exc:

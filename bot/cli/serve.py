@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from bot.cli.context import App, fail, pass_app
+from bot.cli.context import CliContext, pass_cli
+from bot.cli.errors import fail
 
 if TYPE_CHECKING:
     from bot.settings import SlackSettings
@@ -24,8 +25,8 @@ if TYPE_CHECKING:
     default=None,
     help="Port to listen on (default: PREORDER_PORT, else 3000; 0 picks a free one).",
 )
-@pass_app
-def serve(app: App, host: str, port: int | None) -> None:
+@pass_cli
+def serve(cli: CliContext, host: str, port: int | None) -> None:
     """Run the service: the Slack app, the scheduled jobs and the order intake, until SIGTERM
     or Ctrl-C. Several replicas may share one PostgreSQL database.
 
@@ -86,9 +87,9 @@ def serve(app: App, host: str, port: int | None) -> None:
         fail(str(exc))
     # Reachable and at the current schema (one error line otherwise); then opened again with
     # every wait on it bounded, so the service keeps answering while the database does not.
-    checked = app.database()
+    checked = cli.database()
     db = Database(checked.url, timeouts=SERVICE)
-    configure_logging(service.log_format, secrets=[app.password])
+    configure_logging(service.log_format, secrets=[cli.password])
 
     def announce(line: str) -> None:
         # A log collector reading JSON lines would choke on a bare line of text.

@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING
 import click
 from pydantic import ValidationError
 
-from bot.cli.context import App, console, echo_json, fail, pass_app
+from bot.cli.context import CliContext, pass_cli
+from bot.cli.errors import fail
+from bot.cli.output import console, echo_json
 from engine import Actor, EngineError, Source
 
 if TYPE_CHECKING:
@@ -46,7 +48,7 @@ def sheets() -> None:
     """
 
 
-def _run(app: App, workbook: Path | None, as_json: bool, which: str) -> None:
+def _run(cli: CliContext, workbook: Path | None, as_json: bool, which: str) -> None:
     from bot.service.jobs import SHEET_SYNC
     from engine.locks import job_lock
     from sheets.backend import SheetsError
@@ -56,9 +58,9 @@ def _run(app: App, workbook: Path | None, as_json: bool, which: str) -> None:
         # A pull only reads people's edits: a mistyped name must not pass for an empty
         # workbook, made on the spot, with nothing to apply.
         fail(f"{workbook} does not exist: 'preorder sheets push --xlsx {workbook}' creates it")
-    db = app.database()
+    db = cli.database()
     backend = _backend(workbook)
-    runner = Sync(db, backend, Actor(app.actor_name, Source.SHEET))
+    runner = Sync(db, backend, Actor(cli.actor_name, Source.SHEET))
     # The same lock as the scheduled sheet sync: two runs at once would each read the sheet
     # before the other wrote it.
     with job_lock(db, SHEET_SYNC) as held:
@@ -125,8 +127,8 @@ def _backend(workbook: Path | None) -> Backend:
 @sheets.command()
 @XLSX
 @JSON
-@pass_app
-def push(app: App, workbook: Path | None, as_json: bool) -> None:
+@pass_cli
+def push(cli: CliContext, workbook: Path | None, as_json: bool) -> None:
     """Bring the spreadsheet up to date with the database: write only what changed since the
     last push, add new rows, delete rows that are gone (a row still holding an unapplied edit is
     kept, with why). An unchanged database writes nothing. Edits people made are left for
@@ -136,14 +138,14 @@ def push(app: App, workbook: Path | None, as_json: bool) -> None:
     Example:
       preorder sheets push
     """
-    _run(app, workbook, as_json, "push")
+    _run(cli, workbook, as_json, "push")
 
 
 @sheets.command()
 @XLSX
 @JSON
-@pass_app
-def pull(app: App, workbook: Path | None, as_json: bool) -> None:
+@pass_cli
+def pull(cli: CliContext, workbook: Path | None, as_json: bool) -> None:
     """Read the spreadsheet once, apply the edits people made since the last push (each
     through the engine, source 'sheet'), and write each edited row's Status: applied, or the
     reason it was refused. A row changed in the database since the last push is refused as a
@@ -153,14 +155,14 @@ def pull(app: App, workbook: Path | None, as_json: bool) -> None:
     Example:
       preorder sheets pull --xlsx allocations.xlsx
     """
-    _run(app, workbook, as_json, "pull")
+    _run(cli, workbook, as_json, "pull")
 
 
 @sheets.command()
 @XLSX
 @JSON
-@pass_app
-def sync(app: App, workbook: Path | None, as_json: bool) -> None:
+@pass_cli
+def sync(cli: CliContext, workbook: Path | None, as_json: bool) -> None:
     """Pull, then push, on one read of the spreadsheet. Safe to run again after a crash at any
     point: an edit already applied is recognised and not applied twice.
 
@@ -168,7 +170,7 @@ def sync(app: App, workbook: Path | None, as_json: bool) -> None:
     Example:
       preorder sheets sync
     """
-    _run(app, workbook, as_json, "sync")
+    _run(cli, workbook, as_json, "sync")
 
 
 COMMANDS = [sheets]

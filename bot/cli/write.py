@@ -13,17 +13,9 @@ from rich.text import Text
 import engine as e
 from bot import text
 from bot.cli import tables
-from bot.cli.context import (
-    App,
-    console,
-    echo_json,
-    parse_day,
-    parse_line,
-    parse_refs,
-    parse_sku,
-    parse_whole,
-    pass_app,
-)
+from bot.cli.arguments import parse_day, parse_line, parse_refs, parse_sku, parse_whole
+from bot.cli.context import CliContext, pass_cli
+from bot.cli.output import console, echo_json
 from engine.digest import queue_by_sku
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -43,7 +35,7 @@ def outcome_options(command: F) -> F:
 
 
 def report(
-    app: App,
+    cli: CliContext,
     outcome: e.Outcome,
     as_json: bool,
     *,
@@ -63,7 +55,7 @@ def report(
     if table is not None:
         out.print(table)
     if target is not None and not outcome.dry_run:
-        head = e.review(app.database(), *target, limit=0)
+        head = e.review(cli.database(), *target, limit=0)
         status = "" if head.status == "open" else f" ({head.status})"
         out.print(
             f"{head.po}:{head.line} now{status}: quantity {head.quantity}, store hold "
@@ -79,9 +71,9 @@ def report(
 @click.argument("line")
 @click.argument("order_lines", nargs=-1, required=True, metavar="ORDER:LINE...")
 @outcome_options
-@pass_app
+@pass_cli
 def allocate(
-    app: App, po: str, line: str, order_lines: tuple[str, ...], as_json: bool, dry_run: bool
+    cli: CliContext, po: str, line: str, order_lines: tuple[str, ...], as_json: bool, dry_run: bool
 ) -> None:
     """Allocate unallocated order lines (parked or not) of the PO line's SKU to PO line LINE
     of purchase order PO. All or nothing: if any line is unknown, not open, already allocated,
@@ -94,19 +86,19 @@ def allocate(
     """
     number = parse_line(line)
     refs = parse_refs(order_lines)
-    db = app.database()
-    outcome = e.allocate(db, app.actor, po, number, refs, dry_run=dry_run)
+    db = cli.database()
+    outcome = e.allocate(db, cli.actor, po, number, refs, dry_run=dry_run)
     atp = e.review(db, po, number, limit=0).atp
     if dry_run:
         atp -= outcome.allocated_units
-    report(app, outcome, as_json, atp_left={(po, number): atp})
+    report(cli, outcome, as_json, atp_left={(po, number): atp})
 
 
 @click.command("auto-allocate")
 @click.option("--sku", metavar="SKU", help="Only this product.")
 @outcome_options
-@pass_app
-def auto_allocate(app: App, sku: str | None, as_json: bool, dry_run: bool) -> None:
+@pass_cli
+def auto_allocate(cli: CliContext, sku: str | None, as_json: bool, dry_run: bool) -> None:
     """Allocate the unallocated queue first in, first out: each open, unparked order line
     goes whole to the earliest-arriving open PO line of its SKU with ATP for it. Lines that
     fit nowhere keep their place in the queue.
@@ -116,9 +108,9 @@ def auto_allocate(app: App, sku: str | None, as_json: bool, dry_run: bool) -> No
       preorder auto-allocate --sku CHAIR-OAK --dry-run
     """
     product = parse_sku(sku)
-    db = app.database()
+    db = cli.database()
     outcome = e.auto_allocate(
-        db, app.actor, skus=None if product is None else [product], dry_run=dry_run
+        db, cli.actor, skus=None if product is None else [product], dry_run=dry_run
     )
     hints = []
     if not as_json and not dry_run:
@@ -129,7 +121,7 @@ def auto_allocate(app: App, sku: str | None, as_json: bool, dry_run: bool) -> No
             f"Still unallocated: {text.plural(lines, 'order line')} "
             f"({text.plural(sum(q.units for q in queue), 'unit')}), {parked} of them parked."
         )
-    report(app, outcome, as_json, hints=hints)
+    report(cli, outcome, as_json, hints=hints)
 
 
 @click.command()
@@ -143,9 +135,9 @@ def auto_allocate(app: App, sku: str | None, as_json: bool, dry_run: bool) -> No
     "returning them to ATP.",
 )
 @outcome_options
-@pass_app
+@pass_cli
 def remove(
-    app: App,
+    cli: CliContext,
     po: str,
     line: str,
     order_lines: tuple[str, ...],
@@ -164,23 +156,23 @@ def remove(
     number = parse_line(line)
     refs = parse_refs(order_lines)
     outcome = e.remove(
-        app.database(),
-        app.actor,
+        cli.database(),
+        cli.actor,
         po,
         number,
         refs,
         hold_for_store=hold_for_store,
         dry_run=dry_run,
     )
-    report(app, outcome, as_json, target=(po, number))
+    report(cli, outcome, as_json, target=(po, number))
 
 
 @click.command("sync-date")
 @click.argument("po")
 @click.argument("line")
 @outcome_options
-@pass_app
-def sync_date(app: App, po: str, line: str, as_json: bool, dry_run: bool) -> None:
+@pass_cli
+def sync_date(cli: CliContext, po: str, line: str, as_json: bool, dry_run: bool) -> None:
     """Set the promised date of every order line allocated to PO line LINE of PO to the line's
     arrival date. Each changed promise is recorded (old, new, who, why).
 
@@ -189,8 +181,8 @@ def sync_date(app: App, po: str, line: str, as_json: bool, dry_run: bool) -> Non
       preorder sync-date PO-1001 1
     """
     number = parse_line(line)
-    outcome = e.sync_date(app.database(), app.actor, po, number, dry_run=dry_run)
-    report(app, outcome, as_json, target=(po, number))
+    outcome = e.sync_date(cli.database(), cli.actor, po, number, dry_run=dry_run)
+    report(cli, outcome, as_json, target=(po, number))
 
 
 @click.command("set-arrival")
@@ -210,9 +202,9 @@ def sync_date(app: App, po: str, line: str, as_json: bool, dry_run: bool) -> Non
     help="Accept a date before today (UTC), e.g. to record a late delivery's true date.",
 )
 @outcome_options
-@pass_app
+@pass_cli
 def set_arrival(
-    app: App,
+    cli: CliContext,
     po: str,
     line: str,
     arrival: str,
@@ -233,8 +225,8 @@ def set_arrival(
     number = parse_line(line)
     when = parse_day(arrival, "arrival date")
     outcome = e.set_arrival(
-        app.database(),
-        app.actor,
+        cli.database(),
+        cli.actor,
         po,
         number,
         when,
@@ -245,13 +237,13 @@ def set_arrival(
     )
     hints = []
     if not sync and not dry_run and not as_json:
-        stale = e.review(app.database(), po, number, limit=0).out_of_sync
+        stale = e.review(cli.database(), po, number, limit=0).out_of_sync
         if stale:
             hints.append(
                 f"{text.plural(stale, 'allocated line')} out of sync; "
                 f"'preorder sync-date {po} {number}' gives them the new date."
             )
-    report(app, outcome, as_json, target=(po, number), hints=hints)
+    report(cli, outcome, as_json, target=(po, number), hints=hints)
 
 
 @click.command("set-quantity", context_settings=NUMBERS)
@@ -259,8 +251,10 @@ def set_arrival(
 @click.argument("line")
 @click.argument("quantity", metavar="N")
 @outcome_options
-@pass_app
-def set_quantity(app: App, po: str, line: str, quantity: str, as_json: bool, dry_run: bool) -> None:
+@pass_cli
+def set_quantity(
+    cli: CliContext, po: str, line: str, quantity: str, as_json: bool, dry_run: bool
+) -> None:
     """Change the ordered quantity of PO line LINE of PO to N. A cut below what is allocated
     releases the most recently placed allocations first; an increase allocates the queue.
 
@@ -270,8 +264,8 @@ def set_quantity(app: App, po: str, line: str, quantity: str, as_json: bool, dry
     """
     number = parse_line(line)
     value = parse_whole(quantity, "quantity", minimum=0)
-    outcome = e.set_quantity(app.database(), app.actor, po, number, value, dry_run=dry_run)
-    report(app, outcome, as_json, target=(po, number))
+    outcome = e.set_quantity(cli.database(), cli.actor, po, number, value, dry_run=dry_run)
+    report(cli, outcome, as_json, target=(po, number))
 
 
 @click.command("set-store-hold", context_settings=NUMBERS)
@@ -279,8 +273,10 @@ def set_quantity(app: App, po: str, line: str, quantity: str, as_json: bool, dry
 @click.argument("line")
 @click.argument("units", metavar="N")
 @outcome_options
-@pass_app
-def set_store_hold(app: App, po: str, line: str, units: str, as_json: bool, dry_run: bool) -> None:
+@pass_cli
+def set_store_hold(
+    cli: CliContext, po: str, line: str, units: str, as_json: bool, dry_run: bool
+) -> None:
     """Set aside N units of PO line LINE of PO for in-store sales (never pre-sold). Raising it
     past the free units releases the most recently placed allocations first; lowering it
     allocates the queue.
@@ -291,16 +287,16 @@ def set_store_hold(app: App, po: str, line: str, units: str, as_json: bool, dry_
     """
     number = parse_line(line)
     value = parse_whole(units, "store hold", minimum=0)
-    outcome = e.set_store_hold(app.database(), app.actor, po, number, value, dry_run=dry_run)
-    report(app, outcome, as_json, target=(po, number))
+    outcome = e.set_store_hold(cli.database(), cli.actor, po, number, value, dry_run=dry_run)
+    report(cli, outcome, as_json, target=(po, number))
 
 
 @click.command("cancel-po")
 @click.argument("po")
 @click.option("--line", metavar="N", help="Cancel only this line of the PO.")
 @outcome_options
-@pass_app
-def cancel_po(app: App, po: str, line: str | None, as_json: bool, dry_run: bool) -> None:
+@pass_cli
+def cancel_po(cli: CliContext, po: str, line: str | None, as_json: bool, dry_run: bool) -> None:
     """Cancel purchase order PO (or one line of it). Its allocations are released; those order
     lines become unallocated (not parked) and wait for auto-allocate or a person.
 
@@ -310,21 +306,23 @@ def cancel_po(app: App, po: str, line: str | None, as_json: bool, dry_run: bool)
       preorder cancel-po PO-1003 --line 2
     """
     number = None if line is None else parse_line(line, "--line")
-    outcome = e.cancel_po(app.database(), app.actor, po, line=number, dry_run=dry_run)
+    outcome = e.cancel_po(cli.database(), cli.actor, po, line=number, dry_run=dry_run)
     hints = []
     if outcome.released and not dry_run:
         hints.append(
             "The released lines wait in the queue: 'preorder unallocated' lists them, "
             "'preorder allocate' or 'preorder auto-allocate' places them."
         )
-    report(app, outcome, as_json, hints=hints)
+    report(cli, outcome, as_json, hints=hints)
 
 
 @click.command("cancel-order")
 @click.argument("order_lines", nargs=-1, required=True, metavar="ORDER[:LINE]...")
 @outcome_options
-@pass_app
-def cancel_order(app: App, order_lines: tuple[str, ...], as_json: bool, dry_run: bool) -> None:
+@pass_cli
+def cancel_order(
+    cli: CliContext, order_lines: tuple[str, ...], as_json: bool, dry_run: bool
+) -> None:
     """The customer cancels order lines (ORDER alone cancels all its open lines). Their
     allocations are released and the freed units go to the queue at once.
 
@@ -333,15 +331,15 @@ def cancel_order(app: App, order_lines: tuple[str, ...], as_json: bool, dry_run:
       preorder cancel-order SO-5001 SO-5002:2
     """
     refs = parse_refs(order_lines)
-    outcome = e.cancel_order(app.database(), app.actor, refs, dry_run=dry_run)
-    report(app, outcome, as_json)
+    outcome = e.cancel_order(cli.database(), cli.actor, refs, dry_run=dry_run)
+    report(cli, outcome, as_json)
 
 
 @click.command()
 @click.argument("order_lines", nargs=-1, required=True, metavar="ORDER:LINE...")
 @outcome_options
-@pass_app
-def unpark(app: App, order_lines: tuple[str, ...], as_json: bool, dry_run: bool) -> None:
+@pass_cli
+def unpark(cli: CliContext, order_lines: tuple[str, ...], as_json: bool, dry_run: bool) -> None:
     """Return parked order lines to automatic allocation, which then runs for them at once.
 
     \b
@@ -349,15 +347,15 @@ def unpark(app: App, order_lines: tuple[str, ...], as_json: bool, dry_run: bool)
       preorder unpark SO-5001:1 SO-5007
     """
     refs = parse_refs(order_lines)
-    outcome = e.unpark(app.database(), app.actor, refs, dry_run=dry_run)
-    report(app, outcome, as_json)
+    outcome = e.unpark(cli.database(), cli.actor, refs, dry_run=dry_run)
+    report(cli, outcome, as_json)
 
 
 @click.command("rebalance")
 @click.option("--sku", metavar="SKU", help="Only this product.")
 @outcome_options
-@pass_app
-def rebalance(app: App, sku: str | None, as_json: bool, dry_run: bool) -> None:
+@pass_cli
+def rebalance(cli: CliContext, sku: str | None, as_json: bool, dry_run: bool) -> None:
     """Move orders to PO lines arriving earlier than the lines that hold them, first in first
     out while the earlier line has ATP, so early customers get the early stock. Moved lines
     are out of sync until synced.
@@ -367,8 +365,8 @@ def rebalance(app: App, sku: str | None, as_json: bool, dry_run: bool) -> None:
       preorder rebalance --sku CHAIR-OAK --dry-run
     """
     product = parse_sku(sku)
-    outcome = e.rebalance(app.database(), app.actor, sku=product, dry_run=dry_run)
-    report(app, outcome, as_json)
+    outcome = e.rebalance(cli.database(), cli.actor, sku=product, dry_run=dry_run)
+    report(cli, outcome, as_json)
 
 
 COMMANDS = [
