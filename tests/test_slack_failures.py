@@ -19,8 +19,7 @@ from typing import Any
 import pytest
 
 import engine as e
-from bot.handlers.request import BOT_NAME
-from bot.ids import ActionId, CallbackId
+from bot.ids import BOT_NAME, ActionId, CallbackId
 from tests.conftest import fresh_sqlite
 from tests.helpers import allocation_map, so
 from tests.slack.harness import (

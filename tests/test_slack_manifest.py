@@ -19,7 +19,7 @@ import pytest
 import yaml
 from slack_sdk import WebClient
 
-from bot.handlers.request import BOT_NAME
+from bot.ids import BOT_NAME
 from bot.service.server import SLACK_PATH
 from bot.views.help import COMMAND, USAGE
 

@@ -13,7 +13,8 @@ import logging
 from slack_bolt import App
 
 import engine as e
-from bot.handlers.request import HandlerContext, Req, state_of, wire
+from bot.handlers.listener import wire
+from bot.handlers.request import HandlerContext, Req, state_of
 from bot.ids import ActionId, CallbackId
 from bot.views.allocate import (
     TITLE,

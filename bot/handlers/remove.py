@@ -13,7 +13,8 @@ from slack_bolt import App
 from slack_sdk.models.views import View
 
 import engine as e
-from bot.handlers.request import HandlerContext, Req, state_of, wire
+from bot.handlers.listener import wire
+from bot.handlers.request import HandlerContext, Req, state_of
 from bot.handlers.review import page
 from bot.ids import ActionId, CallbackId
 from bot.views.blocks import escape, line_name, notice_modal, stale_modal

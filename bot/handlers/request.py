@@ -1,6 +1,8 @@
-"""What every handler shares: who asked and how to answer them (``Req``), a modal opened with a
-loading view and filled later (``Screen``), and ``wire``, which registers a handler so that it
-always acks and never lets an error pass silently.
+"""One Slack request and how to answer it (``Req``): who asked, from where, and the ways to
+tell them (an ephemeral message, a modal, a summary in the channel); a modal opened with a
+loading view and filled later (``Screen``); what every handler is given (``HandlerContext``);
+and a Web API failure in words a user can pass on (``problem``). ``bot.handlers.listener``
+registers handlers so that each request is acked and answered whatever happens.
 
 Slack gives 3 seconds to ack and a trigger_id that opens one modal within 3 seconds, once. So a
 handler acks first, opens its modal at once with a loading view, and only then asks the engine;
@@ -13,11 +15,11 @@ engine operation, a single short transaction, before acking.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from slack_bolt import Ack, BoltContext, Respond
+from slack_bolt import Ack, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.models.blocks import Block
@@ -25,7 +27,7 @@ from slack_sdk.models.views import View
 
 from bot.auth import Authorizer
 from bot.deliveries import Deliveries
-from bot.service.metrics import Metrics
+from bot.ids import BOT_NAME
 from bot.views.blocks import (
     context,
     error_blocks,
@@ -50,23 +52,29 @@ REFUSAL = (
     "merchandisers if you need to make changes."
 )
 OOPS = "Sorry, something went wrong on our side (it is logged). Try again in a moment."
-BOT_NAME = "preorder"  # the bot user's display name in manifest.yml, as people type it
+
+
+class ApiErrorCounter(Protocol):
+    """Where failed calls to an outside API are counted: the service's metrics
+    (``bot.service.metrics.Metrics``), which the Slack app takes without importing them."""
+
+    def api_failed(self, api: str) -> None: ...
 
 
 @dataclass
 class HandlerContext:
-    """What the handlers need beyond the request: the database, who may change things, and the
-    memory of deliveries already handled."""
+    """What the handlers need beyond the request: the database, who may change things, the
+    memory of deliveries already handled, and where failed Web API calls are counted."""
 
     db: Database
     auth: Authorizer
     deliveries: Deliveries
-    metrics: Metrics | None = None
+    metrics: ApiErrorCounter | None = None
 
     def slack_failed(self) -> None:
         """Count a Web API call Slack did not take (for /metrics)."""
         if self.metrics is not None:
-            self.metrics.api_errors.labels("slack").inc()
+            self.metrics.api_failed("slack")
 
 
 @dataclass
@@ -288,35 +296,3 @@ def state_of(text: str | None) -> ViewState:
     except (ValueError, TypeError, KeyError) as exc:
         reason = f" ({exc})" if isinstance(exc, StateError) else ""
         raise EngineError(f"this button or form is not one this app made{reason}") from exc
-
-
-Handler = Callable[[Req], None]
-
-
-def wire(
-    register: Callable[[Callable[..., None]], Any], ctx: HandlerContext, handle: Handler
-) -> None:
-    """Register ``handle`` with a Bolt listener decorator (``app.action(...)`` etc.). Whatever
-    happens, the request is acked and the user learns why nothing happened; errors are logged."""
-
-    def listener(
-        ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext, respond: Respond
-    ) -> None:
-        req = Req(ctx, client, body, respond, context.get("delivery_key"), ack)
-        try:
-            handle(req)
-        except EngineError as exc:
-            req.fail(str(exc))
-        except SLACK_ERRORS as exc:
-            req.ctx.slack_failed()
-            log.error("Slack Web API failure for %s: %s (%s)", req.user, problem(exc), exc)
-            req.fail(f"Slack did not take our answer: {problem(exc)}. Try again in a moment.",
-                     icon=":warning:")  # fmt: skip
-        except Exception:
-            log.exception("handler %s failed", getattr(handle, "__name__", handle))
-            req.fail(OOPS, icon=":warning:")
-        finally:
-            req.ack()
-
-    listener.__name__ = getattr(handle, "__name__", "listener")
-    register(listener)

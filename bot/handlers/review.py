@@ -10,7 +10,8 @@ from __future__ import annotations
 from slack_bolt import App
 
 import engine as e
-from bot.handlers.request import HandlerContext, Req, state_of, wire
+from bot.handlers.listener import wire
+from bot.handlers.request import HandlerContext, Req, state_of
 from bot.ids import ActionId
 from bot.views.blocks import stale_modal
 from bot.views.review import PAGE_SIZE, TITLE, review_modal

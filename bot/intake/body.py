@@ -25,6 +25,8 @@ from engine import OrderLineState, SORecord
 from engine.records import error_reason, field_path, kind_of, placed_at_window
 
 LIST_KEY = "sales_orders"
+# The most a body may be: the server refuses a bigger one as it arrives, before it is read.
+MAX_BODY = 1024 * 1024
 # The longest number any field takes: an order number written as a number (64 characters).
 # Python refuses to read an integer of more than 4,300 digits at all, with an error that
 # would tell the sender nothing.

@@ -34,15 +34,15 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
+from wsgiref.types import WSGIApplication
 
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 import engine
 from bot.intake.batch import Batcher, NoAnswer
-from bot.intake.body import BadOrders, answer, parse_orders, tally
+from bot.intake.body import MAX_BODY, BadOrders, answer, parse_orders, tally
 from bot.service.metrics import Metrics
-from bot.service.server import ORDERS_MAX_BODY, WSGIApp
 from engine import (
     Actor,
     Conflict,
@@ -56,7 +56,6 @@ from engine import (
 
 log = logging.getLogger("bot.intake")
 
-MAX_BODY = ORDERS_MAX_BODY  # the server refuses a bigger one as it arrives
 SIGNATURE_HEADER = "X-Preorder-Signature"
 SIGNATURE_PREFIX = "sha256="
 RETRY_AFTER_SECONDS = 5
@@ -105,7 +104,7 @@ def intake_app(
     *,
     max_wait: float = MAX_WAIT,
     max_requests: int = MAX_REQUESTS,
-) -> WSGIApp:
+) -> WSGIApplication:
     """The WSGI app of ``POST /orders`` (mount it with ``bot.service.server.wsgi_app(intake=...)``):
     a request waits for the database ``max_wait`` seconds at most, and ``max_requests`` wait at
     once at most."""

@@ -135,7 +135,7 @@ class Jobs:
                 with self._guard:
                     self._running.add(job)
                 try:
-                    log.info("job %s: started (run of %s)", job, when(slot), extra=fields)
+                    log.info("job %s: started (run of %s)", job, log_time(slot), extra=fields)
                     done = self._work[job](slot)
                 finally:
                     with self._guard:
@@ -270,7 +270,7 @@ def _post_digest(
     return post_digest(db, client, channel, now=now, sheet_url=sheet_url)
 
 
-def when(moment: datetime | None) -> str:
+def log_time(moment: datetime | None) -> str:
     """A time for a log line."""
     return "never" if moment is None else moment.isoformat(sep=" ")
 

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import TYPE_CHECKING
+from wsgiref.types import WSGIApplication
 
 from prometheus_client import CollectorRegistry, Counter, make_wsgi_app
-
-from bot.service.server import WSGIApp
 
 if TYPE_CHECKING:
     from engine import Outcome
@@ -50,7 +49,11 @@ class Metrics:
             registry=self.registry,
         )
 
-    def wsgi(self) -> WSGIApp:
+    def api_failed(self, api: str) -> None:
+        """Count a call to an outside API that failed (``api``: slack, sheets)."""
+        self.api_errors.labels(api).inc()
+
+    def wsgi(self) -> WSGIApplication:
         return make_wsgi_app(self.registry)
 
 

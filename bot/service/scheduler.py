@@ -33,7 +33,7 @@ from bot.service.jobs import (
     SHEET_SYNC,
     SWEEP,
     Jobs,
-    when,
+    log_time,
 )
 from bot.service.metrics import Metrics
 from bot.service.settings import ServiceSettings
@@ -86,7 +86,7 @@ class Scheduler(BackgroundScheduler):
             if job is None:
                 log.info("job %s: off (%s)", p.id, p.off)
             else:
-                log.info("job %s: %s, next run %s", p.id, p.every, when(job.next_run_time))
+                log.info("job %s: %s, next run %s", p.id, p.every, log_time(job.next_run_time))
 
     def hold(self) -> None:
         """Start no new runs (the running ones go on); nothing when already stopped."""

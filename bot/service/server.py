@@ -19,9 +19,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from types import FrameType
 from typing import TYPE_CHECKING, Any
+from wsgiref.types import WSGIApplication
 
 from sqlalchemy import text
 
+from bot.intake.body import MAX_BODY as ORDERS_MAX_BODY
 from engine import Database
 
 if TYPE_CHECKING:
@@ -35,7 +37,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("bot.server")
 
-WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 SLACK_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
 METRICS_PATH = "/metrics"
@@ -51,8 +52,7 @@ HTTP_THREADS = 32
 # it; the health check and the metrics take none. Bodies arrive before anything can check who
 # sent them, so waitress refuses one over the largest limit (413) as it arrives instead of
 # buffering up to its default 1 GiB to a temporary file, and the router refuses one over its
-# path's limit before the app reads it.
-ORDERS_MAX_BODY = 1024 * 1024
+# path's limit before the app reads it. The order intake's limit is its own (it reads the body).
 SLACK_MAX_BODY = 1024 * 1024
 MAX_REQUEST_BODY = max(ORDERS_MAX_BODY, SLACK_MAX_BODY)
 
@@ -62,9 +62,9 @@ class Router:
     path's limit."""
 
     def __init__(self) -> None:
-        self.routes: dict[str, tuple[WSGIApp, int]] = {}
+        self.routes: dict[str, tuple[WSGIApplication, int]] = {}
 
-    def add(self, path: str, wsgi: WSGIApp, max_body: int = 0) -> None:
+    def add(self, path: str, wsgi: WSGIApplication, max_body: int = 0) -> None:
         self.routes[path] = (wsgi, max_body)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
@@ -87,7 +87,7 @@ def _too_large(max_body: int) -> str:
     return f"the body is over {max_body} bytes\n"
 
 
-def health(db: Database, timeout: float = HEALTH_TIMEOUT) -> WSGIApp:
+def health(db: Database, timeout: float = HEALTH_TIMEOUT) -> WSGIApplication:
     """``GET /healthz``: 200 ``ok`` when ``SELECT 1`` answers within ``timeout``, else 503.
     While a ping is still waiting on the database, checks wait on that one instead of piling
     up more behind it."""
@@ -126,7 +126,7 @@ def wsgi_app(
     slack: bool = True,
     signing_secret: str = "",
     metrics: Metrics | None = None,
-    intake: WSGIApp | None = None,
+    intake: WSGIApplication | None = None,
 ) -> Router:
     """The routes ``serve`` answers: the health check, (``slack``: unless Slack's requests
     come over Socket Mode) Slack's requests, the metrics and the order intake when given.
@@ -141,7 +141,7 @@ def wsgi_app(
     if slack and app is not None:
         from slack_bolt.adapter.wsgi import SlackRequestHandler
 
-        handler: WSGIApp = SlackRequestHandler(app, path=SLACK_PATH)
+        handler: WSGIApplication = SlackRequestHandler(app, path=SLACK_PATH)
         if signing_secret:
             from bot.slack_requests import checked
 
@@ -154,7 +154,9 @@ class HttpServer:
     """waitress serving ``wsgi`` on ``host``:``port`` (0: any free port), stoppable from any
     thread: ``stop`` closes the listening socket, waits for requests in flight, then ends."""
 
-    def __init__(self, wsgi: WSGIApp, host: str, port: int, threads: int = HTTP_THREADS) -> None:
+    def __init__(
+        self, wsgi: WSGIApplication, host: str, port: int, threads: int = HTTP_THREADS
+    ) -> None:
         from waitress.server import create_server
 
         # Any: stop() reaches into waitress's internals (its trigger, its socket map), which
@@ -337,7 +339,7 @@ def _close_socket(socket: SocketModeHandler) -> None:
     socket.close()
 
 
-def _intake(db: Database, service: ServiceSettings, metrics: Metrics) -> WSGIApp | None:
+def _intake(db: Database, service: ServiceSettings, metrics: Metrics) -> WSGIApplication | None:
     """``POST /orders``, only when a secret is set: an open intake would take anyone's orders."""
     secret = service.intake_secret.strip()
     if not secret:
