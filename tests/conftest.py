@@ -22,14 +22,14 @@ import engine as e
 from engine.models import Base
 from tests.helpers import T0 as T0
 from tests.invariants import check_invariants
-from tests.sheets.fixtures import gspread_client as gspread_client
-from tests.sheets.fixtures import service_account_file as service_account_file
-from tests.sheets.fixtures import sheets_standin as sheets_standin
-from tests.slack.fixtures import slack_client as slack_client
-from tests.slack.fixtures import slack_standin as slack_standin
-from tests.slack.fixtures import socket_mode as socket_mode
 from tests.slack.harness import USERGROUPS, SlackApp, running
-from tests.slack.standin import SlackStandin
+from tests.standins.sheets.fixtures import gspread_client as gspread_client
+from tests.standins.sheets.fixtures import service_account_file as service_account_file
+from tests.standins.sheets.fixtures import sheets_standin as sheets_standin
+from tests.standins.slack.fixtures import slack_client as slack_client
+from tests.standins.slack.fixtures import slack_standin as slack_standin
+from tests.standins.slack.fixtures import socket_mode as socket_mode
+from tests.standins.slack.standin import SlackStandin
 
 PG_URL = os.environ.get(
     "PREORDER_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

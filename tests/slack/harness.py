@@ -34,7 +34,7 @@ from engine.models import (
     so_lines,
 )
 from tests.helpers import T0
-from tests.slack.signing import (
+from tests.standins.slack.signing import (
     app_home_opened_event_body,
     block_actions_body,
     block_suggestion_body,
@@ -42,7 +42,7 @@ from tests.slack.signing import (
     slash_command_body,
     view_submission_body,
 )
-from tests.slack.standin import SlackStandin
+from tests.standins.slack.standin import SlackStandin
 
 SECRET = "test-signing-secret"
 CHANNEL = "C0CHANNEL"
