@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -432,3 +433,28 @@ def test_the_actor_defaults_to_the_os_user(db: e.Database) -> None:
     result = CliRunner().invoke(cli, ["--db", db.url, "remove", "PO-1", "1", "SO-1", "--json"])
     assert result.exit_code == 0, result.stderr
     assert as_json(result)["actor"] == default_actor()
+
+
+def test_digest_prints_every_part(
+    db: e.Database, load: Callable[..., e.Outcome], actor: e.Actor
+) -> None:
+    today = datetime.now(UTC).date()
+    soon, far = (str(today + timedelta(days=n)) for n in (2, 60))
+    load(
+        po("PO-1", (1, "A", 10, soon), (2, "B", 2, far)),
+        po("PO-2", (1, "C", 5, far)),
+        so("SO-1", 1, (1, "A", 2), (2, "B", 2)),
+        so("SO-2", 2, (1, "A", 20), (2, "C", 3)),
+    )
+    e.remove(db, actor, "PO-1", 2, [e.LineRef("SO-1", 2)])
+    e.set_arrival(db, actor, "PO-1", 1, today + timedelta(days=3))
+    e.cancel_po(db, actor, "PO-2")
+    out = " ".join(run(db, "digest").stdout.split())
+    for part in ("Unallocated order lines by SKU", "Parked order lines", "Promises out of sync",
+                 "with ATP left", "Cancelled POs: orders still waiting"):  # fmt: skip
+        assert part in out, out
+    assert "PO-1:1" in out and "PO-2 cancelled 1 3 1" in out
+    data = json.loads(run(db, "digest", "--json").stdout)
+    assert data["nothing_needs_attention"] is False
+    assert [a["po"] for a in data["arriving"]] == ["PO-1"]
+    assert data["parked"]["lines"] == 1 and data["stranded"][0]["po"] == "PO-2"

@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, text
 
 import engine as e
 from tests.cli.helpers import dump, error_line, refused, run, seed, write
-from tests.conftest import PG_URL
+from tests.fixtures.databases import PG_URL
 
 PO_HEADER = "po,line,sku,quantity,arrival_date,supplier\n"
 

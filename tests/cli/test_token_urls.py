@@ -101,7 +101,7 @@ def test_a_key_file_whose_token_uri_is_plain_http_elsewhere_is_refused(
 def test_serve_refuses_a_dotenv_that_names_the_slack_api(
     slack_standin: SlackStandin, workdir: Path, tmp_path: Path, sqlite_template: Path
 ) -> None:
-    from tests.conftest import fresh_sqlite
+    from tests.fixtures.databases import fresh_sqlite
 
     fresh_sqlite(sqlite_template, tmp_path).dispose()
     (workdir / ".env").write_text(

@@ -29,7 +29,7 @@ from sqlalchemy import exists, select
 
 import engine as e
 from engine.models import audit_events, po_lines, purchase_orders, so_lines
-from tests.conftest import fresh_sqlite
+from tests.fixtures.databases import fresh_sqlite
 from tests.helpers import T0, allocation_map, po, so
 from tests.invariants import check_invariants
 

@@ -17,7 +17,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 import engine as e
 from engine.timeouts import SERVICE, Timeouts
-from tests.conftest import fresh_postgres, fresh_sqlite
+from tests.fixtures.databases import fresh_postgres, fresh_sqlite
 from tests.helpers import po, so
 from tests.standins.tcp_proxy import TcpProxy
 

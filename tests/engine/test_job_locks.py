@@ -16,7 +16,7 @@ from sqlalchemy import text
 
 import engine as e
 from engine.locks import claim_run, forget_runs, job_lock, lock_key, run_key
-from tests.conftest import fresh_sqlite
+from tests.fixtures.databases import fresh_sqlite
 
 SCHEDULER = e.Actor("scheduler", e.Source.SCHEDULER)
 SLOT = datetime(2027, 3, 14, 13, 0, tzinfo=UTC)

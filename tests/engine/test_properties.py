@@ -38,7 +38,7 @@ from sqlalchemy import select
 
 import engine as e
 from engine.models import po_lines, purchase_orders, sales_orders, so_lines
-from tests.conftest import fresh_postgres, fresh_sqlite
+from tests.fixtures.databases import fresh_postgres, fresh_sqlite
 from tests.helpers import T0, allocation_map, dump, po, so
 from tests.invariants import check_invariants
 

@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 import engine as e
 from engine.migrate import head_revision
 from engine.models import Base
-from tests.conftest import PG_URL
+from tests.fixtures.databases import PG_URL
 from tests.helpers import allocation_map, po, so
 from tests.history import dump
 from tests.invariants import check_invariants

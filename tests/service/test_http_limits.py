@@ -16,7 +16,7 @@ import requests
 
 from bot.service.metrics import Metrics
 from bot.service.server import MAX_REQUEST_BODY, HttpServer, wsgi_app
-from tests.conftest import fresh_sqlite
+from tests.fixtures.databases import fresh_sqlite
 
 CHUNK = 64 * 1024
 

@@ -28,7 +28,7 @@ from bot.service.scheduler import Scheduler, add_jobs, anchor, build_scheduler
 from bot.service.settings import ServiceSettings
 from engine.locks import job_lock
 from sheets.settings import SheetsSettings
-from tests.conftest import fresh_postgres
+from tests.fixtures.databases import fresh_postgres
 from tests.service.serving import seed_queue
 from tests.standins.sheets.standin import SheetsStandin
 from tests.standins.slack.fixtures import make_client

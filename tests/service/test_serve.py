@@ -20,7 +20,7 @@ from sqlalchemy import text
 
 from bot.cli import cli
 from bot.intake.http import SIGNATURE_HEADER, sign
-from tests.conftest import fresh_postgres, fresh_sqlite
+from tests.fixtures.databases import fresh_postgres, fresh_sqlite
 from tests.invariants import check_invariants
 from tests.service.serving import Serve, counter, seed_queue
 from tests.slack.harness import MERCHANDISER, SECRET

@@ -23,7 +23,7 @@ from bot.app import web_client
 from bot.cli import cli
 from bot.service.server import HttpServer
 from bot.settings import DEFAULT_TIMEOUT, load_settings
-from tests.conftest import fresh_sqlite
+from tests.fixtures.databases import fresh_sqlite
 from tests.service.serving import serve_process
 from tests.slack.harness import SECRET, texts
 from tests.standins.slack.signing import signed_headers, slash_command_body

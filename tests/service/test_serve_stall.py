@@ -21,7 +21,7 @@ import pytest
 
 import engine as e
 from bot.intake.http import SIGNATURE_HEADER, sign
-from tests.conftest import fresh_postgres
+from tests.fixtures.databases import fresh_postgres
 from tests.helpers import po
 from tests.invariants import check_invariants
 from tests.service.serving import Serve

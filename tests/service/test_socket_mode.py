@@ -22,7 +22,7 @@ from websockets.sync.client import connect
 
 import engine as e
 from bot.ids import ActionId, CallbackId
-from tests.conftest import fresh_sqlite
+from tests.fixtures.databases import fresh_sqlite
 from tests.helpers import allocation_map, dump
 from tests.service.serving import Serve
 from tests.slack.harness import (

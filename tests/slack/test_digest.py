@@ -1,12 +1,12 @@
-"""The digest: what needs attention, part by part, on a fixed clock (engine, both databases);
-the Block Kit message within Slack's limits however much needs attention, its buttons opening
-the app's own modals; posting it (``post_digest``, ``preorder digest --post``) and its errors."""
+"""The digest in Slack: the Block Kit message within Slack's limits however much needs
+attention, its buttons opening the app's own modals; posting it (``post_digest``, ``preorder
+digest --post``) and its errors. What it reads is tested in ``tests/engine/test_digest.py``."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +24,12 @@ from engine.digest import (
     ATPLine,
     Digest,
     OutOfSyncLine,
-    ParkedBySku,
     QueueBySku,
     StrandedByPO,
     digest,
 )
 from tests.cli.helpers import error_line, run
-from tests.conftest import fresh_sqlite
+from tests.fixtures.databases import fresh_sqlite
 from tests.helpers import T0, po, so
 from tests.slack.harness import CHANNEL, SlackApp, button_value, texts
 from tests.standins.slack.fixtures import make_client
@@ -45,183 +44,6 @@ EVENING = T0 + timedelta(hours=9)  # the same day as T0
 DIGEST_CHANNEL = "C0DIGEST"
 SHEET_ID = "1AbCdEfGhIjK"
 OTHER = e.Actor("someone-else", e.Source.CLI)
-
-
-# --- the engine: each part on a fixed clock ---------------------------------------------------
-
-
-def test_nothing_needs_attention_when_all_is_well(
-    db: e.Database, load: Load, actor: e.Actor
-) -> None:
-    assert digest(db, today=TODAY).is_empty  # an empty database
-    load(
-        # Fully allocated within the week, ATP left only beyond it, and a cancelled PO whose
-        # one order found another line.
-        po("PO-1", (1, "A", 5, "2026-11-04"), (2, "B", 9, "2026-11-10")),
-        po("PO-2", (1, "C", 2, "2026-11-05")),
-        po("PO-3", (1, "C", 4, "2027-01-10")),
-        so("SO-1", 1, (1, "A", 5)),
-        so("SO-2", 2, (1, "B", 3)),
-        so("SO-3", 3, (1, "C", 2)),
-    )
-    e.cancel_po(db, actor, "PO-2")
-    e.auto_allocate(db, actor)
-    data = digest(db, today=TODAY)
-    assert data.is_empty, data
-    assert data.to_dict() == {
-        "today": "2026-11-02",
-        "nothing_needs_attention": True,
-        "unallocated": [],
-        "parked": {"lines": 0, "units": 0, "by_sku": []},
-        "out_of_sync": [],
-        "arriving_until": "2026-11-09",
-        "arriving": [],
-        "stranded": [],
-    }
-
-
-def test_unallocated_by_sku_counts_parked_apart_and_shows_the_atp_still_open(
-    db: e.Database, load: Load, actor: e.Actor
-) -> None:
-    load(
-        po("PO-1", (1, "A", 10, "2026-12-01"), (2, "B", 4, "2026-12-05")),
-        po("PO-2", (1, "A", 6, "2027-01-10")),
-        po("PO-3", (1, "A", 50, "2027-02-01")),
-        so("SO-1", 1, (1, "A", 8)),  # PO-1:1, which keeps ATP 2
-        so("SO-2", 2, (1, "A", 7)),  # PO-3:1, then cancelled: waits (PO-2:1 has 6)
-        so("SO-3", 3, (1, "A", 3)),  # PO-2:1, then removed: parked
-        so("SO-4", 4, (1, "B", 3)),  # PO-1:2, which keeps ATP 1
-        so("SO-5", 5, (1, "B", 2)),  # too big for the 1 left: waits
-        so("SO-6", 6, (1, "C", 1)),  # no PO at all
-    )
-    e.cancel_po(db, actor, "PO-3")  # its ATP is not open any more
-    e.remove(db, actor, "PO-2", 1, [R("SO-3", 1)])
-    data = digest(db, today=TODAY)
-    a, b, c = data.unallocated
-    assert a == QueueBySku(
-        "A", 2, 10, 1, T0 + timedelta(minutes=2),
-        parked_units=3, atp_open=8, atp_line=ATPLine("PO-2", 1, date(2027, 1, 10), 6),
-    )  # fmt: skip
-    assert (a.waiting, a.waiting_units) == (1, 7)
-    assert a.age(NOW) == NOW - (T0 + timedelta(minutes=2))
-    assert b == QueueBySku(
-        "B", 1, 2, 0, T0 + timedelta(minutes=5),
-        atp_open=1, atp_line=ATPLine("PO-1", 2, date(2026, 12, 5), 1),
-    )  # fmt: skip
-    assert c == QueueBySku("C", 1, 1, 0, T0 + timedelta(minutes=6))
-    assert data.parked == [ParkedBySku("A", 1, 3)]
-    # Two lines with the same ATP: the earlier arrival is offered (rule 1's order).
-    load(po("PO-4", (1, "C", 3, "2027-03-01")), po("PO-5", (1, "C", 3, "2027-02-01")))
-    e.remove(db, actor, "PO-5", 1, [R("SO-6", 1)])
-    (_, _, c) = digest(db, today=TODAY).unallocated
-    assert c.atp_line == ATPLine("PO-5", 1, date(2027, 2, 1), 3) and c.atp_open == 6
-    json_a = digest(db, today=TODAY).to_dict()["unallocated"][0]
-    assert json_a["atp_line"] == {"po": "PO-2", "line": 1, "arrival_date": "2027-01-10", "atp": 6}
-    assert json_a["oldest_placed_at"] == "2026-11-02T09:02:00+00:00"
-
-
-def test_parked_lines_by_sku_with_their_totals(db: e.Database, load: Load, actor: e.Actor) -> None:
-    load(
-        po("PO-1", (1, "A", 10, "2027-01-10"), (2, "B", 10, "2027-01-10")),
-        so("SO-1", 1, (1, "A", 2), (2, "B", 4)),
-        so("SO-2", 2, (1, "A", 3)),
-        so("SO-3", 3, (1, "B", 1)),
-    )
-    e.remove(db, actor, "PO-1", 1, [R("SO-1", 1), R("SO-2", 1)])
-    e.remove(db, actor, "PO-1", 2, [R("SO-3", 1)])
-    data = digest(db, today=TODAY)
-    assert data.parked == [ParkedBySku("A", 2, 5), ParkedBySku("B", 1, 1)]
-    assert data.to_dict()["parked"] == {
-        "lines": 3,
-        "units": 6,
-        "by_sku": [{"sku": "A", "lines": 2, "units": 5}, {"sku": "B", "lines": 1, "units": 1}],
-    }
-    assert data.stranded == []  # removed by a person: parked, not stranded
-    e.unpark(db, actor, [R("SO-3", 1)])  # swept straight back
-    assert digest(db, today=TODAY).parked == [ParkedBySku("A", 2, 5)]
-
-
-def test_out_of_sync_lines_by_po_line_until_synced(
-    db: e.Database, load: Load, actor: e.Actor
-) -> None:
-    load(
-        po("PO-1", (1, "A", 10, "2027-01-10"), (2, "B", 5, "2027-01-20")),
-        so("SO-1", 1, (1, "A", 2)),
-        so("SO-2", 2, (1, "A", 3), (2, "B", 1)),
-    )
-    e.set_arrival(db, actor, "PO-1", 1, date(2027, 2, 1))
-    (line,) = digest(db, today=TODAY).out_of_sync
-    assert line == OutOfSyncLine(
-        "PO-1", 1, "A", date(2027, 2, 1), 2, 5, date(2027, 1, 10), date(2027, 1, 10)
-    )
-    load(so("SO-3", 3, (1, "A", 1)))  # promised the new date: in sync, not counted
-    assert digest(db, today=TODAY).out_of_sync == [line]
-    e.sync_date(db, actor, "PO-1", 1)
-    assert digest(db, today=TODAY).out_of_sync == []
-
-
-def test_po_lines_arriving_in_the_next_seven_days_with_atp_left(
-    db: e.Database, load: Load, actor: e.Actor
-) -> None:
-    load(
-        po("PO-1", (1, "A", 5, "2026-11-02"), (2, "B", 5, "2026-11-09"), (3, "C", 5, "2026-11-10")),
-        po("PO-2", (1, "A", 5, "2026-11-01"), (2, "D", 2, "2026-11-04")),
-        po("PO-3", (1, "E", 5, "2026-11-03")),
-        so("SO-1", 1, (1, "A", 2), (2, "D", 2)),
-    )
-    e.cancel_po(db, actor, "PO-3")
-    data = digest(db, today=TODAY)
-    # Today and today + 7 are in; yesterday, day 8, no ATP left (D) and cancelled (E) are not.
-    # SO-1:1 went to PO-2:1 (the earliest), so PO-1:1 keeps its 5.
-    assert data.arriving == [
-        ArrivingLine("PO-1", 1, "A", date(2026, 11, 2), 5),
-        ArrivingLine("PO-1", 2, "B", date(2026, 11, 9), 5),
-    ]
-    assert data.arriving_until == date(2026, 11, 9)
-    later = digest(db, today=date(2026, 11, 3))
-    assert [(a.po, a.line) for a in later.arriving] == [("PO-1", 2), ("PO-1", 3)]
-    # Without ``today``, the database's clock says which day it is.
-    db.clock = lambda: datetime(2026, 11, 9, 23, 0, tzinfo=UTC)
-    assert [(a.po, a.line) for a in digest(db).arriving] == [("PO-1", 2), ("PO-1", 3)]
-
-
-def test_cancelled_pos_whose_orders_still_wait(db: e.Database, load: Load, actor: e.Actor) -> None:
-    load(
-        po("PO-1", (1, "A", 10, "2027-01-10"), (2, "B", 10, "2027-01-10")),
-        po("PO-2", (1, "A", 4, "2027-01-20"), (2, "C", 4, "2027-01-20")),
-        so("SO-1", 1, (1, "A", 2), (2, "B", 3)),
-        so("SO-2", 2, (1, "A", 4)),
-        so("SO-3", 3, (1, "B", 1)),
-        so("SO-4", 4, (1, "C", 2)),
-        so("SO-5", 5, (1, "D", 1)),  # never had a PO: waiting, not stranded
-    )
-    e.cancel_po(db, actor, "PO-1")
-    data = digest(db, today=TODAY)
-    assert data.stranded == [StrandedByPO("PO-1", "cancelled", 4, 10, 2, T0 + timedelta(minutes=1))]
-    # A sweep places what fits elsewhere (SO-1:1 on PO-2:1): it is no longer stranded.
-    e.auto_allocate(db, actor)
-    assert digest(db, today=TODAY).stranded == [
-        StrandedByPO("PO-1", "cancelled", 3, 8, 2, T0 + timedelta(minutes=1))
-    ]
-    # A line cancelled on its own: the PO stays open. The customer cancels SO-3; SO-2 is
-    # allocated by hand then removed (parked): a person's choice, no longer the cancellation's.
-    e.cancel_po(db, actor, "PO-2", line=2)
-    e.cancel_order(db, actor, [R("SO-3", 1)])
-    load(po("PO-3", (1, "A", 9, "2027-03-01")))  # the sweep it triggers places SO-2
-    e.remove(db, actor, "PO-3", 1, [R("SO-2", 1)])
-    data = digest(db, today=TODAY)
-    assert data.stranded == [
-        StrandedByPO("PO-1", "cancelled", 1, 3, 1, T0 + timedelta(minutes=1)),
-        StrandedByPO("PO-2", "open", 1, 2, 1, T0 + timedelta(minutes=4)),
-    ]
-    assert data.to_dict()["stranded"][1] == {
-        "po": "PO-2", "status": "open", "lines": 1, "units": 2, "skus": 1,
-        "oldest_placed_at": "2026-11-02T09:04:00+00:00",
-    }  # fmt: skip
-    # Released by a quantity cut, not a cancellation: waiting, but not stranded by a PO.
-    load(po("PO-4", (1, "E", 3, "2027-01-10")), so("SO-6", 6, (1, "E", 3)))
-    e.set_quantity(db, actor, "PO-4", 1, 1)
-    assert [s.po for s in digest(db, today=TODAY).stranded] == ["PO-1", "PO-2"]
 
 
 # --- the Block Kit message --------------------------------------------------------------------
@@ -633,26 +455,3 @@ def test_digest_post_refused_says_why_in_one_line(
     assert result.exit_code == 1 and result.stdout == ""
     assert error_line(result).startswith(message)
     assert slack_standin.messages() == []
-
-
-def test_digest_prints_every_part(db: e.Database, load: Load, actor: e.Actor) -> None:
-    today = datetime.now(UTC).date()
-    soon, far = (str(today + timedelta(days=n)) for n in (2, 60))
-    load(
-        po("PO-1", (1, "A", 10, soon), (2, "B", 2, far)),
-        po("PO-2", (1, "C", 5, far)),
-        so("SO-1", 1, (1, "A", 2), (2, "B", 2)),
-        so("SO-2", 2, (1, "A", 20), (2, "C", 3)),
-    )
-    e.remove(db, actor, "PO-1", 2, [R("SO-1", 2)])
-    e.set_arrival(db, actor, "PO-1", 1, today + timedelta(days=3))
-    e.cancel_po(db, actor, "PO-2")
-    out = " ".join(run(db, "digest").stdout.split())
-    for part in ("Unallocated order lines by SKU", "Parked order lines", "Promises out of sync",
-                 "with ATP left", "Cancelled POs: orders still waiting"):  # fmt: skip
-        assert part in out, out
-    assert "PO-1:1" in out and "PO-2 cancelled 1 3 1" in out
-    data = json.loads(run(db, "digest", "--json").stdout)
-    assert data["nothing_needs_attention"] is False
-    assert [a["po"] for a in data["arriving"]] == ["PO-1"]
-    assert data["parked"]["lines"] == 1 and data["stranded"][0]["po"] == "PO-2"

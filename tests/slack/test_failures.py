@@ -20,7 +20,7 @@ import pytest
 
 import engine as e
 from bot.ids import BOT_NAME, ActionId, CallbackId
-from tests.conftest import fresh_sqlite
+from tests.fixtures.databases import fresh_sqlite
 from tests.helpers import allocation_map, so
 from tests.slack.harness import (
     CHANNEL,

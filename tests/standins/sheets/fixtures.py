@@ -1,4 +1,5 @@
-"""pytest fixtures for the Sheets stand-in; imported into ``tests/conftest.py``.
+"""pytest fixtures for the Sheets stand-in, registered for every test in ``tests/conftest.py``
+(``pytest_plugins``).
 
 Each test gets a fresh stand-in (state never leaks between tests), a service-account key file
 registered with it, and a factory for real ``gspread`` clients that reach it through the real

@@ -1,6 +1,5 @@
-"""pytest fixtures for the Slack stand-in; import them into ``tests/conftest.py``::
-
-    from tests.standins.slack.fixtures import slack_client, slack_standin  # noqa: F401
+"""pytest fixtures for the Slack stand-in, registered for every test in ``tests/conftest.py``
+(``pytest_plugins``).
 
 Each test gets a fresh stand-in (state never leaks between tests) and a real ``WebClient``
 that retries 429s like the app's own client must; ``socket_mode`` adds a Socket Mode server

@@ -16,7 +16,6 @@ from slack_bolt import Ack, App, BoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 
-from tests.standins.slack import fixtures
 from tests.standins.slack.fixtures import make_client
 from tests.standins.slack.signing import (
     app_home_opened_event_body,
@@ -29,8 +28,6 @@ from tests.standins.slack.signing import (
 )
 from tests.standins.slack.standin import SlackStandin
 from tests.standins.slack.view_state import state_values
-
-slack_standin = fixtures.slack_standin  # until tests/conftest.py provides it
 
 SECRET = "test-signing-secret"
 

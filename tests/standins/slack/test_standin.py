@@ -19,13 +19,9 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
 
-from tests.standins.slack import fixtures
 from tests.standins.slack.fixtures import make_client
 from tests.standins.slack.signing import signed_headers, slash_command_body
 from tests.standins.slack.standin import TRIGGER_ERRORS, SlackStandin
-
-slack_standin = fixtures.slack_standin  # until tests/conftest.py provides them
-slack_client = fixtures.slack_client
 
 
 def modal(*blocks: dict[str, Any], title: str = "Allocate", **extra: Any) -> dict[str, Any]:
