@@ -46,7 +46,7 @@ DECLARED = {"commands"}  # the /preorder slash command
 # A change's summary goes (chat.postMessage) to the channel the command or the PO message came
 # from, where the bot is usually not a member: chat:write alone answers not_in_channel there.
 # chat:write.public lets it post in any public channel; in a private one the app still gets
-# not_in_channel and falls back to a DM (Req.post in bot/handlers/support.py).
+# not_in_channel and falls back to a DM (Req.post in bot/handlers/request.py).
 POSTS_WHERE_NOT_A_MEMBER = {"chat.postMessage": {"chat:write.public"}}
 
 
