@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import engine as e
@@ -144,7 +144,6 @@ class Sync:
 
     def _pull(self, run: _Run, report: Report, *, pushing: bool) -> None:
         """``pushing``: a push follows in the same run (and rewrites conflicting rows)."""
-        today = self.clock().date()
         stamp = self.clock().strftime("%Y-%m-%d %H:%M UTC")
         for tab in DATA_TABS:
             view = run.views[tab.name]
@@ -170,7 +169,7 @@ class Sync:
                         continue
                     try:
                         self._check_row(run, tab, view, key, r, places, broken, ours=bool(earlier))
-                        done = self._apply(run, tab, key, wanted, today)
+                        done = self._apply(run, tab, key, wanted)
                     except Conflict as exc:
                         # The database wins; the person's values are kept in Status, and the
                         # row's cells show the database's again once a push writes them:
@@ -301,7 +300,7 @@ class Sync:
         """The row's edits whose idempotency keys have committed."""
         base = self._base(run, tab, key)
         keys = {
-            edits.Edit(tab.name, key, h, v, {}).idempotency_key(self.backend.mirror, base): h
+            edits.Edit(tab.name, key, h, v).idempotency_key(self.backend.mirror, base): h
             for h, v in wanted.items()
         }
         return {keys[k] for k in e.applied_keys(self.db, keys)}
@@ -312,9 +311,7 @@ class Sync:
             base[header] = cells.encode(tab.column(header).kind, value)
         run.touched[tab.name][key] = base
 
-    def _apply(
-        self, run: _Run, tab: Tab, key: str, wanted: dict[str, Any], today: date
-    ) -> list[str]:
+    def _apply(self, run: _Run, tab: Tab, key: str, wanted: dict[str, Any]) -> list[str]:
         """Apply a row's edits in order; returns what was done. A refusal of a later edit
         leaves the earlier ones applied and their cells accounted for."""
         row = run.want[tab.name][key]
@@ -324,8 +321,8 @@ class Sync:
             for header in edits.COLUMN_ORDER:
                 if header not in wanted:
                     continue
-                edit = edits.Edit(tab.name, key, header, wanted[header], row)
-                planned = edits.plan(edit, self.actor, self.db, today)
+                edit = edits.Edit(tab.name, key, header, wanted[header], _line_of(row))
+                planned = edits.plan(edit, self.actor, self.db)
                 if planned is not None:
                     apply, said = planned
                     outcome = apply(edit.idempotency_key(self.backend.mirror, base))
@@ -493,6 +490,11 @@ def _consequences(outcome: e.Outcome) -> str:
     if outcome.promises:
         parts.append(f"{len(outcome.promises)} promised date(s) changed")
     return f" ({', '.join(parts)})" if parts else ""
+
+
+def _line_of(row: dict[str, Any]) -> edits.Line:
+    """The lines a row of the database's names (see ``rows.desired``)."""
+    return edits.Line(row.get("PO"), row.get("Line"), row.get("Order"), row.get("Order line"))
 
 
 def _next_rows(want: dict[str, Any], view: TabView) -> dict[str, int | None]:

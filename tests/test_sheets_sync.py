@@ -14,7 +14,8 @@ import pytest
 import engine as e
 from engine import mirror
 from sheets.backend import SheetsError
-from sheets.google import GoogleSheet, column_letters
+from sheets.google import GoogleSheet
+from sheets.google_requests import column_letters
 from sheets.layout import ALLOCATIONS, PO_LINES, SYNC_LOG, TABS, UNALLOCATED
 from sheets.sync import LAYOUT, Report, Sync
 from tests.helpers import allocation_map, po, so
