@@ -170,6 +170,12 @@ class GoogleSheet:
     def requests(self) -> int:
         return self._session.sent
 
+    @property
+    def layout_drift(self) -> dict[str, list[str]]:
+        # Google keeps what setup made: only a person's deliberate change can undo it (and a
+        # values read cannot see it; checking would cost a metadata read on every run).
+        return {}
+
     def close(self) -> None:
         self._session.close()
 

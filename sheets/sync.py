@@ -457,6 +457,10 @@ class Sync:
             run.changes[SYNC_LOG.name].append.append(log.row_values(row))
             self.backend.write({n: c for n, c in run.changes.items() if c})
             report.wrote = True
+        elif self.backend.layout_drift:
+            # Nothing to write but the layout a spreadsheet app's save dropped: put it back.
+            self.backend.write({})
+            report.wrote = True
         self._remember(run)
         report.requests = self.backend.requests
         return report
