@@ -20,7 +20,17 @@ import engine as e
 from engine import mirror
 from sheets import cells, edits
 from sheets.backend import Backend, SheetsError, TabChanges, Value
-from sheets.layout import DATA_TABS, KEY, LAYOUT_STAMP, STATUS, SYNC_LOG, TABS, Kind, Tab
+from sheets.layout import (
+    DATA_TABS,
+    KEY,
+    LAYOUT_STAMP,
+    STATUS,
+    SYNC_LOG,
+    TABS,
+    Column,
+    Kind,
+    Tab,
+)
 from sheets.rows import IDENTITY, desired, key_of
 from sheets.view import TabView
 
@@ -189,7 +199,10 @@ class Sync:
                         report.refused += 1
                         run.statuses[tab.name][r] = text
                         report.messages.append(f"{tab.name} row {r + 1} ({key}): {text}")
-                        row = _encode_row(tab, run.want[tab.name][key])
+                        # Accounted for as typed; the sync's own columns as the sheet shows
+                        # them until a push rewrites the row (a later edit is judged against
+                        # them, and they are not mistaken for a person's).
+                        row = dict(self._base(run, tab, key))
                         row.update(
                             (h, cells.encode(tab.column(h).kind, v)) for h, v in wanted.items()
                         )
@@ -204,6 +217,54 @@ class Sync:
                     if done:
                         report.applied += len(done)
                         run.statuses[tab.name][r] = f"applied {stamp}: " + "; ".join(done)
+            if not pushing:
+                self._restore_typed_over(run, tab, view, report)
+
+    def _restore_typed_over(self, run: _Run, tab: Tab, view: TabView, report: Report) -> None:
+        """A pull alone puts back what a person typed in the sync's own columns (a push puts
+        the database's values there anyway), and says so in the row's Status."""
+        for key, places in view.rows.items():
+            r = places[0]
+            before = run.snapshot.get(tab.name, {}).get(key)
+            now = run.want[tab.name].get(key)
+            if before is None or now is None or len(places) > 1:
+                continue
+            if _shown_key(tab, view, r) != key:
+                continue
+            found: list[tuple[Column, Value, Value]] = []
+            for column in _own(tab):
+                h = column.header
+                raw = view.cell(r, h)
+                if h not in before or cells.same_as_stored(column.kind, raw, before[h]):
+                    continue
+                if cells.same(column.kind, raw, now[h]):
+                    continue  # the database's value already
+                again = cells.stored_to_sheet(column.kind, before[h])
+                run.changes[tab.name].cells.append((r, view.columns[h], again))
+                report.cells_written += 1
+                found.append((column, raw, again))
+            if found:
+                self._say_typed_over(run, tab, key, r, found, report)
+
+    def _say_typed_over(
+        self,
+        run: _Run,
+        tab: Tab,
+        key: str,
+        r: int,
+        found: list[tuple[Column, Value, Value]],
+        report: Report,
+    ) -> None:
+        text = "refused: " + ". ".join(
+            f"{column.header} is not editable (the sync writes it): "
+            f"{_as_typed(column.kind, raw)} was typed there and is not applied; it shows "
+            f"{cells.written(again)} again"
+            for column, raw, again in found
+        )
+        statuses = run.statuses[tab.name]
+        statuses[r] = f"{statuses[r]}; {text}" if statuses.get(r) else text
+        report.refused += 1
+        report.messages.append(f"{tab.name} row {r + 1} ({key}): {text}")
 
     def _keyless_requests(self, tab: Tab, view: TabView) -> list[int]:
         """Rows a person added (no key) with something typed in an editable column: they ask
@@ -370,6 +431,7 @@ class Sync:
             # not stay on the line it will show.
             shown = _shown_key(tab, view, r)
             dropped: list[str] = []
+            typed_over: list[tuple[Column, Value, Value]] = []
             for column in tab.columns:
                 h = column.header
                 if h == STATUS:
@@ -388,11 +450,23 @@ class Sync:
                         # judge it against what the sync last wrote.
                         after[h] = before[h]
                         continue
+                elif (
+                    h != KEY
+                    and shown == key
+                    and len(places) == 1
+                    and before is not None
+                    and h in before
+                    and not cells.same_as_stored(column.kind, raw, before[h])
+                ):
+                    # Typed by a person in the sync's own column: written over, and said.
+                    typed_over.append((column, raw, cells.to_sheet(column.kind, value)))
                 changes.cells.append((r, view.columns[h], cells.to_sheet(column.kind, value)))
                 after[h] = cells.encode(column.kind, value)
                 report.cells_written += 1
             if after != before:
                 touched[key] = after
+            if typed_over:
+                self._say_typed_over(run, tab, key, r, typed_over, report)
             if shown != key and (dropped or statuses.get(r, "").startswith("refused")):
                 text = (
                     f"refused: this row showed {shown or 'no line'} but its hidden Key is {key} "
@@ -526,6 +600,12 @@ def _as_typed(kind: Kind, raw: Value) -> str:
         return cells.shown(cells.parse(kind, raw))
     except cells.CellError:
         return cells.shown(raw)
+
+
+def _own(tab: Tab) -> tuple[Column, ...]:
+    """The columns only the sync writes, but the Key (a changed Key is another row) and
+    Status."""
+    return tuple(c for c in tab.columns if not c.editable and c.header not in (KEY, STATUS))
 
 
 def _encode_row(tab: Tab, row: dict[str, Any]) -> dict[str, Any]:
