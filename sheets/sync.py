@@ -37,6 +37,11 @@ from sheets.view import TabView
 Snapshot = dict[str, dict[str, dict[str, Any]]]  # tab -> key -> header -> encoded value
 # Kept in the snapshot beside the tabs: the layout the spreadsheet was last set up for.
 LAYOUT = "(layout)"
+# Kept beside each tab, by key: the Status a run could not write (its write failed after it
+# had applied edits), for the next run to write.
+UNWRITTEN = "(status) "
+# How many of the edits a failed write leaves applied its error names, one by one.
+NAMED = 10
 # Columns whose cells only carry requests (emptied once applied): they are not part of a
 # row's state, so they take no part in telling whether the database changed a row.
 COMMANDS = {"Sync dates", "Action", "Allocate to"}
@@ -82,6 +87,11 @@ class _Run:
     changes: dict[str, TabChanges]
     statuses: dict[str, dict[int, str]]
     touched: dict[str, dict[str, dict[str, Any] | None]]  # snapshot rows to store
+    # What the pull applied, one line per edit, for the error of a write that then fails.
+    done: list[str] = field(default_factory=list)
+    # The snapshot rows and Statuses as the pull left them, before a push adds its own.
+    pulled: dict[str, dict[str, dict[str, Any] | None]] = field(default_factory=dict)
+    pulled_statuses: dict[str, dict[int, str]] = field(default_factory=dict)
 
 
 class Sync:
@@ -141,12 +151,23 @@ class Sync:
             if still:
                 raise SheetsError(f"{self.backend.label} still lacks columns after setup: {still}")
             touched[LAYOUT] = {LAYOUT: {"stamp": LAYOUT_STAMP}}
+        statuses: dict[str, dict[int, str]] = {t.name: {} for t in DATA_TABS}
+        for tab in DATA_TABS:
+            # Statuses a failed write left unwritten: written now (a newer one for the row, if
+            # this run has one, replaces it), and forgotten once this run's write succeeds.
+            owed = snapshot.get(UNWRITTEN + tab.name, {})
+            for key, kept in owed.items():
+                places = views[tab.name].rows.get(key, [])
+                if len(places) == 1 and _shown_key(tab, views[tab.name], places[0]) == key:
+                    statuses[tab.name][places[0]] = str(kept.get("status", ""))
+            if owed:
+                touched[UNWRITTEN + tab.name] = dict.fromkeys(owed)
         return _Run(
             views=views,
             snapshot=snapshot,
             want=desired(e.state(self.db)),
             changes={t.name: TabChanges() for t in TABS},
-            statuses={t.name: {} for t in DATA_TABS},
+            statuses=statuses,
             touched=touched,
         )
 
@@ -175,11 +196,18 @@ class Sync:
                         # lost answer): account for it now, apply nothing again.
                         self._account(run, tab, key, wanted)
                         report.applied += len(wanted)
-                        run.statuses[tab.name][r] = f"applied {stamp}: (already applied)"
+                        typed = ", ".join(f"{h} {cells.shown(v)}" for h, v in wanted.items())
+                        run.statuses[tab.name][r] = (
+                            f"applied by an earlier run that stopped before it could say so: "
+                            f"{typed}"
+                        )
+                        run.done.append(
+                            f"{tab.name} row {r + 1} ({key}): {typed} (applied by an earlier run)"
+                        )
                         continue
                     try:
                         self._check_row(run, tab, view, key, r, places, broken, ours=bool(earlier))
-                        done = self._apply(run, tab, key, wanted)
+                        done = self._apply(run, tab, key, r, wanted)
                     except Conflict as exc:
                         # The database wins; the person's values are kept in Status, and the
                         # row's cells show the database's again once a push writes them:
@@ -219,6 +247,8 @@ class Sync:
                         run.statuses[tab.name][r] = f"applied {stamp}: " + "; ".join(done)
             if not pushing:
                 self._restore_typed_over(run, tab, view, report)
+        run.pulled = {name: dict(rows) for name, rows in run.touched.items()}
+        run.pulled_statuses = {name: dict(texts) for name, texts in run.statuses.items()}
 
     def _restore_typed_over(self, run: _Run, tab: Tab, view: TabView, report: Report) -> None:
         """A pull alone puts back what a person typed in the sync's own columns (a push puts
@@ -372,7 +402,7 @@ class Sync:
             base[header] = cells.encode(tab.column(header).kind, value)
         run.touched[tab.name][key] = base
 
-    def _apply(self, run: _Run, tab: Tab, key: str, wanted: dict[str, Any]) -> list[str]:
+    def _apply(self, run: _Run, tab: Tab, key: str, r: int, wanted: dict[str, Any]) -> list[str]:
         """Apply a row's edits in order; returns what was done. A refusal of a later edit
         leaves the earlier ones applied and their cells accounted for."""
         row = run.want[tab.name][key]
@@ -388,6 +418,7 @@ class Sync:
                     apply, said = planned
                     outcome = apply(edit.idempotency_key(self.backend.mirror, base))
                     done.append(said + _consequences(outcome))
+                    run.done.append(f"{tab.name} row {r + 1} ({key}): {done[-1]}")
                 base[header] = cells.encode(tab.column(header).kind, wanted[header])
                 run.touched[tab.name][key] = dict(base)
         except (edits.Refusal, e.EngineError) as exc:
@@ -529,7 +560,13 @@ class Sync:
                 f"{report.rows_deleted} deleted",
             }
             run.changes[SYNC_LOG.name].append.append(log.row_values(row))
-            self.backend.write({n: c for n, c in run.changes.items() if c})
+            try:
+                self.backend.write({n: c for n, c in run.changes.items() if c})
+            except SheetsError as exc:
+                if not run.done:
+                    raise
+                self._remember_pulled(run)
+                raise SheetsError(f"{exc}. {_applied(run.done)}") from exc
             report.wrote = True
         elif self.backend.layout_drift:
             # Nothing to write but the layout a spreadsheet app's save dropped: put it back.
@@ -547,10 +584,44 @@ class Sync:
             if r not in deleted and _text(view.cell(r, STATUS)) != text:
                 run.changes[tab.name].cells.append((r, status_at, text))
 
+    def _remember_pulled(self, run: _Run) -> None:
+        """After a write that failed once edits were applied: keep what the pull accounted for
+        (the database has those edits, and the cells still say what was typed) and the Statuses
+        it could not write, for the next run; not what a push would have written."""
+        changed = {
+            name: rows
+            for name, rows in run.pulled.items()
+            if rows and not name.startswith(UNWRITTEN)
+        }
+        for tab in DATA_TABS:
+            accounted = run.pulled.get(tab.name, {})
+            texts = run.pulled_statuses.get(tab.name, {})
+            owed: dict[str, dict[str, Any] | None] = {
+                key: {"status": texts[places[0]]}
+                for key, places in run.views[tab.name].rows.items()
+                if key in accounted and places[0] in texts
+            }
+            if owed:
+                changed[UNWRITTEN + tab.name] = owed
+        if changed:
+            mirror.save(self.db, self.backend.mirror, changed)
+
     def _remember(self, run: _Run) -> None:
         changed = {name: rows for name, rows in run.touched.items() if rows}
         if changed:
             mirror.save(self.db, self.backend.mirror, changed)
+
+
+def _applied(done: list[str]) -> str:
+    """What a run applied before its write failed, for its error."""
+    named = "; ".join(done[:NAMED])
+    if len(done) > NAMED:
+        named += f"; and {len(done) - NAMED} more"
+    edits_ = "1 edit" if len(done) == 1 else f"{len(done)} edits"
+    return (
+        f"The database has the {edits_} this run applied (a rerun applies none of them again, "
+        f"and writes their Status): {named}"
+    )
 
 
 def _consequences(outcome: e.Outcome) -> str:
