@@ -60,6 +60,9 @@ class Line:
 
 @dataclass(frozen=True)
 class Edit:
+    """One editable cell a person changed: its tab, its row's key, its column, what it holds
+    (parsed), and the lines its row names."""
+
     tab: str
     key: str
     column: str

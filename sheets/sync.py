@@ -617,9 +617,9 @@ def _applied(done: list[str]) -> str:
     named = "; ".join(done[:NAMED])
     if len(done) > NAMED:
         named += f"; and {len(done) - NAMED} more"
-    edits_ = "1 edit" if len(done) == 1 else f"{len(done)} edits"
+    count = "1 edit" if len(done) == 1 else f"{len(done)} edits"
     return (
-        f"The database has the {edits_} this run applied (a rerun applies none of them again, "
+        f"The database has the {count} this run applied (a rerun applies none of them again, "
         f"and writes their Status): {named}"
     )
 
