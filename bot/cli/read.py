@@ -182,8 +182,8 @@ def _post(cli: CliContext, *, as_json: bool) -> None:
     if as_json:
         echo_json(asdict(posted))
         return
-    shown = channel if channel.startswith("#") else f"#{channel}"
-    click.echo(f"Posted the digest to {shown} ({plural(posted.blocks, 'block')})")
+    shown = channel if channel == posted.channel else f"{channel} ({posted.channel})"
+    click.echo(f"Posted the digest to {shown}: {plural(posted.blocks, 'block')}")
 
 
 COMMANDS = [review, unallocated, po_detail, digest]

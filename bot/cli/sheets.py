@@ -114,12 +114,7 @@ def _backend(workbook: Path | None) -> Backend:
         problems = settings.problems()
         if problems:
             fail("Google Sheets is not configured: " + "; ".join(problems))
-        return GoogleSheet(
-            settings.sheet_id.strip(),
-            settings.credentials_path,
-            api_url=settings.google_api_url,
-            max_wait=settings.google_max_wait,
-        )
+        return GoogleSheet.from_settings(settings)
     except SheetsError as exc:
         fail(str(exc))
 

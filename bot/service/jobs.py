@@ -229,12 +229,7 @@ class Jobs:
         if not claim_run(self.db, SHEET_SYNC, slot, SHEET_ACTOR):
             return None
         try:
-            backend = GoogleSheet(
-                sheets.sheet_id.strip(),
-                sheets.credentials_path,
-                api_url=sheets.google_api_url,
-                max_wait=sheets.google_max_wait,
-            )
+            backend = GoogleSheet.from_settings(sheets)
             try:
                 report = Sync(self.db, backend, SHEET_ACTOR, clock=self.clock).sync()
             finally:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 import engine as e
@@ -216,3 +217,63 @@ def test_in_sync_shows_the_database_after_calc_saved_the_workbook(
     assert run(shop, "set-arrival", "PO-1", "1", "2027-02-01").exit_code == 0
     assert run(shop, "sheets", "push", "--xlsx", str(path)).exit_code == 0
     assert _in_sync_cells(path) == [False, False]
+
+
+def _layout(path: Path) -> dict[str, tuple[object, ...]]:
+    """What the sync owns of each tab's layout, and a spreadsheet app's save may change."""
+    book = openpyxl.load_workbook(path)
+    found: dict[str, tuple[object, ...]] = {}
+    for name in book.sheetnames:
+        sheet, _ = _sheet(book, name)
+        rules = [
+            (str(entry.sqref), rule.formula)
+            for entry in sheet.conditional_formatting
+            for rule in entry.rules
+        ]
+        checks = sorted(
+            (v.type, v.formula1, str(v.sqref)) for v in sheet.data_validations.dataValidation
+        )
+        found[name] = (sheet.freeze_panes, rules, checks, sheet.protection.sheet)
+    return found
+
+
+def test_a_push_of_an_unchanged_database_puts_back_the_layout_calc_dropped(
+    shop: e.Database, tmp_path: Path
+) -> None:
+    path = tmp_path / "allocations.xlsx"
+    assert run(shop, "sheets", "push", "--xlsx", str(path)).exit_code == 0
+    want = _layout(path)
+    calc_save(path)
+    assert _layout(path) != want
+
+    assert run(shop, "sheets", "push", "--xlsx", str(path)).exit_code == 0
+
+    assert _layout(path) == want
+    # The layout in place, an unchanged database writes nothing.
+    before = path.read_bytes()
+    assert run(shop, "sheets", "push", "--xlsx", str(path)).exit_code == 0
+    assert path.read_bytes() == before
+
+
+def test_a_workbook_set_up_with_the_old_choices_is_offered_the_new_ones(
+    shop: e.Database, tmp_path: Path
+) -> None:
+    path = tmp_path / "allocations.xlsx"
+    assert run(shop, "sheets", "push", "--xlsx", str(path)).exit_code == 0
+    # As an earlier version set it up: "remove and hold for store" began with "remove".
+    book = openpyxl.load_workbook(path)
+    held, _ = _sheet(book, "Allocations")
+    (action,) = held.data_validations.dataValidation
+    action.formula1 = '"remove,remove and hold for store"'
+    book.save(path)
+
+    assert run(shop, "sheets", "push", "--xlsx", str(path)).exit_code == 0
+
+    held, cols = _sheet(openpyxl.load_workbook(path), "Allocations")
+    (action,) = held.data_validations.dataValidation
+    assert action.formula1 == '"remove,hold for store"'
+    letter = get_column_letter(cols["Action"])
+    assert str(action.sqref) == f"{letter}2:{letter}1048576"
+    before = path.read_bytes()
+    assert run(shop, "sheets", "push", "--xlsx", str(path)).exit_code == 0
+    assert path.read_bytes() == before

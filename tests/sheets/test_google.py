@@ -16,7 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sheets.backend import Grid, SheetsError, TabChanges, Value
-from sheets.google import PROTECTION, READ_ONLY_GREY, GoogleSheet
+from sheets.google import GoogleSheet
+from sheets.google_requests import PROTECTION, READ_ONLY_GREY
 from sheets.layout import ALLOCATIONS, PO_LINES, SYNC_LOG, TABS, UNALLOCATED, Tab
 from tests.sheets.expected import applied_rows, changes
 from tests.standins.sheets.standin import PAYLOAD_LIMIT, SheetsStandin

@@ -3,7 +3,9 @@
 A person who sorts only the columns they see (the Key is hidden, so a selection of the visible
 columns leaves it behind) makes rows show other lines than their keys. The pull refuses what is
 typed on such a row; the push then rewrites the row to its key's line, and must not carry what was
-typed (or what the sort moved there) onto that line. Both backends, both databases.
+typed (or what the sort moved there) onto that line. What a person types in a column the sync
+writes (past Google's warning, or in an unprotected .xlsx) is never applied either: the row
+shows the sync's value again and its Status says so. Both backends, both databases.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from sheets.google import GoogleSheet
 from sheets.layout import ALLOCATIONS, KEY, PO_LINES
 from sheets.sync import Report, Sync
 from sheets.workbook import Workbook
-from tests.helpers import allocation_map, po, so
+from tests.helpers import allocation_map, dump, po, so
 from tests.invariants import check_invariants
 from tests.standins.sheets.standin import SheetsStandin
 
@@ -198,3 +200,60 @@ def test_values_a_sort_moved_onto_another_line_are_put_back_not_applied(
     rows = by_key(sheet, PO_LINES.name)
     assert (rows["PO-1:1"]["PO"], rows["PO-1:1"]["Store hold"]) == ("PO-1", 0)
     assert "not applied: Store hold 1, Arrival date 2027-02-01" in rows["PO-1:1"]["Status"]
+
+
+def _unchanged(db: e.Database) -> dict[str, list[tuple[Any, ...]]]:
+    """The database's tables but the sync's own record of what it wrote."""
+    return {name: rows for name, rows in dump(db).items() if name != "mirror_rows"}
+
+
+@pytest.mark.parametrize("runs", [("sync",), ("pull", "push"), ("push",)])
+def test_a_value_typed_in_a_column_the_sync_writes_is_restored_and_never_applied(
+    shop: e.Database, sheet: Sheet, runs: tuple[str, ...]
+) -> None:
+    run(shop, sheet, "push")
+    customer = by_key(sheet, ALLOCATIONS.name)["SO-1:1"]["Customer"]
+    before = _unchanged(shop)
+    sheet.type(PO_LINES.name, "PO", "PO-1", "Quantity", 40)
+    sheet.type(ALLOCATIONS.name, "Order", "SO-1", "Customer", "Bob")
+
+    reports = [run(shop, sheet, how) for how in runs]
+
+    # Said once, by the first run that finds it; never applied.
+    assert [(r.applied, r.refused) for r in reports] == [(0, 2)] + [(0, 0)] * (len(runs) - 1)
+    assert _unchanged(shop) == before
+    line = by_key(sheet, PO_LINES.name)["PO-1:1"]
+    assert line["Quantity"] == 4
+    assert line["Status"] == (
+        "refused: Quantity is not editable (the sync writes it): 40 was typed there and is "
+        "not applied; it shows 4 again"
+    )
+    held = by_key(sheet, ALLOCATIONS.name)["SO-1:1"]
+    assert held["Customer"] == customer
+    assert held["Status"] == (
+        "refused: Customer is not editable (the sync writes it): Bob was typed there and is "
+        f"not applied; it shows {customer} again"
+    )
+    # Nothing is left to say: the next runs find the rows as the sync wrote them.
+    report = run(shop, sheet, "sync")
+    assert (report.applied, report.refused) == (0, 0), report.messages
+    assert _unchanged(shop) == before
+
+
+def test_an_edit_applied_beside_a_value_typed_in_the_syncs_column_says_both(
+    shop: e.Database, sheet: Sheet
+) -> None:
+    run(shop, sheet, "push")
+    sheet.type(PO_LINES.name, "PO", "PO-2", "Store hold", 2)
+    sheet.type(PO_LINES.name, "PO", "PO-2", "ATP", 99)
+
+    report = run(shop, sheet, "sync")
+
+    assert (report.applied, report.refused) == (1, 1), report.messages
+    assert (e.review(shop, "PO-2", 1).store_hold, e.review(shop, "PO-2", 1).atp) == (2, 3)
+    line = by_key(sheet, PO_LINES.name)["PO-2:1"]
+    assert (line["Store hold"], line["ATP"]) == (2, 3)
+    assert line["Status"] == (
+        "applied 2026-11-27 12:00 UTC: store hold 2; refused: ATP is not editable (the sync "
+        "writes it): 99 was typed there and is not applied; it shows 3 again"
+    )

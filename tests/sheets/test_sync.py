@@ -14,7 +14,8 @@ import pytest
 import engine as e
 from engine import mirror
 from sheets.backend import SheetsError
-from sheets.google import GoogleSheet, column_letters
+from sheets.google import GoogleSheet
+from sheets.google_requests import column_letters
 from sheets.layout import ALLOCATIONS, PO_LINES, SYNC_LOG, TABS, UNALLOCATED
 from sheets.sync import LAYOUT, Report, Sync
 from tests.helpers import allocation_map, po, so
@@ -475,8 +476,11 @@ def test_a_conflict_found_by_a_pull_alone_says_the_next_push_restores_the_row(
     assert "shows the database's values again" not in status
     assert "the next push puts the database's values back" in status
     assert book.row(PO_LINES.name, "PO-1:1")["Store hold"] == 2
-    book.push()
+    # The push puts the database's values back, the sync's own columns too (ATP, still as it
+    # was pushed): nothing there is taken for a person's typing.
+    assert book.push().refused == 0
     assert book.row(PO_LINES.name, "PO-1:1")["Store hold"] == 1
+    assert "not editable" not in book.status(PO_LINES.name, "PO-1:1")
     assert e.review(book.db, "PO-1", 1).store_hold == 1
 
 
@@ -549,23 +553,30 @@ def test_a_429_that_never_clears_is_a_bounded_clear_error(book: Book) -> None:
     assert sum(book.sleeps) <= 60
 
 
-def test_a_crash_between_applying_and_pushing_then_a_rerun(book: Book) -> None:
+def test_a_write_failing_after_the_edits_were_applied_then_a_rerun(book: Book) -> None:
     book.push()
     book.type(ALLOCATIONS.name, "SO-1:1", "Action", "remove")
     book.type(PO_LINES.name, "PO-2:1", "Arrival date", "2027-03-01")
     book.standin.fail_always(500, kind="write")
 
-    with pytest.raises(SheetsError):
+    with pytest.raises(SheetsError) as failed:
         book.sync(max_attempts=2).sync()
     applied = dump(book.db)
-    assert ("SO-1", 1) not in allocation_map(book.db)  # the edits went in before the crash
+    assert ("SO-1", 1) not in allocation_map(book.db)  # the edits went in before the failure
+    said = str(failed.value)
+    assert said.startswith("Google Sheets answered 500")
+    assert "The database has the 2 edits this run applied" in said
+    assert "PO lines row 4 (PO-2:1): arrival date 2027-03-01" in said
 
     book.standin.clear_failures()
     report = book.both()
 
-    assert report.applied == 2  # recognised, not applied again
+    assert report.applied == 0  # accounted for by the failed run: nothing to apply again
     assert dump(book.db)["audit_events"] == applied["audit_events"]
-    assert book.status(PO_LINES.name, "PO-2:1").endswith("(already applied)")
+    assert book.status(PO_LINES.name, "PO-2:1") == (
+        "applied 2026-11-27 12:00 UTC: arrival date 2027-03-01 (promised dates unchanged until "
+        "synced)"
+    )
     assert "SO-1:1" not in book.keys(ALLOCATIONS.name)
     assert book.both().applied == 0
 

@@ -18,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl.styles import Protection
+from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
 from sheets.backend import Grid, SheetsError, TabChanges, Value
@@ -257,6 +258,37 @@ def test_a_moved_column_takes_its_dropdown_along_on_setup(book: Workbook, path: 
     (action,) = ws.data_validations.dataValidation
     column = letter_of(ws, "Action")
     assert str(action.sqref) == f"{column}2:{column}1048576"
+
+
+def test_a_write_leaves_only_our_validations_over_our_columns(book: Workbook, path: Path) -> None:
+    """An older version's dropdown is recognised by the column it covers, not by its list; a
+    person's own checks stay on their own columns."""
+    fill(book, ["k1"])
+
+    def as_left_by_an_older_version(ws: Worksheet) -> None:
+        action, status = letter_of(ws, "Action"), letter_of(ws, STATUS)
+        old = DataValidation(type="list", formula1='"remove,remove and hold for store"')
+        old.add(f"{action}2:{action}1048576")
+        ws.cell(1, ws.max_column + 1, "My notes")
+        mine = letter_of(ws, "My notes")
+        own = DataValidation(type="whole", operator="between", formula1="0", formula2="9")
+        own.add(f"{mine}2:{mine}50")
+        # Dragged over Status (ours) as well as their own column.
+        across = DataValidation(type="textLength", operator="lessThan", formula1="20")
+        across.add(f"{status}2:{mine}50")
+        for validation in (old, own, across):
+            ws.data_validations.append(validation)
+
+    edit(path, ALLOCATIONS.name, as_left_by_an_older_version)
+    write_action(book)
+
+    ws = sheet(path, ALLOCATIONS.name)
+    action, mine = letter_of(ws, "Action"), letter_of(ws, "My notes")
+    assert validations(ws) == [
+        ("list", '"remove,hold for store"', f"{action}2:{action}1048576"),
+        ("textLength", "20", f"{mine}2:{mine}50"),
+        ("whole", "0", f"{mine}2:{mine}50"),
+    ]
 
 
 # --- write --------------------------------------------------------------------------------------

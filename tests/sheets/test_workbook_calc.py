@@ -4,14 +4,16 @@ back the layout Calc dropped."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import openpyxl
 import pytest
+from openpyxl.formatting.formatting import ConditionalFormattingList
 from openpyxl.worksheet.worksheet import Worksheet
 
 from sheets.backend import TabChanges, Value
-from sheets.layout import ALLOCATIONS, STATUS, TABS, Tab
+from sheets.layout import ALLOCATIONS, PO_LINES, STATUS, SYNC_LOG, TABS, Tab
 from sheets.workbook import Workbook
 from tests.sheets.calc import calc_save
 
@@ -53,8 +55,20 @@ def write_status(workbook: Workbook) -> None:
 
 
 def sheets(path: Path) -> dict[str, Worksheet]:
-    book = openpyxl.load_workbook(path)
-    return {tab.name: book[tab.name] for tab in TABS}
+    return sheets_of(openpyxl.load_workbook(path))
+
+
+def sheets_of(book: openpyxl.Workbook) -> dict[str, Worksheet]:
+    found: dict[str, Worksheet] = {}
+    for tab in TABS:
+        ws = book[tab.name]
+        assert isinstance(ws, Worksheet)
+        found[tab.name] = ws
+    return found
+
+
+def _no_shading(ws: Worksheet) -> None:
+    ws.conditional_formatting = ConditionalFormattingList()
 
 
 def test_booleans_calc_saved_as_formulas_keep_their_values_through_a_write(
@@ -108,6 +122,70 @@ def test_setup_after_calc_save_keeps_one_shading_rule(book: Workbook, path: Path
     assert [rule.formula for entry in ws.conditional_formatting for rule in entry.rules] == [
         ["TRUE"]
     ]
+
+
+def test_a_read_finds_the_layout_calc_dropped_and_an_empty_write_puts_it_back(
+    book: Workbook, path: Path
+) -> None:
+    fresh = Workbook(path.with_name("fresh.xlsx"))
+    fresh.setup(TABS, fresh.read(TABS))
+    want = {name: _layout(ws) for name, ws in sheets(fresh.path).items()}
+
+    book.read(TABS)
+
+    drift = book.layout_drift
+    assert set(drift) == {tab.name for tab in TABS}
+    assert drift[ALLOCATIONS.name] == [
+        "the frozen header row",
+        "the grey shading of the sync's columns",
+        "the dropdowns and checks",
+    ]
+    assert drift[SYNC_LOG.name] == [
+        "the frozen header row",
+        "the grey shading of the sync's columns",
+    ]
+    book.write({})
+    assert {name: _layout(ws) for name, ws in sheets(path).items()} == want
+    book.read(TABS)
+    assert book.layout_drift == {}
+
+
+def test_a_workbook_as_the_sync_saved_it_has_no_drift_and_an_empty_write_leaves_it(
+    path: Path,
+) -> None:
+    workbook = Workbook(path)
+    workbook.setup(TABS, workbook.read(TABS))
+    workbook.read(TABS)
+    workbook.write({ALLOCATIONS.name: TabChanges(append=[["SO-1:1", "PO-1"]])})
+    before = path.read_bytes()
+
+    workbook.read(TABS)
+    assert workbook.layout_drift == {}
+    workbook.write({})
+
+    assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("change", "part"),
+    [
+        (lambda ws: setattr(ws.protection, "sheet", False), "the sheet protection"),
+        (lambda ws: setattr(ws.column_dimensions["A"], "hidden", False), "the hidden Key column"),
+        (_no_shading, "the grey shading of the sync's columns"),
+    ],
+)
+def test_each_part_of_the_layout_a_person_undid_is_found(
+    path: Path, change: Callable[[Worksheet], None], part: str
+) -> None:
+    workbook = Workbook(path)
+    workbook.setup(TABS, workbook.read(TABS))
+    book = openpyxl.load_workbook(path)
+    change(sheets_of(book)[PO_LINES.name])
+    book.save(path)
+
+    workbook.read(TABS)
+
+    assert workbook.layout_drift == {PO_LINES.name: [part]}
 
 
 def _layout(ws: Worksheet) -> tuple[object, ...]:

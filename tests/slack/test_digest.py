@@ -386,11 +386,19 @@ def test_digest_post_posts_to_the_channel(
     assert result.exit_code == 0, result.output
     (message,) = slack_standin.messages(DIGEST_CHANNEL)
     blocks = len(message["blocks"])
-    assert result.stdout == f"Posted the digest to #{DIGEST_CHANNEL} ({blocks} blocks)\n"
+    # Told by its ID, Slack's answer names the same: no "#" before an ID.
+    assert result.stdout == f"Posted the digest to {DIGEST_CHANNEL}: {blocks} blocks\n"
     assert "`A` · 1 line, 2 units" in texts(message)
     assert message["text"].startswith("Pre-order digest: 1 unallocated order line in 1 SKU")
     (sheet,) = elements(message["blocks"], ActionId.OPEN_SHEET)
     assert sheet["url"].endswith(SHEET_ID)
+
+    # By name: as given, with the ID Slack answers with.
+    result = run(db, "digest", "--post", env={**post_env, "PREORDER_DIGEST_CHANNEL": "#buying"})
+    assert result.exit_code == 0, result.output
+    answered = slack_standin.last("chat.postMessage").response["channel"]
+    assert answered.startswith("C") and answered != DIGEST_CHANNEL
+    assert result.stdout == f"Posted the digest to #buying ({answered}): {blocks - 1} blocks\n"
 
     # By name, the channel is told by the ID Slack answers with, whatever name was given.
     result = run(
