@@ -5,11 +5,16 @@ writes audit events, and returns an ``Outcome``; ``dry_run=True`` reports the sa
 and changes nothing; ``key=...`` makes a change idempotent (a second call with the same key
 changes nothing and its outcome says ``replayed``). The rules they apply are numbered as in
 DESIGN.md section 1.
+
+The database is the engine's alone: no caller needs SQLAlchemy. ``db.ping()`` checks the
+database answers, and every database failure reaches the caller as ``StorageError`` (after the
+engine has retried the transient ones), never as a driver's or SQLAlchemy's exception.
 """
 
 from engine.db import Database
 from engine.errors import (
     Conflict,
+    ConstraintViolation,
     Difference,
     EngineError,
     InvalidInput,
@@ -65,6 +70,7 @@ __all__ = [
     "Actor",
     "AllocatedLine",
     "Conflict",
+    "ConstraintViolation",
     "Database",
     "DateChange",
     "Difference",
