@@ -92,7 +92,7 @@ def test_a_wait_in_the_middle_of_a_transaction_is_cut_and_nothing_is_stored(
 
     assert "did not answer within 2 s" in str(driver_error(error)), error
     assert seconds < 4, seconds
-    assert e.review(db, "PO-1", 1).quantity == 10  # the server rolled the transaction back
+    assert e.po_line(db, "PO-1", 1).quantity == 10  # the server rolled the transaction back
     db.dispose()
 
 

@@ -241,7 +241,7 @@ def test_a_replay_beside_a_new_order_stores_only_the_new_one(
     assert reply.status_code == 200
     assert [x["status"] for x in reply.json()["lines"]] == ["allocated", "allocated"]
     assert intake.counts() == {"accepted": 2.0, "duplicate": 1.0}
-    assert e.review(supplied, "PO-1", 1).allocated == 7
+    assert e.po_line(supplied, "PO-1", 1).allocated == 7
     check_invariants(supplied)
 
 
@@ -361,7 +361,7 @@ def test_two_versions_of_a_new_order_posted_at_once_store_one_and_refuse_the_oth
     for version, reply in zip(versions, replies, strict=True):
         sent = version[0]["lines"][0]["quantity"]
         assert reply.status_code == (200 if sent == stored else 409), reply.text
-    assert e.review(db, "PO-1", 1).allocated == stored
+    assert e.po_line(db, "PO-1", 1).allocated == stored
     counts = intake.counts()
     assert counts["accepted"] == 1.0 and counts["conflict"] == 9.0
     check_invariants(db)
@@ -380,7 +380,7 @@ def test_one_order_sent_by_many_at_once_is_stored_once(
 
     assert [r.status_code for r in replies] == [200] * 8
     assert all(r.json() == replies[0].json() for r in replies)
-    assert e.review(db, "PO-1", 1).allocated == 3
+    assert e.po_line(db, "PO-1", 1).allocated == 3
     assert intake.counts() == {"accepted": 1.0, "duplicate": 7.0}
     check_invariants(db)
 
@@ -816,7 +816,7 @@ def test_a_database_that_keeps_a_request_waiting_answers_503_within_max_wait(
     again = [post_until_answered(intake, body) for body in bodies]
 
     assert [reply.status_code for reply in again] == [200] * 4, [r.text for r in again]
-    assert e.review(db, "PO-1", 1).allocated == 4  # each stored once
+    assert e.po_line(db, "PO-1", 1).allocated == 4  # each stored once
     check_invariants(db)
 
 
