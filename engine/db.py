@@ -1,4 +1,5 @@
-"""Connections and transactions for SQLite (embedded default) and PostgreSQL (production)."""
+"""Connections and transactions for SQLite (embedded default) and PostgreSQL (production), and
+the one place where the database's errors become the engine's ``StorageError``."""
 
 from __future__ import annotations
 

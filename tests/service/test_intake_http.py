@@ -844,6 +844,26 @@ def test_an_outage_stores_nothing_and_the_retry_is_stored_once(
     assert intake.counts() == {"unavailable": 1.0, "accepted": 1.0}
 
 
+def test_a_broken_constraint_is_our_fault_a_500_and_stores_nothing(
+    supplied: e.Database, serve_intake: ServeIntake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = supplied
+    intake = serve_intake(db)
+    before = dump(db)
+
+    def break_a_constraint(*args: Any, **kwargs: Any) -> Any:
+        # What the engine raises when the database refuses a write it should not have made.
+        raise e.ConstraintViolation("database error: duplicate key value")
+
+    monkeypatch.setattr(e, "apply_orders", break_a_constraint)
+    reply = intake.post([GOOD])
+
+    assert reply.status_code == 500
+    assert reply.json() == {"error": "internal error; nothing was stored"}
+    assert dump(db) == before
+    assert intake.counts() == {"failed": 1.0}
+
+
 # --- metrics and end to end -------------------------------------------------------------------
 
 
