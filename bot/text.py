@@ -9,7 +9,7 @@ may use it without loading the other's libraries.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 
 from engine import Outcome
@@ -55,9 +55,11 @@ def _verb(outcome: Outcome) -> Verb:
     return lambda past, plain: past
 
 
-def describe(outcome: Outcome, atp_left: Mapping[tuple[str, int], int] | None = None) -> list[str]:
+def describe(outcome: Outcome, atp_of: Collection[tuple[str, int]] = ()) -> list[str]:
     """What an operation changed (or would change), one sentence per kind of change, in the
-    order a person reads them: what happened to the PO, then to the order lines."""
+    order a person reads them: what happened to the PO, then to the order lines. ``atp_of``:
+    the PO lines (PO, line) whose ATP left is told with their allocations, as the outcome's
+    headers give it."""
     verb = _verb(outcome)
     said: list[str] = []
     said += _records(outcome, verb)
@@ -70,7 +72,7 @@ def describe(outcome: Outcome, atp_left: Mapping[tuple[str, int], int] | None = 
     said += _released(outcome, verb)
     said += _field_changes(outcome, verb)
     said += _moved(outcome, verb)
-    said += _allocated(outcome, verb, atp_left or {})
+    said += _allocated(outcome, verb, atp_of)
     # A first promise comes with its allocation, told above: these are promises changed.
     synced = [p for p in outcome.promises if p.old is not None and p.new is not None]
     if synced:
@@ -217,7 +219,7 @@ def _moved(outcome: Outcome, verb: Verb) -> list[str]:
     ]
 
 
-def _allocated(outcome: Outcome, verb: Verb, atp_left: Mapping[tuple[str, int], int]) -> list[str]:
+def _allocated(outcome: Outcome, verb: Verb, atp_of: Collection[tuple[str, int]]) -> list[str]:
     if not outcome.allocated_count:
         return []
     head = (
@@ -232,8 +234,9 @@ def _allocated(outcome: Outcome, verb: Verb, atp_left: Mapping[tuple[str, int], 
     if len(groups) == 1:
         key = next(iter(groups))
         sentence = f"{head} to {key[0]}:{key[1]}"
-        if key in atp_left:
-            sentence += f"; ATP left {atp_left[key]}"
+        line = outcome.po_line(*key) if key in atp_of else None
+        if line is not None:
+            sentence += f"; ATP left {line.atp}"
         return [sentence]
     return [f"{head} to " + ", ".join(f"{po}:{ln} ({n})" for (po, ln), n in groups.items())]
 

@@ -4,12 +4,20 @@ Every operation here is one database transaction, takes an ``Actor`` (who, and f
 writes audit events, and returns an ``Outcome``; ``dry_run=True`` reports the same ``Outcome``
 and changes nothing; ``key=...`` makes a change idempotent (a second call with the same key
 changes nothing and its outcome says ``replayed``). The rules they apply are numbered as in
-DESIGN.md section 1.
+DESIGN.md section 1. An operation's ``Outcome`` ends with the headers of the PO lines it
+touched (``outcome.po_line(po, line)``), read in its transaction, so a face shows the state
+after a change without reading again.
+
+The database is the engine's alone: no caller needs SQLAlchemy. Reads are functions here
+(``review``, ``po_line``, ``unallocated``...), ``db.ping()`` checks the database answers, and
+every database failure reaches the caller as ``StorageError`` (after the engine has retried
+the transient ones), never as a driver's or SQLAlchemy's exception.
 """
 
 from engine.db import Database
 from engine.errors import (
     Conflict,
+    ConstraintViolation,
     Difference,
     EngineError,
     InvalidInput,
@@ -22,8 +30,10 @@ from engine.manual import allocate, move, remove, sync_date, unpark
 from engine.orders import cancel_order
 from engine.queries import (
     applied_keys,
+    is_empty,
     open_po_lines,
     order_lines,
+    po_line,
     po_lines_of_sku,
     purchase_order,
     review,
@@ -42,7 +52,7 @@ from engine.results import (
     Outcome,
     Placement,
     PODetail,
-    POLineSummary,
+    POLineHeader,
     QueuedLine,
     Review,
     ReviewLine,
@@ -65,6 +75,7 @@ __all__ = [
     "Actor",
     "AllocatedLine",
     "Conflict",
+    "ConstraintViolation",
     "Database",
     "DateChange",
     "Difference",
@@ -77,8 +88,8 @@ __all__ = [
     "OrderLineState",
     "Outcome",
     "PODetail",
+    "POLineHeader",
     "POLineRecord",
-    "POLineSummary",
     "PORecord",
     "POStatus",
     "Placement",
@@ -100,10 +111,12 @@ __all__ = [
     "auto_allocate",
     "cancel_order",
     "cancel_po",
+    "is_empty",
     "move",
     "on_commit",
     "open_po_lines",
     "order_lines",
+    "po_line",
     "po_lines_of_sku",
     "purchase_order",
     "rebalance",

@@ -19,7 +19,7 @@ def po_line_sku(conn: Connection, po: str, line: int) -> str:
         select(po_lines.c.sku).where(po_lines.c.po_number == po, po_lines.c.line == line)
     ).scalar_one_or_none()
     if sku is None:
-        raise _missing_po_line(conn, po, line)
+        raise missing_po_line(conn, po, line)
     return sku
 
 
@@ -34,6 +34,7 @@ def po_line(unit: Unit, po: str, line: int) -> tuple[ledger.Supply, str]:
             .where(po_lines.c.po_number == po, po_lines.c.line == line)
         ).one()
         if row.sku == sku:  # else an import changed the SKU between the two reads: lock again
+            unit.touch([row.id])
             return ledger.supply_from(row[:-1]), row.po_status
 
 
@@ -113,7 +114,8 @@ def po_line_names(conn: Connection, ids: Sequence[int]) -> dict[int, tuple[str, 
     return {r.id: (r.po_number, r.line) for r in rows}
 
 
-def _missing_po_line(conn: Connection, po: str, line: int) -> NotFound:
+def missing_po_line(conn: Connection, po: str, line: int) -> NotFound:
+    """The NotFound for a PO line there is not: an unknown PO, or a PO without that line."""
     exists = conn.execute(
         select(purchase_orders.c.id).where(purchase_orders.c.po_number == po)
     ).first()

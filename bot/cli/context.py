@@ -7,16 +7,13 @@ from __future__ import annotations
 
 import getpass
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import click
 from pydantic import ValidationError
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError
 
-from bot.cli.errors import fail, first_line
-from engine import Actor, Database, EngineError, Source
-from engine.db import SCHEMA_REVISION
+from bot.cli.errors import fail
+from engine import Actor, Database, Source, StorageError
+from engine.db import SCHEMA_REVISION, sqlite_file
 from engine.redact import password_of, shown_url
 from engine.settings import EngineSettings
 
@@ -52,42 +49,27 @@ class CliContext:
         url = self.resolved_url()
         self.password = password_of(url)
         shown = shown_url(url)
-        if need_schema and _missing_sqlite_file(url):
+        file = sqlite_file(url)
+        if need_schema and file is not None and not file.exists():
             # Do not leave an empty file behind just to say there is nothing in it.
             fail(f"database at {shown} has no schema; run 'preorder init'")
         try:
             db = Database(url)
-        except (ArgumentError, ValueError) as exc:  # ValueError: a port that is no number
-            fail(f"bad database URL {shown!r}: {exc}")
-        except ImportError as exc:
-            fail(f"no driver for database URL {shown!r}: {exc}")
-        except EngineError as exc:
+        except StorageError as exc:
             fail(str(exc))
         self._db = db
         try:
-            with db.engine.connect():
-                pass
+            db.ping()
             if need_schema:
                 _check_schema(db, shown)
-        except DBAPIError as exc:
-            fail(f"cannot connect to the database: {first_line(exc.orig)}")
+        except StorageError as exc:
+            fail(str(exc))
         return db
 
     def close(self) -> None:
         if self._db is not None:
             self._db.dispose()
             self._db = None
-
-
-def _missing_sqlite_file(url: str) -> bool:
-    try:
-        parsed = make_url(url)
-    except (ArgumentError, ValueError):
-        return False
-    name = parsed.database
-    if parsed.get_backend_name() != "sqlite" or not name or name == ":memory:":
-        return False
-    return not Path(name).expanduser().exists()
 
 
 def _check_schema(db: Database, shown: str) -> None:

@@ -16,7 +16,6 @@ from pathlib import Path
 import click
 from rich.console import Console, RenderableType
 from rich.text import Text
-from sqlalchemy import func, select
 
 import engine as e
 from bot import text
@@ -26,7 +25,6 @@ from bot.cli.context import CliContext, pass_cli
 from bot.cli.errors import fail
 from bot.cli.output import console
 from engine.digest import digest
-from engine.models import purchase_orders, sales_orders
 from engine.redact import shown_url
 
 START = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
@@ -161,8 +159,8 @@ class Walkthrough:
         self.out.rule(Text(f"{self.step}. {title}", style="bold"), align="left")
         self.out.print(why)
 
-    def say(self, outcome: e.Outcome, atp: dict[tuple[str, int], int] | None = None) -> None:
-        for sentence in text.describe(outcome, atp):
+    def say(self, outcome: e.Outcome, atp_of: tuple[str, int] | None = None) -> None:
+        for sentence in text.describe(outcome, [atp_of] if atp_of else ()):
             self.out.print(f"  → {sentence}")
 
     def show(self, *renderables: RenderableType) -> None:
@@ -236,7 +234,7 @@ def _cancel_and_reallocate(w: Walkthrough) -> None:
         )
     )
 
-    atp = e.review(db, "PO-1006", 1, limit=0).atp
+    atp = e.po_line(db, "PO-1006", 1).atp
     w.section(
         "Allocate stranded orders by hand",
         f"The later chair shipment PO-1006:1 has {atp} units of ATP left. Allocation is all or "
@@ -262,7 +260,7 @@ def _cancel_and_reallocate(w: Walkthrough) -> None:
     out.print(f"$ preorder allocate PO-1006 1 {_args(fit)}")
     if fit:
         outcome = e.allocate(db, actor, "PO-1006", 1, fit)
-        w.say(outcome, {("PO-1006", 1): e.review(db, "PO-1006", 1, limit=0).atp})
+        w.say(outcome, ("PO-1006", 1))
     w.supply("Chair PO lines now", "CHAIR-OAK")
 
 
@@ -362,7 +360,7 @@ def demo(cli: CliContext, url: str | None, seed: str) -> None:
     cli.url = target
     db = cli.database(need_schema=False)
     e.upgrade(db)
-    if _has_data(db):
+    if not e.is_empty(db):
         fail(
             f"the demo needs an empty database, but {shown_url(db.url)} already holds orders; "
             "leave --db out to use a fresh ./preorder-demo.db"
@@ -373,13 +371,6 @@ def demo(cli: CliContext, url: str | None, seed: str) -> None:
             f"\nThe demo data stays in ./{DEMO_FILE}: try "
             f"'preorder --db sqlite:///{DEMO_FILE} review PO-1001 1'."
         )
-
-
-def _has_data(db: e.Database) -> bool:
-    with db.read() as conn:
-        pos = conn.execute(select(func.count()).select_from(purchase_orders)).scalar_one()
-        sos = conn.execute(select(func.count()).select_from(sales_orders)).scalar_one()
-    return bool(pos or sos)
 
 
 COMMANDS = [demo]

@@ -10,9 +10,8 @@ from contextlib import contextmanager
 from typing import Any, NoReturn
 
 import click
-from sqlalchemy.exc import OperationalError
 
-from engine import EngineError
+from engine import EngineError, StorageError
 from engine.redact import redact
 
 
@@ -61,10 +60,5 @@ def expected_failures() -> Iterator[None]:
         yield
     except EngineError as exc:
         raise engine_error(exc) from None
-    except OperationalError as exc:
-        raise CliError(f"database error: {first_line(exc.orig)}") from None
-
-
-def first_line(value: object) -> str:
-    text = str(value).strip()
-    return text.splitlines()[0] if text else type(value).__name__
+    except StorageError as exc:
+        raise CliError(str(exc)) from None

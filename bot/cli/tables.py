@@ -16,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from bot.text import day, plural, waited, when
-from engine import Outcome, PODetail, POLineSummary, QueuedLine, Review
+from engine import Outcome, PODetail, POLineHeader, QueuedLine, Review
 from engine.digest import (
     ArrivingLine,
     Digest,
@@ -60,25 +60,26 @@ def table(title: str | Text | None, *specs: str, caption: str | None = None) -> 
 
 def review_view(review: Review, *, note: str = "") -> RenderableType:
     """Rule 2: the PO line's header with totals, then its allocations in FIFO order."""
+    line = review.head
     head = Table.grid(padding=(0, 2))
     head.add_column(style="bold", no_wrap=True)
     head.add_column()
     supplier = f" from {review.supplier}" if review.supplier else ""
-    head.add_row("PO line", Text(f"{review.po}:{review.line}{supplier} ({review.status})"))
-    head.add_row("SKU", review.sku)
-    head.add_row("Arrival", day(review.arrival_date))
+    head.add_row("PO line", Text(f"{line.po}:{line.line}{supplier} ({line.status})"))
+    head.add_row("SKU", line.sku)
+    head.add_row("Arrival", day(line.arrival_date))
     head.add_row(
         "Quantity",
-        f"{review.quantity} (store hold {review.store_hold}, sellable {review.sellable})",
+        f"{line.quantity} (store hold {line.store_hold}, sellable {line.sellable})",
     )
-    head.add_row("Allocated", f"{review.allocated}, ATP {review.atp}")
+    head.add_row("Allocated", f"{line.allocated}, ATP {line.atp}")
     sync = (
         "all in sync"
-        if not review.out_of_sync
-        else f"{plural(review.out_of_sync, 'line')} out of sync: run "
-        f"'preorder sync-date {review.po} {review.line}'"
+        if not line.out_of_sync
+        else f"{plural(line.out_of_sync, 'line')} out of sync: run "
+        f"'preorder sync-date {line.po} {line.line}'"
     )
-    totals = f"{plural(review.orders, 'order line')}, {plural(review.allocated, 'unit')}"
+    totals = f"{plural(line.orders, 'order line')}, {plural(line.allocated, 'unit')}"
     head.add_row("Totals", f"{totals}; {sync}")
     if not review.allocations:
         return Group(head, Text("No order lines are allocated to this PO line."))
@@ -125,7 +126,7 @@ def queue_table(lines: Sequence[QueuedLine], *, title: str = "", note: str = "")
     return Group(rows, Text(note)) if note else rows
 
 
-def po_lines_table(lines: Sequence[POLineSummary], *, title: str | Text = "") -> Table:
+def po_lines_table(lines: Sequence[POLineHeader], *, title: str | Text = "") -> Table:
     """PO lines with what is allocated, what is left to promise and what is out of sync."""
     rows = table(
         title or None,

@@ -35,27 +35,26 @@ def outcome_options(command: F) -> F:
 
 
 def report(
-    cli: CliContext,
     outcome: e.Outcome,
     as_json: bool,
     *,
     target: tuple[str, int] | None = None,
-    atp_left: dict[tuple[str, int], int] | None = None,
+    atp_of: tuple[str, int] | None = None,
     hints: list[str] | None = None,
 ) -> None:
-    """The outcome as JSON, or as sentences, a table of the touched lines and the PO line's
-    state afterwards."""
+    """The outcome as JSON, or as sentences (with the ATP left on ``atp_of``), a table of the
+    touched lines and the ``target`` PO line's state afterwards (from the outcome's headers)."""
     if as_json:
         echo_json(outcome.to_dict())
         return
     out = console()
-    for sentence in text.describe(outcome, atp_left):
+    for sentence in text.describe(outcome, [atp_of] if atp_of else ()):
         out.print(sentence)
     table = tables.changes_table(outcome)
     if table is not None:
         out.print(table)
-    if target is not None and not outcome.dry_run:
-        head = e.review(cli.database(), *target, limit=0)
+    head = outcome.po_line(*target) if target is not None and not outcome.dry_run else None
+    if head is not None:
         status = "" if head.status == "open" else f" ({head.status})"
         out.print(
             f"{head.po}:{head.line} now{status}: quantity {head.quantity}, store hold "
@@ -86,12 +85,8 @@ def allocate(
     """
     number = parse_line(line)
     refs = parse_refs(order_lines)
-    db = cli.database()
-    outcome = e.allocate(db, cli.actor, po, number, refs, dry_run=dry_run)
-    atp = e.review(db, po, number, limit=0).atp
-    if dry_run:
-        atp -= outcome.allocated_units
-    report(cli, outcome, as_json, atp_left={(po, number): atp})
+    outcome = e.allocate(cli.database(), cli.actor, po, number, refs, dry_run=dry_run)
+    report(outcome, as_json, atp_of=(po, number))
 
 
 @click.command("auto-allocate")
@@ -121,7 +116,7 @@ def auto_allocate(cli: CliContext, sku: str | None, as_json: bool, dry_run: bool
             f"Still unallocated: {text.plural(lines, 'order line')} "
             f"({text.plural(sum(q.units for q in queue), 'unit')}), {parked} of them parked."
         )
-    report(cli, outcome, as_json, hints=hints)
+    report(outcome, as_json, hints=hints)
 
 
 @click.command()
@@ -164,7 +159,7 @@ def remove(
         hold_for_store=hold_for_store,
         dry_run=dry_run,
     )
-    report(cli, outcome, as_json, target=(po, number))
+    report(outcome, as_json, target=(po, number))
 
 
 @click.command("sync-date")
@@ -182,7 +177,7 @@ def sync_date(cli: CliContext, po: str, line: str, as_json: bool, dry_run: bool)
     """
     number = parse_line(line)
     outcome = e.sync_date(cli.database(), cli.actor, po, number, dry_run=dry_run)
-    report(cli, outcome, as_json, target=(po, number))
+    report(outcome, as_json, target=(po, number))
 
 
 @click.command("set-arrival")
@@ -236,14 +231,13 @@ def set_arrival(
         dry_run=dry_run,
     )
     hints = []
-    if not sync and not dry_run and not as_json:
-        stale = e.review(cli.database(), po, number, limit=0).out_of_sync
-        if stale:
-            hints.append(
-                f"{text.plural(stale, 'allocated line')} out of sync; "
-                f"'preorder sync-date {po} {number}' gives them the new date."
-            )
-    report(cli, outcome, as_json, target=(po, number), hints=hints)
+    head = outcome.po_line(po, number)
+    if not sync and not dry_run and head is not None and head.out_of_sync:
+        hints.append(
+            f"{text.plural(head.out_of_sync, 'allocated line')} out of sync; "
+            f"'preorder sync-date {po} {number}' gives them the new date."
+        )
+    report(outcome, as_json, target=(po, number), hints=hints)
 
 
 @click.command("set-quantity", context_settings=NUMBERS)
@@ -265,7 +259,7 @@ def set_quantity(
     number = parse_line(line)
     value = parse_whole(quantity, "quantity", minimum=0)
     outcome = e.set_quantity(cli.database(), cli.actor, po, number, value, dry_run=dry_run)
-    report(cli, outcome, as_json, target=(po, number))
+    report(outcome, as_json, target=(po, number))
 
 
 @click.command("set-store-hold", context_settings=NUMBERS)
@@ -288,7 +282,7 @@ def set_store_hold(
     number = parse_line(line)
     value = parse_whole(units, "store hold", minimum=0)
     outcome = e.set_store_hold(cli.database(), cli.actor, po, number, value, dry_run=dry_run)
-    report(cli, outcome, as_json, target=(po, number))
+    report(outcome, as_json, target=(po, number))
 
 
 @click.command("cancel-po")
@@ -313,7 +307,7 @@ def cancel_po(cli: CliContext, po: str, line: str | None, as_json: bool, dry_run
             "The released lines wait in the queue: 'preorder unallocated' lists them, "
             "'preorder allocate' or 'preorder auto-allocate' places them."
         )
-    report(cli, outcome, as_json, hints=hints)
+    report(outcome, as_json, hints=hints)
 
 
 @click.command("cancel-order")
@@ -332,7 +326,7 @@ def cancel_order(
     """
     refs = parse_refs(order_lines)
     outcome = e.cancel_order(cli.database(), cli.actor, refs, dry_run=dry_run)
-    report(cli, outcome, as_json)
+    report(outcome, as_json)
 
 
 @click.command()
@@ -348,7 +342,7 @@ def unpark(cli: CliContext, order_lines: tuple[str, ...], as_json: bool, dry_run
     """
     refs = parse_refs(order_lines)
     outcome = e.unpark(cli.database(), cli.actor, refs, dry_run=dry_run)
-    report(cli, outcome, as_json)
+    report(outcome, as_json)
 
 
 @click.command("rebalance")
@@ -366,7 +360,7 @@ def rebalance(cli: CliContext, sku: str | None, as_json: bool, dry_run: bool) ->
     """
     product = parse_sku(sku)
     outcome = e.rebalance(cli.database(), cli.actor, sku=product, dry_run=dry_run)
-    report(cli, outcome, as_json)
+    report(outcome, as_json)
 
 
 COMMANDS = [

@@ -56,7 +56,7 @@ def on_page(req: Req) -> None:
         has_next=has_next,
         channel=state.channel,
     )
-    req.current().show(stale_modal(view) if state.is_stale(data) else view)
+    req.current().show(stale_modal(view) if state.is_stale(data.head) else view)
 
 
 def register(app: App, ctx: HandlerContext) -> None:

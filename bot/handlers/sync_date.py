@@ -23,7 +23,7 @@ def start(req: Req, po: str, line: int, *, channel: str = "") -> None:
     if not req.may_change():
         return
     screen = req.open(TITLE)
-    head = e.review(req.db, po, line, limit=0)
+    head = e.po_line(req.db, po, line)
     preview = e.sync_date(req.db, req.actor, po, line, dry_run=True)
     screen.show(sync_date_modal(head, preview, channel=channel or req.channel))
 
@@ -39,7 +39,7 @@ def on_submit(req: Req) -> None:
     if not req.may_change():
         return
     state = state_of(req.view.get("private_metadata"))
-    head = e.review(req.db, state.po, state.line, limit=0)
+    head = e.po_line(req.db, state.po, state.line)
     if state.is_stale(head):
         preview = e.sync_date(req.db, req.actor, state.po, state.line, dry_run=True)
         view = stale_modal(sync_date_modal(head, preview, channel=state.channel))

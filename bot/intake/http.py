@@ -36,9 +36,6 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 from wsgiref.types import WSGIApplication
 
-from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
-
 import engine
 from bot.intake.batch import Batcher, NoAnswer
 from bot.intake.body import MAX_BODY, BadOrders, answer, parse_orders, tally
@@ -46,6 +43,7 @@ from bot.service.metrics import Metrics
 from engine import (
     Actor,
     Conflict,
+    ConstraintViolation,
     Database,
     EngineError,
     OrderLineState,
@@ -202,9 +200,7 @@ def _store(
     count = len(orders)
     try:
         lines = batcher.store(orders, timeout=max_wait)
-    except (StorageError, PoolTimeout, NoAnswer) as exc:
-        raise _unavailable(exc, count) from None
-    except IntegrityError:
+    except ConstraintViolation:
         # A constraint the engine should have kept: a fault here, not the sender's.
         log.exception("intake: the database refused %d orders", count)
         raise Reply(
@@ -213,7 +209,7 @@ def _store(
             result="failed",
             count=count,
         ) from None
-    except DBAPIError as exc:
+    except (StorageError, NoAnswer) as exc:
         raise _unavailable(exc, count) from None
     except Conflict as exc:
         place = {o.order: i for i, o in enumerate(orders)}

@@ -6,7 +6,7 @@ same change two ways ("Allocated 3 order lines (7 units) to PO-1001:1; ATP left 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection
 
 from slack_sdk.models.blocks import Block
 
@@ -20,13 +20,14 @@ SENTENCE_BLOCKS = MESSAGE_BLOCKS - 5  # what the sentences may take, whatever su
 def outcome_blocks(
     outcome: Outcome,
     *,
-    atp_left: Mapping[tuple[str, int], int] | None = None,
+    atp_of: Collection[tuple[str, int]] = (),
     heading: str | None = None,
     by: str | None = None,
 ) -> list[Block]:
     """``heading`` (e.g. "Removed from PO-1001:1") in bold, one bullet per sentence, and who
-    did it (``by``: already mrkdwn, e.g. ``<@U123>``)."""
-    sentences = [escape(s) for s in text.describe(outcome, atp_left)]
+    did it (``by``: already mrkdwn, e.g. ``<@U123>``); ``atp_of``: the PO lines whose ATP left
+    the allocation sentence tells (``text.describe``)."""
+    sentences = [escape(s) for s in text.describe(outcome, atp_of)]
     blocks: list[Block] = []
     if heading:
         blocks.append(section(f"*{escape(heading)}*"))

@@ -15,15 +15,15 @@ from slack_sdk.models.views import View
 from bot.ids import CallbackId
 from bot.text import day, plural
 from bot.views.blocks import context, escape, line_name, modal, pack, section
-from bot.views.state import LineHead, ViewState
-from engine import Outcome
+from bot.views.state import ViewState
+from engine import Outcome, POLineHeader
 
 TITLE = "Sync promised dates"
 SUBMIT = "Sync dates"
 FROM_AT_MOST = 5  # old dates named before "and N more"
 
 
-def sync_text(head: LineHead, preview: Outcome) -> str:
+def sync_text(head: POLineHeader, preview: Outcome) -> str:
     """``Change 12 promised dates on PO-1001:1 to 2027-01-10 (its arrival date)? Now: ...``"""
     where = line_name(head.po, head.line)
     changes = preview.promises
@@ -46,7 +46,7 @@ def sync_text(head: LineHead, preview: Outcome) -> str:
     )
 
 
-def sync_date_modal(head: LineHead, preview: Outcome, *, channel: str = "") -> View:
+def sync_date_modal(head: POLineHeader, preview: Outcome, *, channel: str = "") -> View:
     """``preview``: the dry-run Outcome; no submit button when it changes nothing."""
     blocks: list[Block] = [section(sync_text(head, preview))]
     if preview.promises:

@@ -246,6 +246,11 @@ def test_allocate_json_prints_the_outcome(db: e.Database) -> None:
     assert data["promises"] == [
         {"order": "SO-5", "line": 1, "old": None, "new": "2027-02-10", "reason": "manual"}
     ]
+    # The PO line as the change left it (the ATP the text output tells) rides along.
+    head = e.po_line(db, "PO-2", 1)
+    assert [(h["po"], h["line"], h["allocated"], h["atp"]) for h in data["po_lines"]] == [
+        ("PO-2", 1, head.allocated, head.atp)
+    ]
 
 
 def test_auto_allocate_places_orders_stranded_by_a_cancelled_line(db: e.Database) -> None:

@@ -109,7 +109,7 @@ class Worker:
     def sku(self) -> str:
         return self.rnd.choice(SKUS)
 
-    def po_line(self, sku: str) -> e.POLineSummary:
+    def po_line(self, sku: str) -> e.POLineHeader:
         lines = e.po_lines_of_sku(self.db, sku)
         if not lines:
             raise NothingToDo(f"no open PO line of {sku}")
@@ -480,7 +480,7 @@ def test_parallel_manual_allocations_take_exactly_the_atp(
         assert isinstance(exc, e.Refused)
         assert exc.shortfall == 2, str(exc)  # 3 asked, 1 left
         assert "short by 2" in str(exc)
-    assert e.review(pg_db, "PO-1", 1).atp == 1
+    assert e.po_line(pg_db, "PO-1", 1).atp == 1
     assert len(e.review(pg_db, "PO-1", 1).allocations) == 3
     check_invariants(pg_db)
 

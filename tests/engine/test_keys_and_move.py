@@ -121,10 +121,10 @@ def test_move_takes_lines_to_another_line_of_the_sku_keeping_promises(
     ]
     assert allocation_map(db) == {("SO-1", 1): ("PO-2", 1), ("SO-2", 1): ("PO-2", 1)}
     target = e.review(db, "PO-2", 1)
-    assert (target.allocated, target.orders, target.out_of_sync) == (3, 2, 2)
+    assert (target.head.allocated, target.head.orders, target.head.out_of_sync) == (3, 2, 2)
     assert [a.promised_date for a in target.allocations] == [date(2027, 1, 10)] * 2
     source = e.review(db, "PO-1", 1)
-    assert (source.allocated, source.orders, source.out_of_sync) == (0, 0, 0)
+    assert (source.head.allocated, source.head.orders, source.head.out_of_sync) == (0, 0, 0)
 
 
 @pytest.mark.parametrize(

@@ -29,17 +29,19 @@ def test_review_shows_header_allocations_in_fifo_order_and_totals(
     )
 
     assert e.review(db, "PO-1", 1) == e.Review(
-        po="PO-1",
-        line=1,
-        sku="A",
-        status="open",
-        arrival_date=date(2027, 1, 10),
-        quantity=10,
-        store_hold=2,
-        allocated=7,
-        atp=1,
-        orders=4,  # order lines: SO-1 has two here
-        out_of_sync=0,
+        head=e.POLineHeader(
+            po="PO-1",
+            line=1,
+            sku="A",
+            status="open",
+            arrival_date=date(2027, 1, 10),
+            quantity=10,
+            store_hold=2,
+            allocated=7,
+            atp=1,
+            orders=4,  # order lines: SO-1 has two here
+            out_of_sync=0,
+        ),
         supplier="Acme",
         allocations=[
             e.ReviewLine("SO-0", 1, "Cy", at(0), 2, date(2027, 1, 10), True),
@@ -86,7 +88,7 @@ def test_review_marks_lines_out_of_sync_after_the_arrival_date_moves(
     load(so("SO-2", 2, (1, "A", 1)))
 
     review = e.review(db, "PO-1", 1)
-    assert review.out_of_sync == 1
+    assert review.head.out_of_sync == 1
     assert [(a.order, a.promised_date, a.in_sync) for a in review.allocations] == [
         ("SO-1", date(2027, 1, 10), False),
         ("SO-2", date(2027, 1, 20), True),
@@ -116,7 +118,7 @@ def test_review_pages_by_keyset_through_ties_and_utc_offsets(db: e.Database, loa
     after: tuple[datetime, str, int] | None = None
     while True:
         page = e.review(db, "PO-1", 1, limit=2, after=after)
-        assert (page.orders, page.allocated, page.out_of_sync) == (6, 6, 0)
+        assert (page.head.orders, page.head.allocated, page.head.out_of_sync) == (6, 6, 0)
         if not page.allocations:
             break
         pages.append(page.allocations)
@@ -157,7 +159,8 @@ def test_review_of_a_cancelled_po_shows_its_status_and_no_allocations(
     e.cancel_po(db, actor, "PO-1")
 
     review = e.review(db, "PO-1", 1)
-    assert (review.status, review.allocated, review.atp, review.orders) == ("cancelled", 0, 5, 0)
+    head = review.head
+    assert (head.status, head.allocated, head.atp, head.orders) == ("cancelled", 0, 5, 0)
     assert review.allocations == []
 
 
@@ -209,8 +212,8 @@ def test_purchase_order_summarises_each_line_and_sku_lines_come_in_rule_1_order(
         supplier="Acme",
         status="open",
         lines=[
-            e.POLineSummary("PO-1", 1, "B", "open", date(2027, 1, 6), 3, 0, 1, 2, 1, 1),
-            e.POLineSummary("PO-1", 2, "A", "open", date(2027, 2, 1), 4, 0, 3, 1, 1, 0),
+            e.POLineHeader("PO-1", 1, "B", "open", date(2027, 1, 6), 3, 0, 1, 2, 1, 1),
+            e.POLineHeader("PO-1", 2, "A", "open", date(2027, 2, 1), 4, 0, 3, 1, 1, 0),
         ],
     )
     assert [(s.po, s.line, s.allocated) for s in e.po_lines_of_sku(db, "A")] == [

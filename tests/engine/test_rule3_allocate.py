@@ -61,7 +61,7 @@ def test_chosen_lines_are_allocated_whatever_their_place_in_the_queue(
         ("SO-6", 1): ("PO-3", 1),
     }
     assert so_line_state(db, "SO-3") == ("open", False, date(2027, 2, 10))
-    assert e.review(db, "PO-2", 1).atp == 1
+    assert e.po_line(db, "PO-2", 1).atp == 1
     assert queue(db, "A") == [("SO-2", 1), ("SO-4", 1)]
     assert sorted(actions(db, outcome.operation_id)) == [
         ("allocate", "SO-1", 1),

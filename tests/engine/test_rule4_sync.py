@@ -82,12 +82,12 @@ def test_moving_the_arrival_date_leaves_promises_unchanged_and_out_of_sync(
     assert outcome.po_changes == [e.FieldChange("PO-1", 1, "arrival_date", JAN10, JAN20)]
     assert (outcome.promises, outcome.moved, outcome.released) == ([], [], [])
     review = e.review(db, "PO-1", 1)
-    assert (review.arrival_date, review.out_of_sync) == (JAN20, 2)
+    assert (review.head.arrival_date, review.head.out_of_sync) == (JAN20, 2)
     assert [(a.order, a.promised_date, a.in_sync) for a in review.allocations] == [
         ("SO-1", JAN10, False),
         ("SO-2", JAN10, False),
     ]
-    assert e.review(db, "PO-1", 2).out_of_sync == 0
+    assert e.po_line(db, "PO-1", 2).out_of_sync == 0
     assert promises(db) == before
     assert [(ev.action, ev.before, ev.after) for ev in events(db, outcome.operation_id)] == [
         ("po-line", {"arrival_date": "2027-01-10"}, {"arrival_date": "2027-01-20"})
@@ -113,7 +113,7 @@ def test_sync_date_promises_the_arrival_date_and_records_old_new_who_and_why(
         PromiseRow("SO-2", 1, JAN10, JAN20, "U-mia", "slack", "sync", outcome.operation_id),
     ]
     review = e.review(db, "PO-1", 1)
-    assert review.out_of_sync == 0
+    assert review.head.out_of_sync == 0
     assert all(a.in_sync and a.promised_date == JAN20 for a in review.allocations)
     assert so_line_state(db, "SO-3") == ("open", False, FEB01)
     assert [
@@ -137,7 +137,7 @@ def test_set_arrival_with_sync_changes_date_and_promises_in_one_operation(
         ("SO-1", JAN10, JAN20),
         ("SO-2", JAN10, JAN20),
     ]
-    assert e.review(db, "PO-1", 1).out_of_sync == 0
+    assert e.po_line(db, "PO-1", 1).out_of_sync == 0
     assert actions(db, outcome.operation_id) == [
         ("po-line", "PO-1", 1),
         ("promise", "SO-1", 1),
@@ -172,7 +172,7 @@ def test_sync_date_only_resyncs_the_lines_that_differ(
     outcome = e.sync_date(db, actor, "PO-1", 1)
 
     assert [c.order for c in outcome.promises] == ["SO-1", "SO-2"]
-    assert e.review(db, "PO-1", 1).out_of_sync == 0
+    assert e.po_line(db, "PO-1", 1).out_of_sync == 0
 
 
 def test_moving_an_arrival_date_twice_and_syncing_records_each_promise_change(

@@ -49,8 +49,8 @@ def test_removal_unallocates_clears_the_promise_and_parks_the_lines(
     assert allocation_map(db) == {("SO-2", 1): ("PO-1", 1)}
     assert so_line_state(db, "SO-1") == ("open", True, None)
     assert so_line_state(db, "SO-3") == ("open", True, None)
-    review = e.review(db, "PO-1", 1)
-    assert (review.allocated, review.store_hold, review.atp) == (1, 0, 5)
+    head = e.po_line(db, "PO-1", 1)
+    assert (head.allocated, head.store_hold, head.atp) == (1, 0, 5)
     assert [(q.order, q.parked) for q in e.unallocated(db)] == [
         ("SO-1", True),
         ("SO-3", True),
@@ -100,8 +100,8 @@ def test_removal_for_the_store_moves_the_freed_units_to_the_store_hold(
 
     assert [p.order for p in outcome.released] == ["SO-1", "SO-3"]
     assert outcome.po_changes == [e.FieldChange("PO-1", 1, "store_hold", 0, 5)]
-    review = e.review(db, "PO-1", 1)
-    assert (review.quantity, review.store_hold, review.allocated, review.atp) == (6, 5, 1, 0)
+    head = e.po_line(db, "PO-1", 1)
+    assert (head.quantity, head.store_hold, head.allocated, head.atp) == (6, 5, 1, 0)
     assert e.auto_allocate(db, actor).allocated_count == 0
     assert actions(db, outcome.operation_id) == [
         ("release", "SO-1", 1),
@@ -145,7 +145,7 @@ def test_unpark_returns_parked_lines_to_the_queue_and_sweeps_them_at_once(
     e.remove(db, actor, "PO-1", 1, [R("SO-1"), R("SO-3")])
     # SO-4 (2 units, next in the queue) takes 2 of the 5 freed units on the next sweep...
     e.auto_allocate(db, actor)
-    assert e.review(db, "PO-1", 1).atp == 3
+    assert e.po_line(db, "PO-1", 1).atp == 3
 
     outcome = e.unpark(db, actor, [R("SO-3"), R("SO-1", 1)])
     check_invariants(db)

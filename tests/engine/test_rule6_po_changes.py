@@ -67,8 +67,8 @@ def test_cancelling_a_po_releases_every_allocation_to_the_queue_unparked(
         ("SO-2", JAN10, None, "PO cancelled"),
         ("SO-3", JAN20, None, "PO cancelled"),
     ]
-    review = e.review(db, "PO-1", 1)
-    assert (review.status, review.allocated, review.orders) == ("cancelled", 0, 0)
+    head = e.po_line(db, "PO-1", 1)
+    assert (head.status, head.allocated, head.orders) == ("cancelled", 0, 0)
     assert e.purchase_order(db, "PO-1").status == "cancelled"
     assert actions(db, outcome.operation_id) == [
         ("release", "SO-1", 1),
@@ -132,7 +132,7 @@ def four_on_one(db: e.Database, load: Load) -> e.Database:
         so("SO-1", 1, (1, "A", 3)),
         so("SO-2", 2, (2, "A", 1), (1, "A", 1)),
     )
-    assert e.review(db, "PO-1", 1).atp == 1
+    assert e.po_line(db, "PO-1", 1).atp == 1
     return db
 
 
@@ -151,8 +151,8 @@ def test_quantity_cut_releases_the_latest_placed_first_until_it_fits(
     assert allocation_map(db) == {("SO-1", 1): ("PO-1", 1), ("SO-2", 1): ("PO-1", 1)}
     assert queue(db) == [("SO-2", 2), ("SO-3", 1)]
     assert all(not q.parked for q in e.unallocated(db))
-    review = e.review(db, "PO-1", 1)
-    assert (review.quantity, review.allocated, review.atp) == (4, 4, 0)
+    head = e.po_line(db, "PO-1", 1)
+    assert (head.quantity, head.allocated, head.atp) == (4, 4, 0)
     assert [(r.order, r.line, r.old, r.new, r.reason) for r in promises_since(db, before)] == [
         ("SO-3", 1, JAN10, None, "supply cut"),
         ("SO-2", 2, JAN10, None, "supply cut"),
@@ -168,7 +168,7 @@ def test_quantity_cut_stops_as_soon_as_the_allocations_fit_even_if_it_overshoots
     check_invariants(db)
 
     assert [p.order for p in outcome.released] == ["SO-3"]
-    assert e.review(db, "PO-1", 1).atp == 1
+    assert e.po_line(db, "PO-1", 1).atp == 1
     assert queue(db) == [("SO-3", 1)]
 
 
@@ -181,7 +181,7 @@ def test_quantity_cut_within_the_atp_releases_nothing(
 
     assert outcome.released == []
     assert outcome.po_changes == [e.FieldChange("PO-1", 1, "quantity", 8, 7)]
-    assert e.review(db, "PO-1", 1).atp == 0
+    assert e.po_line(db, "PO-1", 1).atp == 0
 
 
 def test_raising_the_store_hold_releases_the_latest_placed_first(
@@ -193,8 +193,8 @@ def test_raising_the_store_hold_releases_the_latest_placed_first(
 
     assert [(p.order, p.line) for p in outcome.released] == [("SO-3", 1)]
     assert outcome.po_changes == [e.FieldChange("PO-1", 1, "store_hold", 0, 3)]
-    review = e.review(db, "PO-1", 1)
-    assert (review.quantity, review.store_hold, review.allocated, review.atp) == (8, 3, 5, 0)
+    head = e.po_line(db, "PO-1", 1)
+    assert (head.quantity, head.store_hold, head.allocated, head.atp) == (8, 3, 5, 0)
 
 
 def test_lowering_the_store_hold_sweeps_the_queue_at_once(
@@ -211,7 +211,7 @@ def test_lowering_the_store_hold_sweeps_the_queue_at_once(
     assert outcome.po_changes == [e.FieldChange("PO-1", 1, "store_hold", 4, 2)]
     assert [(p.order, p.line) for p in outcome.allocated] == [("SO-2", 2)]
     assert queue(db) == [("SO-3", 1)]
-    assert e.review(db, "PO-1", 1).atp == 1
+    assert e.po_line(db, "PO-1", 1).atp == 1
 
 
 def test_raising_the_quantity_sweeps_the_queue_at_once(
@@ -297,7 +297,7 @@ def test_reimport_with_a_lower_po_quantity_releases_the_latest_placed_first(
     assert [(p.order, p.line) for p in outcome.released] == [("SO-3", 1), ("SO-2", 2)]
     assert outcome.po_changes == [e.FieldChange("PO-1", 1, "quantity", 8, 4)]
     assert queue(db) == [("SO-2", 2), ("SO-3", 1)]
-    assert e.review(db, "PO-1", 1).atp == 0
+    assert e.po_line(db, "PO-1", 1).atp == 0
 
 
 def test_reimport_with_a_lower_quantity_keeps_the_store_hold_within_it(
@@ -308,8 +308,8 @@ def test_reimport_with_a_lower_quantity_keeps_the_store_hold_within_it(
     outcome = load(po("PO-1", (1, "A", 0, "2027-01-10")))
 
     assert sorted(c.field for c in outcome.po_changes) == ["quantity", "store_hold"]
-    review = e.review(db, "PO-1", 1)
-    assert (review.quantity, review.store_hold, review.allocated, review.orders) == (0, 0, 0, 0)
+    head = e.po_line(db, "PO-1", 1)
+    assert (head.quantity, head.store_hold, head.allocated, head.orders) == (0, 0, 0, 0)
     assert len(queue(db)) == 4
 
 
@@ -322,7 +322,7 @@ def test_reimport_with_a_later_arrival_date_leaves_promises_out_of_sync(
     assert outcome.updated["po_lines"] == 1
     assert outcome.po_changes == [e.FieldChange("PO-1", 1, "arrival_date", JAN10, date(2027, 2, 1))]
     assert outcome.promises == []
-    assert e.review(db, "PO-1", 1).out_of_sync == 4
+    assert e.po_line(db, "PO-1", 1).out_of_sync == 4
 
 
 def test_reimport_of_an_order_line_with_a_new_quantity_releases_and_resweeps_it(
@@ -343,7 +343,7 @@ def test_reimport_of_an_order_line_with_a_new_quantity_releases_and_resweeps_it(
     assert [(p.order, p.quantity, p.po) for p in outcome.released] == [("SO-1", 3, "PO-1")]
     assert [(p.order, p.quantity, p.po) for p in outcome.allocated] == [("SO-1", 4, "PO-1")]
     assert allocation_map(db)[("SO-1", 1)] == ("PO-1", 1)
-    assert e.review(db, "PO-1", 1).atp == 0
+    assert e.po_line(db, "PO-1", 1).atp == 0
 
     # Growing again to 6 units: PO-1 cannot hold it any more, the later PO-2 can.
     outcome = load(so("SO-1", 1, (1, "A", 6)))

@@ -55,7 +55,7 @@ def test_a_new_earlier_po_imported_with_rebalance_takes_orders_in_fifo_order(
     }
     # Moved lines keep their promise and show out of sync until someone syncs.
     early = e.review(db, "PO-EARLY", 1)
-    assert (early.allocated, early.atp, early.out_of_sync) == (4, 0, 3)
+    assert (early.head.allocated, early.head.atp, early.head.out_of_sync) == (4, 0, 3)
     assert [(a.order, a.promised_date, a.in_sync) for a in early.allocations] == [
         ("SO-1", MAR01, False),
         ("SO-3", MAR01, False),
@@ -91,7 +91,7 @@ def test_syncing_the_earlier_line_after_a_rebalance_promises_its_date(
         ("SO-3", MAR01, JAN10),
         ("SO-4", MAR01, JAN10),
     ]
-    assert e.review(db, "PO-EARLY", 1).out_of_sync == 0
+    assert e.po_line(db, "PO-EARLY", 1).out_of_sync == 0
 
 
 def test_a_new_earlier_po_without_rebalance_only_serves_the_queue(
@@ -104,7 +104,7 @@ def test_a_new_earlier_po_without_rebalance_only_serves_the_queue(
     assert [(p.order, p.po, p.promised_date) for p in outcome.allocated] == [
         ("SO-5", "PO-EARLY", JAN10)
     ]
-    assert e.review(db, "PO-LATE", 1).allocated == 7
+    assert e.po_line(db, "PO-LATE", 1).allocated == 7
 
 
 def test_moving_an_arrival_date_earlier_with_rebalance_moves_orders_to_it(
@@ -143,8 +143,8 @@ def test_moving_an_arrival_date_earlier_with_rebalance_moves_orders_to_it(
         ("SO-2", FEB01, False),
         ("SO-3", MAR01, False),
     ]
-    assert review.out_of_sync == 3
-    assert e.review(db, "PO-1", 1).atp == 3
+    assert review.head.out_of_sync == 3
+    assert e.po_line(db, "PO-1", 1).atp == 3
 
 
 def test_moving_an_arrival_date_earlier_with_rebalance_and_sync_promises_the_new_date(
@@ -164,7 +164,7 @@ def test_moving_an_arrival_date_earlier_with_rebalance_and_sync_promises_the_new
         ("SO-1", FEB01, JAN10),
         ("SO-2", MAR01, JAN10),
     ]
-    assert e.review(db, "PO-2", 1).out_of_sync == 0
+    assert e.po_line(db, "PO-2", 1).out_of_sync == 0
 
 
 def test_without_rebalance_or_moved_later_an_arrival_change_moves_nothing(

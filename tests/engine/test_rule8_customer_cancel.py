@@ -80,7 +80,7 @@ def test_cancelling_a_whole_order_cancels_each_open_line_allocated_or_not(
     # One unit freed: SO-2 (3) still does not fit and keeps its place; SO-4 (1) takes it.
     assert [(p.order, p.po) for p in outcome.allocated] == [("SO-4", "PO-1")]
     assert queue(db) == [("SO-2", 1)]
-    assert e.review(db, "PO-1", 1).atp == 0
+    assert e.po_line(db, "PO-1", 1).atp == 0
 
 
 def test_cancelling_an_unallocated_line_takes_it_out_of_the_queue(

@@ -241,7 +241,7 @@ def test_a_replay_beside_a_new_order_stores_only_the_new_one(
     assert reply.status_code == 200
     assert [x["status"] for x in reply.json()["lines"]] == ["allocated", "allocated"]
     assert intake.counts() == {"accepted": 2.0, "duplicate": 1.0}
-    assert e.review(supplied, "PO-1", 1).allocated == 7
+    assert e.po_line(supplied, "PO-1", 1).allocated == 7
     check_invariants(supplied)
 
 
@@ -361,7 +361,7 @@ def test_two_versions_of_a_new_order_posted_at_once_store_one_and_refuse_the_oth
     for version, reply in zip(versions, replies, strict=True):
         sent = version[0]["lines"][0]["quantity"]
         assert reply.status_code == (200 if sent == stored else 409), reply.text
-    assert e.review(db, "PO-1", 1).allocated == stored
+    assert e.po_line(db, "PO-1", 1).allocated == stored
     counts = intake.counts()
     assert counts["accepted"] == 1.0 and counts["conflict"] == 9.0
     check_invariants(db)
@@ -380,7 +380,7 @@ def test_one_order_sent_by_many_at_once_is_stored_once(
 
     assert [r.status_code for r in replies] == [200] * 8
     assert all(r.json() == replies[0].json() for r in replies)
-    assert e.review(db, "PO-1", 1).allocated == 3
+    assert e.po_line(db, "PO-1", 1).allocated == 3
     assert intake.counts() == {"accepted": 1.0, "duplicate": 7.0}
     check_invariants(db)
 
@@ -816,22 +816,21 @@ def test_a_database_that_keeps_a_request_waiting_answers_503_within_max_wait(
     again = [post_until_answered(intake, body) for body in bodies]
 
     assert [reply.status_code for reply in again] == [200] * 4, [r.text for r in again]
-    assert e.review(db, "PO-1", 1).allocated == 4  # each stored once
+    assert e.po_line(db, "PO-1", 1).allocated == 4  # each stored once
     check_invariants(db)
 
 
 def test_an_outage_stores_nothing_and_the_retry_is_stored_once(
     supplied: e.Database, serve_intake: ServeIntake, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from sqlalchemy.exc import OperationalError
-
     db = supplied
     intake = serve_intake(db)
     real = e.apply_orders
     before = dump(db)
 
     def lose_connection(*args: Any, **kwargs: Any) -> Any:
-        raise OperationalError("INSERT ...", {}, Exception("server closed the connection"))
+        # What the engine raises for any database failure (after its own retries).
+        raise e.StorageError("database error: server closed the connection")
 
     monkeypatch.setattr(e, "apply_orders", lose_connection)
     assert intake.post([GOOD]).status_code == 503
@@ -843,6 +842,26 @@ def test_an_outage_stores_nothing_and_the_retry_is_stored_once(
     assert reply.status_code == 200
     assert reply.json()["lines"][0]["status"] == "allocated"
     assert intake.counts() == {"unavailable": 1.0, "accepted": 1.0}
+
+
+def test_a_broken_constraint_is_our_fault_a_500_and_stores_nothing(
+    supplied: e.Database, serve_intake: ServeIntake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = supplied
+    intake = serve_intake(db)
+    before = dump(db)
+
+    def break_a_constraint(*args: Any, **kwargs: Any) -> Any:
+        # What the engine raises when the database refuses a write it should not have made.
+        raise e.ConstraintViolation("database error: duplicate key value")
+
+    monkeypatch.setattr(e, "apply_orders", break_a_constraint)
+    reply = intake.post([GOOD])
+
+    assert reply.status_code == 500
+    assert reply.json() == {"error": "internal error; nothing was stored"}
+    assert dump(db) == before
+    assert intake.counts() == {"failed": 1.0}
 
 
 # --- metrics and end to end -------------------------------------------------------------------

@@ -114,6 +114,6 @@ def test_a_database_that_stops_answering_leaves_the_service_answering(
     finally:
         serve.kill()
         proxy.close()
-    assert e.review(db, "PO-1", 1).allocated == POSTS + 1
+    assert e.po_line(db, "PO-1", 1).allocated == POSTS + 1
     check_invariants(db)
     db.dispose()

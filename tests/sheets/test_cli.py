@@ -62,7 +62,7 @@ def test_the_xlsx_backend_round_trips_edits(shop: e.Database, tmp_path: Path) ->
     assert pulled.exit_code == 0, pulled.stderr
     assert '"applied": 2' in pulled.stdout
     assert allocation_map(shop) == {("SO-2", 1): ("PO-1", 1)}
-    assert e.review(shop, "PO-1", 1).arrival_date == date(2027, 2, 1)
+    assert e.po_line(shop, "PO-1", 1).arrival_date == date(2027, 2, 1)
 
     assert run(shop, "sheets", "push", "--xlsx", str(path)).exit_code == 0
     book = openpyxl.load_workbook(path)

@@ -250,7 +250,7 @@ def test_an_edit_applied_beside_a_value_typed_in_the_syncs_column_says_both(
     report = run(shop, sheet, "sync")
 
     assert (report.applied, report.refused) == (1, 1), report.messages
-    assert (e.review(shop, "PO-2", 1).store_hold, e.review(shop, "PO-2", 1).atp) == (2, 3)
+    assert (e.po_line(shop, "PO-2", 1).store_hold, e.po_line(shop, "PO-2", 1).atp) == (2, 3)
     line = by_key(sheet, PO_LINES.name)["PO-2:1"]
     assert (line["Store hold"], line["ATP"]) == (2, 3)
     assert line["Status"] == (

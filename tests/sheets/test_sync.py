@@ -178,9 +178,9 @@ def test_each_kind_of_edit_is_applied_through_the_engine(book: Book) -> None:
     assert (report.applied, report.refused) == (5, 0), report.messages
     check_invariants(book.db)
     assert allocation_map(book.db) == {("SO-2", 1): ("PO-2", 1), ("SO-4", 1): ("PO-2", 1)}
-    po_1_2 = e.review(book.db, "PO-1", 2)
+    po_1_2 = e.po_line(book.db, "PO-1", 2)
     assert (po_1_2.store_hold, po_1_2.allocated) == (2, 0)  # 1 typed + 1 held at removal
-    assert e.review(book.db, "PO-2", 1).arrival_date == date(2027, 2, 15)
+    assert e.po_line(book.db, "PO-2", 1).arrival_date == date(2027, 2, 15)
     assert {ev.source for ev in events(book.db) if ev.actor == "sheet-editor"} == {"sheet"}
     for tab, key in [
         (PO_LINES.name, "PO-1:2"),
@@ -286,7 +286,7 @@ def test_allocate_to_and_sync_dates(book: Book, actor: e.Actor) -> None:
 
     assert (report.applied, report.refused) == (2, 0), report.messages
     assert allocation_map(book.db)[("SO-5", 1)] == ("PO-2", 1)
-    assert e.review(book.db, "PO-1", 1).out_of_sync == 0
+    assert e.po_line(book.db, "PO-1", 1).out_of_sync == 0
     po_line = book.row(PO_LINES.name, "PO-1:1")
     assert (po_line["Sync dates"], po_line["Out of sync"]) == (False, 0)  # the tick is cleared
     assert po_line["Status"].startswith("applied")
@@ -311,7 +311,7 @@ def test_an_action_written_with_the_old_choice_still_applies(book: Book) -> None
     report = book.pull()
 
     assert (report.applied, report.refused) == (1, 0), report.messages
-    assert e.review(book.db, "PO-1", 2).store_hold == 1
+    assert e.po_line(book.db, "PO-1", 2).store_hold == 1
     assert ("SO-3", 1) not in allocation_map(book.db)
 
 
@@ -374,7 +374,7 @@ def test_a_bad_edit_is_refused_with_its_reason_while_the_others_apply(
     assert (report.applied, report.refused) == (1, 1)
     status = book.status(tab, key)
     assert status.startswith("refused: ") and reason in status, status
-    assert e.review(book.db, "PO-1", 2).store_hold == 1
+    assert e.po_line(book.db, "PO-1", 2).store_hold == 1
     assert dump(book.db)["allocations"] == before
     # The bad value stays for the person to fix, and is judged again on the next pull.
     book.push()
@@ -395,7 +395,7 @@ def test_a_past_arrival_date_is_refused_by_the_engine_rule_the_cli_meets_too(boo
     assert book.status(PO_LINES.name, "PO-1:1") == (
         "refused: arrival date 2026-12-20 is in the past"
     )
-    assert e.review(book.db, "PO-1", 1).arrival_date == date(2027, 1, 10)
+    assert e.po_line(book.db, "PO-1", 1).arrival_date == date(2027, 1, 10)
 
 
 def test_a_duplicated_key_is_refused(book: Book) -> None:
@@ -451,14 +451,14 @@ def test_a_row_changed_in_the_database_and_the_sheet_is_a_conflict(
     status = book.status(PO_LINES.name, "PO-1:1")
     assert status.startswith("refused: conflict") and "Store hold 0 → 1" in status
     assert "not applied: Store hold 2" in status  # what the person typed is not lost
-    assert e.review(book.db, "PO-1", 1).store_hold == 1
+    assert e.po_line(book.db, "PO-1", 1).store_hold == 1
     # The row shows the database again; nothing more happens until the person types again.
     assert book.row(PO_LINES.name, "PO-1:1")["Store hold"] == 1
     assert book.both().refused == 0
-    assert e.review(book.db, "PO-1", 1).store_hold == 1
+    assert e.po_line(book.db, "PO-1", 1).store_hold == 1
     book.type(PO_LINES.name, "PO-1:1", "Store hold", 2)
     assert book.both().applied == 1
-    assert e.review(book.db, "PO-1", 1).store_hold == 2
+    assert e.po_line(book.db, "PO-1", 1).store_hold == 2
 
 
 def test_a_conflict_found_by_a_pull_alone_says_the_next_push_restores_the_row(
@@ -481,7 +481,7 @@ def test_a_conflict_found_by_a_pull_alone_says_the_next_push_restores_the_row(
     assert book.push().refused == 0
     assert book.row(PO_LINES.name, "PO-1:1")["Store hold"] == 1
     assert "not editable" not in book.status(PO_LINES.name, "PO-1:1")
-    assert e.review(book.db, "PO-1", 1).store_hold == 1
+    assert e.po_line(book.db, "PO-1", 1).store_hold == 1
 
 
 # --- the person reshaping the sheet --------------------------------------------------------------

@@ -128,7 +128,7 @@ def test_an_edit_changed_while_the_workbook_was_open_is_not_lost(
     type_in(path, PO_LINES.name, "PO-1:1", "Store hold", 1)
     with pytest.raises(SheetsError, match="The database has the 1 edit this run applied"):
         run(shop, OpenedAfterTheRead(path), "pull")
-    assert e.review(shop, "PO-1", 1).store_hold == 1
+    assert e.po_line(shop, "PO-1", 1).store_hold == 1
     type_in(path, PO_LINES.name, "PO-1:1", "Store hold", 0)
     lock_file(path).unlink()
 
@@ -136,7 +136,7 @@ def test_an_edit_changed_while_the_workbook_was_open_is_not_lost(
 
     # The row changed in the database (its ATP) since the person last saw it pushed.
     assert (report.applied, report.refused) == (0, 1), report.messages
-    assert e.review(shop, "PO-1", 1).store_hold == 1
+    assert e.po_line(shop, "PO-1", 1).store_hold == 1
     status = cell(path, PO_LINES.name, "PO-1:1", STATUS)
     assert isinstance(status, str) and status.startswith("refused: conflict")
     assert "not applied: Store hold 0" in status

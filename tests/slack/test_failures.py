@@ -97,7 +97,7 @@ def test_a_summary_that_times_out_is_told_and_the_allocation_stays(
     assert answer.elapsed < TIMEOUT  # acked without waiting for Slack
     allocated = allocation_map(quick_app.db)
     assert allocated[("SO-3", 1)] == allocated[("SO-4", 1)] == ("PO-1001", 1)
-    assert e.review(quick_app.db, "PO-1001", 1, limit=0).atp == 0
+    assert e.po_line(quick_app.db, "PO-1001", 1).atp == 0
     (held,) = quick_app.slack.stalled("chat.postMessage")
     assert held.params["channel"] == CHANNEL
     assert "Allocated to PO-1001:1" in texts(held.params["blocks"])  # the summary hung
@@ -185,9 +185,9 @@ def test_a_summary_for_a_private_channel_the_bot_is_not_in_comes_by_dm(
     assert slack_app.submit(confirm).json() == {"response_action": "clear"}
     (dm,) = slack_app.messages()
 
-    head = e.review(slack_app.db, "PO-1001", 1)
-    assert head.out_of_sync == 0
-    assert {a.promised_date for a in head.allocations} == {date(2027, 2, 15)}
+    review = e.review(slack_app.db, "PO-1001", 1)
+    assert review.head.out_of_sync == 0
+    assert {a.promised_date for a in review.allocations} == {date(2027, 2, 15)}
     posts = slack_app.slack.calls("chat.postMessage")
     assert [(c.params["channel"], c.error) for c in posts] == [
         (PRIVATE, error),
@@ -236,7 +236,7 @@ def test_a_summary_slack_takes_nowhere_in_a_private_channel_is_still_told_by_dm(
     assert slack_app.submit(confirm).json() == {"response_action": "clear"}
     (told,) = slack_app.messages()
 
-    assert e.review(slack_app.db, "PO-1001", 1, limit=0).out_of_sync == 0
+    assert e.po_line(slack_app.db, "PO-1001", 1).out_of_sync == 0
     # No ephemeral in a channel the bot is not in either: the DM is what is left.
     ephemeral = slack_app.slack.last("chat.postEphemeral")
     assert (ephemeral.params["channel"], ephemeral.error) == (PRIVATE, "channel_not_found")

@@ -63,7 +63,7 @@ def remove_flow(slack_app: SlackApp) -> None:
     answer = slack_app.submit(confirm).json()
     assert answer == {"response_action": "clear"}
     assert ("SO-2", 1) not in allocation_map(slack_app.db)
-    head = e.review(slack_app.db, "PO-1001", 1, limit=0)
+    head = e.po_line(slack_app.db, "PO-1001", 1)
     assert (head.store_hold, head.atp) == (3, 5)
     (queued,) = [q for q in e.unallocated(slack_app.db, sku="SKU-RED") if q.order == "SO-2"]
     assert queued.parked
@@ -139,12 +139,12 @@ def test_sync_date_confirms_the_dry_run_then_syncs(slack_app: SlackApp) -> None:
     said = texts(confirm)
     assert "Change 2 promised dates on *PO-1001:1* to 2027-02-15 (its arrival date)?" in said
     assert "Now promised: 2027-01-10 (2)" in said
-    assert e.review(slack_app.db, "PO-1001", 1, limit=0).out_of_sync == 2  # a dry run only
+    assert e.po_line(slack_app.db, "PO-1001", 1).out_of_sync == 2  # a dry run only
 
     assert slack_app.submit(confirm).json() == {"response_action": "clear"}
-    head = e.review(slack_app.db, "PO-1001", 1)
-    assert head.out_of_sync == 0
-    assert {a.promised_date for a in head.allocations} == {date(2027, 2, 15)}
+    review = e.review(slack_app.db, "PO-1001", 1)
+    assert review.head.out_of_sync == 0
+    assert {a.promised_date for a in review.allocations} == {date(2027, 2, 15)}
     (summary,) = slack_app.messages()
     assert "Synced promised dates on PO-1001:1" in texts(summary)
     assert f"<@{MERCHANDISER}>" in texts(summary)

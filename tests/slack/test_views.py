@@ -36,7 +36,7 @@ from engine import (
     Outcome,
     Placement,
     PODetail,
-    POLineSummary,
+    POLineHeader,
     QueuedLine,
     Review,
     ReviewLine,
@@ -100,13 +100,13 @@ def elements(data: Any, key: str, value: str) -> list[dict[str, Any]]:
     return found
 
 
-def summary_line(n: int = 1, **changes: Any) -> POLineSummary:
+def summary_line(n: int = 1, **changes: Any) -> POLineHeader:
     values: dict[str, Any] = dict(
         po="PO-1001", line=n, sku=f"SKU-{n}", status="open", arrival_date=ARRIVAL,
         quantity=100, store_hold=0, allocated=60, atp=40, orders=12, out_of_sync=3,
     )  # fmt: skip
     values.update(changes)
-    return POLineSummary(**values)
+    return POLineHeader(**values)
 
 
 def allocations(n: int, *, order_width: int = 0) -> list[ReviewLine]:
@@ -129,10 +129,10 @@ def a_review(rows: list[ReviewLine], **changes: Any) -> Review:
         po="PO-1001", line=1, sku="SKU-A", status="open", arrival_date=ARRIVAL,
         quantity=sum(r.quantity for r in rows) + 40, store_hold=0,
         allocated=sum(r.quantity for r in rows), atp=40, orders=len(rows),
-        out_of_sync=sum(not r.in_sync for r in rows), allocations=rows, supplier="Acme & Co",
+        out_of_sync=sum(not r.in_sync for r in rows),
     )  # fmt: skip
     values.update(changes)
-    return Review(**values)
+    return Review(head=POLineHeader(**values), allocations=rows, supplier="Acme & Co")
 
 
 def queued(n: int, *, sku: str = "SKU-A", parked_every: int = 4) -> list[QueuedLine]:
@@ -182,10 +182,10 @@ def test_view_state_round_trips_and_detects_a_changed_line() -> None:
     assert json.loads(ViewState(po="PO-1", line=2).to_json()) == {"po": "PO-1", "line": 2}
     assert not state.is_stale(head)
     assert state.is_stale(summary_line(allocated=61, atp=39))
-    # A Review and a POLineSummary of the same line in the same state look alike.
+    # A review's header and a PO's line of the same line in the same state look alike.
     rev = a_review([], po=head.po, line=head.line, sku=head.sku, quantity=100, allocated=60,
                    atp=40, orders=12, out_of_sync=3)  # fmt: skip
-    assert fingerprint(rev) == fingerprint(head)
+    assert fingerprint(rev.head) == fingerprint(head)
     assert parse_ref("A:B:2") == LineRef("A:B", 2)
     with pytest.raises(ValueError):
         parse_ref("SO-1")
@@ -467,7 +467,7 @@ def test_remove_confirm_states_count_units_and_parking_and_carries_the_choice() 
     rows = allocations(7)
     rev = a_review(rows)
     data = assert_within_limits(
-        remove.remove_confirm_modal(rev, rows, hold_for_store=False), "modal"
+        remove.remove_confirm_modal(rev.head, rows, hold_for_store=False), "modal"
     )
     units = sum(r.quantity for r in rows)
     assert f"Remove 7 allocations ({units} units) from PO-1001:1? They will be parked." in texts(
@@ -477,7 +477,7 @@ def test_remove_confirm_states_count_units_and_parking_and_carries_the_choice() 
     state = ViewState.from_json(data["private_metadata"])
     assert state.picked == tuple(f"SO-{i}:1" for i in range(1, 8)) and not state.hold_for_store
     assert data["callback_id"] == CallbackId.REMOVE_CONFIRM
-    held = remove.remove_confirm_modal(rev, rows[:1], hold_for_store=True)
+    held = remove.remove_confirm_modal(rev.head, rows[:1], hold_for_store=True)
     assert "Remove 1 allocation (2 units)" in texts(payload(held))
     assert "store hold" in texts(payload(held))
 
@@ -486,7 +486,8 @@ def test_remove_confirm_metadata_fits_a_full_page_of_the_longest_order_numbers()
     rows = allocations(remove.PAGE_SIZE, order_width=61)  # 'SO-' + 61 digits = 64, the column max
     rev = a_review(rows, po="P" * 64, sku="S" * 64)
     data = assert_within_limits(
-        remove.remove_confirm_modal(rev, rows, hold_for_store=True, channel="C" * 12), "modal"
+        remove.remove_confirm_modal(rev.head, rows, hold_for_store=True, channel="C" * 12),
+        "modal",
     )
     assert len(ViewState.from_json(data["private_metadata"]).picked) == remove.PAGE_SIZE
 
@@ -536,11 +537,12 @@ def test_outcome_summary_uses_the_cli_words() -> None:
     done = outcome(operation="allocate")
     for order, qty in (("SO-1", 2), ("SO-2", 2), ("SO-3", 3)):
         done.note_allocated(1, qty, [placement(order, qty)])
-    atp = {("PO-1001", 1): 33}
-    data = assert_within_limits(summary.outcome_blocks(done, atp_left=atp, by="<@U1>"), "message")
+    done.po_lines = [summary_line(atp=33)]
+    atp_of = [("PO-1001", 1)]
+    data = assert_within_limits(summary.outcome_blocks(done, atp_of=atp_of, by="<@U1>"), "message")
     said = texts(data)
     assert "• Allocated 3 order lines (7 units) to PO-1001:1; ATP left 33" in said
-    assert all(s in said for s in text.describe(done, atp))
+    assert all(s in said for s in text.describe(done, atp_of))
     assert data[-1]["elements"][0]["text"] == "by <@U1>"
 
 
