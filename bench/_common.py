@@ -30,7 +30,7 @@ from sqlalchemy import JSON, Table, create_engine, insert, text
 from sqlalchemy.exc import OperationalError
 
 import engine as e
-from engine.models import Base
+from engine.models import metadata
 from engine.types import UTCDateTime
 
 DEFAULT_PG_URL = os.environ.get(
@@ -38,7 +38,7 @@ DEFAULT_PG_URL = os.environ.get(
 )
 
 # Tables in foreign-key order; a seed names the rows it has for each.
-TABLES: list[Table] = list(Base.metadata.sorted_tables)
+TABLES: list[Table] = list(metadata.sorted_tables)
 
 
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:

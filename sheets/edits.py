@@ -13,7 +13,7 @@ from datetime import date
 from typing import Any
 
 import engine as e
-from engine.records import parse_int, parse_key
+from engine.parsing import parse_int, parse_key
 from sheets.cells import shown
 from sheets.layout import (
     ALLOCATIONS,

@@ -17,7 +17,7 @@ from datetime import date, datetime
 from typing import Any, Protocol
 
 from engine import LineRef, QueuedLine, ReviewLine
-from engine.records import INT_MAX
+from engine.parsing import INT_MAX
 
 METADATA_MAX = 3000
 

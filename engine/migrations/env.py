@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from engine.models import Base
+from engine.models import metadata
 
 config = context.config
 database = config.attributes.get("database")
@@ -16,7 +16,7 @@ if database is None:  # plain `alembic` command line: fall back to the configure
 with database.engine.connect() as connection:
     context.configure(
         connection=connection,
-        target_metadata=Base.metadata,
+        target_metadata=metadata,
         render_as_batch=database.dialect == "sqlite",
         compare_type=True,
     )

@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 
 import engine as e
 from engine.migrate import head_revision
-from engine.models import Base
+from engine.models import metadata
 from tests.fixtures.databases import PG_URL
 from tests.helpers import allocation_map, po, so
 from tests.history import dump
@@ -65,7 +65,7 @@ def test_upgrade_creates_the_schema_from_nothing_and_a_rerun_changes_nothing(
     assert e.upgrade(db) == (None, HEAD)
     assert db.schema_is_current() is True
     tables = set(inspect(db.engine).get_table_names())
-    assert tables == {t.name for t in Base.metadata.sorted_tables} | {"alembic_version"}
+    assert tables == {t.name for t in metadata.sorted_tables} | {"alembic_version"}
 
     assert e.upgrade(db) == (HEAD, HEAD)
     assert set(inspect(db.engine).get_table_names()) == tables
@@ -96,7 +96,7 @@ def test_upgrade_of_a_current_database_keeps_its_data(db: e.Database, load: Load
 def test_migration_matches_the_models(db: e.Database) -> None:
     with db.engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
-        assert compare_metadata(context, Base.metadata) == []
+        assert compare_metadata(context, metadata) == []
 
 
 def test_migration_creates_every_named_check_unique_and_foreign_key_constraint(
@@ -104,7 +104,7 @@ def test_migration_creates_every_named_check_unique_and_foreign_key_constraint(
 ) -> None:
     # compare_metadata does not look at CHECK constraints or FK options: compare them by name.
     inspector = inspect(db.engine)
-    for table in Base.metadata.sorted_tables:
+    for table in metadata.sorted_tables:
 
         def named(kind: type) -> set[str]:
             return {str(c.name) for c in table.constraints if isinstance(c, kind)}  # noqa: B023
