@@ -8,10 +8,14 @@ from engine.models import metadata
 
 config = context.config
 database = config.attributes.get("database")
-if database is None:  # plain `alembic` command line: fall back to the configured URL
+if database is None:  # plain `alembic` command line: its sqlalchemy.url, else the settings'
+    from engine.config import load
     from engine.db import Database
+    from engine.settings import EngineSettings
 
-    database = Database(config.get_main_option("sqlalchemy.url") or None)
+    database = Database(
+        config.get_main_option("sqlalchemy.url") or load(EngineSettings).database_url
+    )
 
 with database.engine.connect() as connection:
     context.configure(
