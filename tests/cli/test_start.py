@@ -96,6 +96,7 @@ def test_a_read_command_loads_no_slack_spreadsheet_migration_or_import_code(
     assert code == 0
     assert packages(modules, NOT_FOR_READING) == set()
     assert "sqlalchemy.orm" not in modules  # the schema is Core tables
+    assert "sqlalchemy.dialects.postgresql" not in modules  # on SQLite
 
 
 def test_a_read_command_reads_the_configured_url_without_pydantic(
