@@ -10,6 +10,9 @@ Every run must exit 0 and print what it was asked for (the review its PO line, t
 order), else the benchmark stops.
 
     python bench/cli_start.py [--runs N] [--repeat K]
+
+It imports nothing of the project (the commands run in their own processes), so it measures
+whichever checkout ``preorder`` runs: ``PYTHONPATH=/path/to/other/checkout`` measures that one.
 """
 
 from __future__ import annotations
@@ -17,14 +20,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import shutil
+import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-
-import _common as c
 
 # Targets, as multiples of the interpreter's start.
 HELP_TARGET = 8
@@ -101,18 +105,26 @@ def measure(cases: list[Case], rounds: int, env: dict[str, str]) -> dict[str, li
     return times
 
 
+def say(message: str) -> None:
+    print(message, flush=True)
+
+
+def verdict(ok: bool) -> str:
+    return "MET" if ok else "MISSED"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=10, help="rounds per repeat (default: 10)")
     parser.add_argument("--repeat", type=int, default=1, help="repeats (default: 1)")
-    parser.add_argument("--workdir", type=Path, default=None, help="folder for the database")
     args = parser.parse_args()
     preorder = preorder_script()
     # The commands see no PREORDER_* setting of the caller's, nor a .env: the --db given only.
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREORDER_")}
-    c.say(c.python_info())
+    say(f"python {platform.python_version()}, {os.cpu_count()} CPUs")
     summary: list[str] = []
-    with c.scratch_folder(args.workdir) as folder:
+    with tempfile.TemporaryDirectory(prefix="preorder-start-") as scratch:
+        folder = Path(scratch)
         url = seed(folder, preorder)
         cases = [
             Case("python -c pass", [sys.executable, "-c", "pass"], "", None),
@@ -135,28 +147,29 @@ def main() -> int:
         os.chdir(folder)  # no .env of the caller's folder is read
         for repeat in range(1, args.repeat + 1):
             times = measure(cases, args.runs, env)
-            base = c.median(times[cases[0].name])
-            c.say(f"\nrun {repeat} ({args.runs} rounds)")
+            base = statistics.median(times[cases[0].name])
+            say(f"\nrun {repeat} ({args.runs} rounds)")
             for case in cases:
-                median = c.median(times[case.name])
+                median = statistics.median(times[case.name])
                 medians[case.name].append(median)
                 ratios[case.name].append(median / base)
-                each = c.runs([t * 1000 for t in times[case.name]], "ms", 0)
-                c.say(
+                each = ", ".join(f"{t * 1000:.0f}" for t in times[case.name])
+                say(
                     f"  {case.name:<24} median {median * 1000:6.0f} ms  "
-                    f"{median / base:5.1f}x  (runs: {each})"
+                    f"{median / base:5.1f}x  (runs: {each} ms)"
                 )
         for case in cases:
             # Each run's ratio is to the interpreter's start in that same run: the machine's
             # load moves both together.
-            ratio = c.median(ratios[case.name])
-            line = f"{case.name:<24} {c.median(medians[case.name]) * 1000:6.0f} ms  {ratio:5.1f}x"
+            ratio = statistics.median(ratios[case.name])
+            median = statistics.median(medians[case.name])
+            line = f"{case.name:<24} {median * 1000:6.0f} ms  {ratio:5.1f}x"
             if case.target is not None:
-                line += f"  target <= {case.target}x: {c.verdict(ratio <= case.target)}"
+                line += f"  target <= {case.target}x: {verdict(ratio <= case.target)}"
             summary.append(line)
-    c.say(f"\nsummary (medians of the {args.repeat} runs' medians and ratios)")
+    say(f"\nsummary (medians of the {args.repeat} runs' medians and ratios)")
     for line in summary:
-        c.say(f"  {line}")
+        say(f"  {line}")
     return 0
 
 
