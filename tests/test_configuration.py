@@ -99,6 +99,21 @@ def test_the_code_names_no_variable_that_no_class_declares() -> None:
     assert stray == set()
 
 
+def test_only_the_loader_reads_the_environment() -> None:
+    """No module of the app reads ``os.environ`` but ``engine/config.py``, and none builds a
+    settings class itself (``EngineSettings()``): settings are read with ``load``, at the entry
+    points."""
+    found: list[str] = []
+    for folder in PACKAGES:
+        for path in (ROOT / folder).rglob("*.py"):
+            text = path.read_text(encoding="utf-8")
+            name = str(path.relative_to(ROOT))
+            if re.search(r"\bos\.(environ|getenv)\b", text) and name != "engine/config.py":
+                found.append(f"{name}: os.environ")
+            found.extend(f"{name}: {m[0]}" for m in re.finditer(r"\b[A-Z]\w*Settings\(\)", text))
+    assert found == []
+
+
 def test_bad_settings_are_one_message_naming_every_variable(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
