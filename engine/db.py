@@ -1,5 +1,8 @@
 """Connections and transactions for SQLite (embedded default) and PostgreSQL (production), and
-the one place where the database's errors become the engine's ``StorageError``."""
+the one place where the database's errors become the engine's ``StorageError``.
+
+A ``Database`` is given its URL: reading it from the configuration is the entry point's job
+(``engine.settings.EngineSettings``, read once by the command line or the service)."""
 
 from __future__ import annotations
 
@@ -18,10 +21,12 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from engine.errors import ConstraintViolation, StorageError
 from engine.redact import password_of, redact, shown_url
-from engine.settings import EngineSettings
 from engine.timeouts import Timeouts, answering_connect, postgres_connect
 
 T = TypeVar("T")
+
+# The embedded default: a file in the working directory.
+DEFAULT_URL = "sqlite:///preorder.db"
 
 # PostgreSQL SQLSTATEs worth retrying: serialization_failure and deadlock_detected.
 _RETRY_SQLSTATES = {"40001", "40P01"}
@@ -40,13 +45,13 @@ class Database:
 
     def __init__(
         self,
-        url: str | None = None,
+        url: str,
         *,
         echo: bool = False,
         clock: Callable[[], datetime] | None = None,
         timeouts: Timeouts | None = None,
     ) -> None:
-        self.url = url or EngineSettings().database_url
+        self.url = url
         self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
         # Every wait on the database is bounded (see engine.timeouts): an unreachable server
         # or one that stops answering fails a request in seconds (a 503 the sender retries)

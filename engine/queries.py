@@ -13,7 +13,6 @@ from engine import arguments
 from engine.db import Database
 from engine.errors import NotFound
 from engine.headers import header_of, headers_where
-from engine.lookup import missing_po_line
 from engine.models import applied_keys as applied
 from engine.models import po_lines, purchase_orders, sales_orders, so_lines
 from engine.results import (
@@ -281,3 +280,23 @@ def order_lines_in(conn: Connection, orders: Collection[str]) -> list[OrderLineS
         chunk = wanted[i : i + 500]
         found.extend(OrderLineState(*r) for r in conn.execute(ORDER_LINE_STATES, {"orders": chunk}))
     return found
+
+
+def po_line_sku(conn: Connection, po: str, line: int) -> str:
+    """The SKU of a PO line, read before locking; raises NotFound naming what is missing."""
+    sku = conn.execute(
+        select(po_lines.c.sku).where(po_lines.c.po_number == po, po_lines.c.line == line)
+    ).scalar_one_or_none()
+    if sku is None:
+        raise missing_po_line(conn, po, line)
+    return sku
+
+
+def missing_po_line(conn: Connection, po: str, line: int) -> NotFound:
+    """The NotFound for a PO line there is not: an unknown PO, or a PO without that line."""
+    exists = conn.execute(
+        select(purchase_orders.c.id).where(purchase_orders.c.po_number == po)
+    ).first()
+    if exists is None:
+        return NotFound(f"unknown PO {po}")
+    return NotFound(f"PO {po} has no line {line}")

@@ -11,7 +11,7 @@ import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from engine.records import INT_MAX
+from engine.parsing import INT_MAX
 from sheets.backend import Value
 from sheets.layout import Kind
 

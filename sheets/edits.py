@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 
 import engine as e
-from engine.records import parse_int, parse_key
+from engine.parsing import parse_int, parse_key
 from sheets.cells import shown
 from sheets.layout import (
     ALLOCATIONS,

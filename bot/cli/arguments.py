@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import date
 
 from engine import InvalidInput, LineRef
-from engine.records import INT_MAX, KEY_PATTERN, parse_date, parse_int
+from engine.parsing import INT_MAX, KEY_PATTERN, parse_date, parse_int
 
 _REF = re.compile(r"^(?P<order>[^:\s]+)(?::(?P<line>[^:\s]*))?$")
 

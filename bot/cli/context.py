@@ -7,15 +7,12 @@ from __future__ import annotations
 
 import getpass
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, NoReturn
 
 import click
-from pydantic import ValidationError
 
-from bot.cli.errors import fail
-from engine import Actor, Database, Source, StorageError
-from engine.db import SCHEMA_REVISION, sqlite_file
-from engine.redact import password_of, shown_url
-from engine.settings import EngineSettings
+if TYPE_CHECKING:
+    from engine import Actor, Database
 
 
 @dataclass
@@ -31,24 +28,42 @@ class CliContext:
 
     @property
     def actor(self) -> Actor:
+        from engine import Actor, Source
+
         return Actor(self.actor_name, Source.CLI)
 
     def resolved_url(self) -> str:
+        """``--db``, else ``PREORDER_DATABASE_URL`` (the environment, then ``.env``), else the
+        embedded default."""
         if self.url:
             return self.url
-        try:
-            return EngineSettings().database_url
-        except ValidationError as exc:
-            fail(f"bad configuration: {exc.errors()[0]['msg'].removeprefix('Value error, ')}")
+        from engine.config import environment_value
+        from engine.db import DEFAULT_URL
+
+        configured = environment_value("database_url")
+        return DEFAULT_URL if configured is None else configured
 
     def database(self, *, need_schema: bool = True) -> Database:
         """Open the database, check it can be reached and (unless ``init``) that it has our
         schema at the current revision; every failure here is one ``error:`` line."""
+        # Imported here, not above: ``preorder --help`` imports this module and must not load
+        # SQLAlchemy.
+        from bot.cli.errors import fail
+        from engine import Database, StorageError
+        from engine.config import bad_settings
+        from engine.db import sqlite_file
+        from engine.redact import password_of, shown_url
+
         if self._db is not None:
             return self._db
         url = self.resolved_url()
         self.password = password_of(url)
         shown = shown_url(url)
+
+        def unusable(message: str) -> NoReturn:
+            # A URL from the configuration is a bad setting, named as every other one is.
+            fail(message if self.url else bad_settings([("database_url", message)]))
+
         file = sqlite_file(url)
         if need_schema and file is not None and not file.exists():
             # Do not leave an empty file behind just to say there is nothing in it.
@@ -56,7 +71,7 @@ class CliContext:
         try:
             db = Database(url)
         except StorageError as exc:
-            fail(str(exc))
+            unusable(str(exc))
         self._db = db
         try:
             db.ping()
@@ -73,6 +88,9 @@ class CliContext:
 
 
 def _check_schema(db: Database, shown: str) -> None:
+    from bot.cli.errors import fail
+    from engine.db import SCHEMA_REVISION
+
     if not db.has_schema():
         fail(f"database at {shown} has no schema; run 'preorder init'")
     if not db.schema_is_current():

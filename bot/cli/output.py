@@ -14,8 +14,9 @@ from rich.console import Console
 def console() -> Console:
     """Rich output to the current stdout (click's test runner swaps it per invocation).
     Markup is off: customer and supplier names are data, and a name like ``[/x]`` must print
-    as written rather than be read as a style tag (or crash the renderer)."""
-    return Console(file=sys.stdout, highlight=False, markup=False)
+    as written rather than be read as a style tag (or crash the renderer). So are emoji codes
+    (``:smile:``), which also spares every command loading rich's table of them."""
+    return Console(file=sys.stdout, highlight=False, markup=False, emoji=False)
 
 
 def echo_json(data: Any) -> None:

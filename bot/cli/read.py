@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import asdict, replace
 
 import click
-from pydantic import ValidationError
 
 import engine as e
 from bot.cli import tables
@@ -15,7 +14,6 @@ from bot.cli.context import CliContext, pass_cli
 from bot.cli.errors import fail
 from bot.cli.output import console, echo_json
 from bot.text import plural
-from engine.digest import digest as digest_data
 
 JSON_HELP = "Print JSON instead of tables (a stable shape for scripts)."
 LIMIT_HELP = "Rows shown in the table (0 shows all; --json always prints every row)."
@@ -130,6 +128,8 @@ def digest(cli: CliContext, as_json: bool, post: bool) -> None:
       preorder digest --json
       PREORDER_SLACK_BOT_TOKEN=xoxb-... PREORDER_DIGEST_CHANNEL=C0123ABC preorder digest --post
     """
+    from engine.digest import digest as digest_data
+
     if post:
         _post(cli, as_json=as_json)
         return
@@ -148,31 +148,27 @@ def _post(cli: CliContext, *, as_json: bool) -> None:
     here, so printing the digest stays quick."""
     from bot.app import web_client
     from bot.digest_post import DigestNotPosted, post_digest, sheet_url
-    from bot.service.settings import load_service_settings
-    from bot.settings import SettingsError, read_settings
+    from bot.service.settings import ServiceSettings
+    from bot.settings import SlackSettings
+    from engine.config import SettingsError, load, variable
     from sheets.settings import SheetsSettings
 
     try:
-        slack = read_settings()
-        service = load_service_settings()
-        sheet = SheetsSettings().sheet_id
+        slack = load(SlackSettings)
+        service = load(ServiceSettings)
+        sheet = load(SheetsSettings).sheet_id  # for the digest's link to it
     except SettingsError as exc:
         fail(str(exc))
-    except ValidationError as exc:  # the sheet's settings, read here only for its link
-        err = exc.errors()[0]
-        fail(f"bad settings: PREORDER_{str(err['loc'][0]).upper()}: {err['msg']}")
     missing = [
-        name
-        for name, value in (
-            ("PREORDER_SLACK_BOT_TOKEN", slack.slack_bot_token),
-            ("PREORDER_DIGEST_CHANNEL", service.digest_channel),
+        variable(field)
+        for field, value in (
+            ("slack_bot_token", slack.slack_bot_token),
+            ("digest_channel", service.digest_channel),
         )
         if not value.strip()
     ]
     if missing:
         fail(f"posting the digest needs {', '.join(missing)} (environment variables or .env)")
-    if not slack.slack_bot_token.strip().startswith("xoxb-"):
-        fail("PREORDER_SLACK_BOT_TOKEN must be a bot token (xoxb-...)")
     channel = service.digest_channel.strip()
     db = cli.database()
     try:

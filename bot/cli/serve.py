@@ -72,19 +72,26 @@ def serve(cli: CliContext, host: str, port: int | None) -> None:
 
     from bot.service.logs import configure_logging
     from bot.service.server import serve as run
-    from bot.service.settings import load_service_settings
-    from bot.settings import SettingsError, load_settings, read_settings
+    from bot.service.settings import ServiceSettings
+    from bot.settings import SlackSettings, complete
     from engine import Database
+    from engine.config import SettingsError, load
     from engine.timeouts import SERVICE
+    from sheets.settings import SheetsSettings
 
+    # The service's configuration, read here once and handed down.
     try:
-        settings = read_settings()
+        settings = load(SlackSettings)
         slack = slack_wanted(settings)
         if slack:  # some given: all that Slack needs must be, or it is one clear error
-            settings = load_settings()
-        service = load_service_settings()
+            complete(settings)
+        service = load(ServiceSettings)
     except SettingsError as exc:
         fail(str(exc))
+    try:
+        sheets: SheetsSettings | str = load(SheetsSettings)
+    except SettingsError as exc:
+        sheets = str(exc)  # the sheet sync is off, saying why; the rest runs
     # Reachable and at the current schema (one error line otherwise); then opened again with
     # every wait on it bounded, so the service keeps answering while the database does not.
     checked = cli.database()
@@ -99,7 +106,16 @@ def serve(cli: CliContext, host: str, port: int | None) -> None:
             click.echo(line, err=True)
 
     try:
-        run(settings, db, slack=slack, service=service, host=host, port=port, announce=announce)
+        run(
+            settings,
+            db,
+            slack=slack,
+            service=service,
+            sheets=sheets,
+            host=host,
+            port=port,
+            announce=announce,
+        )
     except BoltError as exc:
         fail(f"Slack refused the bot token: {exc}")
     except SlackApiError as exc:

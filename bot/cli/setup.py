@@ -15,7 +15,7 @@ from bot import text
 from bot.cli.context import CliContext, pass_cli
 from bot.cli.output import console, echo_json
 from engine.importer import staged_files
-from engine.records import placed_at_window
+from engine.parsing import placed_at_window
 from engine.redact import shown_url
 
 PROGRESS_FROM = 200  # records; below this an import is over before a bar is worth drawing

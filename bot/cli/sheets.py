@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-from pydantic import ValidationError
 
 from bot.cli.context import CliContext, pass_cli
 from bot.cli.errors import fail
@@ -103,14 +102,14 @@ def _backend(workbook: Path | None) -> Backend:
             if workbook.suffix.lower() != ".xlsx":
                 fail(f"{workbook} is not an .xlsx file")
             return Workbook(workbook)
+        from engine.config import SettingsError, load
         from sheets.google import GoogleSheet
         from sheets.settings import SheetsSettings
 
         try:
-            settings = SheetsSettings()
-        except ValidationError as exc:
-            problem = exc.errors()[0]
-            fail(f"bad Google Sheets setting {problem['loc'][0]}: {problem['msg']}")
+            settings = load(SheetsSettings)
+        except SettingsError as exc:
+            fail(str(exc))
         problems = settings.problems()
         if problems:
             fail("Google Sheets is not configured: " + "; ".join(problems))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from rich import box
 from rich.console import Group, JustifyMethod, RenderableType
@@ -16,15 +17,17 @@ from rich.table import Table
 from rich.text import Text
 
 from bot.text import day, plural, waited, when
-from engine import Outcome, PODetail, POLineHeader, QueuedLine, Review
-from engine.digest import (
-    ArrivingLine,
-    Digest,
-    OutOfSyncLine,
-    ParkedBySku,
-    QueueBySku,
-    StrandedByPO,
-)
+
+if TYPE_CHECKING:  # for the signatures only: a command imports the engine modules it runs
+    from engine import Outcome, PODetail, POLineHeader, QueuedLine, Review
+    from engine.digest import (
+        ArrivingLine,
+        Digest,
+        OutOfSyncLine,
+        ParkedBySku,
+        QueueBySku,
+        StrandedByPO,
+    )
 
 DETAIL_ROWS = 30  # rows of a change table before it is left to --json
 JUSTIFY: dict[str, JustifyMethod] = {">": "right", "^": "center"}  # a column spec's last mark

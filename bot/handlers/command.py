@@ -17,7 +17,7 @@ from bot.handlers.listener import wire
 from bot.handlers.request import HandlerContext, Req
 from bot.views.blocks import fallback_text
 from bot.views.help import COMMAND, USAGE, help_blocks
-from engine.records import INT_MAX, KEY_PATTERN
+from engine.parsing import INT_MAX, KEY_PATTERN
 
 SYNTAX = {syntax.split()[0]: syntax for syntax, _ in USAGE}
 EXAMPLES = {

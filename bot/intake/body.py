@@ -22,7 +22,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from engine import OrderLineState, SORecord
-from engine.records import error_reason, field_path, kind_of, placed_at_window
+from engine.parsing import placed_at_window
+from engine.records import error_reason, field_path, kind_of
 
 LIST_KEY = "sales_orders"
 # The most a body may be: the server refuses a bigger one as it arrives, before it is read.

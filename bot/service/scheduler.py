@@ -176,12 +176,13 @@ def build_scheduler(
     metrics: Metrics,
     *,
     clock: Callable[[], datetime] | None = None,
-    sheets: SheetsSettings | None = None,
+    sheets: SheetsSettings | str | None = None,
     slack: bool = True,
 ) -> Scheduler:
-    """The scheduler with its jobs, not started. ``sheets``: the Google Sheets settings
-    (default: from the environment); the sheet sync runs only when they name a usable sheet.
-    Without ``slack`` (the service runs without its Slack face) the digest is off."""
+    """The scheduler with its jobs, not started. ``sheets``: the Google Sheets settings, or
+    why they could not be read (None: no sheet); the sheet sync runs only when they name a
+    usable sheet. Without ``slack`` (the service runs without its Slack face) the digest is
+    off."""
     usable, sheets_off = sheet_to_sync(sheets)
     jobs = Jobs(settings, db, client, metrics, usable, clock=clock)
     scheduler = Scheduler(
@@ -196,24 +197,17 @@ def build_scheduler(
     return scheduler
 
 
-def sheet_to_sync(given: SheetsSettings | None = None) -> tuple[SheetsSettings | None, str]:
-    """``given`` (default: the environment's) Google Sheets settings when they name a usable
-    sheet, else None and why not."""
-    from pydantic import ValidationError
-
-    from sheets.settings import SheetsSettings
-
-    try:
-        found = given or SheetsSettings()
-    except ValidationError as exc:
-        problem = exc.errors()[0]
-        return None, f"bad setting PREORDER_{str(problem['loc'][0]).upper()}: {problem['msg']}"
-    if not found.sheet_id.strip():
+def sheet_to_sync(given: SheetsSettings | str | None) -> tuple[SheetsSettings | None, str]:
+    """``given`` Google Sheets settings when they name a usable sheet, else None and why not
+    (``given`` may be that reason already: settings that could not be read)."""
+    if isinstance(given, str):
+        return None, given
+    if given is None or not given.sheet_id.strip():
         return None, "no sheet configured: PREORDER_SHEET_ID is not set"
-    problems = found.problems()
+    problems = given.problems()
     if problems:
         return None, "; ".join(problems)
-    return found, ""
+    return given, ""
 
 
 def _minutes(minutes: float) -> str:

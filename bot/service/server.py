@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from bot.service.scheduler import Scheduler
     from bot.service.settings import ServiceSettings
     from bot.settings import SlackSettings
+    from sheets.settings import SheetsSettings
 
 log = logging.getLogger("bot.server")
 
@@ -217,8 +218,9 @@ def serve(
     settings: SlackSettings,
     db: Database,
     *,
+    service: ServiceSettings,
+    sheets: SheetsSettings | str | None = None,
     slack: bool = True,
-    service: ServiceSettings | None = None,
     host: str = "0.0.0.0",
     port: int | None = None,
     announce: Callable[[str], None] = print,
@@ -229,11 +231,11 @@ def serve(
     ``slack`` (no Slack settings) there is no Slack face: the rest runs, and the jobs that need
     Slack (the digest) are off. The scheduler (unless ``service.scheduler`` is off) starts once
     the server listens; on a signal the server stops taking requests and finishes those in
-    flight, no new job run starts, and the running one finishes before the process ends."""
+    flight, no new job run starts, and the running one finishes before the process ends.
+    ``sheets``: the spreadsheet's settings, or why they could not be read (the sheet sync is
+    then off)."""
     from bot.service.metrics import Metrics, count_allocations
-    from bot.service.settings import load_service_settings
 
-    service = service or load_service_settings()
     metrics = Metrics()
     stop_counting = count_allocations(metrics)
     try:
@@ -248,7 +250,7 @@ def serve(
             intake=intake,
         )
         server = HttpServer(router, host, settings.port if port is None else port)
-        scheduler = _scheduler(service, db, app, metrics)
+        scheduler = _scheduler(service, sheets, db, app, metrics)
 
         def stop() -> None:
             if scheduler is not None:
@@ -344,7 +346,11 @@ def _intake(db: Database, service: ServiceSettings, metrics: Metrics) -> WSGIApp
 
 
 def _scheduler(
-    service: ServiceSettings, db: Database, app: App | None, metrics: Metrics
+    service: ServiceSettings,
+    sheets: SheetsSettings | str | None,
+    db: Database,
+    app: App | None,
+    metrics: Metrics,
 ) -> Scheduler | None:
     if not service.scheduler:
         log.info("scheduler off (PREORDER_SCHEDULER=0): no digest, sweep or sheet sync here")
@@ -352,7 +358,7 @@ def _scheduler(
     from bot.service.scheduler import build_scheduler
 
     client = app.client if app is not None else None
-    return build_scheduler(service, db, client, metrics, slack=app is not None)
+    return build_scheduler(service, db, client, metrics, sheets=sheets, slack=app is not None)
 
 
 def _on_signals(handler: Callable[[int, FrameType | None], None]) -> None:

@@ -1,32 +1,55 @@
 """The service's own configuration beside Slack's: order intake, the digest, the scheduler and
-logging (``PREORDER_*`` environment variables or ``.env``), checked once at start."""
+logging (``PREORDER_*`` environment variables or ``.env``), read with ``engine.config.load``
+once at start."""
 
 from __future__ import annotations
 
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
 
-from bot.settings import SettingsError
+from engine.settings import Settings
 
 
-class ServiceSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="PREORDER_", env_file=".env", extra="ignore")
-
+class ServiceSettings(Settings):
     # POST /orders is refused (404) unless a secret is set: an open intake would take orders
     # from anyone.
-    intake_secret: str = ""
-    digest_channel: str = ""
-    timezone: str = "UTC"
-    digest_cron: str = "0 9 * * mon-fri"
-    sweep_minutes: float = Field(15.0, ge=0)  # 0: off
-    sheet_sync_minutes: float = Field(5.0, ge=0)  # 0: off; runs only when a sheet is set
-    rebalance: bool = False
-    rebalance_minutes: float = Field(60.0, gt=0)
-    scheduler: bool = True
-    log_format: Literal["plain", "json"] = "plain"
+    intake_secret: str = Field(
+        "",
+        description="the secret senders sign `POST /orders` bodies with (HMAC-SHA256 in "
+        "`X-Preorder-Signature`); unset: `serve` takes no orders (404)",
+    )
+    digest_channel: str = Field(
+        "",
+        description="the channel (`C0123…` or `#name`) the digest is posted to; needed by "
+        "`digest --post` and the digest job",
+    )
+    timezone: str = Field(
+        "UTC", description="time zone of every schedule (e.g. `America/New_York`)"
+    )
+    digest_cron: str = Field(
+        "0 9 * * mon-fri",
+        description="when the digest is posted (crontab; weekday numbers as in cron, 0/7 = Sunday)",
+    )
+    sweep_minutes: float = Field(
+        15.0, ge=0, description="auto-allocation sweep interval, fractions allowed; `0`: off"
+    )
+    sheet_sync_minutes: float = Field(
+        5.0,
+        ge=0,
+        description="sheet sync interval when `PREORDER_SHEET_ID` and "
+        "`PREORDER_GOOGLE_CREDENTIALS` are set; `0`: off",
+    )
+    rebalance: bool = Field(
+        False, description="`1`: run the rebalance to earlier POs on a schedule"
+    )
+    rebalance_minutes: float = Field(60.0, gt=0, description="rebalance interval")
+    scheduler: bool = Field(True, description="`0`: this process runs no scheduled jobs")
+    log_format: Literal["plain", "json"] = Field(
+        "plain",
+        description="`json`: one JSON object per line (time, level, logger, message, fields)",
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -51,15 +74,3 @@ class ServiceSettings(BaseSettings):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
-
-
-def load_service_settings() -> ServiceSettings:
-    """The settings, or ``SettingsError`` naming every bad variable."""
-    try:
-        return ServiceSettings()
-    except ValidationError as exc:
-        problems = [
-            f"PREORDER_{str(err['loc'][0]).upper()}: {err['msg'].removeprefix('Value error, ')}"
-            for err in exc.errors()
-        ]
-        raise SettingsError("bad settings: " + "; ".join(problems)) from None

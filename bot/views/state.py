@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from engine import LineRef, POLineHeader, QueuedLine, ReviewLine
-from engine.records import INT_MAX
+from engine.parsing import INT_MAX
 
 METADATA_MAX = 3000
 

@@ -11,11 +11,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import click
 import pytest
 from click.testing import CliRunner, Result
 
 import engine as e
-from bot.cli import SUMMARIES, cli
+from bot.cli import COMMANDS, cli
 from bot.cli.context import default_actor
 from engine.staging import READ_BATCH
 from tests.cli.helpers import dump, ok, run, said, seed, write
@@ -354,12 +355,26 @@ def test_cancel_order_unpark_and_rebalance(db: e.Database) -> None:
 def test_help_lists_every_command_and_each_has_an_example() -> None:
     top = run(None, "--help")
     assert top.exit_code == 0
-    for name in SUMMARIES:
-        assert name in top.stdout
+    for name, entry in COMMANDS.items():
+        assert f"{name} " in top.stdout and entry.summary in " ".join(top.stdout.split())
         sub = run(None, name, "--help")
         assert sub.exit_code == 0, name
         assert "Example:" in sub.stdout and "preorder " in sub.stdout, name
-    assert set(cli.commands) == set(SUMMARIES)
+
+
+def test_the_command_table_names_every_command_of_every_command_module() -> None:
+    """``--help`` lists the commands from a static table (their modules load on first use):
+    each module's ``COMMANDS`` are all in it, under their own names, and nothing else is."""
+    import importlib
+
+    found = {}
+    for module in {entry.module for entry in COMMANDS.values()}:
+        for command in importlib.import_module(f"bot.cli.{module}").COMMANDS:
+            found[command.name] = (module, command)
+    assert set(found) == set(COMMANDS)
+    for name, entry in COMMANDS.items():
+        module, command = found[name]
+        assert (entry.module, cli.get_command(click.Context(cli), name)) == (module, command)
 
 
 def test_the_installed_console_script_runs(sqlite_template: Path, tmp_path: Path) -> None:

@@ -345,7 +345,10 @@ def test_an_unusable_database_url_is_one_error_line(url: str, says: str) -> None
 def test_a_bad_configured_url_is_one_error_line() -> None:
     result = run(None, "unallocated", env={"PREORDER_DATABASE_URL": "oracle://x"})
     assert result.exit_code == 1
-    assert error_line(result).startswith("error: bad configuration: PREORDER_DATABASE_URL")
+    assert error_line(result) == (
+        "error: bad settings: PREORDER_DATABASE_URL: unsupported database 'oracle://x': use "
+        "sqlite or postgresql"
+    )
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,8 @@ from pydantic import ValidationError
 
 import engine as e
 from bot.cli import cli
-from bot.settings import SettingsError, read_settings
+from bot.settings import SlackSettings
+from engine.config import SettingsError, load
 from sheets.settings import SheetsSettings
 from tests.cli.helpers import error_line, run
 from tests.helpers import po, so
@@ -72,8 +73,10 @@ def test_a_dotenv_cannot_send_googles_token_to_another_sheets_api(
     env = {"PREORDER_SHEET_ID": sheet_id, "PREORDER_GOOGLE_CREDENTIALS": str(service_account_file)}
     result = run(db, "sheets", "push", env=env)
     assert result.exit_code == 1
-    line = error_line(result)
-    assert "google_api_url" in line and "may not come from a .env file" in line
+    assert error_line(result) == (
+        "error: bad settings: PREORDER_GOOGLE_API_URL: may not come from a .env file, since it "
+        "decides where a token is sent; set it in the environment instead"
+    )
     assert sheets_standin.requests == [] and sheets_standin.token_requests == []
 
 
@@ -124,7 +127,7 @@ def test_serve_refuses_a_dotenv_that_names_the_slack_api(
      "http://[::1]:8080/api/", "http://localhost:8080/api/", "http://LOCALHOST/api/"],
 )  # fmt: skip
 def test_a_token_url_is_https_or_loopback(workdir: Path, url: str) -> None:
-    assert read_settings(slack_api_url=url).slack_api_url == url
+    assert load(SlackSettings, slack_api_url=url).slack_api_url == url
     assert SheetsSettings(google_api_url=url).google_api_url == url
 
 
@@ -146,7 +149,7 @@ def test_a_token_url_elsewhere_in_clear_text_is_a_configuration_error(
     workdir: Path, url: str, reason: str
 ) -> None:
     with pytest.raises(SettingsError) as slack:
-        read_settings(slack_api_url=url)
+        load(SlackSettings, slack_api_url=url)
     assert str(slack.value).startswith(f"bad settings: PREORDER_SLACK_API_URL: {reason}")
     with pytest.raises(ValidationError) as google:
         SheetsSettings(google_api_url=url)
@@ -168,7 +171,7 @@ def test_a_dotenv_may_hold_the_other_settings(
     )
     monkeypatch.setenv("PREORDER_SLACK_MERCHANDISERS", "U2")
     monkeypatch.setenv("PREORDER_SLACK_API_URL", "https://slack.example/api/")
-    settings = read_settings()
+    settings = load(SlackSettings)
     assert (settings.slack_bot_token, settings.merchandisers) == ("xoxb-from-file", {"U2"})
     assert settings.slack_api_url == "https://slack.example/api/"
     assert SheetsSettings().sheet_id == "sheet-from-file"

@@ -20,10 +20,11 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.schema import CreateIndex, DropIndex
 
 import engine as e
 from engine.migrate import head_revision
-from engine.models import Base
+from engine.models import metadata
 from tests.fixtures.databases import PG_URL
 from tests.helpers import allocation_map, po, so
 from tests.history import dump
@@ -65,7 +66,7 @@ def test_upgrade_creates_the_schema_from_nothing_and_a_rerun_changes_nothing(
     assert e.upgrade(db) == (None, HEAD)
     assert db.schema_is_current() is True
     tables = set(inspect(db.engine).get_table_names())
-    assert tables == {t.name for t in Base.metadata.sorted_tables} | {"alembic_version"}
+    assert tables == {t.name for t in metadata.sorted_tables} | {"alembic_version"}
 
     assert e.upgrade(db) == (HEAD, HEAD)
     assert set(inspect(db.engine).get_table_names()) == tables
@@ -96,7 +97,7 @@ def test_upgrade_of_a_current_database_keeps_its_data(db: e.Database, load: Load
 def test_migration_matches_the_models(db: e.Database) -> None:
     with db.engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
-        assert compare_metadata(context, Base.metadata) == []
+        assert compare_metadata(context, metadata) == []
 
 
 def test_migration_creates_every_named_check_unique_and_foreign_key_constraint(
@@ -104,7 +105,7 @@ def test_migration_creates_every_named_check_unique_and_foreign_key_constraint(
 ) -> None:
     # compare_metadata does not look at CHECK constraints or FK options: compare them by name.
     inspector = inspect(db.engine)
-    for table in Base.metadata.sorted_tables:
+    for table in metadata.sorted_tables:
 
         def named(kind: type) -> set[str]:
             return {str(c.name) for c in table.constraints if isinstance(c, kind)}  # noqa: B023
@@ -123,6 +124,39 @@ def test_migration_creates_every_named_check_unique_and_foreign_key_constraint(
         if fk["name"] == "fk_allocations_so_line_agrees"
     ]
     assert agrees[0]["options"] == {"deferrable": True, "initially": "DEFERRED"}
+
+
+def test_the_models_partial_indexes_are_the_migrations(empty_db: e.Database) -> None:
+    """The models give a partial index's condition in ``info`` (see ``engine.models._partial``):
+    created from the models, each is the very index the migration makes, condition included."""
+    db = empty_db
+    e.upgrade(db)
+    partial = [i for t in metadata.sorted_tables for i in t.indexes if "where" in i.info]
+    names = sorted(str(i.name) for i in partial)
+    assert names == ["ix_so_lines_allocated", "ix_so_lines_queue"]
+
+    def definitions() -> list[str]:
+        if db.is_postgres:
+            query = (
+                "SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() "
+                "AND indexname IN ('ix_so_lines_allocated', 'ix_so_lines_queue') "
+                "ORDER BY indexname"
+            )
+        else:
+            query = (
+                "SELECT sql FROM sqlite_master WHERE type = 'index' "
+                "AND name IN ('ix_so_lines_allocated', 'ix_so_lines_queue') ORDER BY name"
+            )
+        with db.engine.connect() as conn:
+            return [str(row[0]) for row in conn.exec_driver_sql(query)]
+
+    migrated = definitions()
+    assert all(" WHERE " in d for d in migrated) and len(migrated) == 2
+    with db.engine.begin() as conn:
+        for index in partial:
+            conn.execute(DropIndex(index))
+            conn.execute(CreateIndex(index))
+    assert definitions() == migrated
 
 
 @pytest.fixture

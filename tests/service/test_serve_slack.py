@@ -22,7 +22,8 @@ from click.testing import CliRunner
 from bot.app import web_client
 from bot.cli import cli
 from bot.service.server import HttpServer
-from bot.settings import DEFAULT_TIMEOUT, load_settings
+from bot.settings import DEFAULT_TIMEOUT, SlackSettings, complete
+from engine.config import load
 from tests.fixtures.databases import fresh_sqlite
 from tests.service.serving import serve_process
 from tests.slack.harness import SECRET, texts
@@ -77,7 +78,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]
         (
             {"PREORDER_SLACK_BOT_TOKEN": "xoxb-1", "PREORDER_SLACK_APP_TOKEN": "xoxb-2",
              "PREORDER_SLACK_MERCHANDISER_GROUP": "S1"},
-            "error: PREORDER_SLACK_APP_TOKEN must be an app-level token (xapp-...)",
+            "error: bad settings: PREORDER_SLACK_APP_TOKEN: must be an app-level token (xapp-...)",
         ),
         (
             {"PREORDER_SLACK_BOT_TOKEN": "xoxb-1", "PREORDER_SLACK_SIGNING_SECRET": "s",
@@ -123,9 +124,9 @@ def test_the_web_api_timeout_is_preorder_slack_timeout(
 ) -> None:
     required = {"slack_bot_token": "xoxb-1", "slack_signing_secret": "s",
                 "slack_merchandisers": "U1"}  # fmt: skip
-    assert web_client(load_settings(**required)).timeout == DEFAULT_TIMEOUT == 10
+    assert web_client(complete(load(SlackSettings, **required))).timeout == DEFAULT_TIMEOUT == 10
     monkeypatch.setenv("PREORDER_SLACK_TIMEOUT", "2.5")
-    assert web_client(load_settings(**required)).timeout == 2.5
+    assert web_client(complete(load(SlackSettings, **required))).timeout == 2.5
 
 
 def test_serve_answers_slack_and_health_then_stops_on_sigterm(

@@ -20,7 +20,7 @@ from bot.app import OTHER_WORKSPACE
 from bot.ids import ActionId, CallbackId
 from bot.service.server import HttpServer, health
 from bot.views.state import ViewState
-from engine.records import INT_MAX
+from engine.parsing import INT_MAX
 from tests.helpers import dump
 from tests.slack.harness import (
     MERCHANDISER,

@@ -442,7 +442,7 @@ def test_digest_post_without_its_settings_names_them(
     ("env", "message"),
     [
         ({"PREORDER_SLACK_BOT_TOKEN": "xoxp-user"},
-         "error: PREORDER_SLACK_BOT_TOKEN must be a bot token (xoxb-...)"),
+         "error: bad settings: PREORDER_SLACK_BOT_TOKEN: must be a bot token (xoxb-...)"),
         ({"PREORDER_SLACK_API_URL": "slack.com"},
          "error: bad settings: PREORDER_SLACK_API_URL: must be an https:// URL"),
         ({"PREORDER_SLACK_BOT_TOKEN": "xoxb-wrong"},
