@@ -26,19 +26,30 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
+from pydantic import Field
 from sqlalchemy import JSON, Table, create_engine, insert, text
 from sqlalchemy.exc import OperationalError
 
 import engine as e
-from engine.models import Base
+from engine.config import load
+from engine.models import metadata
+from engine.settings import Settings
 from engine.types import UTCDateTime
 
-DEFAULT_PG_URL = os.environ.get(
-    "PREORDER_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
+
+class BenchSettings(Settings):
+    """The benchmarks' own variable, read as the app's are."""
+
+    bench_postgres_url: str = Field(
+        "postgresql+psycopg://postgres@127.0.0.1:5432/test",
+        description="the PostgreSQL server the benchmarks use (`--pg-url` overrides it)",
+    )
+
+
+DEFAULT_PG_URL = load(BenchSettings).bench_postgres_url
 
 # Tables in foreign-key order; a seed names the rows it has for each.
-TABLES: list[Table] = list(Base.metadata.sorted_tables)
+TABLES: list[Table] = list(metadata.sorted_tables)
 
 
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:

@@ -34,6 +34,7 @@ if str(ROOT) not in sys.path:
 import _common as c  # noqa: E402
 
 import engine as e  # noqa: E402
+from engine.config import load  # noqa: E402
 from notify.deliver import Deliverer  # noqa: E402
 from notify.settings import NotifySettings  # noqa: E402
 
@@ -101,7 +102,7 @@ def timed_sync(url: str, events: bool, orders: int) -> tuple[float, dict[str, An
 
 
 def serve_webhooks(pipe: Connection) -> None:
-    from tests.receivers import Receiver
+    from tests.standins.webhook.receiver import Receiver
 
     with Receiver(SECRET) as receiver:
         pipe.send(receiver.url)
@@ -111,7 +112,7 @@ def serve_webhooks(pipe: Connection) -> None:
 
 
 def serve_smtp(pipe: Connection) -> None:
-    from tests.smtp import Mailbox, SmtpServer
+    from tests.standins.smtp.server import Mailbox, SmtpServer
 
     box = Mailbox(parse=False)
     server = SmtpServer(box)
@@ -171,7 +172,8 @@ def run_backend(backend: str, args: argparse.Namespace, folder: Path) -> list[st
         e.sync_date(db, ACTOR, "PO-1", 1)
         receiver = Served(serve_webhooks)
         try:
-            settings = NotifySettings(
+            settings = load(
+                NotifySettings,
                 webhook_url=receiver.address,
                 webhook_secret=SECRET,
                 deliver_workers=args.workers,
@@ -208,7 +210,8 @@ def run_emails(backend: str, args: argparse.Namespace, folder: Path) -> str:
         db = e.Database(url, events=True)
         e.sync_date(db, ACTOR, "PO-1", 1)
         server = Served(serve_smtp)
-        settings = NotifySettings(
+        settings = load(
+            NotifySettings,
             smtp_url=f"smtp://127.0.0.1:{server.address}",
             email_from="Shop <orders@shop.example.com>",
             deliver_workers=args.workers,

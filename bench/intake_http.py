@@ -45,7 +45,7 @@ from _steady import steady_state  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
 import engine as e  # noqa: E402
-from bot.intake import SIGNATURE_HEADER, sign  # noqa: E402
+from bot.intake.http import SIGNATURE_HEADER, sign  # noqa: E402
 from tests.invariants import check_invariants  # noqa: E402
 
 SECRET = "bench-intake-secret"
@@ -61,9 +61,9 @@ TARGET_RATE = 300.0
 def serve_child(url: str, threads: int, sweep_every: float, pipe: Connection) -> None:
     """Serve the intake on a free port (sent up the pipe) and sweep every ``sweep_every`` s
     until the parent says stop; then send back the sweep's figures."""
-    from bot.intake import intake_app
-    from bot.metrics import Metrics
-    from bot.server import HttpServer, wsgi_app
+    from bot.intake.http import intake_app
+    from bot.service.metrics import Metrics
+    from bot.service.server import HttpServer, wsgi_app
 
     # Refusals and failures only: a line per accepted order would be most of what is printed.
     logging.basicConfig(level=logging.WARNING, format="server: %(levelname)s %(message)s")

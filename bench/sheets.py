@@ -41,10 +41,11 @@ from engine.models import (  # noqa: E402
     sales_orders,
     so_lines,
 )
-from sheets.google import GoogleSheet, column_letters  # noqa: E402
+from sheets.google import GoogleSheet  # noqa: E402
+from sheets.google_requests import column_letters  # noqa: E402
 from sheets.layout import ALLOCATIONS  # noqa: E402
 from sheets.sync import Report, Sync  # noqa: E402
-from tests.sheets.standin import PAYLOAD_LIMIT, SheetsStandin  # noqa: E402
+from tests.standins.sheets.standin import PAYLOAD_LIMIT, SheetsStandin  # noqa: E402
 
 T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 ARRIVAL = date(2027, 1, 11)

@@ -30,12 +30,12 @@ import _common as c  # noqa: E402
 import engine as e  # noqa: E402
 from bot.handlers.review import page  # noqa: E402
 from bot.ids import CallbackId  # noqa: E402
-from bot.server import HEALTH_PATH, SLACK_PATH  # noqa: E402
+from bot.service.server import HEALTH_PATH, SLACK_PATH  # noqa: E402
 from bot.views.review import PAGE_SIZE  # noqa: E402
 from bot.views.state import ViewState  # noqa: E402
 from tests.slack.harness import CHANNEL, MERCHANDISER, SECRET, SlackApp, texts  # noqa: E402
-from tests.slack.signing import signed_headers, slash_command_body  # noqa: E402
-from tests.slack.standin import SlackStandin  # noqa: E402
+from tests.standins.slack.signing import signed_headers, slash_command_body  # noqa: E402
+from tests.standins.slack.standin import SlackStandin  # noqa: E402
 
 T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 ARRIVAL = date(2027, 1, 11)

@@ -23,7 +23,7 @@ from slack_sdk.http_retry import RateLimitErrorRetryHandler, default_retry_handl
 from bot.auth import Authorizer
 from bot.deliveries import Deliveries, delivery_keys
 from bot.handlers import HandlerContext, register_all
-from bot.metrics import Metrics
+from bot.handlers.request import ApiErrorCounter
 from bot.settings import SlackSettings
 from bot.webapi import NameFailedCall
 from engine import Database
@@ -75,7 +75,7 @@ def create_app(
     settings: SlackSettings,
     db: Database,
     client: WebClient | None = None,
-    metrics: Metrics | None = None,
+    metrics: ApiErrorCounter | None = None,
 ) -> App:
     """The app for ``settings`` on ``db``. ``client`` replaces the Web API client (tests aim
     one at a stand-in). Checks the bot token with ``auth.test`` here (Bolt's own check, which

@@ -13,7 +13,7 @@ from datetime import datetime
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.handlers.support import BOT_NAME
+from bot.ids import BOT_NAME
 from bot.views.digest import digest_message, digest_text
 from bot.webapi import failed_method, timed_out
 from engine import Database

@@ -1,4 +1,5 @@
-"""Every Slack ``action_id``, ``callback_id`` and ``block_id`` the app uses, in one place.
+"""Every Slack ``action_id``, ``callback_id`` and ``block_id`` the app uses, in one place, and
+the bot's name as people type it.
 
 The view builders write these ids and the handlers match on them; typing a string twice would let
 the two drift apart silently (a renamed button that no handler answers), so both sides import the
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
+
+BOT_NAME = "preorder"  # the bot user's display name in manifest.yml, as people type it
 
 
 class CallbackId(StrEnum):

@@ -1,6 +1,6 @@
 """The Slack app's configuration: ``PREORDER_SLACK_*`` and ``PREORDER_PORT`` environment variables
-(or ``.env``), checked once at start so that a missing token is one clear message, not a stack
-trace on the first request.
+(or ``.env``), read with ``engine.config.load`` once at start, so that a missing token is one
+clear message, not a stack trace on the first request.
 
 Which settings are required depends on how the app reaches Slack: over HTTP it needs the bot
 token and the signing secret (to verify every request); in Socket Mode (an app token is set) the
@@ -14,49 +14,69 @@ merchandiser list or the merchandiser user group must be set.
 
 from __future__ import annotations
 
-from typing import Any
+from pydantic import Field, field_validator
 
-from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
-
-from engine.settings_guard import credential_url, sources_without
+from engine.config import SettingsError, variable
+from engine.settings import Settings
+from engine.settings_guard import credential_url
 
 DEFAULT_API_URL = "https://slack.com/api/"
 DEFAULT_PORT = 3000
 DEFAULT_TIMEOUT = 10.0  # seconds; slack_sdk's own 30 would leave the user staring at a spinner
 # A hung Web API call holds one of the app's few listener threads for this long.
 MAX_TIMEOUT = 60.0
-ENV = "PREORDER_"
 
 
-class SettingsError(Exception):
-    """The configuration cannot start the app; ``str()`` is one line naming what to set."""
+class SlackSettings(Settings):
+    ENVIRONMENT_ONLY = ("slack_api_url",)
 
+    slack_bot_token: str = Field(
+        "",
+        description="the Slack app's bot token (`xoxb-`); needed by `serve`'s Slack face and "
+        "`digest --post`",
+    )
+    slack_signing_secret: str = Field(
+        "", description="verifies Slack's requests; needed by `serve` over HTTP"
+    )
+    slack_app_token: str = Field(
+        "", description="an app-level token (`xapp-`): `serve` uses Socket Mode"
+    )
+    slack_api_url: str = Field(
+        DEFAULT_API_URL,
+        description="the Slack Web API (tests point it at a stand-in); environment only, "
+        "`https://`",
+    )
+    slack_timeout: float = Field(
+        DEFAULT_TIMEOUT,
+        gt=0,
+        le=MAX_TIMEOUT,
+        description="seconds to wait for a Slack Web API answer before telling the user it "
+        "failed (above 0, at most 60)",
+    )
+    slack_merchandisers: str = Field(
+        "", description="comma-separated Slack user IDs who may change allocations"
+    )
+    slack_merchandiser_group: str = Field(
+        "",
+        description="a user group (`S...`) whose members may too (one of the two is needed)",
+    )
+    port: int = Field(DEFAULT_PORT, ge=0, le=65535, description="the port `serve` listens on")
 
-class SlackSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix=ENV, env_file=".env", extra="ignore")
-
-    slack_bot_token: str = ""
-    slack_signing_secret: str = ""
-    slack_app_token: str = ""
-    slack_api_url: str = DEFAULT_API_URL
-    slack_timeout: float = Field(DEFAULT_TIMEOUT, gt=0, le=MAX_TIMEOUT)
-    slack_merchandisers: str = ""
-    slack_merchandiser_group: str = ""
-    port: int = Field(DEFAULT_PORT, ge=0, le=65535)
-
+    @field_validator("slack_bot_token")
     @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return sources_without(
-            ["slack_api_url"], init_settings, env_settings, dotenv_settings, file_secret_settings
-        )
+    def _bot_token(cls, value: str) -> str:
+        token = value.strip()
+        if token and not token.startswith("xoxb-"):
+            raise ValueError("must be a bot token (xoxb-...)")
+        return token
+
+    @field_validator("slack_app_token")
+    @classmethod
+    def _app_token(cls, value: str) -> str:
+        token = value.strip()
+        if token and not token.startswith("xapp-"):
+            raise ValueError("must be an app-level token (xapp-...)")
+        return token
 
     @field_validator("slack_api_url")
     @classmethod
@@ -67,7 +87,7 @@ class SlackSettings(BaseSettings):
 
     @property
     def socket_mode(self) -> bool:
-        return bool(self.slack_app_token.strip())
+        return bool(self.slack_app_token)
 
     @property
     def merchandisers(self) -> frozenset[str]:
@@ -78,45 +98,24 @@ class SlackSettings(BaseSettings):
     def merchandiser_group(self) -> str:
         return self.slack_merchandiser_group.strip()
 
-    def problems(self) -> list[str]:
-        """What is missing or wrong, one phrase each naming the variable."""
-        found: list[str] = []
-        missing = [f"{ENV}SLACK_BOT_TOKEN"] if not self.slack_bot_token.strip() else []
-        if self.socket_mode:
-            if not self.slack_app_token.strip().startswith("xapp-"):
-                found.append(f"{ENV}SLACK_APP_TOKEN must be an app-level token (xapp-...)")
-        elif not self.slack_signing_secret.strip():
-            missing.append(f"{ENV}SLACK_SIGNING_SECRET")
+    def missing(self) -> list[str]:
+        """The variables the app still needs to run (each token's form is checked on load)."""
+        found = [] if self.slack_bot_token else [variable("slack_bot_token")]
+        if not self.socket_mode and not self.slack_signing_secret.strip():
+            found.append(variable("slack_signing_secret"))
         if not self.merchandisers and not self.merchandiser_group:
-            missing.append(f"{ENV}SLACK_MERCHANDISERS or {ENV}SLACK_MERCHANDISER_GROUP")
-        if missing:
-            found.insert(0, "missing settings: " + ", ".join(missing))
-        token = self.slack_bot_token.strip()
-        if token and not token.startswith("xoxb-"):
-            found.append(f"{ENV}SLACK_BOT_TOKEN must be a bot token (xoxb-...)")
+            found.append(
+                f"{variable('slack_merchandisers')} or {variable('slack_merchandiser_group')}"
+            )
         return found
 
 
-def read_settings(**overrides: Any) -> SlackSettings:
-    """The settings from the environment (``overrides`` win), values checked but nothing
-    required (a command that only posts needs the bot token alone), or ``SettingsError``
-    naming every bad variable."""
-    try:
-        return SlackSettings(**overrides)
-    except ValidationError as exc:
-        bad = "; ".join(
-            f"{ENV}{'_'.join(str(p) for p in e['loc']).upper()}: "
-            f"{e['msg'].removeprefix('Value error, ')}"
-            for e in exc.errors()
+def complete(settings: SlackSettings) -> SlackSettings:
+    """``settings`` when they hold everything the app needs to run, else ``SettingsError``
+    naming every variable to set, in one message."""
+    missing = settings.missing()
+    if missing:
+        raise SettingsError(
+            "missing settings: " + ", ".join(missing) + " (environment variables or .env)"
         )
-        raise SettingsError(f"bad settings: {bad}") from None
-
-
-def load_settings(**overrides: object) -> SlackSettings:
-    """The settings the app needs to run, from the environment (``overrides`` win), or
-    ``SettingsError`` naming every variable to set or fix, in one message."""
-    settings = read_settings(**overrides)
-    found = settings.problems()
-    if found:
-        raise SettingsError("; ".join(found) + " (environment variables or .env)")
     return settings

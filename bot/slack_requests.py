@@ -16,12 +16,10 @@ import logging
 import sys
 import time
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
+from wsgiref.types import WSGIApplication
 
 from slack_bolt.request.internals import parse_body
-
-if TYPE_CHECKING:
-    from bot.server import WSGIApp
 
 log = logging.getLogger("bot.server")
 
@@ -30,7 +28,7 @@ REFUSED = b'{"error": "invalid request"}'
 MAX_AGE = 5 * 60  # seconds: an older request may be a replay
 
 
-def checked(slack: WSGIApp, signing_secret: str) -> WSGIApp:
+def checked(slack: WSGIApplication, signing_secret: str) -> WSGIApplication:
     """``slack`` (Bolt's WSGI handler) behind the checks of the module docstring."""
     key = signing_secret.encode()
 

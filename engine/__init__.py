@@ -4,54 +4,141 @@ Every operation here is one database transaction, takes an ``Actor`` (who, and f
 writes audit events, and returns an ``Outcome``; ``dry_run=True`` reports the same ``Outcome``
 and changes nothing; ``key=...`` makes a change idempotent (a second call with the same key
 changes nothing and its outcome says ``replayed``). The rules they apply are numbered as in
-DESIGN.md section 1.
+DESIGN.md section 1. An operation's ``Outcome`` ends with the headers of the PO lines it
+touched (``outcome.po_line(po, line)``), read in its transaction, so a face shows the state
+after a change without reading again.
+
+The database is the engine's alone: no caller needs SQLAlchemy. Reads are functions here
+(``review``, ``po_line``, ``unallocated``...), ``db.ping()`` checks the database answers, and
+every database failure reaches the caller as ``StorageError`` (after the engine has retried
+the transient ones), never as a driver's or SQLAlchemy's exception.
+
+Each name is imported from its module on first use (PEP 562), so that a caller pays only for
+the modules it uses: ``engine.review`` loads the queries, not the import, the migrations or the
+record models. ``_MODULES`` says where each name lives.
 """
 
-from engine.db import Database
-from engine.errors import (
-    Conflict,
-    Difference,
-    EngineError,
-    InvalidInput,
-    NotFound,
-    Refused,
-    StorageError,
-)
-from engine.intake import apply_import, apply_orders, apply_records
-from engine.manual import allocate, move, remove, sync_date, unpark
-from engine.orders import cancel_order
-from engine.queries import (
-    applied_keys,
-    open_po_lines,
-    order_lines,
-    po_lines_of_sku,
-    purchase_order,
-    review,
-    state,
-    unallocated,
-    unallocated_count,
-)
-from engine.records import POLineRecord, PORecord, SOLineRecord, SORecord
-from engine.results import (
-    AllocatedLine,
-    DateChange,
-    FieldChange,
-    LineRef,
-    Move,
-    OrderLineState,
-    Outcome,
-    Placement,
-    PODetail,
-    POLineSummary,
-    QueuedLine,
-    Review,
-    ReviewLine,
-    State,
-)
-from engine.supply import cancel_po, rebalance, set_arrival, set_quantity, set_store_hold
-from engine.sweep import auto_allocate
-from engine.types import POStatus, SOStatus, Source
-from engine.unit import Actor, on_commit
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from engine.db import Database
+    from engine.deliveries import DeliveryRow, list_events, retry_events
+    from engine.errors import (
+        Conflict,
+        ConstraintViolation,
+        Difference,
+        EngineError,
+        InvalidInput,
+        NotFound,
+        Refused,
+        StorageError,
+    )
+    from engine.intake import apply_import, apply_orders, apply_records
+    from engine.manual import allocate, move, remove, sync_date, unpark
+    from engine.orders import cancel_order
+    from engine.queries import (
+        applied_keys,
+        is_empty,
+        open_po_lines,
+        order_lines,
+        po_line,
+        po_lines_of_sku,
+        purchase_order,
+        review,
+        state,
+        unallocated,
+        unallocated_count,
+    )
+    from engine.records import POLineRecord, PORecord, SOLineRecord, SORecord
+    from engine.results import (
+        AllocatedLine,
+        DateChange,
+        FieldChange,
+        LineRef,
+        Move,
+        OrderLineState,
+        Outcome,
+        Placement,
+        PODetail,
+        POLineHeader,
+        QueuedLine,
+        Review,
+        ReviewLine,
+        State,
+    )
+    from engine.supply import cancel_po, rebalance, set_arrival, set_quantity, set_store_hold
+    from engine.sweep import auto_allocate
+    from engine.types import POStatus, SOStatus, Source
+    from engine.unit import Actor, on_commit
+
+_MODULES = {
+    "engine.db": ["Database"],
+    "engine.deliveries": ["DeliveryRow", "list_events", "retry_events"],
+    "engine.errors": [
+        "Conflict",
+        "ConstraintViolation",
+        "Difference",
+        "EngineError",
+        "InvalidInput",
+        "NotFound",
+        "Refused",
+        "StorageError",
+    ],
+    "engine.intake": ["apply_import", "apply_orders", "apply_records"],
+    "engine.manual": ["allocate", "move", "remove", "sync_date", "unpark"],
+    "engine.orders": ["cancel_order"],
+    "engine.queries": [
+        "applied_keys",
+        "is_empty",
+        "open_po_lines",
+        "order_lines",
+        "po_line",
+        "po_lines_of_sku",
+        "purchase_order",
+        "review",
+        "state",
+        "unallocated",
+        "unallocated_count",
+    ],
+    "engine.records": ["POLineRecord", "PORecord", "SOLineRecord", "SORecord"],
+    "engine.results": [
+        "AllocatedLine",
+        "DateChange",
+        "FieldChange",
+        "LineRef",
+        "Move",
+        "OrderLineState",
+        "Outcome",
+        "Placement",
+        "PODetail",
+        "POLineHeader",
+        "QueuedLine",
+        "Review",
+        "ReviewLine",
+        "State",
+    ],
+    "engine.supply": ["cancel_po", "rebalance", "set_arrival", "set_quantity", "set_store_hold"],
+    "engine.sweep": ["auto_allocate"],
+    "engine.types": ["POStatus", "SOStatus", "Source"],
+    "engine.unit": ["Actor", "on_commit"],
+}
+_HOME = {name: module for module, names in _MODULES.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    module = _HOME.get(name)
+    if module is None:
+        raise AttributeError(f"module 'engine' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # found once; later uses are plain attribute reads
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_HOME])
 
 
 def upgrade(db: Database, revision: str = "head") -> tuple[str | None, str | None]:
@@ -65,8 +152,10 @@ __all__ = [
     "Actor",
     "AllocatedLine",
     "Conflict",
+    "ConstraintViolation",
     "Database",
     "DateChange",
+    "DeliveryRow",
     "Difference",
     "EngineError",
     "FieldChange",
@@ -77,8 +166,8 @@ __all__ = [
     "OrderLineState",
     "Outcome",
     "PODetail",
+    "POLineHeader",
     "POLineRecord",
-    "POLineSummary",
     "PORecord",
     "POStatus",
     "Placement",
@@ -100,14 +189,18 @@ __all__ = [
     "auto_allocate",
     "cancel_order",
     "cancel_po",
+    "is_empty",
+    "list_events",
     "move",
     "on_commit",
     "open_po_lines",
     "order_lines",
+    "po_line",
     "po_lines_of_sku",
     "purchase_order",
     "rebalance",
     "remove",
+    "retry_events",
     "review",
     "set_arrival",
     "set_quantity",

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from engine.errors import InvalidInput
-from engine.records import INT_MAX, parse_int
+from engine.parsing import INT_MAX, parse_int
 from engine.results import LineRef
 
 # A row count (LIMIT) is a 64-bit integer on both databases.

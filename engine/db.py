@@ -1,4 +1,8 @@
-"""Connections and transactions for SQLite (embedded default) and PostgreSQL (production)."""
+"""Connections and transactions for SQLite (embedded default) and PostgreSQL (production), and
+the one place where the database's errors become the engine's ``StorageError``.
+
+A ``Database`` is given its URL: reading it from the configuration is the entry point's job
+(``engine.settings.EngineSettings``, read once by the command line or the service)."""
 
 from __future__ import annotations
 
@@ -11,15 +15,20 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from engine.errors import StorageError
-from engine.redact import shown_url
-from engine.settings import EngineSettings, events_on
+from engine.errors import ConstraintViolation, StorageError
+from engine.redact import password_of, redact, shown_url
 from engine.timeouts import Timeouts, answering_connect, postgres_connect
 
 T = TypeVar("T")
+
+# The embedded default: a file in the working directory.
+DEFAULT_URL = "sqlite:///preorder.db"
+# Operations write events to the outbox unless told not to (PREORDER_EVENTS=0).
+DEFAULT_EVENTS = True
 
 # PostgreSQL SQLSTATEs worth retrying: serialization_failure and deadlock_detected.
 _RETRY_SQLSTATES = {"40001", "40P01"}
@@ -38,30 +47,44 @@ class Database:
 
     def __init__(
         self,
-        url: str | None = None,
+        url: str,
         *,
         echo: bool = False,
         clock: Callable[[], datetime] | None = None,
         timeouts: Timeouts | None = None,
-        events: bool | None = None,
+        events: bool = DEFAULT_EVENTS,
     ) -> None:
-        self.url = url or EngineSettings().database_url
-        # Whether operations write events to the outbox (PREORDER_EVENTS, default on).
-        self.events = events_on() if events is None else events
+        self.url = url
+        # Whether operations write events to the outbox (DESIGN.md section 5): the entry
+        # point's reading of PREORDER_EVENTS (engine.settings.EventSettings), default on.
+        self.events = events
         self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
         # Every wait on the database is bounded (see engine.timeouts): an unreachable server
         # or one that stops answering fails a request in seconds (a 503 the sender retries)
         # rather than holding its thread for the outage.
         self.timeouts = timeouts or Timeouts()
-        parsed = make_url(self.url)
-        self.dialect = parsed.get_backend_name()
+        self._password = password_of(self.url)
+        try:
+            parsed = make_url(self.url)
+            self.dialect = parsed.get_backend_name()
+            self.engine = self._create_engine(parsed, echo=echo)
+        except (ArgumentError, ValueError) as exc:  # ValueError: a port that is no number
+            raise StorageError(
+                self._said(f"bad database URL {shown_url(self.url)!r}: {exc}")
+            ) from None
+        except ImportError as exc:
+            raise StorageError(
+                self._said(f"no driver for database URL {shown_url(self.url)!r}: {exc}")
+            ) from None
+
+    def _create_engine(self, parsed: URL, *, echo: bool) -> Engine:
         if self.dialect == "sqlite":
-            self.engine = _sqlite_engine(self.url, echo=echo, checkout=self.timeouts.checkout)
-        elif self.dialect == "postgresql":
+            return _sqlite_engine(self.url, echo=echo, checkout=self.timeouts.checkout)
+        if self.dialect == "postgresql":
             if parsed.drivername == "postgresql":
                 parsed = parsed.set(drivername="postgresql+psycopg")
             parsed, connect_args = postgres_connect(parsed, self.timeouts)
-            self.engine = create_engine(
+            engine = create_engine(
                 parsed,
                 echo=echo,
                 pool_pre_ping=True,
@@ -70,12 +93,12 @@ class Database:
             )
             connect = answering_connect(self.timeouts.answer)
             event.listen(
-                self.engine, "do_connect", lambda _d, _r, args, kwargs: connect(*args, **kwargs)
+                engine, "do_connect", lambda _d, _r, args, kwargs: connect(*args, **kwargs)
             )
-        else:
-            raise StorageError(
-                f"unsupported database {shown_url(self.url)!r}: use sqlite or postgresql"
-            )
+            return engine
+        raise StorageError(
+            f"unsupported database {shown_url(self.url)!r}: use sqlite or postgresql"
+        )
 
     @property
     def is_postgres(self) -> bool:
@@ -84,10 +107,29 @@ class Database:
     def dispose(self) -> None:
         self.engine.dispose()
 
+    def _said(self, message: str) -> str:
+        """``message`` on one line, without the database's password wherever it appears."""
+        return redact(" ".join(message.split()), self._password)
+
+    @contextmanager
+    def storage_errors(self, what: str = "database error") -> Iterator[None]:
+        """Turn the database's errors raised in the block into ``StorageError`` (its message
+        ``what: `` and the driver's first line; ``ConstraintViolation`` for a broken
+        constraint), so that no caller outside the engine meets SQLAlchemy's."""
+        try:
+            yield
+        except IntegrityError as exc:
+            raise ConstraintViolation(self._said(f"{what}: {_first_line(exc.orig)}")) from exc
+        except DBAPIError as exc:
+            raise StorageError(self._said(f"{what}: {_first_line(exc.orig)}")) from exc
+        except PoolTimeout as exc:  # every pooled connection busy for the checkout timeout
+            raise StorageError(self._said(f"{what}: {_first_line(exc)}")) from exc
+
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        """A read-only transaction: one consistent view (rolled back at the end)."""
-        with self.engine.connect() as conn:
+        """A read-only transaction: one consistent view (rolled back at the end). A database
+        error in it reaches the caller as ``StorageError``."""
+        with self.storage_errors(), self.engine.connect() as conn:
             if self.is_postgres:
                 conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
             try:
@@ -97,7 +139,13 @@ class Database:
 
     @contextmanager
     def write(self, *, commit: bool = True) -> Iterator[Connection]:
-        """One write transaction; ``commit=False`` rolls it back (dry runs)."""
+        """One write transaction; ``commit=False`` rolls it back (dry runs). A database error
+        in it reaches the caller as ``StorageError`` (``run`` retries the transient ones)."""
+        with self.storage_errors(), self._transaction(commit=commit) as conn:
+            yield conn
+
+    @contextmanager
+    def _transaction(self, *, commit: bool) -> Iterator[Connection]:
         with self.engine.connect() as conn:
             if not self.is_postgres:
                 # Take SQLite's write lock up front so two writers queue instead of one of them
@@ -121,29 +169,63 @@ class Database:
         commit: bool = True,
         retry_unique: bool = False,
     ) -> T:
-        """Run ``work`` in one write transaction, retrying it whole on transient conflicts."""
-        for attempt in range(1, MAX_ATTEMPTS + 1):
-            try:
-                with self.write(commit=commit) as conn:
-                    return work(conn)
-            except DBAPIError as exc:
-                if attempt == MAX_ATTEMPTS or not _is_transient(exc, retry_unique):
-                    raise
-                time.sleep(random.uniform(0, 0.01 * 2**attempt))
+        """Run ``work`` in one write transaction, retrying it whole on transient conflicts; a
+        database error that outlasts the retries reaches the caller as ``StorageError``."""
+        with self.storage_errors():
+            for attempt in range(1, MAX_ATTEMPTS + 1):
+                try:
+                    with self._transaction(commit=commit) as conn:
+                        return work(conn)
+                except DBAPIError as exc:
+                    if attempt == MAX_ATTEMPTS or not _is_transient(exc, retry_unique):
+                        raise
+                    time.sleep(random.uniform(0, 0.01 * 2**attempt))
         raise AssertionError("unreachable")
+
+    def ping(self) -> None:
+        """Check the database answers (a health check): ``StorageError`` when it does not."""
+        with self.storage_errors("cannot connect to the database"), self.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+            conn.rollback()
 
     def schema_revision(self) -> str | None:
         """The Alembic revision the database is at (None: no schema), read without Alembic."""
-        if not inspect(self.engine).has_table("alembic_version"):
-            return None
-        with self.engine.connect() as conn:
-            return conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+        with self.storage_errors():
+            if not inspect(self.engine).has_table("alembic_version"):
+                return None
+            with self.engine.connect() as conn:
+                return conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
 
     def schema_is_current(self) -> bool:
         return self.schema_revision() == SCHEMA_REVISION
 
     def has_schema(self) -> bool:
-        return inspect(self.engine).has_table("so_lines")
+        with self.storage_errors():
+            return inspect(self.engine).has_table("so_lines")
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The database file a SQLite URL names; None for an in-memory database, another kind of
+    database, or a URL that cannot be read."""
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        return None
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    database = parsed.database or ""
+    if parsed.query.get("uri") and database.startswith("file:"):
+        if "mode=memory" in database:
+            return None
+        database = database.removeprefix("file:").split("?", 1)[0]
+    if database in ("", ":memory:"):
+        return None
+    return Path(database).expanduser().resolve()
+
+
+def _first_line(value: object) -> str:
+    text = str(value).strip()
+    return text.splitlines()[0] if text else type(value).__name__
 
 
 def _sqlite_engine(url: str, *, echo: bool, checkout: float) -> Engine:

@@ -14,8 +14,8 @@ waits for):
 4. ``settle``: each is marked delivered, to be retried at a time, dead-lettered or skipped.
 
 On a webhook channel a dead-lettered delivery holds its order's later events back until it is
-retried (``retry``) and accepted: receivers see an order's events in order, always. Emails are
-each complete for their reader, so a dead one holds nothing back.
+retried (``retry_events``) and accepted: receivers see an order's events in order, always.
+Emails are each complete for their reader, so a dead one holds nothing back.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from engine.db import Database
 from engine.errors import InvalidInput, NotFound, Refused
 from engine.ledger import chunks
 from engine.models import outbox_channels, outbox_deliveries, outbox_events
-from engine.outbox import Event
+from engine.outbox import CANCELLED, Event
 
 EMAIL = "email"
 WEBHOOK = "webhook"
@@ -452,8 +452,13 @@ class DeliveryRow:
     answer: str | None
     held: bool = False
 
+    @property
+    def cancelled(self) -> bool:
+        """The event tells of cancelled lines (``order.cancelled``)."""
+        return self.type == CANCELLED
 
-def deliveries(
+
+def list_events(
     db: Database,
     *,
     failed: bool = False,
@@ -509,7 +514,7 @@ def deliveries(
     ]
 
 
-def retry(
+def retry_events(
     db: Database, event_ids: Sequence[str] = (), *, failed: bool = False, now: datetime
 ) -> int:
     """Put dead-lettered deliveries back on their way, due at ``now``, with a fresh allowance

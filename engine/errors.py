@@ -62,5 +62,15 @@ class InvalidInput(EngineError):
     """Malformed input: a bad date, quantity, reference or file row."""
 
 
-class StorageError(EngineError):
-    """The database is missing, unreachable or at the wrong schema version."""
+class StorageError(Exception):
+    """The database failed us: its URL is unusable, it is missing, unreachable, does not answer
+    in time, or is at the wrong schema version. No rule refused anything, so this is not an
+    ``EngineError``: each face reports it as its own kind of failure (an ``error:`` line, a 503,
+    a logged fault). The engine raises it for every database error, after retrying the
+    transient ones itself; ``str(error)`` is one line without the database's password, and the
+    driver's error is its ``__cause__``."""
+
+
+class ConstraintViolation(StorageError):
+    """The database refused a write that broke one of its constraints. The operations check
+    every rule before they write, so this is a fault of ours, never the caller's."""

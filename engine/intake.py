@@ -343,7 +343,7 @@ class _Intake:
             self.unchanged["purchase_orders"] += 1
 
     def _new_po_line(self, po_id: int, po: str, rec: Any) -> None:
-        self.conn.execute(
+        created = self.conn.execute(
             insert(po_lines).values(
                 po_id=po_id,
                 po_number=po,
@@ -357,6 +357,7 @@ class _Intake:
                 updated_at=self.unit.at,
             )
         )
+        self.unit.touch([_inserted_id(created)])
         self.created["po_lines"] += 1
         self.unit.event(
             "po-line-created",

@@ -484,6 +484,7 @@ def set_field(unit: Unit, target: Supply, column: str, value: Any, reason: str) 
     before = getattr(target, column)
     if before == value:
         return
+    unit.touch([target.id])
     unit.conn.execute(
         update(po_lines)
         .where(po_lines.c.id == target.id)
@@ -557,6 +558,7 @@ class Tallies:
         d[2] += out_of_sync
 
     def apply(self, unit: Unit) -> None:
+        unit.touch(self._delta)
         params = [
             {"pid": pid, "units": u, "lines": n, "oos": o}
             for pid, (u, n, o) in sorted(self._delta.items(), key=lambda kv: (kv[1][0] > 0, kv[0]))
@@ -588,6 +590,7 @@ def recount_out_of_sync(unit: Unit, po_line_ids: Collection[int]) -> None:
         )
         .scalar_subquery()
     )
+    unit.touch(po_line_ids)
     for chunk in chunks(sorted(po_line_ids)):
         unit.conn.execute(
             update(po_lines).where(po_lines.c.id.in_(chunk)).values(out_of_sync=stale)

@@ -28,10 +28,9 @@ from pathlib import Path
 
 from sqlalchemy import Connection, delete, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-from engine.db import Database
+from engine.db import Database, sqlite_file
 from engine.models import applied_keys
 from engine.unit import Actor
 
@@ -54,7 +53,7 @@ def job_lock(db: Database, name: str) -> Iterator[bool]:
         with _advisory_lock(db, name) as held:
             yield held
         return
-    path = _sqlite_file(db.url)
+    path = sqlite_file(db.url)
     if path is None:
         with _local_lock(db.url, name) as held:
             yield held
@@ -112,15 +111,16 @@ def forget_runs(db: Database, job: str, before: datetime) -> int:
 def _advisory_lock(db: Database, name: str) -> Iterator[bool]:
     # Autocommit: the lock belongs to the session, and a transaction left open for the whole
     # run would hold back vacuum for nothing.
-    conn = db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-    try:
-        # Two deployments sharing a database in different schemas must not block each other.
-        schema = conn.execute(text("SELECT current_schema()")).scalar()
-        key = lock_key(f"{schema}:{name}")
-        held = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar())
-    except BaseException:
-        conn.close()
-        raise
+    with db.storage_errors():
+        conn = db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            # Two deployments sharing a database in different schemas must not block each other.
+            schema = conn.execute(text("SELECT current_schema()")).scalar()
+            key = lock_key(f"{schema}:{name}")
+            held = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar())
+        except BaseException:
+            conn.close()
+            raise
     try:
         yield held
     finally:
@@ -171,19 +171,6 @@ def _local_lock(scope: str, name: str) -> Iterator[bool]:
         yield True
     finally:
         lock.release()
-
-
-def _sqlite_file(url: str) -> Path | None:
-    """The database file of a SQLite URL; None for an in-memory database."""
-    parsed = make_url(url)
-    database = parsed.database or ""
-    if parsed.query.get("uri") and database.startswith("file:"):
-        if "mode=memory" in database:
-            return None
-        database = database.removeprefix("file:").split("?", 1)[0]
-    if database in ("", ":memory:"):
-        return None
-    return Path(database).expanduser().resolve()
 
 
 def _safe(name: str) -> str:

@@ -9,18 +9,9 @@ from sqlalchemy import Connection, select
 from engine import ledger
 from engine.errors import NotFound
 from engine.models import po_lines, purchase_orders, sales_orders, so_lines
+from engine.queries import po_line_sku
 from engine.results import LineRef
 from engine.unit import Unit
-
-
-def po_line_sku(conn: Connection, po: str, line: int) -> str:
-    """The SKU of a PO line, read before locking; raises NotFound naming what is missing."""
-    sku = conn.execute(
-        select(po_lines.c.sku).where(po_lines.c.po_number == po, po_lines.c.line == line)
-    ).scalar_one_or_none()
-    if sku is None:
-        raise _missing_po_line(conn, po, line)
-    return sku
 
 
 def po_line(unit: Unit, po: str, line: int) -> tuple[ledger.Supply, str]:
@@ -34,6 +25,7 @@ def po_line(unit: Unit, po: str, line: int) -> tuple[ledger.Supply, str]:
             .where(po_lines.c.po_number == po, po_lines.c.line == line)
         ).one()
         if row.sku == sku:  # else an import changed the SKU between the two reads: lock again
+            unit.touch([row.id])
             return ledger.supply_from(row[:-1]), row.po_status
 
 
@@ -111,12 +103,3 @@ def po_line_names(conn: Connection, ids: Sequence[int]) -> dict[int, tuple[str, 
         select(po_lines.c.id, po_lines.c.po_number, po_lines.c.line).where(po_lines.c.id.in_(ids))
     )
     return {r.id: (r.po_number, r.line) for r in rows}
-
-
-def _missing_po_line(conn: Connection, po: str, line: int) -> NotFound:
-    exists = conn.execute(
-        select(purchase_orders.c.id).where(purchase_orders.c.po_number == po)
-    ).first()
-    if exists is None:
-        return NotFound(f"unknown PO {po}")
-    return NotFound(f"PO {po} has no line {line}")

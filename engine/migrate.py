@@ -26,12 +26,14 @@ def head_revision() -> str | None:
 
 
 def current_revision(db: Database) -> str | None:
-    with db.engine.connect() as conn:
+    with db.storage_errors(), db.engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 
 def upgrade(db: Database, revision: str = "head") -> tuple[str | None, str | None]:
-    """Create or migrate the schema to ``revision``; safe to rerun. Returns (before, after)."""
+    """Create or migrate the schema to ``revision``; safe to rerun. Returns (before, after).
+    A database error reaches the caller as ``StorageError``."""
     before = current_revision(db)
-    command.upgrade(alembic_config(db), revision)
+    with db.storage_errors():
+        command.upgrade(alembic_config(db), revision)
     return before, current_revision(db)

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import (
+    Connection,
     Date,
     Integer,
     String,
@@ -46,9 +48,6 @@ from engine.models import (
 )
 from engine.types import UTCDateTime
 
-if TYPE_CHECKING:
-    from engine.unit import Unit
-
 PROMISE_CHANGED = "order.promise_changed"
 READY = "order.ready"
 CANCELLED = "order.cancelled"
@@ -58,25 +57,35 @@ EVENT_TYPES = (PROMISE_CHANGED, READY, CANCELLED)
 TOP_PROMISE = select(func.coalesce(func.max(promise_changes.c.id), 0))
 
 
-def write(unit: Unit) -> int:
-    """Write the operation's events (see the module docstring); returns how many (one per
-    order whose customer has something to be told)."""
-    if unit.promise_mark is None:
+def write(
+    conn: Connection,
+    *,
+    postgres: bool,
+    mark: int | None,
+    operation_id: str,
+    at: datetime,
+    cancelled: Collection[int] = (),
+) -> int:
+    """Write the events of the operation ``operation_id`` (see the module docstring): its
+    promise changes are those above ``mark`` (None: it writes no events), ``cancelled`` the SO
+    lines it cancelled. Returns how many (one per order whose customer has something to be
+    told)."""
+    if mark is None:
         return 0
-    cancelled = sorted(set(unit.cancelled_lines))
-    statement = _statement(unit.is_postgres, bool(cancelled))
+    lines = sorted(set(cancelled))
+    statement = _statement(postgres, bool(lines))
     params: dict[str, Any] = {
-        "mark": unit.promise_mark,
-        "operation_id": unit.id,
-        "at": unit.at,
+        "mark": mark,
+        "operation_id": operation_id,
+        "at": at,
         # Event ids: unique everywhere (96 random bits of the operation's UUID: a collision is
         # not to be expected in any number of operations a shop will make), in the order of the
         # events within the operation, and short enough to type.
-        "prefix": f"evt_{unit.id.replace('-', '')[:24]}_",
+        "prefix": f"evt_{operation_id.replace('-', '')[:24]}_",
     }
-    if cancelled:
-        params["cancelled"] = cancelled if unit.is_postgres else json.dumps(cancelled)
-    return int(unit.conn.execute(statement, params).rowcount or 0)
+    if lines:
+        params["cancelled"] = lines if postgres else json.dumps(lines)
+    return int(conn.execute(statement, params).rowcount or 0)
 
 
 @functools.cache

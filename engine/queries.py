@@ -7,19 +7,19 @@ from datetime import datetime
 from itertools import starmap
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, bindparam, func, select, tuple_
+from sqlalchemy import Connection, and_, bindparam, exists, func, select, tuple_
 
 from engine import arguments
 from engine.db import Database
 from engine.errors import NotFound
-from engine.lookup import po_line_sku
+from engine.headers import header_of, headers_where
 from engine.models import applied_keys as applied
 from engine.models import po_lines, purchase_orders, sales_orders, so_lines
 from engine.results import (
     AllocatedLine,
     OrderLineState,
     PODetail,
-    POLineSummary,
+    POLineHeader,
     QueuedLine,
     Review,
     ReviewLine,
@@ -27,6 +27,21 @@ from engine.results import (
 )
 
 FIFO = (so_lines.c.placed_at, so_lines.c.order_number, so_lines.c.line)
+
+
+def po_line(db: Database, po: str, line: int) -> POLineHeader:
+    """Rule 2's header of PO line ``po``:``line``: SKU, status, arrival date, quantity, store
+    hold, allocated, ATP, allocated lines and lines out of sync. One indexed read."""
+    line = arguments.line_number(line)
+    with db.read() as conn:
+        return _head(conn, po, line)[1]
+
+
+def _head(conn: Connection, po: str, line: int) -> tuple[int, POLineHeader, str]:
+    found = header_of(conn, po, line)
+    if found is None:
+        raise missing_po_line(conn, po, line)
+    return found
 
 
 def review(
@@ -45,16 +60,7 @@ def review(
     line, limit = arguments.line_number(line), arguments.limit(limit)
     after, before = arguments.fifo_key(after), arguments.fifo_key(before)
     with db.read() as conn:
-        po_line_sku(conn, po, line)
-        head = conn.execute(
-            select(
-                po_lines,
-                purchase_orders.c.status.label("po_status"),
-                purchase_orders.c.supplier,
-            )
-            .join(purchase_orders, purchase_orders.c.id == po_lines.c.po_id)
-            .where(po_lines.c.po_number == po, po_lines.c.line == line)
-        ).one()
+        po_line_id, head, supplier = _head(conn, po, line)
         query = (
             select(
                 *FIFO,
@@ -64,7 +70,7 @@ def review(
                 so_lines.c.promised_date,
             )
             .join(sales_orders, sales_orders.c.id == so_lines.c.so_id)
-            .where(so_lines.c.po_line_id == head.id)
+            .where(so_lines.c.po_line_id == po_line_id)
         )
         if after is not None:
             query = query.where(tuple_(*FIFO) > tuple_(*_key_params(after)))
@@ -76,23 +82,12 @@ def review(
             query = query.order_by(*FIFO)
         if limit is not None:
             query = query.limit(limit)
-        rows = conn.execute(query).all()
+        rows = conn.execute(query).all() if limit != 0 else []
         if before is not None:
             rows = rows[::-1]
-    status = head.status if head.po_status == "open" else head.po_status
     return Review(
-        po=po,
-        line=line,
-        sku=head.sku,
-        status=status,
-        arrival_date=head.arrival_date,
-        quantity=head.quantity,
-        store_hold=head.store_hold,
-        allocated=head.allocated,
-        atp=head.quantity - head.store_hold - head.allocated,
-        orders=head.allocated_lines,
-        out_of_sync=head.out_of_sync,
-        supplier=head.supplier,
+        head=head,
+        supplier=supplier,
         allocations=[
             ReviewLine(
                 order=r.order_number,
@@ -178,7 +173,7 @@ def state(db: Database) -> State:
         .order_by(po_lines.c.po_number, po_lines.c.line, *FIFO)
     )
     with db.read() as conn:
-        lines = _line_summaries(conn, open_lines)
+        lines = headers_where(conn, open_lines)
         # Positional: the columns above are AllocatedLine's fields in order (reading them by name
         # costs over half a second per 200,000 allocations). Through starmap because select()'s
         # typing stops counting at ten columns: mypy takes a row of ten for one of "ten or more".
@@ -209,6 +204,13 @@ def unallocated_count(db: Database, *, sku: str | None = None) -> int:
         return int(conn.execute(query).scalar_one())
 
 
+def is_empty(db: Database) -> bool:
+    """Whether the database holds no purchase order and no sales order."""
+    query = select(exists(select(purchase_orders.c.id)) | exists(select(sales_orders.c.id)))
+    with db.read() as conn:
+        return not conn.execute(query).scalar_one()
+
+
 def purchase_order(db: Database, po: str) -> PODetail:
     """A PO and each of its lines with allocated, ATP and out-of-sync counts."""
     with db.read() as conn:
@@ -217,59 +219,29 @@ def purchase_order(db: Database, po: str) -> PODetail:
         ).one_or_none()
         if head is None:
             raise NotFound(f"unknown PO {po}")
-        lines = sorted(_line_summaries(conn, po_lines.c.po_id == head.id), key=lambda s: s.line)
+        lines = sorted(headers_where(conn, po_lines.c.po_id == head.id), key=lambda s: s.line)
     return PODetail(po=po, supplier=head.supplier, status=head.status, lines=lines)
 
 
-def po_lines_of_sku(db: Database, sku: str, *, open_only: bool = True) -> list[POLineSummary]:
+def po_lines_of_sku(db: Database, sku: str, *, open_only: bool = True) -> list[POLineHeader]:
     """A SKU's PO lines in rule 1's order (arrival date, PO, line)."""
     cond = po_lines.c.sku == sku
     if open_only:
         cond = and_(cond, po_lines.c.status == "open", purchase_orders.c.status == "open")
     with db.read() as conn:
-        return _line_summaries(conn, cond)
+        return headers_where(conn, cond)
 
 
 def open_po_lines(
     db: Database, *, with_atp: bool = False, limit: int | None = None
-) -> list[POLineSummary]:
+) -> list[POLineHeader]:
     """Open PO lines on open POs in arrival order (``with_atp``: only those with ATP left)."""
     limit = arguments.limit(limit)
     cond = and_(po_lines.c.status == "open", purchase_orders.c.status == "open")
     if with_atp:
         cond = and_(cond, po_lines.c.quantity - po_lines.c.store_hold - po_lines.c.allocated > 0)
     with db.read() as conn:
-        return _line_summaries(conn, cond, limit=limit)
-
-
-def _line_summaries(
-    conn: Connection, cond: ColumnElement[bool], *, limit: int | None = None
-) -> list[POLineSummary]:
-    query = (
-        select(po_lines, purchase_orders.c.status.label("po_status"))
-        .join(purchase_orders, purchase_orders.c.id == po_lines.c.po_id)
-        .where(cond)
-        .order_by(po_lines.c.arrival_date, po_lines.c.po_number, po_lines.c.line)
-    )
-    if limit is not None:
-        query = query.limit(limit)
-    rows = conn.execute(query).all()
-    return [
-        POLineSummary(
-            po=r.po_number,
-            line=r.line,
-            sku=r.sku,
-            status=r.status if r.po_status == "open" else r.po_status,
-            arrival_date=r.arrival_date,
-            quantity=r.quantity,
-            store_hold=r.store_hold,
-            allocated=r.allocated,
-            atp=r.quantity - r.store_hold - r.allocated,
-            orders=r.allocated_lines,
-            out_of_sync=r.out_of_sync,
-        )
-        for r in rows
-    ]
+        return headers_where(conn, cond, limit=limit)
 
 
 def _key_params(after: tuple[datetime, str, int]) -> tuple[object, ...]:
@@ -315,3 +287,23 @@ def order_lines_in(conn: Connection, orders: Collection[str]) -> list[OrderLineS
         chunk = wanted[i : i + 500]
         found.extend(OrderLineState(*r) for r in conn.execute(ORDER_LINE_STATES, {"orders": chunk}))
     return found
+
+
+def po_line_sku(conn: Connection, po: str, line: int) -> str:
+    """The SKU of a PO line, read before locking; raises NotFound naming what is missing."""
+    sku = conn.execute(
+        select(po_lines.c.sku).where(po_lines.c.po_number == po, po_lines.c.line == line)
+    ).scalar_one_or_none()
+    if sku is None:
+        raise missing_po_line(conn, po, line)
+    return sku
+
+
+def missing_po_line(conn: Connection, po: str, line: int) -> NotFound:
+    """The NotFound for a PO line there is not: an unknown PO, or a PO without that line."""
+    exists = conn.execute(
+        select(purchase_orders.c.id).where(purchase_orders.c.po_number == po)
+    ).first()
+    if exists is None:
+        return NotFound(f"unknown PO {po}")
+    return NotFound(f"PO {po} has no line {line}")

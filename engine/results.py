@@ -10,6 +10,9 @@ from typing import Any
 # A sweep over hundreds of thousands of lines reports its counts in full but keeps only this many
 # per-line details, so that its memory stays flat.
 DETAIL_LIMIT = 1000
+# The most PO line headers an outcome carries (read in one statement at the end of the
+# operation): a face shows a handful; a sweep or an import that touches more reports counts.
+PO_LINE_LIMIT = 500
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,16 @@ class Outcome:
     # Events written to the outbox: one per order whose customer has news (DESIGN.md
     # section 5), so how many customers will be told.
     notified: int = 0
+    # The headers of the PO lines the operation addressed or changed, as they stand after it
+    # (for a dry run: as they would), read in its transaction, by PO and line: what a face
+    # shows next. The first PO_LINE_LIMIT it touched; ``po_lines_truncated`` if it touched more.
+    po_lines: list[POLineHeader] = field(default_factory=list)
+    po_lines_truncated: bool = False
+
+    def po_line(self, po: str, line: int) -> POLineHeader | None:
+        """The header of PO line ``po``:``line`` after the operation, if it touched that line
+        (None also for a replay, which ran nothing, and past PO_LINE_LIMIT)."""
+        return next((h for h in self.po_lines if h.po == po and h.line == line), None)
 
     @property
     def detail_room(self) -> int:
@@ -137,6 +150,29 @@ class Outcome:
 
 
 @dataclass(frozen=True)
+class POLineHeader:
+    """A PO line's header (rule 2): what every face shows of a PO line. ``status`` is the PO's
+    when the PO is not open; ``orders`` counts the allocated SO lines, ``out_of_sync`` those
+    promised another date than ``arrival_date``."""
+
+    po: str
+    line: int
+    sku: str
+    status: str
+    arrival_date: date
+    quantity: int
+    store_hold: int
+    allocated: int
+    atp: int
+    orders: int
+    out_of_sync: int
+
+    @property
+    def sellable(self) -> int:
+        return self.quantity - self.store_hold
+
+
+@dataclass(frozen=True)
 class ReviewLine:
     order: str
     line: int
@@ -150,41 +186,28 @@ class ReviewLine:
 
 @dataclass(frozen=True)
 class Review:
-    """A PO line and its allocations in FIFO order (rule 2)."""
+    """A PO line's header and its allocations in FIFO order (rule 2), and its PO's supplier."""
 
-    po: str
-    line: int
-    sku: str
-    status: str
-    arrival_date: date
-    quantity: int
-    store_hold: int
-    allocated: int
-    atp: int
-    orders: int
-    out_of_sync: int
+    head: POLineHeader
     allocations: list[ReviewLine]
     supplier: str = ""
-
-    @property
-    def sellable(self) -> int:
-        return self.quantity - self.store_hold
 
     def to_dict(self) -> dict[str, Any]:
         """The ``review --json`` contract of DESIGN.md section 3, each allocation with its
         order's email too (None: none given)."""
+        head = self.head
         return _jsonable(
             {
-                "po": self.po,
-                "line": self.line,
-                "sku": self.sku,
-                "status": self.status,
-                "arrival_date": self.arrival_date,
-                "quantity": self.quantity,
-                "store_hold": self.store_hold,
-                "allocated": self.allocated,
-                "atp": self.atp,
-                "orders": self.orders,
+                "po": head.po,
+                "line": head.line,
+                "sku": head.sku,
+                "status": head.status,
+                "arrival_date": head.arrival_date,
+                "quantity": head.quantity,
+                "store_hold": head.store_hold,
+                "allocated": head.allocated,
+                "atp": head.atp,
+                "orders": head.orders,
                 "allocations": [
                     {
                         "order": a.order,
@@ -244,21 +267,6 @@ class OrderLineState:
 
 
 @dataclass(frozen=True)
-class POLineSummary:
-    po: str
-    line: int
-    sku: str
-    status: str
-    arrival_date: date
-    quantity: int
-    store_hold: int
-    allocated: int
-    atp: int
-    orders: int
-    out_of_sync: int
-
-
-@dataclass(frozen=True)
 class AllocatedLine:
     """An allocation with what a person needs to judge it: the PO line and the SO line."""
 
@@ -282,7 +290,7 @@ class AllocatedLine:
 class State:
     """Open PO lines, every allocation and the unallocated queue, read in one consistent view."""
 
-    po_lines: list[POLineSummary]
+    po_lines: list[POLineHeader]
     allocations: list[AllocatedLine]
     unallocated: list[QueuedLine]
 
@@ -292,7 +300,7 @@ class PODetail:
     po: str
     supplier: str
     status: str
-    lines: list[POLineSummary]
+    lines: list[POLineHeader]
 
 
 def _jsonable(value: Any) -> Any:

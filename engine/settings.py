@@ -1,45 +1,62 @@
-"""Engine configuration, read from ``PREORDER_*`` environment variables and an optional ``.env``."""
+"""The base of every settings class, and the engine's own settings (``engine.config`` reads
+them all).
+
+A settings class declares each of its variables once, as a field with its default and its
+meaning (``description``, as the README's configuration table gives it; a test holds the two
+together). ``ENVIRONMENT_ONLY`` names the fields a ``.env`` may not set (see
+``engine.settings_guard``).
+"""
 
 from __future__ import annotations
 
-from pydantic import ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from typing import ClassVar
 
-DEFAULT_DATABASE_URL = "sqlite:///preorder.db"
+from pydantic import Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from engine.config import ENV_FILE, PREFIX
+from engine.db import DEFAULT_EVENTS, DEFAULT_URL
+from engine.settings_guard import sources_without
 
 
-class EngineSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="PREORDER_", env_file=".env", extra="ignore")
+class Settings(BaseSettings):
+    """``PREORDER_<FIELD>`` from the environment, else from ``.env``, else the default; other
+    variables are ignored."""
 
-    database_url: str = DEFAULT_DATABASE_URL
+    model_config = SettingsConfigDict(env_prefix=PREFIX, env_file=ENV_FILE, extra="ignore")
 
-    @field_validator("database_url")
+    ENVIRONMENT_ONLY: ClassVar[tuple[str, ...]] = ()
+
     @classmethod
-    def _known_backend(cls, value: str) -> str:
-        if not value.startswith(("sqlite", "postgresql")):
-            raise ValueError(
-                "PREORDER_DATABASE_URL must be a sqlite:/// or postgresql+psycopg:// URL"
-            )
-        return value
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return sources_without(
+            cls.ENVIRONMENT_ONLY, init_settings, env_settings, dotenv_settings, file_secret_settings
+        )
 
 
-class OutboxSettings(BaseSettings):
-    """``PREORDER_EVENTS``: whether operations write the events of DESIGN.md section 5 to the
-    outbox (default on). Off, nothing is kept for webhooks or emails to deliver, ever: for a
-    brand that wants no events at all, and the benchmark of what they cost."""
+class EngineSettings(Settings):
+    """The database. The command line reads this one variable through
+    ``engine.config.environment_value`` (see there why); ``Database`` says which URLs work."""
 
-    model_config = SettingsConfigDict(env_prefix="PREORDER_", env_file=".env", extra="ignore")
+    database_url: str = Field(
+        DEFAULT_URL,
+        description="the database; `postgresql+psycopg://user@host/db` in production. "
+        "`--db URL` overrides it per command",
+    )
 
-    events: bool = True
 
+class EventSettings(Settings):
+    """Whether operations write events to the outbox (DESIGN.md section 5); read by each entry
+    point that opens a database to change it, and given to ``Database(events=...)``."""
 
-def events_on() -> bool:
-    """``PREORDER_EVENTS`` from the environment (or ``.env``); a bad value is ``InvalidInput``."""
-    from engine.errors import InvalidInput
-
-    try:
-        return OutboxSettings().events
-    except ValidationError as exc:
-        raise InvalidInput(
-            f"bad setting PREORDER_EVENTS: {exc.errors()[0]['msg']} (1 or 0)"
-        ) from None
+    events: bool = Field(
+        DEFAULT_EVENTS,
+        description="`0`: operations write no events (nothing for webhooks or emails, ever)",
+    )

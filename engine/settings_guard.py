@@ -1,5 +1,6 @@
 """Settings that decide where a credential is sent: what they may hold and where they may come
-from. Shared by the Slack and Google Sheets settings (and free of both).
+from. Used by the Slack and Google Sheets settings (and free of both): the URL check as a field
+validator, the ``.env`` refusal through ``ENVIRONMENT_ONLY`` of ``engine.settings.Settings``.
 
 A base URL that receives a token (Slack's bot token, Google's OAuth access token) decides who
 gets the token. So it must be ``https://``, or ``http://`` to a loopback host only (where the

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, TypeVar
@@ -14,6 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from engine import outbox
 from engine.db import Database
+from engine.headers import headers_by_id
 from engine.models import (
     applied_keys,
     audit_events,
@@ -22,7 +23,7 @@ from engine.models import (
     promise_changes,
     so_lines,
 )
-from engine.results import DateChange, Outcome
+from engine.results import PO_LINE_LIMIT, DateChange, Outcome
 from engine.types import Source
 
 T = TypeVar("T")
@@ -70,6 +71,27 @@ class Unit:
     _events: list[dict[str, Any]] = field(default_factory=list)
     _promises: list[dict[str, Any]] = field(default_factory=list)
     _locked: set[str] = field(default_factory=set)
+    # The first PO_LINE_LIMIT PO lines addressed or changed, by id, in the order first touched
+    # (a dict keeps it; bounded, so that a sweep's or an import's memory stays flat): their
+    # headers end the outcome.
+    _touched: dict[int, None] = field(default_factory=dict)
+
+    def touch(self, po_line_ids: Iterable[int]) -> None:
+        """Note PO lines this operation addressed or changed: the outcome carries their
+        headers as they stand at its end."""
+        touched = self._touched
+        for po_line_id in po_line_ids:
+            if po_line_id in touched:
+                continue
+            if len(touched) >= PO_LINE_LIMIT:
+                self.outcome.po_lines_truncated = True
+                return
+            touched[po_line_id] = None
+
+    def read_headers(self) -> None:
+        """Put the touched PO lines' headers in the outcome: one statement, in this
+        transaction, after every change."""
+        self.outcome.po_lines = headers_by_id(self.conn, list(self._touched))
 
     def event(
         self,
@@ -238,7 +260,9 @@ def run_operation(
     key: str | None = None,
 ) -> Outcome:
     """Run ``work`` as one transaction; a dry run does everything, reports it, and rolls back.
-    ``retry_unique``: a unique violation is a race to retry (see ``Database.run``).
+    The outcome ends with the headers of the PO lines ``work`` touched, read in the same
+    transaction (a dry run's: as they would be). ``retry_unique``: a unique violation is a
+    race to retry (see ``Database.run``).
 
     ``key`` makes the operation idempotent: if an operation with this key has committed, nothing
     runs and the outcome says ``replayed`` (with the first run's operation id and actor)."""
@@ -286,7 +310,15 @@ def run_operation(
             unit.promise_mark = conn.execute(outbox.TOP_PROMISE).scalar_one()
         work(unit)
         unit.flush()
-        outcome.notified = outbox.write(unit)
+        outcome.notified = outbox.write(
+            conn,
+            postgres=unit.is_postgres,
+            mark=unit.promise_mark,
+            operation_id=unit.id,
+            at=unit.at,
+            cancelled=unit.cancelled_lines,
+        )
+        unit.read_headers()
         return outcome
 
     outcome = db.run(attempt, commit=not dry_run, retry_unique=retry_unique or key is not None)

@@ -8,6 +8,9 @@ failed delivery is tried at most once per run, whatever its receiver's ``Retry-A
 A failed attempt is tried again after an exponential backoff with jitter (or the receiver's
 ``Retry-After``), until ``PREORDER_WEBHOOK_MAX_AGE`` after its first attempt: the attempt that
 would come later is not made, and the delivery is dead-lettered with the last answer.
+
+A database failure stops a run with the engine's ``StorageError``: deliveries it sent but could
+not record stay claimed, and are sent again once their claim lapses (at least once).
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Where events go and how (DESIGN.md section 5): ``PREORDER_WEBHOOK_*``, ``PREORDER_SMTP_URL``,
 ``PREORDER_EMAIL_*``, ``PREORDER_NOTIFY_DELAY`` and ``PREORDER_DELIVER_*`` (environment or
-``.env``), checked once at start so that a webhook without its secret is one clear message.
+``.env``), read with ``engine.config.load`` once at start and checked with ``deliverable``, so
+that a webhook without its secret is one clear message.
 
 Webhook URLs receive orders and customers' addresses: each must be ``https://`` (``http://``
 only to this machine), as the URLs that receive a token must (``engine.settings_guard``).
@@ -11,22 +12,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
 
+from engine.config import SettingsError, variable
 from engine.deliveries import EMAIL, Channel, webhook_channel
+from engine.settings import Settings
 from engine.settings_guard import credential_url, is_loopback
 
-ENV = "PREORDER_"
 DEFAULT_MAX_AGE = timedelta(days=3)
 SMTP_PORTS = {"smtp": 587, "smtps": 465}
-
-
-class NotifySettingsError(Exception):
-    """The configuration cannot deliver events; ``str()`` is one line naming what to set."""
 
 
 @dataclass(frozen=True)
@@ -70,21 +66,60 @@ def smtp_server(url: str) -> SmtpServer:
     )
 
 
-class NotifySettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix=ENV, env_file=".env", extra="ignore")
+class NotifySettings(Settings):
+    """The channels events are delivered to, and how a delivery run sends them."""
 
-    webhook_url: str = ""  # comma-separated: each URL gets every event
-    webhook_secret: str = ""
-    # How long a delivery keeps being retried, counted from its first attempt (seconds or
-    # ISO 8601, P3D); emails too, and events older than this when first seen are not emailed.
-    webhook_max_age: timedelta = Field(DEFAULT_MAX_AGE, gt=timedelta(0))
-    webhook_timeout: float = Field(10.0, gt=0, le=300)  # seconds for a receiver to answer
-    notify_delay: float = Field(600.0, ge=0)  # seconds: customers hear of the net change
-    smtp_url: str = ""
-    email_from: str = ""
-    email_templates: str = ""  # a folder of templates that replace the built-in ones
-    deliver_workers: int = Field(4, ge=1, le=64)
-    deliver_seconds: float = Field(10.0, ge=0)  # serve's delivery job interval; 0: off
+    webhook_url: str = Field(
+        "",
+        description="where events are POSTed; comma-separated for several; `https://` "
+        "(`http://` only to this machine)",
+    )
+    webhook_secret: str = Field(
+        "",
+        description="signs every webhook request (`X-Preorder-Signature`); required with "
+        "`PREORDER_WEBHOOK_URL`",
+    )
+    webhook_max_age: timedelta = Field(
+        DEFAULT_MAX_AGE,
+        gt=timedelta(0),
+        description="how long a failing delivery is retried after its first attempt before it "
+        "is dead-lettered (seconds, or ISO 8601 as `P3D`); emails too, and events older than "
+        "this when first seen are not emailed",
+    )
+    webhook_timeout: float = Field(
+        10.0,
+        gt=0,
+        le=300,
+        description="seconds a receiver has to answer before the attempt counts as failed "
+        "(above 0, at most 300)",
+    )
+    notify_delay: float = Field(
+        600.0,
+        ge=0,
+        description="seconds a customer email waits, to tell only the net change of that window",
+    )
+    smtp_url: str = Field(
+        "",
+        description="`smtp://user:password@host:587` (STARTTLS) or "
+        "`smtps://user:password@host:465`: customers are emailed",
+    )
+    email_from: str = Field(
+        "",
+        description="the emails' sender (`Shop <orders@shop.example.com>`); required with "
+        "`PREORDER_SMTP_URL`",
+    )
+    email_templates: str = Field(
+        "",
+        description="a folder whose templates replace the built-in ones of the same name",
+    )
+    deliver_workers: int = Field(
+        4, ge=1, le=64, description="threads that send a delivery run's events (1 to 64)"
+    )
+    deliver_seconds: float = Field(
+        10.0,
+        ge=0,
+        description="how often `serve` delivers; `0`: never (use `preorder events deliver`)",
+    )
 
     @field_validator("webhook_url")
     @classmethod
@@ -103,6 +138,14 @@ class NotifySettings(BaseSettings):
             smtp_server(value)
         return value.strip()
 
+    @field_validator("email_templates")
+    @classmethod
+    def _templates(cls, value: str) -> str:
+        folder = value.strip()
+        if folder and not Path(folder).expanduser().is_dir():
+            raise ValueError(f"names {folder}, which is not a folder")
+        return folder
+
     @property
     def webhook_urls(self) -> list[str]:
         return [u for u in self.webhook_url.split(",") if u]
@@ -117,8 +160,7 @@ class NotifySettings(BaseSettings):
 
     @property
     def templates(self) -> Path | None:
-        folder = self.email_templates.strip()
-        return Path(folder).expanduser() if folder else None
+        return Path(self.email_templates).expanduser() if self.email_templates else None
 
     def channels(self) -> list[Channel]:
         """The channels configured: each webhook URL, and customers' email."""
@@ -127,33 +169,29 @@ class NotifySettings(BaseSettings):
             found.append(Channel(EMAIL, delay=self.delay, stale=self.webhook_max_age))
         return found
 
-    def problems(self) -> list[str]:
-        """What is missing or wrong, one phrase each naming the variable."""
+    def missing(self) -> list[str]:
+        """What a configured channel still needs, one phrase each naming the variable (each
+        value's form is checked on load)."""
         found: list[str] = []
         if self.webhook_urls and not self.webhook_secret.strip():
             found.append(
-                f"{ENV}WEBHOOK_SECRET is required with {ENV}WEBHOOK_URL: every event is "
-                "signed with it (receivers check the signature)"
+                f"{variable('webhook_secret')} is required with {variable('webhook_url')}: "
+                "every event is signed with it (receivers check the signature)"
             )
         if self.smtp_url and not self.email_from.strip():
-            found.append(f"{ENV}EMAIL_FROM (the sender's address) is required with {ENV}SMTP_URL")
-        folder = self.templates
-        if folder is not None and not folder.is_dir():
-            found.append(f"{ENV}EMAIL_TEMPLATES names {folder}, which is not a folder")
+            found.append(
+                f"{variable('email_from')} (the sender's address) is required with "
+                f"{variable('smtp_url')}"
+            )
         return found
 
 
-def load_notify_settings(**overrides: Any) -> NotifySettings:
-    """The settings, checked, or ``NotifySettingsError`` naming every variable to fix."""
-    try:
-        settings = NotifySettings(**overrides)
-    except ValidationError as exc:
-        bad = "; ".join(
-            f"{ENV}{str(e['loc'][0]).upper()}: {e['msg'].removeprefix('Value error, ')}"
-            for e in exc.errors()
+def deliverable(settings: NotifySettings) -> NotifySettings:
+    """``settings`` when every channel they configure can deliver, else ``SettingsError``
+    naming every variable to set, in one message."""
+    missing = settings.missing()
+    if missing:
+        raise SettingsError(
+            "missing settings: " + "; ".join(missing) + " (environment variables or .env)"
         )
-        raise NotifySettingsError(f"bad settings: {bad}") from None
-    found = settings.problems()
-    if found:
-        raise NotifySettingsError("; ".join(found) + " (environment variables or .env)")
     return settings

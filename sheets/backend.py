@@ -113,6 +113,12 @@ class Backend(Protocol):
         """Every tab in one read, by tab name; a tab that does not exist is ``[]``."""
         ...
 
+    @property
+    def layout_drift(self) -> dict[str, list[str]]:
+        """What of the layout ``setup`` made the last ``read`` found lost or changed, by tab
+        (a few words per part); the next ``write``, even of no changes, puts it back."""
+        ...
+
     def setup(self, tabs: Sequence[Tab], grids: dict[str, Grid]) -> dict[str, Grid]:
         """Make the spreadsheet hold ``tabs``: create missing tabs, write missing headers (a
         header missing from an existing tab goes after its last column), freeze the header row,
@@ -128,5 +134,6 @@ class Backend(Protocol):
 
     def write(self, changes: dict[str, TabChanges]) -> None:
         """Apply the changes of every tab, in as few requests as the API allows, checking the
-        counts it reports back; raise ``SheetsError`` if any write is refused or miscounted."""
+        counts it reports back; raise ``SheetsError`` if any write is refused or miscounted.
+        Writes nothing when there is no change and no ``layout_drift``."""
         ...

@@ -11,7 +11,7 @@ import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from engine.records import INT_MAX
+from engine.parsing import INT_MAX
 from sheets.backend import Value
 from sheets.layout import Kind
 
@@ -66,6 +66,34 @@ def same(kind: Kind, raw: Value, wanted: Any) -> bool:
     if kind is Kind.BOOL:
         return got == bool(wanted)
     return got == wanted
+
+
+def same_as_stored(kind: Kind, raw: Value, stored: Any) -> bool:
+    """Whether the cell holds what the snapshot keeps (``encode``'s form) as written there."""
+    if type(raw) is type(stored) and raw == stored:
+        # Most cells, as written: read back as kept (a date aside), nothing to parse.
+        return True
+    if kind is Kind.INSTANT:
+        # Kept as the text written.
+        try:
+            return bool(parse(kind, raw) == stored)
+        except CellError:
+            return False
+    return same(kind, raw, decode(kind, stored))
+
+
+def stored_to_sheet(kind: Kind, stored: Any) -> Value:
+    """What the snapshot keeps (``encode``'s form) as written to the spreadsheet."""
+    if kind is Kind.INSTANT:
+        return None if stored is None else str(stored)
+    return to_sheet(kind, decode(kind, stored))
+
+
+def written(value: Value) -> str:
+    """A value the sync writes as the spreadsheet shows it, for a Status."""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    return shown(value)
 
 
 def encode(kind: Kind, value: Any) -> Any:

@@ -7,13 +7,12 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 import engine as e
-from engine.records import parse_int, parse_key
+from engine.parsing import parse_int, parse_key
 from sheets.cells import shown
 from sheets.layout import (
     ALLOCATIONS,
@@ -32,15 +31,45 @@ class Refusal(Exception):
     """An edit that cannot be applied; ``str()`` is the reason shown in Status."""
 
 
+# An editable cell as ``sheets.cells.parse`` reads it: text, a whole number, a checkbox, a date,
+# or None for an empty cell.
+CellValue = str | int | bool | date | None
+
+
+@dataclass(frozen=True)
+class Line:
+    """The lines a row names, as the database had them when the pull began: a PO lines row its
+    PO line, an Allocations row its order line and the PO line holding it, an Unallocated row
+    its order line."""
+
+    po: str | None = None
+    po_line: int | None = None
+    order: str | None = None
+    order_line: int | None = None
+
+    def po_ref(self) -> tuple[str, int]:
+        if self.po is None or self.po_line is None:
+            raise Refusal("this row names no PO line")
+        return self.po, self.po_line
+
+    def order_ref(self) -> e.LineRef:
+        if self.order is None or self.order_line is None:
+            raise Refusal("this row names no order line")
+        return e.LineRef(self.order, self.order_line)
+
+
 @dataclass(frozen=True)
 class Edit:
+    """One editable cell a person changed: its tab, its row's key, its column, what it holds
+    (parsed), and the lines its row names."""
+
     tab: str
     key: str
     column: str
-    value: Any
-    row: dict[str, Any]  # the row as the database had it when the pull began
+    value: CellValue
+    line: Line = Line()
 
-    def idempotency_key(self, mirror: str, snapshot: dict[str, Any] | None) -> str:
+    def idempotency_key(self, mirror: str, snapshot: Mapping[str, object] | None) -> str:
         # The same value typed into the same cell of the same pushed row is one request, however
         # often it is read; typed again after a later push (the snapshot moved on) it is new.
         text = json.dumps(
@@ -52,52 +81,61 @@ class Edit:
 
 
 Apply = Callable[[str], e.Outcome]  # takes the idempotency key
+# How to apply an edit, and what to say once it is applied.
+Planned = tuple[Apply, str]
+Handler = Callable[[Edit, e.Actor, e.Database], Planned | None]
 
 
-def plan(edit: Edit, actor: e.Actor, db: e.Database, today: date) -> tuple[Apply, str] | None:
+def plan(edit: Edit, actor: e.Actor, db: e.Database) -> Planned | None:
     """How to apply ``edit`` and what to say when done, or None when it asks for nothing (an
     emptied command cell, an unticked box). Raises ``Refusal`` for a bad edit."""
     handler = _HANDLERS.get((edit.tab, edit.column))
     if handler is None:
         raise Refusal(f"{edit.column} is not editable")
-    return handler(edit, actor, db, today)
+    return handler(edit, actor, db)
 
 
-def _store_hold(edit: Edit, actor: e.Actor, db: e.Database, today: date) -> Any:
-    po, line = edit.row["PO"], edit.row["Line"]
-    if edit.value is None:
+def _store_hold(edit: Edit, actor: e.Actor, db: e.Database) -> Planned:
+    po, line = edit.line.po_ref()
+    units = edit.value
+    if units is None:
         raise Refusal("Store hold cannot be empty: write 0 to hold nothing")
-    if edit.value < 0:
-        raise Refusal(f"Store hold cannot be negative ({edit.value})")
+    if isinstance(units, bool) or not isinstance(units, int):
+        raise Refusal(f"Store hold must be a whole number, not {shown(units)}")
+    if units < 0:
+        raise Refusal(f"Store hold cannot be negative ({units})")
     return (
-        lambda key: e.set_store_hold(db, actor, po, line, edit.value, key=key),
-        f"store hold {edit.value}",
+        lambda key: e.set_store_hold(db, actor, po, line, units, key=key),
+        f"store hold {units}",
     )
 
 
-def _arrival(edit: Edit, actor: e.Actor, db: e.Database, today: date) -> Any:
-    po, line = edit.row["PO"], edit.row["Line"]
-    if edit.value is None:
+def _arrival(edit: Edit, actor: e.Actor, db: e.Database) -> Planned:
+    po, line = edit.line.po_ref()
+    day = edit.value
+    if day is None:
         raise Refusal("Arrival date cannot be empty")
+    if not isinstance(day, date):
+        raise Refusal(f"Arrival date must be a date, not {shown(day)}")
     # A date in the past is the engine's to refuse: one rule for the sheet and the CLI.
     return (
-        lambda key: e.set_arrival(db, actor, po, line, edit.value, key=key),
-        f"arrival date {edit.value.isoformat()} (promised dates unchanged until synced)",
+        lambda key: e.set_arrival(db, actor, po, line, day, key=key),
+        f"arrival date {day.isoformat()} (promised dates unchanged until synced)",
     )
 
 
-def _sync_dates(edit: Edit, actor: e.Actor, db: e.Database, today: date) -> Any:
+def _sync_dates(edit: Edit, actor: e.Actor, db: e.Database) -> Planned | None:
     if not edit.value:
         return None
-    po, line = edit.row["PO"], edit.row["Line"]
+    po, line = edit.line.po_ref()
     return (lambda key: e.sync_date(db, actor, po, line, key=key), "promised dates synced")
 
 
-def _action(edit: Edit, actor: e.Actor, db: e.Database, today: date) -> Any:
+def _action(edit: Edit, actor: e.Actor, db: e.Database) -> Planned | None:
     if edit.value is None:
         return None
-    po, line = edit.row["PO"], edit.row["Line"]
-    ref = e.LineRef(edit.row["Order"], edit.row["Order line"])
+    po, line = edit.line.po_ref()
+    ref = edit.line.order_ref()
     typed = " ".join(str(edit.value).split())
     action = typed.lower()
     if action == REMOVE:
@@ -120,11 +158,11 @@ def _action(edit: Edit, actor: e.Actor, db: e.Database, today: date) -> Any:
     )
 
 
-def _allocate_to(edit: Edit, actor: e.Actor, db: e.Database, today: date) -> Any:
+def _allocate_to(edit: Edit, actor: e.Actor, db: e.Database) -> Planned | None:
     if edit.value is None:
         return None
     po, line = _po_line(str(edit.value))
-    ref = e.LineRef(edit.row["Order"], edit.row["Order line"])
+    ref = edit.line.order_ref()
     return (
         lambda key: e.allocate(db, actor, po, line, [ref], key=key),
         f"allocated to {po}:{line}",
@@ -145,11 +183,11 @@ def _po_line(text: str) -> tuple[str, int]:
     return po, line
 
 
-def _plain(value: Any) -> Any:
+def _plain(value: CellValue) -> str | int | bool | None:
     return value.isoformat() if isinstance(value, date) else value
 
 
-_HANDLERS: dict[tuple[str, str], Callable[..., Any]] = {
+_HANDLERS: dict[tuple[str, str], Handler] = {
     (PO_LINES.name, "Store hold"): _store_hold,
     (PO_LINES.name, "Arrival date"): _arrival,
     (PO_LINES.name, "Sync dates"): _sync_dates,

@@ -6,28 +6,26 @@ when a run first needs them and kept for the object's lifetime; the grid size of
 comes free with the read (a whole-tab range is answered with the range of the whole grid).
 
 Values are written RAW, so a leading ``=`` or zero stays text, and read unformatted with dates as
-serial numbers, so the sheet's locale cannot change them.
+serial numbers, so the sheet's locale cannot change them. What is sent is built by the pure
+functions of ``sheets.google_requests``; this module sends it and keeps what it learns.
 """
 
 from __future__ import annotations
 
 import json
 import random
-import re
 import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from google.auth import exceptions as auth_exceptions
 from google.oauth2 import service_account
 from gspread.exceptions import APIError
 from gspread.urls import SPREADSHEET_VALUES_BATCH_UPDATE_URL
-from openpyxl.utils import column_index_from_string, get_column_letter
 
 from sheets.backend import Grid, Moves, SheetsError, TabChanges, Value
 from sheets.google_http import (
@@ -38,219 +36,37 @@ from sheets.google_http import (
     api_message,
     status_of,
 )
-from sheets.layout import KEY, Kind, Tab
+from sheets.google_requests import (
+    NEW_TAB_COLUMNS,
+    NEW_TAB_ROWS,
+    PROTECTION,
+    Piece,
+    Request,
+    add_tab,
+    append_dimension,
+    block_pieces,
+    cell_blocks,
+    column_requests,
+    decorate,
+    delete_rows,
+    grid_size,
+    insert_rows,
+    keep_a_row,
+    pack,
+    positions_of,
+    protection_requests,
+    quote,
+    reshape_tab,
+    title_check,
+)
+from sheets.layout import Tab
 
-EPOCH = date(1899, 12, 30)  # day 0 of Sheets date serial numbers
-PROTECTION = "Written by preorder sync; edits here are overwritten"
-# Google recommends request bodies under 2 MB; leave room for what we do not measure.
-BODY_LIMIT = 1_500_000
-# One ValueRange of a long block stays around this size, so bodies pack evenly.
-PIECE_LIMIT = 256 * 1024
-NEW_TAB_ROWS = 1000  # Google's defaults for a new tab
-FROZEN_ROWS = 1  # setup freezes the header row
-NEW_TAB_COLUMNS = 26
-READ_ONLY_GREY = {"red": 0.93, "green": 0.93, "blue": 0.93}
+if TYPE_CHECKING:
+    from sheets.settings import SheetsSettings
+
 METADATA_FIELDS = (
     "sheets(properties(sheetId,title,gridProperties(rowCount,columnCount)),protectedRanges)"
 )
-_VALUES_PREFIX = b'{"valueInputOption":"RAW","data":['
-_VALUES_SUFFIX = b"]}"
-_GRID_RANGE = re.compile(r"!([A-Z]+)(\d+)(?::([A-Z]+)(\d+))?$")
-
-
-# --- A1 notation and cell values ------------------------------------------------------------------
-
-
-def quote(title: str) -> str:
-    """A tab name as a range: always quoted, so names with spaces or digits parse."""
-    return "'" + title.replace("'", "''") + "'"
-
-
-def column_letters(index: int) -> str:
-    """0 -> A, 25 -> Z, 26 -> AA."""
-    return get_column_letter(index + 1)
-
-
-def a1_range(title: str, r0: int, c0: int, r1: int, c1: int) -> str:
-    """``'Tab'!C5:E6`` for 0-based rows r0..r1 and columns c0..c1, inclusive."""
-    start = f"{column_letters(c0)}{r0 + 1}"
-    end = f"{column_letters(c1)}{r1 + 1}"
-    return f"{quote(title)}!{start}" if start == end else f"{quote(title)}!{start}:{end}"
-
-
-def grid_size(range_text: str) -> tuple[int, int] | None:
-    """(rows, columns) of the grid from the range a whole-tab read is answered with."""
-    found = _GRID_RANGE.search(range_text)
-    if found is None:
-        return None
-    col, row = (found.group(3), found.group(4)) if found.group(3) else found.group(1, 2)
-    return int(row), column_index_from_string(col)
-
-
-def cell_json(value: Value) -> str | int | float | bool:
-    """A cell as RAW input: None empties the cell, a date becomes its serial number."""
-    if value is None:
-        return ""
-    if isinstance(value, str | bool | int | float):
-        return value
-    if isinstance(value, datetime):
-        midnight = datetime.combine(value.date(), datetime.min.time(), value.tzinfo)
-        return (value.date() - EPOCH).days + (value - midnight).total_seconds() / 86400
-    if isinstance(value, date):
-        return (value - EPOCH).days
-    raise TypeError(f"cannot write {value!r} to a spreadsheet cell")
-
-
-def _dumps(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
-
-
-Piece = tuple[bytes, int]  # one serialized ValueRange and the number of cells in it
-
-
-def block_pieces(title: str, r0: int, c0: int, rows: Sequence[Sequence[Value]]) -> Iterator[Piece]:
-    """ValueRanges writing ``rows`` from (r0, c0), several rows to a range, each range small
-    enough that request bodies can be filled evenly."""
-    encoded = [_dumps([cell_json(v) for v in row]) for row in rows]
-    i = 0
-    while i < len(rows):
-        j, size = i, 0
-        while j < len(rows) and (j == i or size + len(encoded[j]) < PIECE_LIMIT):
-            size += len(encoded[j]) + 1
-            j += 1
-        width = max(1, *(len(row) for row in rows[i:j]))
-        where = a1_range(title, r0 + i, c0, r0 + j - 1, c0 + width - 1)
-        body = b'{"range":' + _dumps(where) + b',"values":[' + b",".join(encoded[i:j]) + b"]}"
-        yield body, sum(len(row) for row in rows[i:j])
-        i = j
-
-
-def cell_blocks(cells: dict[tuple[int, int], Value]) -> list[tuple[int, int, list[list[Value]]]]:
-    """Single cells gathered into rectangles (r0, c0, rows): adjacent cells of a row first, then
-    the same span on consecutive rows, so that a whole row or a whole column is one range."""
-    runs: list[tuple[int, int, list[Value]]] = []  # (row, first column, values)
-    for (row, col), value in sorted(cells.items()):
-        last = runs[-1] if runs else None
-        if last and last[0] == row and last[1] + len(last[2]) == col:
-            last[2].append(value)
-        else:
-            runs.append((row, col, [value]))
-    blocks: list[tuple[int, int, list[list[Value]]]] = []
-    for row, col, values in sorted(runs, key=lambda run: (run[1], len(run[2]), run[0])):
-        above = blocks[-1] if blocks else None
-        if (
-            above
-            and above[1] == col
-            and len(above[2][0]) == len(values)
-            and above[0] + len(above[2]) == row
-        ):
-            above[2].append(values)
-        else:
-            blocks.append((row, col, [values]))
-    return blocks
-
-
-def pack(pieces: Iterable[Piece]) -> Iterator[Piece]:
-    """values:batchUpdate bodies under BODY_LIMIT (a single larger piece goes alone)."""
-    batch: list[bytes] = []
-    size = len(_VALUES_PREFIX) + len(_VALUES_SUFFIX)
-    cells = 0
-    for piece, count in pieces:
-        if batch and size + len(piece) + 1 > BODY_LIMIT:
-            yield _VALUES_PREFIX + b",".join(batch) + _VALUES_SUFFIX, cells
-            batch, size, cells = [], len(_VALUES_PREFIX) + len(_VALUES_SUFFIX), 0
-        batch.append(piece)
-        size += len(piece) + 1
-        cells += count
-    if batch:
-        yield _VALUES_PREFIX + b",".join(batch) + _VALUES_SUFFIX, cells
-
-
-# --- batchUpdate requests -------------------------------------------------------------------------
-
-
-def grid_range(sheet_id: int, r0: int | None, r1: int | None, c0: int, c1: int) -> dict[str, int]:
-    """A GridRange; None leaves that end open (the whole column)."""
-    where = {"sheetId": sheet_id, "startColumnIndex": c0, "endColumnIndex": c1}
-    if r0 is not None:
-        where["startRowIndex"] = r0
-    if r1 is not None:
-        where["endRowIndex"] = r1
-    return where
-
-
-def _range_key(where: dict[str, Any]) -> tuple[Any, ...]:
-    # Google leaves zero indexes out of its answers.
-    return (
-        where.get("sheetId", 0),
-        where.get("startRowIndex", 0),
-        where.get("endRowIndex"),
-        where.get("startColumnIndex", 0),
-        where.get("endColumnIndex"),
-    )
-
-
-def positions_of(header: Sequence[Value]) -> dict[str, int]:
-    """Column index by header text; the first wins if a header appears twice."""
-    found: dict[str, int] = {}
-    for i, text in enumerate(header):
-        if isinstance(text, str) and text and text not in found:
-            found[text] = i
-    return found
-
-
-def column_requests(
-    sheet_id: int, tab: Tab, positions: dict[str, int], r0: int, r1: int | None
-) -> list[dict[str, Any]]:
-    """Grey fill on read-only columns, date formats and data validation, on rows r0..r1.
-
-    Run by setup on every data row, and by a write on the rows it adds at the end of the grid:
-    Google keeps formats and validation per cell, and appended rows inherit none (rows inserted
-    among the data take their neighbour's, see ``_structure``)."""
-    found: list[dict[str, Any]] = []
-    for column in tab.columns:
-        c = positions.get(column.header)
-        if c is None:
-            continue
-        where = grid_range(sheet_id, r0, r1, c, c + 1)
-        fmt: dict[str, Any] = {}
-        if not column.editable:
-            fmt["backgroundColorStyle"] = {"rgbColor": READ_ONLY_GREY}
-        if column.kind is Kind.DATE:
-            fmt["numberFormat"] = {"type": "DATE", "pattern": "yyyy-mm-dd"}
-        if fmt:
-            found.append(
-                {
-                    "repeatCell": {
-                        "range": where,
-                        "cell": {"userEnteredFormat": fmt},
-                        "fields": f"userEnteredFormat({','.join(fmt)})",
-                    }
-                }
-            )
-        rule = validation_rule(column.kind, column.choices) if column.editable else None
-        if rule is not None:
-            found.append({"setDataValidation": {"range": where, "rule": rule}})
-    return found
-
-
-def validation_rule(kind: Kind, choices: tuple[str, ...]) -> dict[str, Any] | None:
-    if kind is Kind.BOOL:
-        return {"condition": {"type": "BOOLEAN"}}
-    if choices:
-        # Not strict: a typed "move to PO:LINE" is allowed and checked by the sync.
-        values = [{"userEnteredValue": choice} for choice in choices]
-        return {
-            "condition": {"type": "ONE_OF_LIST", "values": values},
-            "strict": False,
-            "showCustomUi": True,
-        }
-    if kind is Kind.DATE:
-        return {"condition": {"type": "DATE_IS_VALID"}, "strict": False}
-    return None
-
-
-# --- the backend ----------------------------------------------------------------------------------
 
 
 @dataclass
@@ -332,6 +148,16 @@ class GoogleSheet:
         self._tabs: dict[str, _TabState] = {}
         self._listed = False  # the metadata was read: every existing tab's sheetId is known
 
+    @classmethod
+    def from_settings(cls, settings: SheetsSettings) -> GoogleSheet:
+        """The spreadsheet ``settings`` name (checked with ``settings.problems()`` first)."""
+        return cls(
+            settings.sheet_id.strip(),
+            settings.credentials_path,
+            api_url=settings.google_api_url,
+            max_wait=settings.google_max_wait,
+        )
+
     @property
     def label(self) -> str:
         return f"spreadsheet {self.spreadsheet_id}"
@@ -343,6 +169,12 @@ class GoogleSheet:
     @property
     def requests(self) -> int:
         return self._session.sent
+
+    @property
+    def layout_drift(self) -> dict[str, list[str]]:
+        # Google keeps what setup made: only a person's deliberate change can undo it (and a
+        # values read cannot see it; checking would cost a metadata read on every run).
+        return {}
 
     def close(self) -> None:
         self._session.close()
@@ -397,7 +229,7 @@ class GoogleSheet:
         with self._errors():
             if not self._listed:
                 self._fetch_metadata()
-            changes: list[dict[str, Any]] = []
+            changes: list[Request] = []
             headers: list[Piece] = []
             for tab in tabs:
                 grid = grids.get(tab.name) or []
@@ -429,107 +261,27 @@ class GoogleSheet:
             state.length = len(result[tab.name])
         return result
 
-    def _shape(self, name: str, width: int) -> list[dict[str, Any]]:
+    def _shape(self, name: str, width: int) -> list[Request]:
         """Create the tab or make room for its headers, and freeze its header row."""
         state = self._tab(name)
         if state.sheet_id is None:
             state.sheet_id = self._new_sheet_id(name)
             state.rows, state.cols = NEW_TAB_ROWS, max(NEW_TAB_COLUMNS, width)
-            grid = {"rowCount": state.rows, "columnCount": state.cols}
-            grid["frozenRowCount"] = FROZEN_ROWS
-            props = {"sheetId": state.sheet_id, "title": name, "gridProperties": grid}
-            return [{"addSheet": {"properties": props}}]
+            return [add_tab(state.sheet_id, name, state.rows, state.cols)]
         assert state.rows is not None and state.cols is not None
-        found: list[dict[str, Any]] = []
-        if width > state.cols:
-            found.append(_append_dimension(state.sheet_id, "COLUMNS", width - state.cols))
-            state.cols = width
-        if state.rows <= FROZEN_ROWS:  # Google refuses to freeze every row of a tab
-            found.append(_append_dimension(state.sheet_id, "ROWS", FROZEN_ROWS + 1 - state.rows))
-            state.rows = FROZEN_ROWS + 1
-        props = {"sheetId": state.sheet_id, "gridProperties": {"frozenRowCount": FROZEN_ROWS}}
-        found.append(
-            {
-                "updateSheetProperties": {
-                    "properties": props,
-                    "fields": "gridProperties.frozenRowCount",
-                }
-            }
-        )
+        found, state.rows, state.cols = reshape_tab(state.sheet_id, state.rows, state.cols, width)
         return found
 
-    def _decorate(self, tab: Tab, positions: dict[str, int]) -> list[dict[str, Any]]:
+    def _decorate(self, tab: Tab, positions: dict[str, int]) -> list[Request]:
         """Header look and notes, the hidden Key, protection, formats and validation."""
         state = self._tabs[tab.name]
-        sheet_id = state.sheet_id
-        assert sheet_id is not None
-        found: list[dict[str, Any]] = []
-        for column in tab.columns:
-            c = positions[column.header]
-            fmt = {
-                "backgroundColorStyle": {"rgbColor": READ_ONLY_GREY},
-                "textFormat": {"bold": True},
-            }
-            found.append(
-                {
-                    "repeatCell": {
-                        "range": grid_range(sheet_id, 0, 1, c, c + 1),
-                        "cell": {"userEnteredFormat": fmt},
-                        "fields": "userEnteredFormat(backgroundColorStyle,textFormat.bold)",
-                    }
-                }
-            )
-            if column.note:
-                start = {"sheetId": sheet_id, "rowIndex": 0, "columnIndex": c}
-                rows = [{"values": [{"note": column.note}]}]
-                found.append({"updateCells": {"start": start, "rows": rows, "fields": "note"}})
-            if column.header == KEY:
-                found.append(
-                    {
-                        "updateDimensionProperties": {
-                            "range": {
-                                "sheetId": sheet_id,
-                                "dimension": "COLUMNS",
-                                "startIndex": c,
-                                "endIndex": c + 1,
-                            },
-                            "properties": {"hiddenByUser": True},
-                            "fields": "hiddenByUser",
-                        }
-                    }
-                )
-        found += self._protect(state, tab, positions)
-        found += column_requests(sheet_id, tab, positions, 1, None)
-        return found
-
-    def _protect(
-        self, state: _TabState, tab: Tab, positions: dict[str, int]
-    ) -> list[dict[str, Any]]:
-        """One warning-only protected range per column: the whole column when the sync owns it,
-        the header cell when people edit it. One range per column moves with its column when a
-        person drags it, so a rerun finds every range where it wants it and adds nothing."""
         assert state.sheet_id is not None
-        wanted = {}
-        for column in tab.columns:
-            c = positions[column.header]
-            rows: tuple[int | None, int | None] = (None, None) if not column.editable else (0, 1)
-            where = grid_range(state.sheet_id, *rows, c, c + 1)
-            wanted[_range_key(where)] = where
-        found: list[dict[str, Any]] = []
-        for existing in state.protected:
-            key = _range_key(existing.get("range") or {})
-            if key in wanted and existing.get("warningOnly"):
-                del wanted[key]
-            else:  # ours, left over from another layout
-                found.append(
-                    {"deleteProtectedRange": {"protectedRangeId": existing["protectedRangeId"]}}
-                )
-        for where in wanted.values():
-            protected = {"range": where, "description": PROTECTION, "warningOnly": True}
-            found.append({"addProtectedRange": {"protectedRange": protected}})
-        return found
+        return [
+            *decorate(state.sheet_id, tab, positions),
+            *protection_requests(state.sheet_id, tab, positions, state.protected),
+        ]
 
-    def _note_protections(self, sent: list[dict[str, Any]], replies: list[dict[str, Any]]) -> None:
+    def _note_protections(self, sent: list[Request], replies: list[Request]) -> None:
         by_id = {s.sheet_id: s for s in self._tabs.values() if s.sheet_id is not None}
         for request in sent:
             gone = request.get("deleteProtectedRange", {}).get("protectedRangeId")
@@ -597,26 +349,13 @@ class GoogleSheet:
         return _TabWrite(name, moves, moves.length, [list(r) for r in change.append], cells)
 
     def _keep_a_row(self, state: _TabState, change: TabChanges) -> TabChanges:
-        """``change`` with at least one row kept below the frozen header: Google refuses to
-        delete every non-frozen row, which a tab grown to fit its rows meets when they all go.
-        The last of them stays, cleared, or holding the first appended row."""
-        deleted = sorted(set(change.delete))
-        if not deleted:
+        """``change`` with a row kept below the frozen header (see ``keep_a_row``)."""
+        if not change.delete:
             return change
         if state.rows is None or state.cols is None:
             self._fetch_metadata()
         assert state.rows is not None and state.cols is not None
-        if state.rows - len(deleted) > FROZEN_ROWS:
-            return change
-        kept, append = deleted[-1], list(change.append)
-        values = append.pop(0) if append and len(append[0]) <= state.cols else []
-        cleared = [*values, *[None] * (state.cols - len(values))]
-        return TabChanges(
-            cells=[*change.cells, *((kept, c, v) for c, v in enumerate(cleared))],
-            append=append,
-            delete=deleted[:-1],
-            insert=change.insert,
-        )
+        return keep_a_row(change, state.rows, state.cols)
 
     def _needs_room(self, plan: _TabWrite) -> bool:
         if not plan.append:
@@ -661,8 +400,8 @@ class GoogleSheet:
 
     def _structure(
         self, plans: list[_TabWrite]
-    ) -> tuple[list[dict[str, Any]], list[tuple[_TabState, int, int]]]:
-        changes: list[dict[str, Any]] = []
+    ) -> tuple[list[Request], list[tuple[_TabState, int, int]]]:
+        changes: list[Request] = []
         sizes: list[tuple[_TabState, int, int]] = []
         for plan in plans:
             state = self._tabs[plan.name]
@@ -670,48 +409,18 @@ class GoogleSheet:
                 raise SheetsError(f"{self.label} has no tab {plan.name!r} any more")
             assert state.rows is not None and state.cols is not None
             sheet_id = state.sheet_id
-            # Setting the title it should already have makes the whole batch fail, rather than
-            # change another tab, if a person renamed the tab and gave its name to a new one.
-            changes.append(
-                {
-                    "updateSheetProperties": {
-                        "properties": {"sheetId": sheet_id, "title": plan.name},
-                        "fields": "title",
-                    }
-                }
-            )
-            # Bottom-up, so the indexes of the rows still to delete stay valid.
-            for start, end in _runs_descending(plan.deleted):
-                where = {
-                    "sheetId": sheet_id,
-                    "dimension": "ROWS",
-                    "startIndex": start,
-                    "endIndex": end,
-                }
-                changes.append({"deleteDimension": {"range": where}})
-            # Bottom-up too, counted after the deletions, so each index is still where it was.
-            for anchor in reversed(plan.moves.anchors):
-                at = plan.moves.after_deletions(anchor)
-                count = len(plan.moves.above[anchor])
-                where = {
-                    "sheetId": sheet_id,
-                    "dimension": "ROWS",
-                    "startIndex": at,
-                    "endIndex": at + count,
-                }
-                # The new rows take the formats and dropdowns of the row below them, as
-                # insertDimension documents (inheritFromBefore false): that row is a data row
-                # that stays, where the row above may be the header.
-                changes.append({"insertDimension": {"range": where, "inheritFromBefore": False}})
+            changes.append(title_check(sheet_id, plan.name))
+            changes += delete_rows(sheet_id, plan.deleted)
+            changes += insert_rows(sheet_id, plan.moves)
             rows = state.rows - len(plan.deleted) + plan.moves.inserted
             cols = state.cols
             more_rows = plan.start + len(plan.append) - rows
             if plan.width > cols:
-                changes.append(_append_dimension(sheet_id, "COLUMNS", plan.width - cols))
+                changes.append(append_dimension(sheet_id, "COLUMNS", plan.width - cols))
                 cols = plan.width
             grown = rows  # the first row new to the grid, if any
             if more_rows > 0:
-                changes.append(_append_dimension(sheet_id, "ROWS", more_rows))
+                changes.append(append_dimension(sheet_id, "ROWS", more_rows))
                 rows += more_rows
             if state.layout is not None and state.header and grown < rows:
                 positions = positions_of(state.header)
@@ -782,21 +491,6 @@ class GoogleSheet:
         if status == 404:
             return f"no spreadsheet with id {self.spreadsheet_id} ({status}: {said})"
         return f"Google Sheets refused a request to {self.label} ({status}: {said})"
-
-
-def _append_dimension(sheet_id: int, dimension: str, length: int) -> dict[str, Any]:
-    return {"appendDimension": {"sheetId": sheet_id, "dimension": dimension, "length": length}}
-
-
-def _runs_descending(rows: list[int]) -> list[tuple[int, int]]:
-    """Sorted row indexes as (start, end) runs of adjacent rows, the last run first."""
-    runs: list[tuple[int, int]] = []
-    for row in rows:
-        if runs and runs[-1][1] == row:
-            runs[-1] = (runs[-1][0], row + 1)
-        else:
-            runs.append((row, row + 1))
-    return runs[::-1]
 
 
 def _load_key(path: Path) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """The Google Sheets configuration: ``PREORDER_SHEET_ID``, ``PREORDER_GOOGLE_CREDENTIALS``,
 ``PREORDER_GOOGLE_API_URL`` and ``PREORDER_GOOGLE_MAX_WAIT`` (environment or ``.env``),
-checked before any request is made.
+checked before any request is made (read with ``engine.config.load``).
 
 ``PREORDER_GOOGLE_API_URL`` receives the OAuth access token with every request: it must be
 ``https://`` (or ``http://`` on loopback, for the tests' stand-in) and a ``.env`` may not set it
@@ -13,34 +13,33 @@ import json
 from pathlib import Path
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from engine.settings_guard import credential_url, sources_without
+from engine.settings import Settings
+from engine.settings_guard import credential_url
 
 DEFAULT_API_URL = "https://sheets.googleapis.com"
 
 
-class SheetsSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="PREORDER_", env_file=".env", extra="ignore")
+class SheetsSettings(Settings):
+    ENVIRONMENT_ONLY = ("google_api_url",)
 
-    sheet_id: str = ""
-    google_credentials: str = ""
-    google_api_url: str = DEFAULT_API_URL
-    # How long one run keeps retrying Google's 429s and 5xx before it gives up with an error.
-    google_max_wait: float = Field(60.0, ge=0, le=3600)
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return sources_without(
-            ["google_api_url"], init_settings, env_settings, dotenv_settings, file_secret_settings
-        )
+    sheet_id: str = Field("", description="the Google spreadsheet `preorder sheets` mirrors to")
+    google_credentials: str = Field(
+        "",
+        description="path of the service-account JSON key file (its `token_uri` is used for "
+        "tokens)",
+    )
+    google_api_url: str = Field(
+        DEFAULT_API_URL,
+        description="the Sheets API (tests point it at a stand-in); environment only, `https://`",
+    )
+    google_max_wait: float = Field(
+        60.0,
+        ge=0,
+        le=3600,
+        description="seconds one run keeps retrying Google's 429 and 5xx answers before it "
+        "stops with an error",
+    )
 
     @field_validator("google_api_url")
     @classmethod

@@ -13,20 +13,35 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import engine as e
 from engine import mirror
 from sheets import cells, edits
 from sheets.backend import Backend, SheetsError, TabChanges, Value
-from sheets.layout import DATA_TABS, KEY, LAYOUT_STAMP, STATUS, SYNC_LOG, TABS, Kind, Tab
+from sheets.layout import (
+    DATA_TABS,
+    KEY,
+    LAYOUT_STAMP,
+    STATUS,
+    SYNC_LOG,
+    TABS,
+    Column,
+    Kind,
+    Tab,
+)
 from sheets.rows import IDENTITY, desired, key_of
 from sheets.view import TabView
 
 Snapshot = dict[str, dict[str, dict[str, Any]]]  # tab -> key -> header -> encoded value
 # Kept in the snapshot beside the tabs: the layout the spreadsheet was last set up for.
 LAYOUT = "(layout)"
+# Kept beside each tab, by key: the Status a run could not write (its write failed after it
+# had applied edits), for the next run to write.
+UNWRITTEN = "(status) "
+# How many of the edits a failed write leaves applied its error names, one by one.
+NAMED = 10
 # Columns whose cells only carry requests (emptied once applied): they are not part of a
 # row's state, so they take no part in telling whether the database changed a row.
 COMMANDS = {"Sync dates", "Action", "Allocate to"}
@@ -72,6 +87,11 @@ class _Run:
     changes: dict[str, TabChanges]
     statuses: dict[str, dict[int, str]]
     touched: dict[str, dict[str, dict[str, Any] | None]]  # snapshot rows to store
+    # What the pull applied, one line per edit, for the error of a write that then fails.
+    done: list[str] = field(default_factory=list)
+    # The snapshot rows and Statuses as the pull left them, before a push adds its own.
+    pulled: dict[str, dict[str, dict[str, Any] | None]] = field(default_factory=dict)
+    pulled_statuses: dict[str, dict[int, str]] = field(default_factory=dict)
 
 
 class Sync:
@@ -131,12 +151,23 @@ class Sync:
             if still:
                 raise SheetsError(f"{self.backend.label} still lacks columns after setup: {still}")
             touched[LAYOUT] = {LAYOUT: {"stamp": LAYOUT_STAMP}}
+        statuses: dict[str, dict[int, str]] = {t.name: {} for t in DATA_TABS}
+        for tab in DATA_TABS:
+            # Statuses a failed write left unwritten: written now (a newer one for the row, if
+            # this run has one, replaces it), and forgotten once this run's write succeeds.
+            owed = snapshot.get(UNWRITTEN + tab.name, {})
+            for key, kept in owed.items():
+                places = views[tab.name].rows.get(key, [])
+                if len(places) == 1 and _shown_key(tab, views[tab.name], places[0]) == key:
+                    statuses[tab.name][places[0]] = str(kept.get("status", ""))
+            if owed:
+                touched[UNWRITTEN + tab.name] = dict.fromkeys(owed)
         return _Run(
             views=views,
             snapshot=snapshot,
             want=desired(e.state(self.db)),
             changes={t.name: TabChanges() for t in TABS},
-            statuses={t.name: {} for t in DATA_TABS},
+            statuses=statuses,
             touched=touched,
         )
 
@@ -144,7 +175,6 @@ class Sync:
 
     def _pull(self, run: _Run, report: Report, *, pushing: bool) -> None:
         """``pushing``: a push follows in the same run (and rewrites conflicting rows)."""
-        today = self.clock().date()
         stamp = self.clock().strftime("%Y-%m-%d %H:%M UTC")
         for tab in DATA_TABS:
             view = run.views[tab.name]
@@ -166,11 +196,18 @@ class Sync:
                         # lost answer): account for it now, apply nothing again.
                         self._account(run, tab, key, wanted)
                         report.applied += len(wanted)
-                        run.statuses[tab.name][r] = f"applied {stamp}: (already applied)"
+                        typed = ", ".join(f"{h} {cells.shown(v)}" for h, v in wanted.items())
+                        run.statuses[tab.name][r] = (
+                            f"applied by an earlier run that stopped before it could say so: "
+                            f"{typed}"
+                        )
+                        run.done.append(
+                            f"{tab.name} row {r + 1} ({key}): {typed} (applied by an earlier run)"
+                        )
                         continue
                     try:
                         self._check_row(run, tab, view, key, r, places, broken, ours=bool(earlier))
-                        done = self._apply(run, tab, key, wanted, today)
+                        done = self._apply(run, tab, key, r, wanted)
                     except Conflict as exc:
                         # The database wins; the person's values are kept in Status, and the
                         # row's cells show the database's again once a push writes them:
@@ -190,7 +227,10 @@ class Sync:
                         report.refused += 1
                         run.statuses[tab.name][r] = text
                         report.messages.append(f"{tab.name} row {r + 1} ({key}): {text}")
-                        row = _encode_row(tab, run.want[tab.name][key])
+                        # Accounted for as typed; the sync's own columns as the sheet shows
+                        # them until a push rewrites the row (a later edit is judged against
+                        # them, and they are not mistaken for a person's).
+                        row = dict(self._base(run, tab, key))
                         row.update(
                             (h, cells.encode(tab.column(h).kind, v)) for h, v in wanted.items()
                         )
@@ -205,6 +245,56 @@ class Sync:
                     if done:
                         report.applied += len(done)
                         run.statuses[tab.name][r] = f"applied {stamp}: " + "; ".join(done)
+            if not pushing:
+                self._restore_typed_over(run, tab, view, report)
+        run.pulled = {name: dict(rows) for name, rows in run.touched.items()}
+        run.pulled_statuses = {name: dict(texts) for name, texts in run.statuses.items()}
+
+    def _restore_typed_over(self, run: _Run, tab: Tab, view: TabView, report: Report) -> None:
+        """A pull alone puts back what a person typed in the sync's own columns (a push puts
+        the database's values there anyway), and says so in the row's Status."""
+        for key, places in view.rows.items():
+            r = places[0]
+            before = run.snapshot.get(tab.name, {}).get(key)
+            now = run.want[tab.name].get(key)
+            if before is None or now is None or len(places) > 1:
+                continue
+            if _shown_key(tab, view, r) != key:
+                continue
+            found: list[tuple[Column, Value, Value]] = []
+            for column in _own(tab):
+                h = column.header
+                raw = view.cell(r, h)
+                if h not in before or cells.same_as_stored(column.kind, raw, before[h]):
+                    continue
+                if cells.same(column.kind, raw, now[h]):
+                    continue  # the database's value already
+                again = cells.stored_to_sheet(column.kind, before[h])
+                run.changes[tab.name].cells.append((r, view.columns[h], again))
+                report.cells_written += 1
+                found.append((column, raw, again))
+            if found:
+                self._say_typed_over(run, tab, key, r, found, report)
+
+    def _say_typed_over(
+        self,
+        run: _Run,
+        tab: Tab,
+        key: str,
+        r: int,
+        found: list[tuple[Column, Value, Value]],
+        report: Report,
+    ) -> None:
+        text = "refused: " + ". ".join(
+            f"{column.header} is not editable (the sync writes it): "
+            f"{_as_typed(column.kind, raw)} was typed there and is not applied; it shows "
+            f"{cells.written(again)} again"
+            for column, raw, again in found
+        )
+        statuses = run.statuses[tab.name]
+        statuses[r] = f"{statuses[r]}; {text}" if statuses.get(r) else text
+        report.refused += 1
+        report.messages.append(f"{tab.name} row {r + 1} ({key}): {text}")
 
     def _keyless_requests(self, tab: Tab, view: TabView) -> list[int]:
         """Rows a person added (no key) with something typed in an editable column: they ask
@@ -301,7 +391,7 @@ class Sync:
         """The row's edits whose idempotency keys have committed."""
         base = self._base(run, tab, key)
         keys = {
-            edits.Edit(tab.name, key, h, v, {}).idempotency_key(self.backend.mirror, base): h
+            edits.Edit(tab.name, key, h, v).idempotency_key(self.backend.mirror, base): h
             for h, v in wanted.items()
         }
         return {keys[k] for k in e.applied_keys(self.db, keys)}
@@ -312,9 +402,7 @@ class Sync:
             base[header] = cells.encode(tab.column(header).kind, value)
         run.touched[tab.name][key] = base
 
-    def _apply(
-        self, run: _Run, tab: Tab, key: str, wanted: dict[str, Any], today: date
-    ) -> list[str]:
+    def _apply(self, run: _Run, tab: Tab, key: str, r: int, wanted: dict[str, Any]) -> list[str]:
         """Apply a row's edits in order; returns what was done. A refusal of a later edit
         leaves the earlier ones applied and their cells accounted for."""
         row = run.want[tab.name][key]
@@ -324,12 +412,13 @@ class Sync:
             for header in edits.COLUMN_ORDER:
                 if header not in wanted:
                     continue
-                edit = edits.Edit(tab.name, key, header, wanted[header], row)
-                planned = edits.plan(edit, self.actor, self.db, today)
+                edit = edits.Edit(tab.name, key, header, wanted[header], _line_of(row))
+                planned = edits.plan(edit, self.actor, self.db)
                 if planned is not None:
                     apply, said = planned
                     outcome = apply(edit.idempotency_key(self.backend.mirror, base))
                     done.append(said + _consequences(outcome))
+                    run.done.append(f"{tab.name} row {r + 1} ({key}): {done[-1]}")
                 base[header] = cells.encode(tab.column(header).kind, wanted[header])
                 run.touched[tab.name][key] = dict(base)
         except (edits.Refusal, e.EngineError) as exc:
@@ -373,6 +462,7 @@ class Sync:
             # not stay on the line it will show.
             shown = _shown_key(tab, view, r)
             dropped: list[str] = []
+            typed_over: list[tuple[Column, Value, Value]] = []
             for column in tab.columns:
                 h = column.header
                 if h == STATUS:
@@ -391,11 +481,23 @@ class Sync:
                         # judge it against what the sync last wrote.
                         after[h] = before[h]
                         continue
+                elif (
+                    h != KEY
+                    and shown == key
+                    and len(places) == 1
+                    and before is not None
+                    and h in before
+                    and not cells.same_as_stored(column.kind, raw, before[h])
+                ):
+                    # Typed by a person in the sync's own column: written over, and said.
+                    typed_over.append((column, raw, cells.to_sheet(column.kind, value)))
                 changes.cells.append((r, view.columns[h], cells.to_sheet(column.kind, value)))
                 after[h] = cells.encode(column.kind, value)
                 report.cells_written += 1
             if after != before:
                 touched[key] = after
+            if typed_over:
+                self._say_typed_over(run, tab, key, r, typed_over, report)
             if shown != key and (dropped or statuses.get(r, "").startswith("refused")):
                 text = (
                     f"refused: this row showed {shown or 'no line'} but its hidden Key is {key} "
@@ -458,7 +560,17 @@ class Sync:
                 f"{report.rows_deleted} deleted",
             }
             run.changes[SYNC_LOG.name].append.append(log.row_values(row))
-            self.backend.write({n: c for n, c in run.changes.items() if c})
+            try:
+                self.backend.write({n: c for n, c in run.changes.items() if c})
+            except SheetsError as exc:
+                if not run.done:
+                    raise
+                self._remember_pulled(run)
+                raise SheetsError(f"{exc}. {_applied(run.done)}") from exc
+            report.wrote = True
+        elif self.backend.layout_drift:
+            # Nothing to write but the layout a spreadsheet app's save dropped: put it back.
+            self.backend.write({})
             report.wrote = True
         self._remember(run)
         report.requests = self.backend.requests
@@ -472,10 +584,44 @@ class Sync:
             if r not in deleted and _text(view.cell(r, STATUS)) != text:
                 run.changes[tab.name].cells.append((r, status_at, text))
 
+    def _remember_pulled(self, run: _Run) -> None:
+        """After a write that failed once edits were applied: keep what the pull accounted for
+        (the database has those edits, and the cells still say what was typed) and the Statuses
+        it could not write, for the next run; not what a push would have written."""
+        changed = {
+            name: rows
+            for name, rows in run.pulled.items()
+            if rows and not name.startswith(UNWRITTEN)
+        }
+        for tab in DATA_TABS:
+            accounted = run.pulled.get(tab.name, {})
+            texts = run.pulled_statuses.get(tab.name, {})
+            owed: dict[str, dict[str, Any] | None] = {
+                key: {"status": texts[places[0]]}
+                for key, places in run.views[tab.name].rows.items()
+                if key in accounted and places[0] in texts
+            }
+            if owed:
+                changed[UNWRITTEN + tab.name] = owed
+        if changed:
+            mirror.save(self.db, self.backend.mirror, changed)
+
     def _remember(self, run: _Run) -> None:
         changed = {name: rows for name, rows in run.touched.items() if rows}
         if changed:
             mirror.save(self.db, self.backend.mirror, changed)
+
+
+def _applied(done: list[str]) -> str:
+    """What a run applied before its write failed, for its error."""
+    named = "; ".join(done[:NAMED])
+    if len(done) > NAMED:
+        named += f"; and {len(done) - NAMED} more"
+    count = "1 edit" if len(done) == 1 else f"{len(done)} edits"
+    return (
+        f"The database has the {count} this run applied (a rerun applies none of them again, "
+        f"and writes their Status): {named}"
+    )
 
 
 def _consequences(outcome: e.Outcome) -> str:
@@ -493,6 +639,11 @@ def _consequences(outcome: e.Outcome) -> str:
     if outcome.promises:
         parts.append(f"{len(outcome.promises)} promised date(s) changed")
     return f" ({', '.join(parts)})" if parts else ""
+
+
+def _line_of(row: dict[str, Any]) -> edits.Line:
+    """The lines a row of the database's names (see ``rows.desired``)."""
+    return edits.Line(row.get("PO"), row.get("Line"), row.get("Order"), row.get("Order line"))
 
 
 def _next_rows(want: dict[str, Any], view: TabView) -> dict[str, int | None]:
@@ -520,6 +671,12 @@ def _as_typed(kind: Kind, raw: Value) -> str:
         return cells.shown(cells.parse(kind, raw))
     except cells.CellError:
         return cells.shown(raw)
+
+
+def _own(tab: Tab) -> tuple[Column, ...]:
+    """The columns only the sync writes, but the Key (a changed Key is another row) and
+    Status."""
+    return tuple(c for c in tab.columns if not c.editable and c.header not in (KEY, STATUS))
 
 
 def _encode_row(tab: Tab, row: dict[str, Any]) -> dict[str, Any]:

@@ -21,12 +21,20 @@ from pathlib import Path
 
 import openpyxl
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell, MergedCell
+from openpyxl.worksheet._read_only import ReadOnlyWorksheet
+from openpyxl.worksheet._reader import WorkSheetParser
 from openpyxl.worksheet.dimensions import RowDimension
 from openpyxl.worksheet.worksheet import Worksheet
 
 from sheets.backend import Grid, Moves, SheetsError, TabChanges, Value
 from sheets.layout import Tab
-from sheets.workbook_layout import DATE_FORMAT, assert_layout, set_up
+from sheets.workbook_layout import (
+    DATE_FORMAT,
+    SavedLayout,
+    assert_layout,
+    drift,
+    set_up,
+)
 
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
 # LibreOffice Calc saves a TRUE or FALSE cell as the formula =TRUE() or =FALSE() (with its
@@ -51,6 +59,7 @@ class Workbook:
         # because its row positions come from that read.
         self._seen: str | None = None
         self._tabs: dict[str, Tab] = {}
+        self._drift: dict[str, list[str]] = {}
 
     @property
     def label(self) -> str:
@@ -64,6 +73,10 @@ class Workbook:
     def requests(self) -> int:
         return 0
 
+    @property
+    def layout_drift(self) -> dict[str, list[str]]:
+        return dict(self._drift)
+
     def read(self, tabs: Sequence[Tab]) -> dict[str, Grid]:
         # A pull applies edits before it writes their Status: a file open in Excel or
         # LibreOffice must stop the run here, before anything is applied, not at the write.
@@ -72,6 +85,7 @@ class Workbook:
         self._seen = None if data is None else _digest(data)
         # The tabs whose layout each save puts back.
         self._tabs = {tab.name: tab for tab in tabs}
+        self._drift = {}
         if data is None:
             return {tab.name: [] for tab in tabs}
         try:
@@ -79,10 +93,18 @@ class Workbook:
                 # openpyxl warns about features it cannot load; a read saves nothing, so
                 # nothing is lost and the warnings would only be noise.
                 warnings.simplefilter("ignore")
-                return _grids(data, [tab.name for tab in tabs])
+                grids, layouts = _grids(data, [tab.name for tab in tabs])
         except Exception as exc:
             # Sheets are parsed lazily, so damage can surface here as any of openpyxl's errors.
             raise self._damaged() from exc
+        for tab in tabs:
+            saved = layouts.get(tab.name)
+            grid = grids[tab.name]
+            if saved is not None and grid:
+                parts = drift(saved, tab, _header_columns(grid[0]))
+                if parts:
+                    self._drift[tab.name] = parts
+        return grids
 
     def setup(self, tabs: Sequence[Tab], grids: dict[str, Grid]) -> dict[str, Grid]:
         if all(_complete(tab, grids.get(tab.name, [])) for tab in tabs):
@@ -107,7 +129,7 @@ class Workbook:
         return 0
 
     def write(self, changes: dict[str, TabChanges]) -> None:
-        if not any(changes.values()):
+        if not any(changes.values()) and not self._drift:
             return
         self._check_not_open()
         data = self._bytes()
@@ -130,6 +152,7 @@ class Workbook:
             if tab.name in book.sheetnames:
                 assert_layout(book[tab.name], tab)
         self._save(book)
+        self._drift = {}
 
     # --- the file -------------------------------------------------------------------------------
 
@@ -217,16 +240,20 @@ def _mode(path: Path) -> int:
 # --- read ---------------------------------------------------------------------------------------
 
 
-def _grids(data: bytes, names: list[str]) -> dict[str, Grid]:
-    """The named tabs' rows. A formula reads as its value: =TRUE() and =FALSE() by the formula
-    itself, any other as the value the spreadsheet app saved with it (none after a save by
-    openpyxl, which does not calculate: such a cell reads as empty)."""
+def _grids(data: bytes, names: list[str]) -> tuple[dict[str, Grid], dict[str, SavedLayout]]:
+    """The named tabs' rows, and the layout each holds. A formula reads as its value: =TRUE()
+    and =FALSE() by the formula itself, any other as the value the spreadsheet app saved with
+    it (none after a save by openpyxl, which does not calculate: such a cell reads as empty)."""
     grids: dict[str, list[list[Value]]] = {}
+    layouts: dict[str, SavedLayout] = {}
     formulas: dict[str, set[tuple[int, int]]] = {}
     book = openpyxl.load_workbook(BytesIO(data), read_only=True)
     try:
         for name in names:
-            grids[name], formulas[name] = _grid(book, name)
+            if name in book.sheetnames:
+                grids[name], formulas[name], layouts[name] = _grid(book, name)
+            else:
+                grids[name], formulas[name] = [], set()
     finally:
         book.close()
     if any(formulas.values()):
@@ -238,30 +265,72 @@ def _grids(data: bytes, names: list[str]) -> dict[str, Grid]:
                     _calculated(book, name, grids[name], places)
         finally:
             book.close()
-    return {name: _trim_rows(grid) for name, grid in grids.items()}
+    return {name: _trim_rows(grid) for name, grid in grids.items()}, layouts
 
 
-def _grid(book: openpyxl.Workbook, name: str) -> tuple[list[list[Value]], set[tuple[int, int]]]:
-    """A tab's cells, and where a formula needs its saved value."""
-    if name not in book.sheetnames:
-        return [], set()
+def _grid(
+    book: openpyxl.Workbook, name: str
+) -> tuple[list[list[Value]], set[tuple[int, int]], SavedLayout]:
+    """A tab's cells, where a formula needs its saved value, and its layout.
+
+    The tab's XML is parsed as a read-only workbook parses it, by openpyxl's own parser, used
+    here directly: after the rows it reads what follows them (validations, conditional formats,
+    protection), so the layout comes with the same single pass. Rows are placed by the numbers
+    the file gives them (the size a file records may be missing or stale)."""
     sheet = book[name]
-    # The size a file records may be missing or stale (some tools write none); reading every
-    # row it holds keeps row positions true.
-    sheet.reset_dimensions()
+    assert isinstance(sheet, ReadOnlyWorksheet)
     grid: list[list[Value]] = []
     formulas: set[tuple[int, int]] = set()
-    for r, cells in enumerate(sheet.iter_rows()):
-        values: list[Value] = []
-        for c, cell in enumerate(cells):
-            raw = cell.value
-            if cell.data_type == "f":
-                raw = _boolean_formula(raw)
-                if raw is None:
-                    formulas.add((r, c))
-            values.append(_value(raw))
-        grid.append(values)
-    return grid, formulas
+    # The read-only worksheet's source and strings, and the workbook's number formats, are
+    # what openpyxl hands this parser itself; its typed API leaves them out.
+    with sheet._get_source() as source:  # type: ignore[attr-defined]
+        parser = WorkSheetParser(
+            source,
+            sheet._shared_strings,  # type: ignore[attr-defined]
+            epoch=book.epoch,
+            date_formats=book._date_formats,  # type: ignore[attr-defined]
+            timedelta_formats=book._timedelta_formats,  # type: ignore[attr-defined]
+        )
+        for number, cells in parser.parse():
+            r = number - 1
+            grid.extend([] for _ in range(r + 1 - len(grid)))
+            values = grid[r]
+            for cell in cells:
+                c = cell["column"] - 1
+                raw = cell["value"]
+                if cell["data_type"] == "f":
+                    raw = _boolean_formula(raw)
+                    if raw is None:
+                        formulas.add((r, c))
+                values.extend([None] * (c + 1 - len(values)))
+                values[c] = _value(raw)
+    return grid, formulas, _saved_layout(parser)
+
+
+def _saved_layout(parser: WorkSheetParser) -> SavedLayout:
+    hidden: set[int] = set()
+    for attributes in parser.column_dimensions.values():
+        if str(attributes.get("hidden", "")).lower() in ("1", "true"):
+            low = int(attributes.get("min", 0))
+            hidden.update(range(low, int(attributes.get("max", low)) + 1))
+    validations = getattr(parser, "data_validations", None)
+    return SavedLayout(
+        views=getattr(parser, "views", None),
+        formatting=list(parser.formatting),
+        validations=list(validations.dataValidation) if validations is not None else [],
+        protection=getattr(parser, "protection", None),
+        hidden=hidden,
+    )
+
+
+def _header_columns(header: list[Value]) -> dict[str, int]:
+    """Header text -> 1-based column of its first occurrence (as ``header_columns`` finds it
+    in a loaded tab)."""
+    found: dict[str, int] = {}
+    for i, value in enumerate(header, start=1):
+        if value not in (None, ""):
+            found.setdefault(str(value), i)
+    return found
 
 
 def _calculated(

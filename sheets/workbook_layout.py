@@ -4,20 +4,27 @@ widths, dropdowns and checks, and the grey, protected columns people may not edi
 A spreadsheet app may drop or change part of it when it saves the file: LibreOffice Calc can
 lose the frozen row, saves the shading rule's formula ``TRUE`` as ``1`` and shrinks validations
 to the rows in use. So every save of the sync puts the layout back (``assert_layout``), not only
-the first set-up.
+the first set-up, and a read tells what of it a save changed (``drift``), so that a run with no
+value to write puts it back too.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from copy import copy
+from dataclasses import dataclass, field
 from math import ceil
 
 from openpyxl.cell.cell import MergedCell
 from openpyxl.comments import Comment
+from openpyxl.formatting.formatting import ConditionalFormatting
 from openpyxl.formatting.rule import FormulaRule, Rule
 from openpyxl.styles import Alignment, Font, PatternFill, Protection
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.cell_range import CellRange, MultiCellRange
 from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.protection import SheetProtection
+from openpyxl.worksheet.views import SheetViewList
 from openpyxl.worksheet.worksheet import Worksheet
 
 from sheets.layout import KEY, Column, Kind, Tab
@@ -93,6 +100,63 @@ def assert_layout(sheet: Worksheet, tab: Tab) -> None:
     _shade_read_only(sheet, tab, found)
     _lock_and_wrap(sheet, tab, found)
     _protect(sheet)
+
+
+@dataclass
+class SavedLayout:
+    """The parts of a tab's layout ``assert_layout`` puts back, as a file holds them; read
+    with the tab's cells (``sheets.workbook``), so telling whether they changed costs no
+    second pass over the file."""
+
+    views: SheetViewList | None = None
+    formatting: list[ConditionalFormatting] = field(default_factory=list)
+    validations: list[DataValidation] = field(default_factory=list)
+    protection: SheetProtection | None = None
+    hidden: set[int] = field(default_factory=set)  # 1-based columns
+
+
+def drift(saved: SavedLayout, tab: Tab, found: dict[str, int]) -> list[str]:
+    """What of the layout the sync owns ``saved`` lacks or holds changed, in a few words each
+    (empty when it is in place). ``found``: the tab's header columns, 1-based."""
+    if any(c.header not in found for c in tab.columns):
+        return []  # set-up adds the missing headers first
+    parts: list[str] = []
+    views = saved.views.sheetView if saved.views is not None else []
+    if not views or views[0].pane is None:
+        parts.append("the frozen header row")
+    shades = [
+        (str(entry.sqref), rule)
+        for entry in saved.formatting
+        for rule in entry.rules
+        if _is_shade(rule)
+    ]
+    wanted = _shaded(tab, found)
+    if wanted and not (
+        len(shades) == 1
+        and set(shades[0][0].split()) == set(wanted)
+        and shades[0][1].formula == SHADE_FORMULA
+    ):
+        parts.append("the grey shading of the sync's columns")
+    if _checks(saved.validations, found.values()) != _checks(
+        _wanted_validations(tab, found), found.values()
+    ):
+        parts.append("the dropdowns and checks")
+    if saved.protection is None or not saved.protection.sheet:
+        parts.append("the sheet protection")
+    if KEY in tab.headers and found[KEY] not in saved.hidden:
+        parts.append("the hidden Key column")
+    return parts
+
+
+def _checks(validations: list[DataValidation], columns: Iterable[int]) -> list[tuple[object, ...]]:
+    """The validations over ``columns``: kind, list or bound, and where."""
+    ours = set(columns)
+    found = []
+    for validation in validations:
+        within = _within(validation.sqref, ours)
+        if within:
+            found.append((validation.type, validation.formula1, sorted(within)))
+    return sorted(found, key=repr)
 
 
 def header_columns(sheet: Worksheet) -> dict[str, int]:
@@ -171,19 +235,54 @@ def _validation(column: Column) -> DataValidation | None:
 
 
 def _replace_validations(sheet: Worksheet, tab: Tab, found: dict[str, int]) -> None:
-    # Ours are recognised by kind and list, wherever they are and whatever rows a save left
-    # them (Calc keeps only the rows in use), and put back over every row where the columns
-    # are now: a rerun adds no duplicates and a moved column takes its dropdown along. People's
-    # own validations stay.
+    # Ours are recognised by the columns they cover, not by their kind or list: over the tab's
+    # columns only ours may stay, whatever an older layout offered there (its old choices) or a
+    # save left of them (Calc keeps only the rows in use). They are put back over every row
+    # where the columns are now, so a rerun adds no duplicates and a moved column takes its
+    # dropdown along. People's own validations stay, on the columns of their own.
+    kept: list[DataValidation] = []
+    for validation in sheet.data_validations.dataValidation:
+        outside = _outside(validation.sqref, set(found[c.header] for c in tab.columns))
+        if outside:
+            validation.sqref = MultiCellRange(outside)
+            kept.append(validation)
+    sheet.data_validations.dataValidation = kept + _wanted_validations(tab, found)
+
+
+def _wanted_validations(tab: Tab, found: dict[str, int]) -> list[DataValidation]:
     wanted: list[DataValidation] = []
     for column in tab.editable:
         validation = _validation(column)
         if validation is not None:
             validation.add(_body(found[column.header]))
             wanted.append(validation)
-    ours = {(v.type, v.formula1) for v in wanted}
-    kept = [v for v in sheet.data_validations.dataValidation if (v.type, v.formula1) not in ours]
-    sheet.data_validations.dataValidation = kept + wanted
+    return wanted
+
+
+def _outside(ranges: MultiCellRange, columns: set[int]) -> list[CellRange]:
+    """The parts of ``ranges`` in none of ``columns``."""
+    parts: list[CellRange] = []
+    for cells in ranges.ranges:
+        start: int | None = None
+        for col in range(cells.min_col, cells.max_col + 2):
+            inside = col <= cells.max_col and col not in columns
+            if inside and start is None:
+                start = col
+            elif not inside and start is not None:
+                parts.append(CellRange(min_col=start, min_row=cells.min_row, max_col=col - 1,
+                                       max_row=cells.max_row))  # fmt: skip
+                start = None
+    return parts
+
+
+def _within(ranges: MultiCellRange, columns: set[int]) -> set[str]:
+    """The parts of ``ranges`` in ``columns``, as A1 ranges of one column each."""
+    return {
+        f"{get_column_letter(col)}{cells.min_row}:{get_column_letter(col)}{cells.max_row}"
+        for cells in ranges.ranges
+        for col in range(cells.min_col, cells.max_col + 1)
+        if col in columns
+    }
 
 
 def _shade_read_only(sheet: Worksheet, tab: Tab, found: dict[str, int]) -> None:
@@ -195,7 +294,7 @@ def _shade_read_only(sheet: Worksheet, tab: Tab, found: dict[str, int]) -> None:
             del formats[entry.sqref]
             for rule in kept:
                 formats.add(str(entry.sqref), rule)
-    ranges = _bodies(sorted(found[c.header] for c in tab.columns if not c.editable))
+    ranges = _shaded(tab, found)
     if not ranges:
         return
     lowest = max((rule.priority or 0 for entry in formats for rule in entry.rules), default=0)
@@ -203,6 +302,10 @@ def _shade_read_only(sheet: Worksheet, tab: Tab, found: dict[str, int]) -> None:
     # Last in priority, so people's own highlights show over it.
     shade.priority = lowest + 1
     formats.add(" ".join(ranges), shade)
+
+
+def _shaded(tab: Tab, found: dict[str, int]) -> list[str]:
+    return _bodies(sorted(found[c.header] for c in tab.columns if not c.editable))
 
 
 def _bodies(indices: list[int]) -> list[str]:

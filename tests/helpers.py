@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select, text
 
 import engine as e
-from engine.models import Base
+from engine.models import metadata
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
@@ -54,7 +54,7 @@ def dump(db: e.Database) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every table, in primary-key order: equal dumps mean an unchanged database."""
     found: dict[str, list[tuple[Any, ...]]] = {}
     with db.read() as conn:
-        for table in Base.metadata.sorted_tables:
+        for table in metadata.sorted_tables:
             query = select(table).order_by(*table.primary_key.columns)
             found[table.name] = [tuple(r) for r in conn.execute(query)]
     return found

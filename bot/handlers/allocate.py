@@ -13,7 +13,8 @@ import logging
 from slack_bolt import App
 
 import engine as e
-from bot.handlers.support import HandlerContext, Req, state_of, wire
+from bot.handlers.listener import wire
+from bot.handlers.request import HandlerContext, Req, state_of
 from bot.ids import ActionId, CallbackId
 from bot.views.allocate import (
     TITLE,
@@ -23,7 +24,7 @@ from bot.views.allocate import (
     chosen_orders,
     options_response,
 )
-from bot.views.common import STATIC_OPTIONS_MAX, line_name, stale_modal
+from bot.views.blocks import STATIC_OPTIONS_MAX, line_name, stale_modal
 from bot.views.state import parse_ref
 from bot.views.summary import outcome_blocks
 
@@ -36,7 +37,7 @@ def start(req: Req, po: str, line: int, *, channel: str = "") -> None:
     if not req.may_change():
         return
     screen = req.open(TITLE)
-    head = e.review(req.db, po, line, limit=0)
+    head = e.po_line(req.db, po, line)
     screen.show(allocate_confirm_modal(head, channel=channel or req.channel))
 
 
@@ -52,7 +53,7 @@ def on_confirm(req: Req) -> None:
     if not req.may_change():
         return
     state = state_of(req.view.get("private_metadata"))
-    head = e.review(req.db, state.po, state.line, limit=0)
+    head = e.po_line(req.db, state.po, state.line)
     if state.is_stale(head) and (head.status != "open" or head.atp <= 0):
         view = stale_modal(allocate_confirm_modal(head, channel=state.channel))
         req.ack(response_action="update", view=view)
@@ -98,10 +99,9 @@ def on_submit(req: Req) -> None:
     req.ack()
     if outcome.replayed:
         return
-    atp = e.review(req.db, state.po, state.line, limit=0).atp
     heading = f"Allocated to {line_name(state.po, state.line)}"
     blocks = outcome_blocks(
-        outcome, atp_left={(state.po, state.line): atp}, heading=heading, by=f"<@{req.user}>"
+        outcome, atp_of=[(state.po, state.line)], heading=heading, by=f"<@{req.user}>"
     )
     req.post(blocks, state.channel)
 

@@ -13,10 +13,11 @@ from collections.abc import Callable
 from slack_bolt import App
 
 from bot.handlers import allocate, help, po, remove, review, sync_date, unallocated
-from bot.handlers.support import HandlerContext, Req, wire
-from bot.views.common import fallback_text
+from bot.handlers.listener import wire
+from bot.handlers.request import HandlerContext, Req
+from bot.views.blocks import fallback_text
 from bot.views.help import COMMAND, USAGE, help_blocks
-from engine.records import INT_MAX, KEY_PATTERN
+from engine.parsing import INT_MAX, KEY_PATTERN
 
 SYNTAX = {syntax.split()[0]: syntax for syntax, _ in USAGE}
 EXAMPLES = {

@@ -6,8 +6,8 @@ calls ``show``.
 
 from __future__ import annotations
 
-from bot.handlers.support import Req
-from bot.views.common import fallback_text
+from bot.handlers.request import Req
+from bot.views.blocks import fallback_text
 from bot.views.help import help_blocks
 
 

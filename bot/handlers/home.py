@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 from slack_bolt import App
 
 import engine as e
-from bot.handlers.support import HandlerContext, Req, wire
+from bot.handlers.listener import wire
+from bot.handlers.request import HandlerContext, Req
 from bot.views.home import BUTTON_ROWS, TEXT_BLOCKS, home_view
 from engine.digest import digest
 

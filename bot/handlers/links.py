@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.handlers.support import HandlerContext, Req, wire
+from bot.handlers.listener import wire
+from bot.handlers.request import HandlerContext, Req
 from bot.ids import ActionId
 
 

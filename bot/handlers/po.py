@@ -9,7 +9,8 @@ from slack_bolt import App
 
 import engine as e
 from bot.handlers import review
-from bot.handlers.support import HandlerContext, Req, state_of, wire
+from bot.handlers.listener import wire
+from bot.handlers.request import HandlerContext, Req, state_of
 from bot.ids import ActionId
 from bot.views.po import po_message
 

@@ -13,10 +13,11 @@ from slack_bolt import App
 from slack_sdk.models.views import View
 
 import engine as e
+from bot.handlers.listener import wire
+from bot.handlers.request import HandlerContext, Req, state_of
 from bot.handlers.review import page
-from bot.handlers.support import HandlerContext, Req, state_of, wire
 from bot.ids import ActionId, CallbackId
-from bot.views.common import escape, line_name, notice_modal, stale_modal
+from bot.views.blocks import escape, line_name, notice_modal, stale_modal
 from bot.views.remove import (
     CONFIRM_TITLE,
     PAGE_SIZE,
@@ -63,7 +64,7 @@ def on_page(req: Req) -> None:
     state = state_of(req.body["actions"][0].get("value"))
     data, has_next = page(req.db, state, PAGE_SIZE)
     view = _choose_view(data, state, has_next)
-    req.current().show(stale_modal(view) if state.is_stale(data) else view)
+    req.current().show(stale_modal(view) if state.is_stale(data.head) else view)
 
 
 def on_choose(req: Req) -> None:
@@ -79,12 +80,12 @@ def on_choose(req: Req) -> None:
         return
     data, has_next = page(req.db, state, PAGE_SIZE)
     rows = {ref_value(r): r for r in data.allocations[:PAGE_SIZE]}
-    if state.is_stale(data) or any(p not in rows for p in picked):
+    if state.is_stale(data.head) or any(p not in rows for p in picked):
         view = stale_modal(_choose_view(data, state, has_next))
         req.ack(response_action="update", view=view)
         return
     confirm = remove_confirm_modal(
-        data,
+        data.head,
         [rows[p] for p in picked],
         hold_for_store=hold_chosen(values),
         channel=state.channel,
@@ -102,13 +103,13 @@ def on_confirm(req: Req) -> None:
         return
     state = state_of(req.view.get("private_metadata"))
     where = line_name(state.po, state.line)
-    head = e.review(req.db, state.po, state.line, limit=0)
+    head = e.po_line(req.db, state.po, state.line)
     if state.is_stale(head):
         data, _ = page(req.db, state, PAGE_SIZE)
         rows = [r for r in data.allocations[:PAGE_SIZE] if ref_value(r) in state.picked]
         view = (
             remove_confirm_modal(
-                data,
+                data.head,
                 rows,
                 hold_for_store=state.hold_for_store,
                 channel=state.channel,
@@ -141,10 +142,9 @@ def on_confirm(req: Req) -> None:
     req.ack(response_action="clear")
     if outcome.replayed:
         return
-    atp = e.review(req.db, state.po, state.line, limit=0).atp
     blocks = outcome_blocks(
         outcome,
-        atp_left={(state.po, state.line): atp},
+        atp_of=[(state.po, state.line)],
         heading=f"Removed from {where}",
         by=f"<@{req.user}>",
     )

@@ -10,9 +10,10 @@ from __future__ import annotations
 from slack_bolt import App
 
 import engine as e
-from bot.handlers.support import HandlerContext, Req, state_of, wire
+from bot.handlers.listener import wire
+from bot.handlers.request import HandlerContext, Req, state_of
 from bot.ids import ActionId
-from bot.views.common import stale_modal
+from bot.views.blocks import stale_modal
 from bot.views.review import PAGE_SIZE, TITLE, review_modal
 from bot.views.state import ViewState, engine_key
 
@@ -55,7 +56,7 @@ def on_page(req: Req) -> None:
         has_next=has_next,
         channel=state.channel,
     )
-    req.current().show(stale_modal(view) if state.is_stale(data) else view)
+    req.current().show(stale_modal(view) if state.is_stale(data.head) else view)
 
 
 def register(app: App, ctx: HandlerContext) -> None:

@@ -10,9 +10,10 @@ from __future__ import annotations
 from slack_bolt import App
 
 import engine as e
-from bot.handlers.support import HandlerContext, Req, state_of, wire
+from bot.handlers.listener import wire
+from bot.handlers.request import HandlerContext, Req, state_of
 from bot.ids import ActionId, CallbackId
-from bot.views.common import line_name, stale_modal
+from bot.views.blocks import line_name, stale_modal
 from bot.views.summary import outcome_blocks
 from bot.views.sync_date import TITLE, sync_date_modal
 
@@ -22,7 +23,7 @@ def start(req: Req, po: str, line: int, *, channel: str = "") -> None:
     if not req.may_change():
         return
     screen = req.open(TITLE)
-    head = e.review(req.db, po, line, limit=0)
+    head = e.po_line(req.db, po, line)
     preview = e.sync_date(req.db, req.actor, po, line, dry_run=True)
     screen.show(sync_date_modal(head, preview, channel=channel or req.channel))
 
@@ -38,7 +39,7 @@ def on_submit(req: Req) -> None:
     if not req.may_change():
         return
     state = state_of(req.view.get("private_metadata"))
-    head = e.review(req.db, state.po, state.line, limit=0)
+    head = e.po_line(req.db, state.po, state.line)
     if state.is_stale(head):
         preview = e.sync_date(req.db, req.actor, state.po, state.line, dry_run=True)
         view = stale_modal(sync_date_modal(head, preview, channel=state.channel))

@@ -8,7 +8,7 @@ the command router calls ``show`` and nothing registers with the app.
 from __future__ import annotations
 
 import engine as e
-from bot.handlers.support import Req
+from bot.handlers.request import Req
 from bot.views.unallocated import ROWS_PER_SKU, SKU_ROWS, SKU_SECTIONS, unallocated_message
 from engine.digest import queue_by_sku
 

@@ -23,22 +23,21 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.ids import ActionId, BlockId, CallbackId
-from bot.views.common import (
+from bot.text import day, plural
+from bot.views.blocks import (
     OPTION_TEXT_MAX,
     STATIC_OPTIONS_MAX,
     context,
-    day,
     errors_response,
     escape,
     line_name,
     modal,
     plain,
-    plural,
     section,
     truncate,
 )
-from bot.views.state import LineHead, ViewState, ref_value
-from engine import QueuedLine
+from bot.views.state import ViewState, ref_value
+from engine import POLineHeader, QueuedLine
 
 TITLE = "Allocate orders"
 CONFIRM_SUBMIT = "Yes, choose orders"
@@ -46,7 +45,7 @@ SUBMIT = "Allocate"
 MIN_QUERY_LENGTH = 0  # the external select lists the first 100 in FIFO order before any typing
 
 
-def allocate_confirm_modal(head: LineHead, *, channel: str = "") -> View:
+def allocate_confirm_modal(head: POLineHeader, *, channel: str = "") -> View:
     """The first step, so that nobody allocates to the wrong line: which SKU, which PO line,
     how much ATP is left. No submit button when nothing could be allocated."""
     where = f"*{line_name(head.po, head.line)}*"
@@ -71,7 +70,7 @@ def allocate_confirm_modal(head: LineHead, *, channel: str = "") -> View:
 
 
 def allocate_modal(
-    head: LineHead, lines: Sequence[QueuedLine], *, total: int | None = None, channel: str = ""
+    head: POLineHeader, lines: Sequence[QueuedLine], *, total: int | None = None, channel: str = ""
 ) -> View:
     """The SKU's unallocated lines (``lines``, FIFO; ``total`` when the caller fetched only the
     first of them) to choose from: a static select up to 100, an external select beyond."""

@@ -21,12 +21,12 @@ from datetime import date, datetime
 from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement, DividerBlock
 
 from bot.ids import ActionId
-from bot.views.common import (
+from bot.text import day, waited, when
+from bot.views.blocks import (
     ELLIPSIS,
     MESSAGE_BLOCKS,
     button,
     context,
-    day,
     escape,
     header,
     line_name,
@@ -34,8 +34,6 @@ from bot.views.common import (
     plain,
     promise_range,
     section,
-    waited,
-    when,
 )
 from bot.views.state import ViewState
 from engine.deliveries import DeadByChannel

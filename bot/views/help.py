@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from slack_sdk.models.blocks import Block
 
-from bot.views.common import context, escape, section
+from bot.views.blocks import context, escape, section
 
 COMMAND = "/preorder"
 

@@ -14,21 +14,19 @@ from slack_sdk.models.blocks import Block, DividerBlock
 from slack_sdk.models.views import View
 
 from bot.ids import ActionId
-from bot.views.common import (
+from bot.text import day, plural, when
+from bot.views.blocks import (
     button,
     context,
-    day,
     escape,
     header,
     line_name,
     pack,
-    plural,
     promise_range,
     section,
-    when,
 )
 from bot.views.state import ViewState
-from engine import POLineSummary
+from engine import POLineHeader
 from engine.digest import Digest, OutOfSyncLine
 
 BUTTON_ROWS = 15  # per actionable part: one section with a button each
@@ -36,7 +34,7 @@ TEXT_BLOCKS = 8  # per part: packed rows beyond the buttoned ones
 
 
 def home_view(
-    data: Digest, open_lines: Sequence[POLineSummary], *, as_of: datetime | None = None
+    data: Digest, open_lines: Sequence[POLineHeader], *, as_of: datetime | None = None
 ) -> View:
     """``open_lines``: the open PO lines to show (the handler chooses, e.g. those with ATP),
     in the order to show them; ``as_of``: when the data was read."""
@@ -60,7 +58,7 @@ def home_view(
     return View(type="home", blocks=blocks)
 
 
-def _open_lines(lines: Sequence[POLineSummary]) -> list[Block]:
+def _open_lines(lines: Sequence[POLineHeader]) -> list[Block]:
     blocks: list[Block] = [header("Open PO lines")]
     if not lines:
         return [*blocks, section("No open PO lines.")]

@@ -16,22 +16,21 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.ids import ActionId, BlockId, numbered
-from bot.views.common import (
+from bot.text import day, plural
+from bot.views.blocks import (
     MESSAGE_BLOCKS,
     OPTION_TEXT_MAX,
     STATIC_OPTIONS_MAX,
     button,
     context,
-    day,
     escape,
     header,
     pack,
     plain,
-    plural,
     section,
 )
 from bot.views.state import ViewState
-from engine import PODetail, POLineSummary
+from engine import PODetail, POLineHeader
 
 LINES_WITH_BUTTONS = 20
 
@@ -68,7 +67,7 @@ def po_message(detail: PODetail, *, channel: str = "") -> list[Block]:
     return blocks
 
 
-def line_text(s: POLineSummary) -> str:
+def line_text(s: POLineHeader) -> str:
     sync = f" · :warning: {s.out_of_sync} out of sync" if s.out_of_sync else ""
     status = "" if s.status == "open" else f" · *{s.status}*"
     return (
@@ -78,7 +77,7 @@ def line_text(s: POLineSummary) -> str:
     )
 
 
-def line_buttons(s: POLineSummary, channel: str = "") -> list[ButtonElement]:
+def line_buttons(s: POLineHeader, channel: str = "") -> list[ButtonElement]:
     """The buttons that can do something for this line: Allocate only while it is open with
     ATP, Sync only when a promise is out of sync, Remove only when something is allocated."""
     value = ViewState.of(s, channel=channel).to_json()
@@ -92,7 +91,7 @@ def line_buttons(s: POLineSummary, channel: str = "") -> list[ButtonElement]:
     return out
 
 
-def _rest(rest: list[POLineSummary], *, room: int) -> list[Block]:
+def _rest(rest: list[POLineHeader], *, room: int) -> list[Block]:
     """Lines beyond the buttoned ones: a note, a select that opens one for review, and a
     compact list, in ``room`` blocks."""
     choices = rest[:STATIC_OPTIONS_MAX]
@@ -122,7 +121,7 @@ def _rest(rest: list[POLineSummary], *, room: int) -> list[Block]:
     return blocks + pack(rows, max_blocks=room - len(blocks))
 
 
-def _option(s: POLineSummary) -> Option:
+def _option(s: POLineHeader) -> Option:
     # Only PO and line in the value (150 characters): the handler reads the rest afresh.
     text = f"Line {s.line} · {s.sku} · ATP {s.atp} · {day(s.arrival_date)}"
     return Option(

@@ -22,24 +22,22 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.ids import ActionId, BlockId, CallbackId, number_of, numbered
-from bot.views.common import (
+from bot.text import day, plural, when
+from bot.views.blocks import (
     CHECKBOX_OPTIONS_MAX,
     OPTION_TEXT_MAX,
     button,
     context,
-    day,
     errors_response,
     escape,
     line_name,
     modal,
     pack,
     plain,
-    plural,
     section,
-    when,
 )
-from bot.views.state import FifoKey, LineHead, ViewState, fifo_key, ref_value
-from engine import Review, ReviewLine
+from bot.views.state import FifoKey, ViewState, fifo_key, ref_value
+from engine import POLineHeader, Review, ReviewLine
 
 PAGE_SIZE = 30
 GROUP = CHECKBOX_OPTIONS_MAX
@@ -59,19 +57,20 @@ def remove_modal(
     channel: str = "",
 ) -> View:
     """One page (the first ``page_size`` of ``review.allocations``) to choose from."""
+    head = review.head
     rows = review.allocations[:page_size]
     if has_next is None:
         has_next = len(review.allocations) > page_size
-    state = ViewState.of(review, page=page, after=after, before=before, channel=channel)
-    where = line_name(review.po, review.line)
+    state = ViewState.of(head, page=page, after=after, before=before, channel=channel)
+    where = line_name(head.po, head.line)
     if not rows:
         text = f"No order lines are allocated to *{where}*: nothing to remove."
         return modal(TITLE, [section(text)], callback_id=CallbackId.REMOVE_CHOOSE)
     first = (page - 1) * page_size + 1
     blocks: list[Block] = [
         section(
-            f"*{where}* · `{escape(review.sku)}` · {plural(review.orders, 'order')}, "
-            f"{plural(review.allocated, 'unit')} allocated · ATP {review.atp}\n"
+            f"*{where}* · `{escape(head.sku)}` · {plural(head.orders, 'order')}, "
+            f"{plural(head.allocated, 'unit')} allocated · ATP {head.atp}\n"
             f"Order lines {first}–{first + len(rows) - 1}, first in first out. Removed lines "
             "are parked: automatic allocation leaves them alone until someone allocates them."
         )
@@ -107,10 +106,10 @@ def remove_modal(
     )
     pager = []
     if page > 1:
-        back = ViewState.of(review, page=page - 1, before=fifo_key(rows[0]), channel=channel)
+        back = ViewState.of(head, page=page - 1, before=fifo_key(rows[0]), channel=channel)
         pager.append(button("Previous", ActionId.REMOVE_PREVIOUS, back.to_json()))
     if has_next:
-        on = ViewState.of(review, page=page + 1, after=fifo_key(rows[-1]), channel=channel)
+        on = ViewState.of(head, page=page + 1, after=fifo_key(rows[-1]), channel=channel)
         pager.append(button("Next", ActionId.REMOVE_NEXT, on.to_json()))
     if pager:
         blocks.append(context("What you tick applies to this page; turning the page clears it."))
@@ -125,7 +124,7 @@ def remove_modal(
     )
 
 
-def confirm_text(head: LineHead, lines: int, units: int, *, hold_for_store: bool) -> str:
+def confirm_text(head: POLineHeader, lines: int, units: int, *, hold_for_store: bool) -> str:
     """``Remove 7 allocations (12 units) from PO-1001:1? They will be parked.``"""
     where = line_name(head.po, head.line)
     freed = (
@@ -140,7 +139,7 @@ def confirm_text(head: LineHead, lines: int, units: int, *, hold_for_store: bool
 
 
 def remove_confirm_modal(
-    head: LineHead,
+    head: POLineHeader,
     chosen: Sequence[ReviewLine],
     *,
     hold_for_store: bool,

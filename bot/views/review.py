@@ -21,18 +21,10 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.ids import ActionId, BlockId, CallbackId
-from bot.views.common import (
-    button,
-    day,
-    escape,
-    line_name,
-    modal,
-    plural,
-    section,
-    when,
-)
+from bot.text import day, plural, when
+from bot.views.blocks import button, escape, line_name, modal, section
 from bot.views.state import FifoKey, ViewState, fifo_key
-from engine import Review, ReviewLine
+from engine import POLineHeader, Review, ReviewLine
 
 PAGE_SIZE = 20
 TITLE = "Review allocations"
@@ -51,11 +43,12 @@ def review_modal(
     """One page of ``review.allocations`` (the first ``page_size`` of them: the handler fetches
     one more to learn ``has_next`` unless it passes it). ``after``/``before`` is how the page
     was fetched, kept in the metadata so the handler can fetch the same page again."""
+    head = review.head
     rows = review.allocations[:page_size]
     if has_next is None:
         has_next = len(review.allocations) > page_size
-    state = ViewState.of(review, page=page, after=after, before=before, channel=channel)
-    blocks: list[Block] = [*head_blocks(review), DividerBlock()]
+    state = ViewState.of(head, page=page, after=after, before=before, channel=channel)
+    blocks: list[Block] = [*head_blocks(head, review.supplier), DividerBlock()]
     if not rows:
         blocks.append(section("No order lines are allocated to this PO line."))
     else:
@@ -63,19 +56,19 @@ def review_modal(
         blocks.append(
             section(
                 f"*Allocated order lines, first in first out* · "
-                f"{first}–{first + len(rows) - 1} ({plural(review.orders, 'order line')} in all)"
+                f"{first}–{first + len(rows) - 1} ({plural(head.orders, 'order line')} in all)"
             )
         )
-        blocks += [section(row_text(r, review)) for r in rows]
+        blocks += [section(row_text(r, head)) for r in rows]
     actions = []
     if page > 1 and rows:
-        back = ViewState.of(review, page=page - 1, before=fifo_key(rows[0]), channel=channel)
+        back = ViewState.of(head, page=page - 1, before=fifo_key(rows[0]), channel=channel)
         actions.append(button("Previous", ActionId.REVIEW_PREVIOUS, back.to_json()))
     if has_next and rows:
-        on = ViewState.of(review, page=page + 1, after=fifo_key(rows[-1]), channel=channel)
+        on = ViewState.of(head, page=page + 1, after=fifo_key(rows[-1]), channel=channel)
         actions.append(button("Next", ActionId.REVIEW_NEXT, on.to_json()))
-    if review.allocated:
-        start = ViewState.of(review, channel=channel)
+    if head.allocated:
+        start = ViewState.of(head, channel=channel)
         actions.append(
             button("Remove allocations…", ActionId.REVIEW_REMOVE, start.to_json(), style="danger")
         )
@@ -84,34 +77,35 @@ def review_modal(
     return modal(TITLE, blocks, callback_id=CallbackId.REVIEW, metadata=state.to_json())
 
 
-def head_blocks(review: Review) -> list[Block]:
-    """The PO line's totals: what was ordered against it, what is left, and its state."""
-    supplier = f" from {escape(review.supplier)}" if review.supplier else ""
+def head_blocks(head: POLineHeader, supplier: str = "") -> list[Block]:
+    """The PO line's totals: what was ordered against it, what is left, and its state; and its
+    PO's ``supplier``."""
+    source = f" from {escape(supplier)}" if supplier else ""
     sync = (
         "all in sync"
-        if not review.out_of_sync
-        else f":warning: {review.out_of_sync} out of sync with the arrival date"
+        if not head.out_of_sync
+        else f":warning: {head.out_of_sync} out of sync with the arrival date"
     )
     figures = {
-        "Order lines": str(review.orders),
-        "Units ordered (consumed ATP)": str(review.allocated),
-        "ATP left": str(review.atp),
-        "Arrival": day(review.arrival_date),
-        "Store hold": f"{review.store_hold} of {review.quantity}",
-        "Status": review.status,
+        "Order lines": str(head.orders),
+        "Units ordered (consumed ATP)": str(head.allocated),
+        "ATP left": str(head.atp),
+        "Arrival": day(head.arrival_date),
+        "Store hold": f"{head.store_hold} of {head.quantity}",
+        "Status": head.status,
         "Promised dates": sync,
     }
     return [
-        section(f"*{line_name(review.po, review.line)}*{supplier} · `{escape(review.sku)}`"),
+        section(f"*{line_name(head.po, head.line)}*{source} · `{escape(head.sku)}`"),
         SectionBlock(fields=[MarkdownTextObject(text=f"*{k}*\n{v}") for k, v in figures.items()]),
     ]
 
 
-def row_text(r: ReviewLine, review: Review) -> str:
+def row_text(r: ReviewLine, head: POLineHeader) -> str:
     promise = (
         f"promised {day(r.promised_date)}"
         if r.in_sync
-        else f":warning: promised {day(r.promised_date)} (arrives {day(review.arrival_date)})"
+        else f":warning: promised {day(r.promised_date)} (arrives {day(head.arrival_date)})"
     )
     return (
         f"`{escape(r.order)}:{r.line}` {escape(r.customer)}\n"

@@ -13,11 +13,11 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field, fields
-from datetime import date, datetime
-from typing import Any, Protocol
+from datetime import datetime
+from typing import Any
 
-from engine import LineRef, QueuedLine, ReviewLine
-from engine.records import INT_MAX
+from engine import LineRef, POLineHeader, QueuedLine, ReviewLine
+from engine.parsing import INT_MAX
 
 METADATA_MAX = 3000
 
@@ -32,36 +32,9 @@ FifoKey = tuple[str, str, int]
 """A row's FIFO position as JSON can hold it: (placed_at ISO 8601, order, line)."""
 
 
-class LineHead(Protocol):
-    """What every view of a PO line shows about it: ``Review`` and ``POLineSummary`` both fit."""
-
-    @property
-    def po(self) -> str: ...
-    @property
-    def line(self) -> int: ...
-    @property
-    def sku(self) -> str: ...
-    @property
-    def status(self) -> str: ...
-    @property
-    def arrival_date(self) -> date: ...
-    @property
-    def quantity(self) -> int: ...
-    @property
-    def store_hold(self) -> int: ...
-    @property
-    def allocated(self) -> int: ...
-    @property
-    def atp(self) -> int: ...
-    @property
-    def orders(self) -> int: ...
-    @property
-    def out_of_sync(self) -> int: ...
-
-
-def fingerprint(head: LineHead) -> str:
-    """A short digest of the PO line's figures: equal for a ``Review`` and a ``POLineSummary`` of
-    the same line in the same state, different after any allocation, removal or PO change."""
+def fingerprint(head: POLineHeader) -> str:
+    """A short digest of the PO line's figures: equal for two headers of the same line in the
+    same state, different after any allocation, removal or PO change."""
     parts = (
         head.status,
         head.arrival_date.isoformat(),
@@ -138,7 +111,7 @@ class ViewState:
     channel: str = ""
 
     @classmethod
-    def of(cls, head: LineHead, **changes: Any) -> ViewState:
+    def of(cls, head: POLineHeader, **changes: Any) -> ViewState:
         return cls(
             po=head.po, line=head.line, sku=head.sku, fingerprint=fingerprint(head), **changes
         )
@@ -175,7 +148,7 @@ class ViewState:
             channel=str(data.get("channel", "")),
         )
 
-    def is_stale(self, head: LineHead) -> bool:
+    def is_stale(self, head: POLineHeader) -> bool:
         """True when the PO line no longer looks as it did when this state was written."""
         return bool(self.fingerprint) and self.fingerprint != fingerprint(head)
 

@@ -1,17 +1,17 @@
 """What an operation changed, as a message, in the words the CLI already uses.
 
-The sentences come from ``bot.words.describe`` so that Slack and the terminal never tell the
+The sentences come from ``bot.text.describe`` so that Slack and the terminal never tell the
 same change two ways ("Allocated 3 order lines (7 units) to PO-1001:1; ATP left 33").
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection
 
 from slack_sdk.models.blocks import Block
 
-from bot import words
-from bot.views.common import MESSAGE_BLOCKS, context, escape, pack, section
+from bot import text
+from bot.views.blocks import MESSAGE_BLOCKS, context, escape, pack, section
 from engine import Outcome
 
 SENTENCE_BLOCKS = MESSAGE_BLOCKS - 5  # what the sentences may take, whatever surrounds them
@@ -20,13 +20,14 @@ SENTENCE_BLOCKS = MESSAGE_BLOCKS - 5  # what the sentences may take, whatever su
 def outcome_blocks(
     outcome: Outcome,
     *,
-    atp_left: Mapping[tuple[str, int], int] | None = None,
+    atp_of: Collection[tuple[str, int]] = (),
     heading: str | None = None,
     by: str | None = None,
 ) -> list[Block]:
     """``heading`` (e.g. "Removed from PO-1001:1") in bold, one bullet per sentence, and who
-    did it (``by``: already mrkdwn, e.g. ``<@U123>``)."""
-    sentences = [escape(s) for s in words.describe(outcome, atp_left)]
+    did it (``by``: already mrkdwn, e.g. ``<@U123>``); ``atp_of``: the PO lines whose ATP left
+    the allocation sentence tells (``text.describe``)."""
+    sentences = [escape(s) for s in text.describe(outcome, atp_of)]
     blocks: list[Block] = []
     if heading:
         blocks.append(section(f"*{escape(heading)}*"))

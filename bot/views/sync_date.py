@@ -14,16 +14,17 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
 from bot.ids import CallbackId
-from bot.views.common import context, day, escape, line_name, modal, pack, plural, section
-from bot.views.state import LineHead, ViewState
-from engine import Outcome
+from bot.text import day, plural
+from bot.views.blocks import context, escape, line_name, modal, pack, section
+from bot.views.state import ViewState
+from engine import Outcome, POLineHeader
 
 TITLE = "Sync promised dates"
 SUBMIT = "Sync dates"
 FROM_AT_MOST = 5  # old dates named before "and N more"
 
 
-def sync_text(head: LineHead, preview: Outcome) -> str:
+def sync_text(head: POLineHeader, preview: Outcome) -> str:
     """``Change 12 promised dates on PO-1001:1 to 2027-01-10 (its arrival date)? Now: ...``"""
     where = line_name(head.po, head.line)
     changes = preview.promises
@@ -54,7 +55,7 @@ def told(preview: Outcome) -> str:
     return f"{plural(preview.notified, 'customer')} will be told of the new date."
 
 
-def sync_date_modal(head: LineHead, preview: Outcome, *, channel: str = "") -> View:
+def sync_date_modal(head: POLineHeader, preview: Outcome, *, channel: str = "") -> View:
     """``preview``: the dry-run Outcome; no submit button when it changes nothing."""
     blocks: list[Block] = [section(sync_text(head, preview))]
     if preview.promises:

@@ -12,17 +12,8 @@ from itertools import groupby
 
 from slack_sdk.models.blocks import Block
 
-from bot.views.common import (
-    ELLIPSIS,
-    MESSAGE_BLOCKS,
-    context,
-    escape,
-    header,
-    pack,
-    plural,
-    section,
-    when,
-)
+from bot.text import plural, when
+from bot.views.blocks import ELLIPSIS, MESSAGE_BLOCKS, context, escape, header, pack, section
 from engine import QueuedLine
 from engine.digest import QueueBySku
 

@@ -1,6 +1,7 @@
-"""Test infrastructure for the Slack app: a local Slack Web API stand-in and request builders.
+"""Tests of the Slack app (``bot``, its handlers and views), and ``harness``, which runs the
+real app behind the real server for them.
 
 Slack cannot be reached from here or from CI, so the app is tested by driving the real
-``slack_sdk`` / ``slack_bolt`` over HTTP against :class:`tests.slack.standin.SlackStandin`,
-which enforces the platform limits of DESIGN.md section 4 the way Slack does.
+``slack_sdk`` / ``slack_bolt`` over HTTP against the stand-ins of ``tests.standins.slack``,
+which enforce the platform limits of DESIGN.md section 4 the way Slack does.
 """

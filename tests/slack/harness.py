@@ -1,7 +1,7 @@
 """The real Slack app behind the real WSGI server, its Web API the stand-in: tests POST signed
 requests exactly as Slack does and read what the app did from the stand-in and the database.
 
-``SlackApp`` starts ``bot.app.create_app`` behind ``bot.server.HttpServer`` (waitress) on
+``SlackApp`` starts ``bot.app.create_app`` behind ``bot.service.server.HttpServer`` (waitress) on
 127.0.0.1, port 0, in a thread. Its helpers build Slack's payloads with triggers the stand-in
 issued (so ``views.open`` works once, within 3 s, as on Slack) and wait for the work a handler
 does after its ack.
@@ -22,8 +22,8 @@ from typing import Any
 
 import engine as e
 from bot.app import create_app
-from bot.metrics import Metrics
-from bot.server import SLACK_PATH, HttpServer, wsgi_app
+from bot.service.metrics import Metrics
+from bot.service.server import SLACK_PATH, HttpServer, wsgi_app
 from bot.settings import SlackSettings
 from engine.models import (
     allocations,
@@ -34,7 +34,7 @@ from engine.models import (
     so_lines,
 )
 from tests.helpers import T0
-from tests.slack.signing import (
+from tests.standins.slack.signing import (
     app_home_opened_event_body,
     block_actions_body,
     block_suggestion_body,
@@ -42,7 +42,7 @@ from tests.slack.signing import (
     slash_command_body,
     view_submission_body,
 )
-from tests.slack.standin import SlackStandin
+from tests.standins.slack.standin import SlackStandin
 
 SECRET = "test-signing-secret"
 CHANNEL = "C0CHANNEL"

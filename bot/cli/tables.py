@@ -1,0 +1,308 @@
+"""The command line's terminal tables (rich) for engine results: pure functions of what the
+engine returns; the words in their cells come from ``bot.text``, as Slack's do.
+
+Tables are compact (one space between columns, no side borders) so that the widest of them
+still fits an 80-column terminal or a pipe, where rich assumes 80 columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from rich import box
+from rich.console import Group, JustifyMethod, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from bot.text import day, plural, waited, when
+
+if TYPE_CHECKING:  # for the signatures only: a command imports the engine modules it runs
+    from engine import Outcome, PODetail, POLineHeader, QueuedLine, Review
+    from engine.deliveries import DeadByChannel
+    from engine.digest import (
+        ArrivingLine,
+        Digest,
+        OutOfSyncLine,
+        ParkedBySku,
+        QueueBySku,
+        StrandedByPO,
+    )
+
+DETAIL_ROWS = 30  # rows of a change table before it is left to --json
+JUSTIFY: dict[str, JustifyMethod] = {">": "right", "^": "center"}  # a column spec's last mark
+
+
+def table(title: str | Text | None, *specs: str, caption: str | None = None) -> Table:
+    """A compact table. Columns by name: a trailing ``>`` right-aligns one (numbers), ``^``
+    centres it, ``~`` lets it wrap (free text such as names); codes and dates never wrap."""
+    out = Table(
+        title=title,
+        title_justify="left",
+        title_style="bold",
+        caption=caption,
+        caption_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        padding=(0, 0),
+    )
+    for spec in specs:
+        name = spec.rstrip(">^~")
+        free = spec.endswith("~")
+        out.add_column(
+            name,
+            justify=JUSTIFY.get(spec[-1], "left"),
+            no_wrap=not free,
+            overflow="fold" if free else "ellipsis",
+        )
+    return out
+
+
+# --- a PO line, a PO, the queue ---------------------------------------------------------------
+
+
+def review_view(review: Review, *, note: str = "") -> RenderableType:
+    """Rule 2: the PO line's header with totals, then its allocations in FIFO order."""
+    line = review.head
+    head = Table.grid(padding=(0, 2))
+    head.add_column(style="bold", no_wrap=True)
+    head.add_column()
+    supplier = f" from {review.supplier}" if review.supplier else ""
+    head.add_row("PO line", Text(f"{line.po}:{line.line}{supplier} ({line.status})"))
+    head.add_row("SKU", line.sku)
+    head.add_row("Arrival", day(line.arrival_date))
+    head.add_row(
+        "Quantity",
+        f"{line.quantity} (store hold {line.store_hold}, sellable {line.sellable})",
+    )
+    head.add_row("Allocated", f"{line.allocated}, ATP {line.atp}")
+    sync = (
+        "all in sync"
+        if not line.out_of_sync
+        else f"{plural(line.out_of_sync, 'line')} out of sync: run "
+        f"'preorder sync-date {line.po} {line.line}'"
+    )
+    totals = f"{plural(line.orders, 'order line')}, {plural(line.allocated, 'unit')}"
+    head.add_row("Totals", f"{totals}; {sync}")
+    if not review.allocations:
+        return Group(head, Text("No order lines are allocated to this PO line."))
+    rows = table(
+        "Allocations, first in first out",
+        "#>", "order", "line>", "customer~", "placed (UTC)", "qty>", "promised", "in sync^",
+    )  # fmt: skip
+    for i, a in enumerate(review.allocations, 1):
+        rows.add_row(
+            str(i),
+            a.order,
+            str(a.line),
+            Text(a.customer),
+            when(a.placed_at),
+            str(a.quantity),
+            day(a.promised_date),
+            "✓" if a.in_sync else Text("✗ no", style="bold red"),
+        )
+    return Group(head, Text(""), rows, *([Text(note)] if note else []))
+
+
+def queue_table(lines: Sequence[QueuedLine], *, title: str = "", note: str = "") -> RenderableType:
+    """Unallocated order lines in FIFO order, parked lines marked, with their totals (of the
+    lines shown: ``note`` says when that is not all of them)."""
+    units = sum(q.quantity for q in lines)
+    parked = sum(q.parked for q in lines)
+    caption = f"{plural(len(lines), 'line')}, {plural(units, 'unit')}, {parked} parked"
+    rows = table(
+        title or "Unallocated order lines, first in first out",
+        "#>", "order", "line>", "sku", "qty>", "placed (UTC)", "customer~", "parked",
+        caption=f"shown: {caption}" if note else caption,
+    )  # fmt: skip
+    for i, q in enumerate(lines, 1):
+        rows.add_row(
+            str(i),
+            q.order,
+            str(q.line),
+            q.sku,
+            str(q.quantity),
+            when(q.placed_at),
+            Text(q.customer),
+            "parked" if q.parked else "",
+        )
+    return Group(rows, Text(note)) if note else rows
+
+
+def po_lines_table(lines: Sequence[POLineHeader], *, title: str | Text = "") -> Table:
+    """PO lines with what is allocated, what is left to promise and what is out of sync."""
+    rows = table(
+        title or None,
+        "PO line", "sku", "arrival", "qty>", "hold>", "alloc>", "ATP>", "lines>", "unsynced>",
+        "status",
+    )  # fmt: skip
+    for s in lines:
+        rows.add_row(
+            f"{s.po}:{s.line}",
+            s.sku,
+            day(s.arrival_date),
+            str(s.quantity),
+            str(s.store_hold),
+            str(s.allocated),
+            str(s.atp),
+            str(s.orders),
+            Text(str(s.out_of_sync), style="bold red") if s.out_of_sync else "0",
+            s.status,
+        )
+    return rows
+
+
+def po_view(detail: PODetail) -> Table:
+    supplier = f" from {detail.supplier}" if detail.supplier else ""
+    title = Text(f"{detail.po}{supplier} ({detail.status})", style="bold")
+    return po_lines_table(detail.lines, title=title)
+
+
+# --- the digest -------------------------------------------------------------------------------
+
+
+def digest_view(data: Digest, *, now: datetime | None = None) -> RenderableType:
+    """What needs attention, part by part; a part with nothing in it says so in one line.
+    ``now`` (default: the current time) is what the oldest lines' waits are counted to."""
+    if data.is_empty:
+        return Text("Nothing needs attention.")
+    now = now or datetime.now(UTC)
+    until = f" by {day(data.arriving_until)}" if data.arriving_until else ""
+    waiting = {q.sku: q.waiting for q in data.unallocated}
+    parked = data.parked
+    parts: list[Table | str] = [
+        queue_by_sku_table(data.unallocated, now=now)
+        if data.unallocated
+        else "No unallocated order lines.",
+        parked_table(parked) if parked else "No parked order lines.",
+        out_of_sync_table(data.out_of_sync)
+        if data.out_of_sync
+        else "Every allocated line is in sync with its PO line's arrival date.",
+        arriving_table(data.arriving, until=until, waiting=waiting)
+        if data.arriving
+        else f"No PO line with ATP left arrives{until}.",
+        stranded_table(data.stranded, now=now)
+        if data.stranded
+        else "No order released by a PO cancellation is still waiting.",
+        dead_letters_table(data.dead_letters, now=now)
+        if data.dead_letters
+        else "No event delivery is dead-lettered.",
+    ]
+    shown: list[RenderableType] = []
+    for part in parts:
+        # A blank line after each table; the one-line notes of empty parts run together.
+        shown += [part, Text("")] if isinstance(part, Table) else [Text(part)]
+    return Group(*shown)
+
+
+def queue_by_sku_table(rows: Sequence[QueueBySku], *, now: datetime | None = None) -> Table:
+    """The queue by SKU; with ``now``, how long the oldest line has waited and the ATP still
+    open on the SKU's PO lines (where a person could place a parked or too-big line)."""
+    specs = ["sku", "lines>", "units>", "parked>", "oldest placed (UTC)"]
+    if now is not None:
+        specs += ["waited>", "ATP open>", "most ATP on"]
+    out = table("Unallocated order lines by SKU", *specs, caption=None if rows else "none")
+    for q in rows:
+        cells = [q.sku, str(q.lines), str(q.units), str(q.parked), when(q.oldest_placed_at)]
+        if now is not None:
+            top = q.atp_line
+            cells += [
+                waited(q.age(now)),
+                str(q.atp_open),
+                f"{top.po}:{top.line} ({top.atp})" if top else "-",
+            ]
+        out.add_row(*cells)
+    return out
+
+
+def parked_table(rows: Sequence[ParkedBySku]) -> Table:
+    lines = sum(p.lines for p in rows)
+    units = sum(p.units for p in rows)
+    out = table(
+        "Parked order lines",
+        "sku", "lines>", "units>",
+        caption=f"{plural(lines, 'line')}, {plural(units, 'unit')}; the sweep skips them",
+    )  # fmt: skip
+    for p in rows:
+        out.add_row(p.sku, str(p.lines), str(p.units))
+    return out
+
+
+def out_of_sync_table(rows: Sequence[OutOfSyncLine]) -> Table:
+    out = table(
+        "Promises out of sync with the arrival date",
+        "PO line", "sku", "arrival", "lines>", "units>", "promised",
+        caption="'preorder sync-date PO LINE' syncs a line",
+    )  # fmt: skip
+    for o in rows:
+        promised = day(o.earliest_promise)
+        if o.latest_promise != o.earliest_promise:
+            promised += f" .. {day(o.latest_promise)}"
+        out.add_row(
+            f"{o.po}:{o.line}", o.sku, day(o.arrival_date), str(o.lines), str(o.units), promised
+        )
+    return out
+
+
+def arriving_table(
+    rows: Sequence[ArrivingLine], *, until: str = "", waiting: Mapping[str, int] | None = None
+) -> Table:
+    """PO lines arriving soon with ATP left, and how many unparked lines of their SKU wait
+    (``waiting``, by SKU)."""
+    out = table(
+        f"Arriving{until} with ATP left",
+        "PO line", "sku", "arrival", "ATP>", "queued lines>",
+    )  # fmt: skip
+    for a in rows:
+        queued = (waiting or {}).get(a.sku, 0)
+        out.add_row(f"{a.po}:{a.line}", a.sku, day(a.arrival_date), str(a.atp), str(queued))
+    return out
+
+
+def stranded_table(rows: Sequence[StrandedByPO], *, now: datetime) -> Table:
+    out = table(
+        "Cancelled POs: orders still waiting",
+        "PO", "PO status", "lines>", "units>", "SKUs>", "oldest waited>",
+        caption="'preorder auto-allocate' places what fits",
+    )  # fmt: skip
+    for s in rows:
+        out.add_row(
+            s.po, s.status, str(s.lines), str(s.units), str(s.skus),
+            waited(now - s.oldest_placed_at),
+        )  # fmt: skip
+    return out
+
+
+def dead_letters_table(rows: Sequence[DeadByChannel], *, now: datetime) -> Table:
+    out = table(
+        "Dead-lettered event deliveries",
+        "channel", "deliveries>", "orders>", "held back>", "oldest event>",
+        caption="'preorder events list --failed' lists them; 'preorder events retry' retries",
+    )  # fmt: skip
+    for d in rows:
+        out.add_row(d.kind, str(d.deliveries), str(d.orders), str(d.held), waited(now - d.oldest))
+    return out
+
+
+# --- what an operation touched ----------------------------------------------------------------
+
+
+def changes_table(outcome: Outcome) -> Table | None:
+    """Each order line the operation allocated, released or moved, when few enough to read."""
+    rows: list[tuple[str, ...]] = []
+    for p in outcome.released:
+        rows.append(("released", f"{p.order}:{p.line}", p.sku, str(p.quantity),
+                     f"{p.po}:{p.po_line}", day(p.promised_date)))  # fmt: skip
+    for m in outcome.moved:
+        rows.append(("moved", f"{m.order}:{m.line}", m.sku, str(m.quantity),
+                     f"{m.from_po}:{m.from_line} → {m.to_po}:{m.to_line}", ""))  # fmt: skip
+    for a in outcome.allocated:
+        rows.append(("allocated", f"{a.order}:{a.line}", a.sku, str(a.quantity),
+                     f"{a.po}:{a.po_line}", day(a.promised_date)))  # fmt: skip
+    if not rows or len(rows) > DETAIL_ROWS or outcome.allocated_truncated:
+        return None
+    out = table(None, "change", "order line", "sku", "qty>", "PO line", "promised")
+    for row in rows:
+        out.add_row(*row)
+    return out

@@ -1,0 +1,1 @@
+"""Stand-ins for Slack's APIs, driving the real slack_sdk and slack_bolt in tests."""
