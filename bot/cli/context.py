@@ -68,8 +68,9 @@ class CliContext:
         if need_schema and file is not None and not file.exists():
             # Do not leave an empty file behind just to say there is nothing in it.
             fail(f"database at {shown} has no schema; run 'preorder init'")
+        events = _events_setting()
         try:
-            db = Database(url)
+            db = Database(url, events=events)
         except StorageError as exc:
             unusable(str(exc))
         self._db = db
@@ -85,6 +86,23 @@ class CliContext:
         if self._db is not None:
             self._db.dispose()
             self._db = None
+
+
+def _events_setting() -> bool:
+    """``PREORDER_EVENTS`` (whether operations write events), read with ``load`` only when it is
+    set: pydantic would add a third to a read command's start, as for the database URL."""
+    from bot.cli.errors import fail
+    from engine.config import SettingsError, environment_value, load
+    from engine.db import DEFAULT_EVENTS
+
+    if environment_value("events") is None:
+        return DEFAULT_EVENTS
+    from engine.settings import EventSettings
+
+    try:
+        return load(EventSettings).events
+    except SettingsError as exc:
+        fail(str(exc))
 
 
 def _check_schema(db: Database, shown: str) -> None:

@@ -180,3 +180,23 @@ def test_a_webhook_without_its_secret_is_a_clear_error_at_start(
         db, "events", "deliver", env={"PREORDER_WEBHOOK_URL": None, "PREORDER_SMTP_URL": None}
     )
     assert "no channel to deliver to" in error_line(result)
+
+
+def test_preorder_events_0_keeps_the_commands_from_writing_events(
+    db: e.Database, tmp_path: Path
+) -> None:
+    header = "order,line,sku,quantity,placed_at\n"
+    ok(
+        db,
+        "import",
+        write(tmp_path, "po.csv", "po,line,sku,quantity,arrival_date\nPO-1,1,A,9,2027-01-10\n"),
+    )
+    off = run(db, "import", write(tmp_path, "a.csv", header + "SO-1,1,A,1,2026-11-02T09:00:00Z\n"),
+              env={"PREORDER_EVENTS": "0"})  # fmt: skip
+    assert off.exit_code == 0, off.stderr
+    assert e.unallocated(db) == [] and outbox(db) == []
+    ok(db, "import", write(tmp_path, "b.csv", header + "SO-2,1,A,1,2026-11-02T09:01:00Z\n"))
+    assert [ev["data"]["order"] for ev in outbox(db)] == ["SO-2"]
+    bad = run(db, "unallocated", env={"PREORDER_EVENTS": "sometimes"})
+    assert bad.exit_code == 1
+    assert error_line(bad).startswith("error: bad settings: PREORDER_EVENTS: ")
