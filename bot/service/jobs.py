@@ -31,7 +31,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.service.metrics import Metrics
 from bot.service.settings import ServiceSettings
-from engine import Actor, Database, Source, auto_allocate, rebalance
+from engine import Actor, Database, Source, StorageError, auto_allocate, rebalance
 from engine.locks import claim_run, forget_runs, job_lock, run_key
 
 if TYPE_CHECKING:
@@ -226,8 +226,13 @@ class Jobs:
 
         if self.notify is None:
             raise JobFailed("no channel to deliver events to is configured")
-        with Deliverer(self.db, self.notify) as deliverer:
-            report = deliverer.run(budget=DELIVER_BUDGET)
+        try:
+            with Deliverer(self.db, self.notify) as deliverer:
+                report = deliverer.run(budget=DELIVER_BUDGET)
+        except StorageError as exc:
+            # Said in one line, without a traceback: the job comes round every few seconds,
+            # and an outage explains itself.
+            raise JobFailed(str(exc)) from exc
         for (kind, result), n in report.counts.items():
             self.metrics.deliveries.labels(kind, result).inc(n)
         counts = {f"{kind}_{result}": n for (kind, result), n in report.counts.items()}

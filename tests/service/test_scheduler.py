@@ -507,3 +507,25 @@ def test_the_delivery_job_counts_deliveries_by_channel_and_result(
         ("webhook", "dead_lettered"): None,
         ("webhook", "skipped"): None,
     }
+
+
+def test_a_delivery_run_without_its_database_fails_in_one_line_without_a_traceback(
+    receiver: Receiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The job comes round every few seconds: an outage is one line a run, saying why."""
+    down = e.Database("postgresql+psycopg://postgres@127.0.0.1:1/nothing-listens-here")
+    metrics = Metrics()
+    scheduler = build_scheduler(
+        service(sweep_minutes=0), down, None, metrics, notify=hooks(receiver)
+    )
+    caplog.set_level(logging.INFO, logger="bot.scheduler")
+    try:
+        scheduler.jobs.run(DELIVER)
+    finally:
+        down.dispose()
+    failure = caplog.records[-1]
+    assert failure.levelno == logging.ERROR and not failure.exc_info
+    assert failure.getMessage().startswith("job deliver: failed after ")
+    assert failure.getMessage().endswith("Connection refused")
+    assert sample(metrics, DELIVER, "failed") == 1
+    assert receiver.received == []
