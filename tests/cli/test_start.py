@@ -16,10 +16,12 @@ import engine as e
 from tests.cli.helpers import seed
 from tests.fixtures.databases import fresh_sqlite
 
-# The libraries that dominate a start, none of which ``--help`` needs.
-HEAVY = ("sqlalchemy", "slack_sdk", "slack_bolt", "gspread", "openpyxl", "rich")
-# What a read command has no use for: the Slack and spreadsheet faces, the migrations, the
-# import and its record models, and the settings classes (the database URL is read without).
+# The libraries that dominate a start, none of which ``--help`` needs (nor the delivery of
+# events, with its templates).
+HEAVY = ("sqlalchemy", "slack_sdk", "slack_bolt", "gspread", "openpyxl", "rich", "notify", "jinja2")
+# What a read command has no use for: the Slack and spreadsheet faces, the delivery of events,
+# the migrations, the import and its record models, and the settings classes (the database URL
+# is read without).
 NOT_FOR_READING = (
     "slack_sdk",
     "slack_bolt",
@@ -28,6 +30,8 @@ NOT_FOR_READING = (
     "alembic",
     "pydantic",
     "sheets",
+    "notify",
+    "jinja2",
     "bot.app",
     "bot.service",
     "engine.intake",
