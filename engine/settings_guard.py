@@ -88,8 +88,8 @@ class DotenvWithout(PydanticBaseSettingsSource):
                     {
                         "type": PydanticCustomError(
                             "dotenv_refused",
-                            "may not come from a .env file, since it decides where a token is "
-                            "sent; set it in the environment instead",
+                            "may not come from a .env file, since it decides where credentials "
+                            "or customers' data are sent; set it in the environment instead",
                         ),
                         "loc": (name,),
                         "input": values[name],

@@ -69,10 +69,14 @@ def smtp_server(url: str) -> SmtpServer:
 class NotifySettings(Settings):
     """The channels events are delivered to, and how a delivery run sends them."""
 
+    # Where customers' orders and addresses (and the SMTP password) are sent: a .env in
+    # whatever directory a command runs in must not redirect them, as for the API URLs.
+    ENVIRONMENT_ONLY = ("webhook_url", "smtp_url")
+
     webhook_url: str = Field(
         "",
-        description="where events are POSTed; comma-separated for several; `https://` "
-        "(`http://` only to this machine)",
+        description="where events are POSTed; comma-separated for several; environment only, "
+        "`https://` (`http://` only to this machine)",
     )
     webhook_secret: str = Field(
         "",
@@ -101,7 +105,7 @@ class NotifySettings(Settings):
     smtp_url: str = Field(
         "",
         description="`smtp://user:password@host:587` (STARTTLS) or "
-        "`smtps://user:password@host:465`: customers are emailed",
+        "`smtps://user:password@host:465`: customers are emailed; environment only",
     )
     email_from: str = Field(
         "",

@@ -46,7 +46,7 @@ def test_a_dotenv_cannot_send_the_bot_token_to_another_slack(
     assert result.exit_code == 1 and result.stdout == ""
     assert error_line(result) == (
         "error: bad settings: PREORDER_SLACK_API_URL: may not come from a .env file, since it "
-        "decides where a token is sent; set it in the environment instead"
+        "decides where credentials or customers' data are sent; set it in the environment instead"
     )
     assert slack_standin.calls() == []
 
@@ -75,7 +75,7 @@ def test_a_dotenv_cannot_send_googles_token_to_another_sheets_api(
     assert result.exit_code == 1
     assert error_line(result) == (
         "error: bad settings: PREORDER_GOOGLE_API_URL: may not come from a .env file, since it "
-        "decides where a token is sent; set it in the environment instead"
+        "decides where credentials or customers' data are sent; set it in the environment instead"
     )
     assert sheets_standin.requests == [] and sheets_standin.token_requests == []
 
@@ -175,3 +175,22 @@ def test_a_dotenv_may_hold_the_other_settings(
     assert (settings.slack_bot_token, settings.merchandisers) == ("xoxb-from-file", {"U2"})
     assert settings.slack_api_url == "https://slack.example/api/"
     assert SheetsSettings().sheet_id == "sheet-from-file"
+
+
+@pytest.mark.parametrize(
+    "variable",
+    ["PREORDER_WEBHOOK_URL", "PREORDER_SMTP_URL"],
+)
+def test_a_dotenv_cannot_say_where_customers_data_is_sent(
+    db: e.Database, workdir: Path, variable: str
+) -> None:
+    """Events carry orders and customers' addresses, and the SMTP URL its password: a .env in
+    whatever directory a command runs in must not redirect them."""
+    value = "https://listener.example/hook" if "WEBHOOK" in variable else "smtps://u:pw@x:465"
+    (workdir / ".env").write_text(f"{variable}={value}\n")
+    result = run(db, "events", "deliver", env={"PREORDER_WEBHOOK_SECRET": "s"})
+    assert result.exit_code == 1
+    assert error_line(result) == (
+        f"error: bad settings: {variable}: may not come from a .env file, since it decides where "
+        "credentials or customers' data are sent; set it in the environment instead"
+    )
