@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     )
     from engine.intake import apply_import, apply_orders, apply_records
     from engine.manual import allocate, move, remove, sync_date, unpark
+    from engine.order_view import HistoryEntry, OrderLineView, OrderView, order, orders_of
     from engine.orders import cancel_order
     from engine.queries import (
         applied_keys,
@@ -89,6 +90,7 @@ _MODULES = {
     ],
     "engine.intake": ["apply_import", "apply_orders", "apply_records"],
     "engine.manual": ["allocate", "move", "remove", "sync_date", "unpark"],
+    "engine.order_view": ["HistoryEntry", "OrderLineView", "OrderView", "order", "orders_of"],
     "engine.orders": ["cancel_order"],
     "engine.queries": [
         "applied_keys",
@@ -159,11 +161,14 @@ __all__ = [
     "Difference",
     "EngineError",
     "FieldChange",
+    "HistoryEntry",
     "InvalidInput",
     "LineRef",
     "Move",
     "NotFound",
     "OrderLineState",
+    "OrderLineView",
+    "OrderView",
     "Outcome",
     "PODetail",
     "POLineHeader",
@@ -194,7 +199,9 @@ __all__ = [
     "move",
     "on_commit",
     "open_po_lines",
+    "order",
     "order_lines",
+    "orders_of",
     "po_line",
     "po_lines_of_sku",
     "purchase_order",

@@ -147,6 +147,10 @@ sales_orders = Table(
     _optional("email", String(EMAIL_LENGTH)),
     _required("placed_at", UTCDateTime()),
     _required("created_at", UTCDateTime()),
+    # An order looked up by its customer or address (``preorder order --customer/--email``),
+    # newest first.
+    Index("ix_sales_orders_customer", "customer", "placed_at"),
+    Index("ix_sales_orders_email", "email", "placed_at"),
 )
 
 so_lines = Table(
@@ -175,12 +179,20 @@ so_lines = Table(
     CheckConstraint("po_line_id IS NULL OR NOT parked", name="parked_unallocated"),
     CheckConstraint("po_line_id IS NULL OR promised_date IS NOT NULL", name="allocated_promised"),
     # The unallocated queue (rule 1) in FIFO order, small however many lines are allocated.
+    # The other columns ride along so that a line's place in the queue (the lines and units
+    # ahead of it, ``preorder order``) and the sweep's read of it come from the index alone:
+    # SQLite reads the table for any column the query names that the index lacks, even the two
+    # its condition fixes.
     _partial(
         "ix_so_lines_queue",
         "sku",
         "placed_at",
         "order_number",
         "line",
+        "parked",
+        "quantity",
+        "status",
+        "po_line_id",
         where="status = 'open' AND po_line_id IS NULL",
     ),
     # A PO line's allocations in FIFO order, for review pages and releases.
@@ -244,10 +256,28 @@ audit_events = Table(
     _optional("before", JSON),
     _optional("after", JSON),
     _optional("reason", Text),
-    # Only "what happened to this order" is indexed: each index costs every bulk allocation an
-    # insert per row (the PO line and operation indexes were a twentieth of a 200,000-line
-    # sweep), and no query reads the log by PO line or operation.
+    # "What happened to this order" (``preorder order``), and "what did this operation do"
+    # (``preorder undo`` inverts it from its events). Each index costs every bulk allocation an
+    # insert per row, so the PO line's is partial: only the PO's own events (arrival dates,
+    # quantities, statuses), never the allocations, for an order's history of its PO lines.
     Index("ix_audit_events_order", "order_number", "so_line"),
+    Index("ix_audit_events_operation", "operation_id"),
+    _partial(
+        "ix_audit_events_po_line",
+        "po_number",
+        "po_line",
+        where="order_number IS NULL",
+    ),
+)
+
+# An operation undone, and the operation that undid it: an operation is undone at most once
+# (the primary key holds that even under concurrent undos). Undoing an undo is an undo too.
+undo_links = Table(
+    "undo_links",
+    metadata,
+    Column("operation_id", String(36), primary_key=True),
+    _required("undone_by", String(36), unique=True),
+    _required("at", UTCDateTime()),
 )
 
 # Each change of a promised date, so that customers can be told (rule 4).

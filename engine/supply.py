@@ -269,13 +269,17 @@ def _lock_po(unit: Unit, po: str) -> None:
 
 
 def _set_po_status(unit: Unit, po: str, status: str) -> None:
+    # The status before, too: an undo sets it back (engine.undo).
+    before = unit.conn.execute(
+        select(purchase_orders.c.status).where(purchase_orders.c.po_number == po)
+    ).scalar_one()
     unit.conn.execute(
         update(purchase_orders)
         .where(purchase_orders.c.po_number == po)
         .values(status=status, updated_at=unit.at)
     )
-    unit.event("po", po=po, after={"status": status})
-    unit.outcome.po_changes.append(FieldChange(po, None, "status", None, status))
+    unit.event("po", po=po, before={"status": before}, after={"status": status})
+    unit.outcome.po_changes.append(FieldChange(po, None, "status", before, status))
 
 
 __all__ = [
