@@ -73,6 +73,7 @@ if TYPE_CHECKING:
     from engine.supply import cancel_po, rebalance, set_arrival, set_quantity, set_store_hold
     from engine.sweep import auto_allocate
     from engine.types import POStatus, SOStatus, Source
+    from engine.undo import undo
     from engine.unit import Actor, on_commit
 
 _MODULES = {
@@ -125,6 +126,7 @@ _MODULES = {
     "engine.supply": ["cancel_po", "rebalance", "set_arrival", "set_quantity", "set_store_hold"],
     "engine.sweep": ["auto_allocate"],
     "engine.types": ["POStatus", "SOStatus", "Source"],
+    "engine.undo": ["undo"],
     "engine.unit": ["Actor", "on_commit"],
 }
 _HOME = {name: module for module, names in _MODULES.items() for name in names}
@@ -216,6 +218,7 @@ __all__ = [
     "sync_date",
     "unallocated",
     "unallocated_count",
+    "undo",
     "unpark",
     "upgrade",
 ]

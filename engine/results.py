@@ -103,6 +103,8 @@ class Outcome:
     # shows next. The first PO_LINE_LIMIT it touched; ``po_lines_truncated`` if it touched more.
     po_lines: list[POLineHeader] = field(default_factory=list)
     po_lines_truncated: bool = False
+    # For an undo: the id of the operation it undid.
+    undid: str | None = None
 
     def po_line(self, po: str, line: int) -> POLineHeader | None:
         """The header of PO line ``po``:``line`` after the operation, if it touched that line
@@ -144,7 +146,12 @@ class Outcome:
         )
 
     def to_dict(self) -> dict[str, Any]:
+        """The outcome as JSON: ``"operation"`` is the operation's id, the one ``undo`` takes
+        (DESIGN.md section 3; ``operation_id`` says the same), ``"operation_name"`` what it
+        was (allocate, remove...)."""
         data = asdict(self)
+        name = data.pop("operation")
+        data = {"operation": self.operation_id, "operation_name": name, **data}
         data["allocated_truncated"] = self.allocated_truncated
         return _jsonable(data)
 

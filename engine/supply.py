@@ -177,7 +177,7 @@ def cancel_po(
             )
         ).first()
         if remaining is None:
-            _set_po_status(unit, po, "cancelled")
+            set_po_status(unit, po, "cancelled")
 
     return run_operation(db, actor, "cancel-po", work, dry_run=dry_run, key=key)
 
@@ -268,7 +268,7 @@ def _lock_po(unit: Unit, po: str) -> None:
         ).all()
 
 
-def _set_po_status(unit: Unit, po: str, status: str) -> None:
+def set_po_status(unit: Unit, po: str, status: str) -> None:
     # The status before, too: an undo sets it back (engine.undo).
     before = unit.conn.execute(
         select(purchase_orders.c.status).where(purchase_orders.c.po_number == po)
@@ -290,6 +290,7 @@ __all__ = [
     "rebalance",
     "rebalance_sku",
     "set_arrival",
+    "set_po_status",
     "set_quantity",
     "set_store_hold",
 ]

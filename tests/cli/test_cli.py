@@ -238,7 +238,9 @@ def test_allocate_json_prints_the_outcome(db: e.Database) -> None:
     ok(db, "cancel-order", "SO-4")  # frees 5 units on PO-2:1, which SO-5 then takes
     ok(db, "remove", "PO-2", "1", "SO-5")
     data = as_json(ok(db, "allocate", "PO-2", "1", "SO-5", "--json"))
-    assert data["operation"] == "allocate" and data["actor"] == "tester"
+    # "operation" is the id that 'preorder undo' takes; the name is "operation_name".
+    assert data["operation"] == data["operation_id"] and len(data["operation"]) == 36
+    assert data["operation_name"] == "allocate" and data["actor"] == "tester"
     assert data["source"] == "cli" and data["dry_run"] is False
     assert [(a["order"], a["po"], a["promised_date"]) for a in data["allocated"]] == [
         ("SO-5", "PO-2", "2027-02-10")

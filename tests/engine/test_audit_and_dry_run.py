@@ -155,7 +155,7 @@ IDS = [c.name for c in CASES]
 
 def comparable(outcome: e.Outcome) -> dict[str, Any]:
     data = outcome.to_dict()
-    del data["operation_id"], data["dry_run"]
+    del data["operation"], data["operation_id"], data["dry_run"]
     return data
 
 

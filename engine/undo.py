@@ -1,0 +1,418 @@
+"""Undo: the inverse of an operation, applied as a new operation (``preorder undo OP``).
+
+The inverse is read from the operation's own audit events, newest first, each set back by the
+same primitives the operations use (so the undo writes its own audit events, promise history
+and outbox events, as any change does):
+
+* allocate -> release (not parked); release -> allocate to the same PO line again, unparked,
+  with the promised date it had; move -> move back; promise -> the date before;
+* a PO line's arrival date, quantity, store hold or status, and a PO's status -> the value
+  before; park / unpark -> the other.
+
+So removing lines is undone by putting them back on their PO line (and lowering the store hold
+the removal raised); a manual allocation by releasing the lines (those it unparked are parked
+again); a date change or sync by the dates before; a move by moving back; a quantity or store
+hold change by the value before, the lines it released put back and the lines its sweep placed
+released. A PO cancellation is undone by reopening its lines and running rule 1 for their SKUs
+(the released lines take their place in the queue again, as the issue asks). An import, an
+order intake and a customer's cancellation are refused, with the reason.
+
+All or nothing: where the state has moved on since (a line was allocated elsewhere or
+cancelled, the ATP was taken, a date or quantity was changed again), nothing changes and the
+refusal names every conflict. An operation is undone at most once (``undo_links``); undoing an
+undo applies the inverse of the undo, which redoes the operation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date
+from itertools import groupby
+from typing import Any
+
+from sqlalchemy import Row, insert, select, tuple_
+
+from engine import ledger
+from engine.db import Database
+from engine.errors import InvalidInput, NotFound, Refused
+from engine.models import audit_events, po_lines, purchase_orders, so_lines, undo_links
+from engine.results import Outcome
+from engine.supply import set_po_status
+from engine.sweep import sweep
+from engine.unit import Actor, Unit, run_operation
+
+# Kinds of operation that are not undone, and why.
+REFUSED = {
+    "import": "an import is not undone: import the corrected records instead",
+    "intake": "an order intake is not undone: send the corrected order, or cancel it",
+    "cancel-order": "a customer's cancellation is not undone: import the order line again",
+}
+# PO line fields an undo sets back.
+PO_LINE_FIELDS = ("arrival_date", "quantity", "store_hold", "status")
+REASON = "undo"
+# The fewest leading characters of an operation id that name it (ids are UUIDs).
+PREFIX = 8
+
+
+def undo(
+    db: Database,
+    operation_id: str,
+    actor: Actor,
+    *,
+    dry_run: bool = False,
+    key: str | None = None,
+) -> Outcome:
+    """Apply the inverse of operation ``operation_id`` as a new operation of ``actor`` (its own
+    id, audited, with outbox events), all or nothing; refused, naming each conflict, when the
+    state has moved on, and when the operation was undone already."""
+    given = operation_id.strip().lower()
+    if len(given) < PREFIX:
+        raise InvalidInput(
+            f"operation id {given!r} is too short: give at least its first {PREFIX} characters"
+        )
+
+    def work(unit: Unit) -> None:
+        wanted = _operation(unit, given)
+        events = unit.conn.execute(
+            select(audit_events)
+            .where(audit_events.c.operation_id == wanted)
+            .order_by(audit_events.c.id)
+        ).all()
+        kind = events[0].operation
+        if kind in REFUSED:
+            raise Refused(f"cannot undo {kind} {wanted}", [REFUSED[kind]])
+        done = unit.conn.execute(
+            select(undo_links.c.undone_by).where(undo_links.c.operation_id == wanted)
+        ).scalar_one_or_none()
+        if done is not None:
+            raise Refused(f"operation {wanted} ({kind}) was already undone by {done}")
+        # Claimed first: a concurrent undo of the same operation waits on this row, then fails
+        # on the key, and its retry finds the link and refuses.
+        unit.conn.execute(
+            insert(undo_links).values(operation_id=wanted, undone_by=unit.id, at=unit.at)
+        )
+        unit.lock_skus(
+            {ev.sku for ev in events if ev.sku is not None},
+            pos=sorted({ev.po_number for ev in events if ev.action == "po" and ev.po_number}),
+        )
+        inverse = _Inverse(unit, kind)
+        inverse.apply(events)
+        if inverse.problems:
+            raise Refused(
+                f"cannot undo {kind} {wanted}: the state has moved on since", inverse.problems
+            )
+        unit.outcome.undid = wanted
+
+    return run_operation(db, actor, "undo", work, dry_run=dry_run, key=key, retry_unique=True)
+
+
+def _operation(unit: Unit, given: str) -> str:
+    """The whole id of the operation ``given`` names (it, or the start of it): one range of the
+    audit log's operation index. Ids are lowercase hex digits and hyphens, all sorting before
+    "g" in any collation."""
+    column = audit_events.c.operation_id
+    ids = [
+        found
+        for found in unit.conn.execute(
+            select(column)
+            .where(column >= given, column < given + "g")
+            .group_by(column)
+            .order_by(column)
+            .limit(2)
+        ).scalars()
+        if found.startswith(given)
+    ]
+    if not ids:
+        raise NotFound(f"unknown operation {given} (no change of it is recorded)")
+    if len(ids) > 1:
+        raise InvalidInput(f"operation id {given} is ambiguous: give more of it")
+    return str(ids[0])
+
+
+@dataclass
+class _Inverse:
+    """The inverse of one operation's events, applied newest first, collecting conflicts."""
+
+    unit: Unit
+    kind: str
+    problems: list[str] = field(default_factory=list)
+    # SKUs whose PO lines a PO cancellation's undo reopened: rule 1 runs for them at the end.
+    reopened: set[str] = field(default_factory=set)
+
+    def apply(self, events: Sequence[Row[Any]]) -> None:
+        handlers: dict[str, Callable[[list[Row[Any]]], None]] = {
+            "allocate": self._unallocate,
+            "release": self._reallocate,
+            "move": self._move_back,
+            "promise": self._promise_back,
+            "po-line": self._po_line_back,
+            "po": self._po_back,
+            "park": self._park_back,
+            "unpark": self._park_back,
+        }
+        for action, group in groupby(reversed(events), key=lambda ev: ev.action):
+            handler = handlers.get(action)
+            batch = list(group)
+            if handler is None:
+                self.problems.append(
+                    f"{self.kind} wrote '{action}' events, which undo cannot set back"
+                )
+                continue
+            handler(batch)
+        if self.reopened and not self.problems:
+            sweep(self.unit, self.reopened)
+
+    # --- reading the state now -----------------------------------------------------------------
+
+    def _lines(self, events: Iterable[Row[Any]]) -> dict[tuple[str, int], ledger.Demand]:
+        keys = sorted({(ev.order_number, ev.so_line) for ev in events})
+        found: dict[tuple[str, int], ledger.Demand] = {}
+        for chunk in ledger.chunks(keys):
+            rows = self.unit.conn.execute(
+                select(*ledger.DEMAND_COLUMNS).where(
+                    tuple_(so_lines.c.order_number, so_lines.c.line).in_(chunk)
+                )
+            )
+            for r in rows:
+                d = ledger.demand_from(r)
+                found[(d.order, d.line)] = d
+        return found
+
+    def _po_line(self, po: Any, line: Any) -> tuple[ledger.Supply, str] | None:
+        row = self.unit.conn.execute(
+            select(*ledger.SUPPLY_COLUMNS, purchase_orders.c.status.label("po_status"))
+            .join(purchase_orders, purchase_orders.c.id == po_lines.c.po_id)
+            .where(po_lines.c.po_number == po, po_lines.c.line == line)
+        ).one_or_none()
+        if row is None:
+            self.problems.append(f"PO {po} has no line {line} any more")
+            return None
+        self.unit.touch([row.id])
+        return ledger.supply_from(row[:-1]), row.po_status
+
+    def _open_po_line(self, po: Any, line: Any) -> ledger.Supply | None:
+        found = self._po_line(po, line)
+        if found is None:
+            return None
+        target, po_status = found
+        if target.status != "open" or po_status != "open":
+            status = target.status if target.status != "open" else po_status
+            self.problems.append(f"{po}:{line} is {status}")
+            return None
+        return target
+
+    def _missing(self, ev: Row[Any]) -> str:
+        return f"{ev.order_number}:{ev.so_line} no longer exists"
+
+    # --- the inverses --------------------------------------------------------------------------
+
+    def _unallocate(self, events: list[Row[Any]]) -> None:
+        """Allocations made -> released, not parked."""
+        lines = self._lines(events)
+        pairs: list[tuple[ledger.Demand, ledger.Supply]] = []
+        for (po, line), group in _by_po_line(events, "after"):
+            found = self._po_line(po, line)
+            for ev in group:
+                d = lines.get((ev.order_number, ev.so_line))
+                if d is None:
+                    self.problems.append(self._missing(ev))
+                elif found is None or d.po_line_id != found[0].id:
+                    self.problems.append(
+                        f"{d.order}:{d.line} is no longer allocated to {po}:{line}"
+                        + (f" (it is {d.status})" if d.status != "open" else "")
+                    )
+                else:
+                    pairs.append((d, found[0]))
+        if not self.problems:
+            ledger.release(self.unit, pairs, park=False, reason=REASON)
+
+    def _reallocate(self, events: list[Row[Any]]) -> None:
+        """Allocations released -> allocated to the same PO line again, unparked, with the
+        promised date they had. A PO cancellation's releases are left to rule 1 instead."""
+        if self.kind == "cancel-po":
+            return
+        lines = self._lines(events)
+        pairs: list[tuple[ledger.Demand, ledger.Supply]] = []
+        promised: list[tuple[ledger.Demand, date]] = []
+        for (po, line), group in _by_po_line(events, "before"):
+            target = self._open_po_line(po, line)
+            units = 0
+            for ev in group:
+                d = lines.get((ev.order_number, ev.so_line))
+                if d is None:
+                    self.problems.append(self._missing(ev))
+                elif d.status != "open":
+                    self.problems.append(f"{d.order}:{d.line} is {d.status}")
+                elif d.po_line_id is not None:
+                    self.problems.append(f"{d.order}:{d.line} has been allocated since")
+                elif target is not None:
+                    pairs.append((d, target))
+                    units += d.quantity
+                    old = _day((ev.before or {}).get("promised_date"))
+                    if old is not None and old != target.arrival_date:
+                        promised.append(
+                            (
+                                replace(
+                                    d,
+                                    po_line_id=target.id,
+                                    promised_date=target.arrival_date,
+                                ),
+                                old,
+                            )
+                        )
+            if target is not None and units > target.atp:
+                self.problems.append(
+                    f"{units} units to put back on {po}:{line}, {target.atp} ATP left "
+                    f"(short by {units - target.atp})"
+                )
+        if self.problems:
+            return
+        ledger.set_parked(self.unit, [d for d, _ in pairs if d.parked], parked=False)
+        ledger.allocate(self.unit, pairs, reason=REASON)
+        ledger.set_promises(self.unit, promised, reason=REASON)
+
+    def _move_back(self, events: list[Row[Any]]) -> None:
+        """Moves -> moved back, one at a time: each reads the ATP the one before left."""
+        lines = self._lines(events)
+        for ev in events:
+            before, after = ev.before or {}, ev.after or {}
+            d = lines.get((ev.order_number, ev.so_line))
+            now = self._po_line(after.get("po"), after.get("line"))
+            back = self._open_po_line(before.get("po"), before.get("line"))
+            where = f"{after.get('po')}:{after.get('line')}"
+            if d is None:
+                self.problems.append(self._missing(ev))
+            elif now is None or d.po_line_id != now[0].id:
+                self.problems.append(f"{d.order}:{d.line} is no longer allocated to {where}")
+            elif back is not None and d.quantity > back.atp:
+                self.problems.append(
+                    f"{d.order}:{d.line} needs {d.quantity} units on {back.po}:{back.line}, "
+                    f"{back.atp} ATP left"
+                )
+            elif back is not None and not self.problems:
+                ledger.move(self.unit, [(d, now[0], back)], reason=REASON)
+
+    def _promise_back(self, events: list[Row[Any]]) -> None:
+        lines = self._lines(events)
+        changes: list[tuple[ledger.Demand, date]] = []
+        for ev in events:
+            d = lines.get((ev.order_number, ev.so_line))
+            old = _day((ev.before or {}).get("promised_date"))
+            new = _day((ev.after or {}).get("promised_date"))
+            if d is None:
+                self.problems.append(self._missing(ev))
+            elif d.po_line_id is None or d.promised_date != new or old is None:
+                self.problems.append(
+                    f"{d.order}:{d.line} is no longer promised {_shown(new)} "
+                    f"(it is {'unallocated' if d.po_line_id is None else _shown(d.promised_date)})"
+                )
+            else:
+                changes.append((d, old))
+        if not self.problems:
+            ledger.set_promises(self.unit, changes, reason=REASON)
+
+    def _po_line_back(self, events: list[Row[Any]]) -> None:
+        for ev in events:
+            found = self._po_line(ev.po_number, ev.po_line)
+            if found is None:
+                continue
+            target, _ = found
+            where = f"{target.po}:{target.line}"
+            for name in PO_LINE_FIELDS:
+                if name not in (ev.after or {}):
+                    continue
+                old, new = (ev.before or {}).get(name), (ev.after or {}).get(name)
+                if name == "arrival_date":
+                    old, new = _day(old), _day(new)
+                now = getattr(target, name)
+                if now != new:
+                    self.problems.append(
+                        f"{where} {name.replace('_', ' ')} is {_shown(now)} now, not {_shown(new)}"
+                    )
+                    continue
+                if not self._fits(target, name, old):
+                    continue
+                if self.problems:
+                    continue
+                ledger.set_field(self.unit, target, name, old, reason=REASON)
+                if name == "status" and old == "open" and self.kind == "cancel-po":
+                    self.reopened.add(target.sku)
+
+    def _fits(self, target: ledger.Supply, name: str, value: Any) -> bool:
+        """Whether setting ``name`` back to ``value`` keeps the PO line's rules."""
+        where = f"{target.po}:{target.line}"
+        quantity, hold = target.quantity, target.store_hold
+        if name == "quantity":
+            quantity = value
+        elif name == "store_hold":
+            hold = value
+        elif name == "status" and value == "cancelled" and target.allocated:
+            self.problems.append(
+                f"{where} holds {target.allocated} units allocated since; it cannot be "
+                "cancelled again"
+            )
+            return False
+        if name in ("quantity", "store_hold") and target.allocated + hold > quantity:
+            self.problems.append(
+                f"{where}: quantity {quantity} with store hold {hold} leaves less than the "
+                f"{target.allocated} units allocated now"
+            )
+            return False
+        return True
+
+    def _po_back(self, events: list[Row[Any]]) -> None:
+        for ev in events:
+            new = (ev.after or {}).get("status")
+            old = (ev.before or {}).get("status", "open")
+            now = self.unit.conn.execute(
+                select(purchase_orders.c.status).where(purchase_orders.c.po_number == ev.po_number)
+            ).scalar_one_or_none()
+            if now is None:
+                self.problems.append(f"PO {ev.po_number} no longer exists")
+            elif now != new:
+                self.problems.append(f"PO {ev.po_number} is {now} now, not {new}")
+            elif not self.problems:
+                set_po_status(self.unit, ev.po_number, old)
+
+    def _park_back(self, events: list[Row[Any]]) -> None:
+        lines = self._lines(events)
+        for parked, group in groupby(events, key=lambda ev: bool((ev.before or {}).get("parked"))):
+            back: list[ledger.Demand] = []
+            for ev in group:
+                d = lines.get((ev.order_number, ev.so_line))
+                if d is None:
+                    self.problems.append(self._missing(ev))
+                elif d.status != "open" or d.po_line_id is not None:
+                    what = d.status if d.status != "open" else "allocated"
+                    self.problems.append(f"{d.order}:{d.line} is {what} now")
+                elif d.parked == parked:
+                    pass  # already as it was before
+                else:
+                    back.append(d)
+            if not self.problems:
+                ledger.set_parked(self.unit, back, parked=parked)
+
+
+def _by_po_line(events: list[Row[Any]], side: str) -> list[tuple[tuple[Any, Any], list[Row[Any]]]]:
+    """Events grouped by the PO line on their ``side`` (before or after), in first-seen order."""
+    groups: dict[tuple[Any, Any], list[Row[Any]]] = {}
+    for ev in events:
+        values = getattr(ev, side) or {}
+        groups.setdefault((values.get("po"), values.get("line")), []).append(ev)
+    return list(groups.items())
+
+
+def _day(value: Any) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value))
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "none"
+    return value.isoformat() if isinstance(value, date) else str(value)
+
+
+__all__ = ["REFUSED", "undo"]
