@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Mapping, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 
 from engine import Outcome
 
@@ -21,9 +21,15 @@ FIELD_NAMES = {"arrival_date": "arrival date", "store_hold": "store hold"}
 Verb = Callable[[str, str], str]  # (past tense, plain form) -> the words for this outcome
 
 
-def when(moment: datetime) -> str:
-    """An instant in UTC to the minute (the column heading says UTC)."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+def when(moment: datetime, zone: tzinfo = UTC) -> str:
+    """An instant in ``zone`` (the team's; UTC unless told) to the minute: the column heading
+    or the sentence names the zone (``zone_name``)."""
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+
+def zone_name(zone: tzinfo) -> str:
+    """A zone as headings name it: ``UTC``, ``America/New_York``."""
+    return str(zone)
 
 
 def day(value: date | None) -> str:
@@ -62,6 +68,8 @@ def describe(outcome: Outcome, atp_of: Collection[tuple[str, int]] = ()) -> list
     headers give it."""
     verb = _verb(outcome)
     said: list[str] = []
+    if outcome.undid:
+        said.append(f"{verb('Undid', 'undo')} operation {outcome.undid}:")
     said += _records(outcome, verb)
     said += _status_changes(outcome, verb)
     if outcome.cancelled:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
@@ -89,6 +90,17 @@ def environment_value(field: str) -> str | None:
             if key.lower() == name:
                 return found
     return None
+
+
+def time_zone(value: str) -> ZoneInfo:
+    """``PREORDER_TIMEZONE``'s value as a zone (the team's: of every schedule and of every time
+    shown to a person), or ValueError saying what is wrong: the one reading of it, for the
+    service's settings and for the command line, which reads it without pydantic."""
+    name = value.strip()
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r} (e.g. UTC, America/New_York)") from None
 
 
 @dataclass(frozen=True)

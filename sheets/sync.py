@@ -417,7 +417,10 @@ class Sync:
                 if planned is not None:
                     apply, said = planned
                     outcome = apply(edit.idempotency_key(self.backend.mirror, base))
-                    done.append(said + _consequences(outcome))
+                    # The operation's id is what 'preorder undo' takes.
+                    done.append(
+                        f"{said}{_consequences(outcome)} [operation {outcome.operation_id}]"
+                    )
                     run.done.append(f"{tab.name} row {r + 1} ({key}): {done[-1]}")
                 base[header] = cells.encode(tab.column(header).kind, wanted[header])
                 run.touched[tab.name][key] = dict(base)

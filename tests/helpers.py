@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -58,3 +59,13 @@ def dump(db: e.Database) -> dict[str, list[tuple[Any, ...]]]:
             query = select(table).order_by(*table.primary_key.columns)
             found[table.name] = [tuple(r) for r in conn.execute(query)]
     return found
+
+
+OPERATION = re.compile(r" \[operation [0-9a-f-]{36}\]")
+
+
+def without_operations(status: object) -> str:
+    """A sheet's Status without the operation ids each applied edit names (they are new each
+    run); asserting each is there."""
+    assert isinstance(status, str) and OPERATION.search(status), status
+    return OPERATION.sub("", status)

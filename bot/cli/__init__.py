@@ -6,7 +6,8 @@ stderr (several problems follow it, one per line, indented); 2 bad usage (click'
 
 The commands live in a module per group, each with its ``COMMANDS``: ``setup`` (init, import),
 ``read`` (review, unallocated, po, digest), ``write`` (the changes), ``sheets``, ``serve``,
-``events`` (the outbox's deliveries) and ``demo``. What they share: ``context``
+``events`` (the outbox's deliveries), ``orders`` (order, undo) and ``demo``. What they share:
+``context``
 (``CliContext``: the options and the database), ``errors`` (failures as ``error:`` lines),
 ``arguments`` (parsing), ``output`` (stdout) and ``tables`` (the terminal tables).
 
@@ -59,6 +60,8 @@ COMMANDS: dict[str, Entry] = {
     "cancel-order": Entry("write", "cancel_order", "Cancel order lines for the customer."),
     "unpark": Entry("write", "unpark", "Return parked order lines to automatic allocation."),
     "rebalance": Entry("write", "rebalance", "Move orders to earlier-arriving PO lines."),
+    "order": Entry("orders", "order", "Show where an order's lines are, why, and its history."),
+    "undo": Entry("orders", "undo", "Set back a change, as a new change."),
     "events": Entry("events", "events", "Deliver, list and retry webhook and email events."),
     "demo": Entry("demo", "demo", "Walk through the product on sample data."),
 }

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import getpass
 from dataclasses import dataclass, field
+from datetime import UTC, tzinfo
 from typing import TYPE_CHECKING, NoReturn
 
 import click
@@ -81,6 +82,21 @@ class CliContext:
         except StorageError as exc:
             fail(str(exc))
         return db
+
+    def zone(self) -> tzinfo:
+        """The team's time zone, ``PREORDER_TIMEZONE`` (default UTC): every time a table shows
+        is in it, and its heading says so. Read without pydantic, as the database URL is; a bad
+        value is one 'bad settings' line."""
+        from bot.cli.errors import fail
+        from engine.config import bad_settings, environment_value, time_zone
+
+        value = environment_value("timezone")
+        if value is None:
+            return UTC
+        try:
+            return time_zone(value)
+        except ValueError as exc:
+            fail(bad_settings([("timezone", str(exc))]))
 
     def close(self) -> None:
         if self._db is not None:

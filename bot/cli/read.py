@@ -52,7 +52,7 @@ def review(cli: CliContext, po: str, line: str, as_json: bool, limit: str) -> No
     if more:
         result = replace(result, allocations=result.allocations[:rows])
         note = f"first {rows} shown; --limit 0 shows them all"
-    console().print(tables.review_view(result, note=note))
+    console().print(tables.review_view(result, note=note, zone=cli.zone()))
 
 
 @click.command()
@@ -85,7 +85,7 @@ def unallocated(cli: CliContext, sku: str | None, as_json: bool, limit: str) -> 
     if more:
         lines = lines[:rows]
     note = f"the first {rows} shown; --limit 0 shows them all" if more else ""
-    console().print(tables.queue_table(lines, note=note))
+    console().print(tables.queue_table(lines, note=note, zone=cli.zone()))
 
 
 @click.command("po")
@@ -139,7 +139,7 @@ def digest(cli: CliContext, as_json: bool, post: bool) -> None:
     if as_json:
         echo_json(data.to_dict())
         return
-    console().print(tables.digest_view(data, now=now))
+    console().print(tables.digest_view(data, now=now, zone=cli.zone()))
 
 
 def _post(cli: CliContext, *, as_json: bool) -> None:

@@ -8,7 +8,7 @@ still fits an 80-column terminal or a pipe, where rich assumes 80 columns.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING
 
 from rich import box
@@ -16,10 +16,10 @@ from rich.console import Group, JustifyMethod, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from bot.text import day, plural, waited, when
+from bot.text import day, plural, waited, when, zone_name
 
 if TYPE_CHECKING:  # for the signatures only: a command imports the engine modules it runs
-    from engine import Outcome, PODetail, POLineHeader, QueuedLine, Review
+    from engine import OrderView, Outcome, PODetail, POLineHeader, QueuedLine, Review
     from engine.deliveries import DeadByChannel
     from engine.digest import (
         ArrivingLine,
@@ -62,8 +62,9 @@ def table(title: str | Text | None, *specs: str, caption: str | None = None) -> 
 # --- a PO line, a PO, the queue ---------------------------------------------------------------
 
 
-def review_view(review: Review, *, note: str = "") -> RenderableType:
-    """Rule 2: the PO line's header with totals, then its allocations in FIFO order."""
+def review_view(review: Review, *, note: str = "", zone: tzinfo = UTC) -> RenderableType:
+    """Rule 2: the PO line's header with totals, then its allocations in FIFO order (placed
+    in ``zone``, the team's)."""
     line = review.head
     head = Table.grid(padding=(0, 2))
     head.add_column(style="bold", no_wrap=True)
@@ -89,7 +90,8 @@ def review_view(review: Review, *, note: str = "") -> RenderableType:
         return Group(head, Text("No order lines are allocated to this PO line."))
     rows = table(
         "Allocations, first in first out",
-        "#>", "order", "line>", "customer~", "placed (UTC)", "qty>", "promised", "in sync^",
+        "#>", "order", "line>", "customer~", f"placed ({zone_name(zone)})", "qty>", "promised",
+        "in sync^",
     )  # fmt: skip
     for i, a in enumerate(review.allocations, 1):
         rows.add_row(
@@ -97,7 +99,7 @@ def review_view(review: Review, *, note: str = "") -> RenderableType:
             a.order,
             str(a.line),
             Text(a.customer),
-            when(a.placed_at),
+            when(a.placed_at, zone),
             str(a.quantity),
             day(a.promised_date),
             "✓" if a.in_sync else Text("✗ no", style="bold red"),
@@ -105,7 +107,9 @@ def review_view(review: Review, *, note: str = "") -> RenderableType:
     return Group(head, Text(""), rows, *([Text(note)] if note else []))
 
 
-def queue_table(lines: Sequence[QueuedLine], *, title: str = "", note: str = "") -> RenderableType:
+def queue_table(
+    lines: Sequence[QueuedLine], *, title: str = "", note: str = "", zone: tzinfo = UTC
+) -> RenderableType:
     """Unallocated order lines in FIFO order, parked lines marked, with their totals (of the
     lines shown: ``note`` says when that is not all of them)."""
     units = sum(q.quantity for q in lines)
@@ -113,7 +117,8 @@ def queue_table(lines: Sequence[QueuedLine], *, title: str = "", note: str = "")
     caption = f"{plural(len(lines), 'line')}, {plural(units, 'unit')}, {parked} parked"
     rows = table(
         title or "Unallocated order lines, first in first out",
-        "#>", "order", "line>", "sku", "qty>", "placed (UTC)", "customer~", "parked",
+        "#>", "order", "line>", "sku", "qty>", f"placed ({zone_name(zone)})", "customer~",
+        "parked",
         caption=f"shown: {caption}" if note else caption,
     )  # fmt: skip
     for i, q in enumerate(lines, 1):
@@ -123,7 +128,7 @@ def queue_table(lines: Sequence[QueuedLine], *, title: str = "", note: str = "")
             str(q.line),
             q.sku,
             str(q.quantity),
-            when(q.placed_at),
+            when(q.placed_at, zone),
             Text(q.customer),
             "parked" if q.parked else "",
         )
@@ -162,7 +167,7 @@ def po_view(detail: PODetail) -> Table:
 # --- the digest -------------------------------------------------------------------------------
 
 
-def digest_view(data: Digest, *, now: datetime | None = None) -> RenderableType:
+def digest_view(data: Digest, *, now: datetime | None = None, zone: tzinfo = UTC) -> RenderableType:
     """What needs attention, part by part; a part with nothing in it says so in one line.
     ``now`` (default: the current time) is what the oldest lines' waits are counted to."""
     if data.is_empty:
@@ -172,7 +177,7 @@ def digest_view(data: Digest, *, now: datetime | None = None) -> RenderableType:
     waiting = {q.sku: q.waiting for q in data.unallocated}
     parked = data.parked
     parts: list[Table | str] = [
-        queue_by_sku_table(data.unallocated, now=now)
+        queue_by_sku_table(data.unallocated, now=now, zone=zone)
         if data.unallocated
         else "No unallocated order lines.",
         parked_table(parked) if parked else "No parked order lines.",
@@ -196,15 +201,17 @@ def digest_view(data: Digest, *, now: datetime | None = None) -> RenderableType:
     return Group(*shown)
 
 
-def queue_by_sku_table(rows: Sequence[QueueBySku], *, now: datetime | None = None) -> Table:
+def queue_by_sku_table(
+    rows: Sequence[QueueBySku], *, now: datetime | None = None, zone: tzinfo = UTC
+) -> Table:
     """The queue by SKU; with ``now``, how long the oldest line has waited and the ATP still
     open on the SKU's PO lines (where a person could place a parked or too-big line)."""
-    specs = ["sku", "lines>", "units>", "parked>", "oldest placed (UTC)"]
+    specs = ["sku", "lines>", "units>", "parked>", f"oldest placed ({zone_name(zone)})"]
     if now is not None:
         specs += ["waited>", "ATP open>", "most ATP on"]
     out = table("Unallocated order lines by SKU", *specs, caption=None if rows else "none")
     for q in rows:
-        cells = [q.sku, str(q.lines), str(q.units), str(q.parked), when(q.oldest_placed_at)]
+        cells = [q.sku, str(q.lines), str(q.units), str(q.parked), when(q.oldest_placed_at, zone)]
         if now is not None:
             top = q.atp_line
             cells += [
@@ -306,3 +313,53 @@ def changes_table(outcome: Outcome) -> Table | None:
     for row in rows:
         out.add_row(*row)
     return out
+
+
+# --- an order ---------------------------------------------------------------------------------
+
+
+def order_view(view: OrderView, *, zone: tzinfo = UTC) -> RenderableType:
+    """Where each line of an order is and why, then its history oldest first; times in
+    ``zone`` (the team's), as the headings say."""
+    zone_shown = zone_name(zone)
+    head = Table.grid(padding=(0, 2))
+    head.add_column(style="bold", no_wrap=True)
+    head.add_column()
+    head.add_row("Order", Text(view.order))
+    head.add_row("Customer", Text(view.customer or "-"))
+    head.add_row("Email", Text(view.email or "-"))
+    head.add_row("Placed", f"{when(view.placed_at, zone)} ({zone_shown})")
+    lines = table(
+        "Lines",
+        "line>", "sku", "qty>", "state", "PO line", "promised", "in sync^", "why~",
+    )  # fmt: skip
+    for ln in view.lines:
+        sync = "" if ln.in_sync is None else ("✓" if ln.in_sync else Text("✗ no", style="bold red"))
+        lines.add_row(
+            str(ln.line),
+            ln.sku,
+            str(ln.quantity),
+            ln.state,
+            f"{ln.po}:{ln.po_line}" if ln.po else "-",
+            day(ln.promised_date),
+            sync,
+            Text(ln.why),
+        )
+    history = table(
+        "History, oldest first",
+        f"at ({zone_shown})", "operation", "by~", "line>", "what~", "promised~",
+        caption="'preorder undo OPERATION' sets a change back (the first 8 characters do)",
+    )  # fmt: skip
+    for h in view.history:
+        promised = ""
+        if h.promised_before or h.promised_after:
+            promised = f"{day(h.promised_before)} → {day(h.promised_after)}"
+        history.add_row(
+            when(h.at, zone),
+            h.operation[:8],
+            Text(f"{h.actor} ({h.source})"),
+            "" if h.line is None else str(h.line),
+            Text(f"{h.kind}: {h.what}"),
+            promised,
+        )
+    return Group(head, Text(""), lines, Text(""), history)

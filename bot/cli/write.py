@@ -63,6 +63,18 @@ def report(
         )
     for hint in hints or []:
         out.print(Text(hint, style="dim"))
+    line = operation_line(outcome)
+    if line:
+        out.print(line)
+
+
+def operation_line(outcome: e.Outcome) -> str:
+    """The id of a change that committed, and how to set it back ("" for a dry run or a change
+    of nothing: there is nothing to undo)."""
+    if outcome.dry_run or not outcome.changed:
+        return ""
+    # The first 8 characters name it for undo, and keep the line within 80 columns.
+    return f"Operation {outcome.operation_id}; undo: preorder undo {outcome.operation_id[:8]}"
 
 
 @click.command()

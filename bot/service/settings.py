@@ -5,10 +5,11 @@ once at start."""
 from __future__ import annotations
 
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import Field, field_validator
 
+from engine.config import time_zone
 from engine.settings import Settings
 
 
@@ -26,7 +27,9 @@ class ServiceSettings(Settings):
         "`digest --post` and the digest job",
     )
     timezone: str = Field(
-        "UTC", description="time zone of every schedule (e.g. `America/New_York`)"
+        "UTC",
+        description="the team's time zone (e.g. `America/New_York`): of every schedule, and of "
+        "every time the command line, the digest and the sheet show",
     )
     digest_cron: str = Field(
         "0 9 * * mon-fri",
@@ -54,11 +57,7 @@ class ServiceSettings(Settings):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value.strip())
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r} (e.g. UTC, America/New_York)") from None
-        return value.strip()
+        return str(time_zone(value))
 
     @field_validator("digest_cron")
     @classmethod

@@ -18,7 +18,7 @@ from sheets.google import GoogleSheet
 from sheets.google_requests import column_letters
 from sheets.layout import ALLOCATIONS, PO_LINES, SYNC_LOG, TABS, UNALLOCATED
 from sheets.sync import LAYOUT, Report, Sync
-from tests.helpers import allocation_map, po, so
+from tests.helpers import allocation_map, po, so, without_operations
 from tests.history import dump, events
 from tests.invariants import check_invariants
 from tests.standins.sheets.standin import SheetsStandin
@@ -573,7 +573,7 @@ def test_a_write_failing_after_the_edits_were_applied_then_a_rerun(book: Book) -
 
     assert report.applied == 0  # accounted for by the failed run: nothing to apply again
     assert dump(book.db)["audit_events"] == applied["audit_events"]
-    assert book.status(PO_LINES.name, "PO-2:1") == (
+    assert without_operations(book.status(PO_LINES.name, "PO-2:1")) == (
         "applied 2026-11-27 12:00 UTC: arrival date 2027-03-01 (promised dates unchanged until "
         "synced)"
     )

@@ -17,7 +17,7 @@ from sheets.backend import Grid, SheetsError, Value
 from sheets.layout import ALLOCATIONS, KEY, PO_LINES, STATUS, Tab
 from sheets.sync import Report, Sync
 from sheets.workbook import Workbook
-from tests.helpers import allocation_map, po, so
+from tests.helpers import allocation_map, po, so, without_operations
 from tests.history import events
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -103,11 +103,11 @@ def test_a_workbook_opened_between_the_read_and_the_write_says_what_the_database
     # Nothing applied twice; each row says what was applied, and when.
     assert (report.applied, report.refused) == (0, 0), report.messages
     assert events(shop) == applied
-    assert cell(path, ALLOCATIONS.name, "SO-1:1", STATUS) == (
+    assert without_operations(cell(path, ALLOCATIONS.name, "SO-1:1", STATUS)) == (
         "applied 2026-11-27 12:00 UTC: removed (1 order line(s) released, 1 promised date(s) "
         "changed)"
     )
-    assert cell(path, PO_LINES.name, "PO-1:1", STATUS) == (
+    assert without_operations(cell(path, PO_LINES.name, "PO-1:1", STATUS)) == (
         "applied 2026-11-27 12:00 UTC: arrival date 2027-02-01 (promised dates unchanged until "
         "synced)"
     )
