@@ -95,4 +95,12 @@ def check_invariants(db: e.Database) -> None:
         for key, event in last.items():
             if event[0] != "release" and key not in held:
                 problems.append(f"audit log says {key} is on {event[1]}:{event[2]}; it is not")
+        # An undo names an operation that changed something, and is not itself that operation
+        # (at most once is the table's key).
+        for r in rows(
+            "SELECT u.operation_id, u.undone_by FROM undo_links u WHERE u.operation_id = "
+            "u.undone_by OR NOT EXISTS (SELECT 1 FROM audit_events a "
+            "WHERE a.operation_id = u.operation_id)"
+        ):
+            problems.append(f"undo link {r[0]} -> {r[1]} names no recorded change")
     assert not problems, "invariants broken:\n" + "\n".join(problems)

@@ -416,6 +416,9 @@ class EngineMachine(RuleBasedStateMachine):
         self.db, self._cleanup = type(self).make_db()
         self.state = State()
         self.actor = e.Actor("property", e.Source.CLI)
+        # Operations that committed, newest last, each with the state before it (for undo).
+        self.done: list[tuple[e.Outcome, State]] = []
+        self.undone: set[str] = set()
 
     def teardown(self) -> None:
         self.db.dispose()
@@ -501,8 +504,15 @@ class EngineMachine(RuleBasedStateMachine):
         assert expected is not None
         problems = differences(expected, actual)
         assert not problems, "state differs from the reference model:\n" + "\n".join(problems)
-        self.state = actual
+        self._committed(result, actual)
         return result
+
+    def _committed(self, result: Any, actual: State) -> None:
+        if isinstance(result, e.Outcome) and not result.dry_run:
+            self.done.append((result, self.state))
+            if result.undid:
+                self.undone.add(result.undid)
+        self.state = actual
 
     # rules
 
@@ -916,6 +926,37 @@ class EngineMachine(RuleBasedStateMachine):
         for s in skus:
             ref_rebalance(expected, s)
         self.step(lambda: e.rebalance(self.db, self.actor, sku=sku), expected)
+
+    @precondition(lambda self: self.done)
+    @rule(back=st.integers(0, 3))
+    def undo(self, back: int) -> None:
+        """Undo a recent operation. The latest one (but a PO cancellation, whose undo runs
+        rule 1 rather than putting each line back) is set back exactly to the state before it;
+        an older one is set back or refused, and a refusal changes nothing. An import is
+        refused, an operation undone already too, and one that changed nothing is unknown."""
+        outcome, before = self.done[-1 - min(back, len(self.done) - 1)]
+        latest = outcome is self.done[-1][0]
+
+        def call() -> Any:
+            return e.undo(self.db, outcome.operation_id, self.actor)
+
+        if not outcome.changed:
+            self.step(call, None, e.NotFound, ["unknown operation"])
+        elif outcome.operation in ("import", "cancel-order"):
+            self.step(call, None, e.Refused, ["is not undone"])
+        elif outcome.operation_id in self.undone:
+            self.step(call, None, e.Refused, ["already undone"])
+        elif latest and outcome.operation != "cancel-po":
+            self.step(call, before.copy())
+        else:
+            snapshot = dump(self.db)
+            try:
+                result = call()
+            except e.Refused as exc:
+                assert "the state has moved on" in str(exc), exc
+                assert dump(self.db) == snapshot, "a refused undo changed the database"
+                return
+            self._committed(result, read_state(self.db))
 
     # checked after every step
 
