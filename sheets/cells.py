@@ -8,7 +8,7 @@ a cell that does not parse is an edit with a reason, never a crash or a silent s
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
 from engine.parsing import INT_MAX
@@ -17,7 +17,7 @@ from sheets.layout import Kind
 
 # Day 0 of the serial numbers Google Sheets and Excel count dates in.
 EPOCH = date(1899, 12, 30)
-INSTANT_FORMAT = "%Y-%m-%d %H:%M UTC"
+INSTANT_FORMAT = "%Y-%m-%d %H:%M"
 _WHOLE = re.compile(r"[+-]?[0-9]+")
 
 
@@ -30,7 +30,7 @@ def to_sheet(kind: Kind, value: Any) -> Value:
     if value is None:
         return None
     if kind is Kind.INSTANT:
-        return value.astimezone(UTC).strftime(INSTANT_FORMAT)
+        return instant_text(value)
     if kind is Kind.INT:
         return int(value)
     if kind is Kind.BOOL:
@@ -38,6 +38,19 @@ def to_sheet(kind: Kind, value: Any) -> Value:
     if kind is Kind.DATE:
         return value
     return str(value)
+
+
+def instant_text(value: datetime) -> str:
+    """An instant as the sheet shows it: to the minute, in the zone it is given in (the team's,
+    ``PREORDER_TIMEZONE``), named: ``2027-01-04 05:00 America/New_York``, ``... 10:00 UTC``."""
+    return f"{value.strftime(INSTANT_FORMAT)} {zone_label(value.tzinfo, value)}"
+
+
+def zone_label(zone: tzinfo | None, at: datetime) -> str:
+    """A zone by its name (``America/New_York``, not ``EST``), UTC for none."""
+    if zone is None:
+        return "UTC"
+    return str(getattr(zone, "key", None) or zone.tzname(at) or "UTC")
 
 
 def parse(kind: Kind, raw: Value) -> Any:

@@ -18,7 +18,8 @@ class Kind(StrEnum):
     INT = "int"
     DATE = "date"  # a calendar date; a date serial number in Google Sheets
     BOOL = "bool"  # a checkbox
-    INSTANT = "instant"  # a UTC timestamp, shown as text "YYYY-MM-DD HH:MM UTC"
+    # An instant, shown as text in the team's zone, named: "YYYY-MM-DD HH:MM America/New_York".
+    INSTANT = "instant"
 
 
 @dataclass(frozen=True)

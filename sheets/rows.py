@@ -7,6 +7,7 @@ cells: a key that disagrees with them was tampered with or copied onto another r
 
 from __future__ import annotations
 
+from datetime import UTC, tzinfo
 from typing import Any
 
 import engine as e
@@ -27,9 +28,10 @@ def key_of(first: Any, second: Any) -> str:
     return f"{first}:{second}"
 
 
-def desired(state: e.State) -> dict[str, Rows]:
+def desired(state: e.State, zone: tzinfo = UTC) -> dict[str, Rows]:
     """Every data tab's rows for ``state``; command columns (Action, Allocate to, Sync dates)
-    are empty: they hold only what a person asks for until it is applied."""
+    are empty: they hold only what a person asks for until it is applied. Instants are shown
+    in ``zone``, the team's."""
     po_rows: Rows = {}
     for s in state.po_lines:
         key = key_of(s.po, s.line)
@@ -58,7 +60,7 @@ def desired(state: e.State) -> dict[str, Rows]:
             "Order": a.order,
             "Order line": a.line,
             "Customer": a.customer,
-            "Placed at": a.placed_at,
+            "Placed at": a.placed_at.astimezone(zone),
             "Qty": a.quantity,
             "Arrival date": a.arrival_date,
             "Promised date": a.promised_date,
@@ -74,7 +76,7 @@ def desired(state: e.State) -> dict[str, Rows]:
             "Order line": q.line,
             "SKU": q.sku,
             "Qty": q.quantity,
-            "Placed at": q.placed_at,
+            "Placed at": q.placed_at.astimezone(zone),
             "Customer": q.customer,
             "Parked": q.parked,
             "Allocate to": None,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 import engine as e
@@ -102,11 +102,14 @@ class Sync:
         actor: e.Actor,
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        zone: tzinfo = UTC,
     ) -> None:
         self.db = db
         self.backend = backend
         self.actor = actor
         self.clock = clock
+        # The team's time zone (PREORDER_TIMEZONE): every time the sheet shows is in it.
+        self.zone = zone
 
     # --- the three commands -------------------------------------------------------------
 
@@ -132,7 +135,7 @@ class Sync:
         run = self._begin()
         self._pull(run, report, pushing=True)
         # The push works from the database as the edits left it.
-        run.want = desired(e.state(self.db))
+        run.want = desired(e.state(self.db), self.zone)
         self._push(run, report)
         return self._finish(run, report)
 
@@ -165,7 +168,7 @@ class Sync:
         return _Run(
             views=views,
             snapshot=snapshot,
-            want=desired(e.state(self.db)),
+            want=desired(e.state(self.db), self.zone),
             changes={t.name: TabChanges() for t in TABS},
             statuses=statuses,
             touched=touched,
@@ -175,7 +178,7 @@ class Sync:
 
     def _pull(self, run: _Run, report: Report, *, pushing: bool) -> None:
         """``pushing``: a push follows in the same run (and rewrites conflicting rows)."""
-        stamp = self.clock().strftime("%Y-%m-%d %H:%M UTC")
+        stamp = cells.instant_text(self.clock().astimezone(self.zone))
         for tab in DATA_TABS:
             view = run.views[tab.name]
             for r in self._keyless_requests(tab, view):
@@ -553,7 +556,7 @@ class Sync:
             # structural request when rows are deleted or the grid must grow.
             report.requests = self.backend.requests + self.backend.writes_for(run.changes)
             row: dict[str, Value] = {
-                "When": self.clock().strftime(cells.INSTANT_FORMAT),
+                "When": cells.instant_text(self.clock().astimezone(self.zone)),
                 "Who": self.actor.name,
                 "Run": report.run,
                 "Edits applied": report.applied,

@@ -40,7 +40,8 @@ SHADE_FORMULA = ["TRUE"]
 # The same rule as spreadsheet apps save it back (LibreOffice Calc writes ``1``).
 SHADE_FORMULAS = {"TRUE", "TRUE()", "1"}
 AUTHOR = "preorder"
-# Narrowest sensible width per kind; an INSTANT shows as "2027-01-04 10:00 UTC".
+# Narrowest sensible width per kind; an INSTANT shows as "2027-01-04 10:00 UTC" (longer in
+# a named zone: the column widens to its text up to MAX_WIDTH).
 MIN_WIDTH = {Kind.TEXT: 12, Kind.INT: 8, Kind.DATE: 10, Kind.BOOL: 8, Kind.INSTANT: 20}
 MAX_WIDTH = 40
 LOCKED = Protection(locked=True)

@@ -59,7 +59,7 @@ def _run(cli: CliContext, workbook: Path | None, as_json: bool, which: str) -> N
         fail(f"{workbook} does not exist: 'preorder sheets push --xlsx {workbook}' creates it")
     db = cli.database()
     backend = _backend(workbook)
-    runner = Sync(db, backend, Actor(cli.actor_name, Source.SHEET))
+    runner = Sync(db, backend, Actor(cli.actor_name, Source.SHEET), zone=cli.zone())
     # The same lock as the scheduled sheet sync: two runs at once would each read the sheet
     # before the other wrote it.
     with job_lock(db, SHEET_SYNC) as held:

@@ -272,7 +272,9 @@ class Jobs:
         try:
             backend = GoogleSheet.from_settings(sheets)
             try:
-                report = Sync(self.db, backend, SHEET_ACTOR, clock=self.clock).sync()
+                report = Sync(
+                    self.db, backend, SHEET_ACTOR, clock=self.clock, zone=self.settings.zone
+                ).sync()
             finally:
                 backend.close()
         except SheetsError as exc:

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -584,3 +585,27 @@ def test_a_write_failing_after_the_edits_were_applied_then_a_rerun(book: Book) -
 def _col(book: Book, header: str) -> str:
     header_row = book.standin.cells(book.id, ALLOCATIONS.name)[0]
     return column_letters(header_row.index(header))
+
+
+def test_times_are_in_the_teams_zone_and_say_which(book: Book) -> None:
+    """PREORDER_TIMEZONE: the sheet's instants (placed at, the log, an applied edit's Status)
+    are in the team's zone, named; the operation that applied an edit is named too."""
+    zone = ZoneInfo("America/New_York")
+
+    def sync() -> Sync:
+        return Sync(book.db, book.backend(), SHEET_ACTOR, clock=lambda: NOW, zone=zone)
+
+    sync().push()
+    assert book.row(ALLOCATIONS.name, "SO-1:1")["Placed at"] == "2026-11-02 04:01 America/New_York"
+    assert book.row(UNALLOCATED.name, "SO-5:1")["Placed at"] == "2026-11-02 04:05 America/New_York"
+    assert book.rows(SYNC_LOG.name)[-1]["When"] == "2026-11-27 07:00 America/New_York"
+    book.type(ALLOCATIONS.name, "SO-1:1", "Action", "remove")
+    report = sync().pull()
+    assert report.applied == 1, report.messages
+    status = book.status(ALLOCATIONS.name, "SO-1:1")
+    assert status.startswith("applied 2026-11-27 07:00 America/New_York: removed")
+    operation = status.rsplit("[operation ", 1)[1].rstrip("]")
+    assert [ev.operation for ev in events(book.db, operation)] == ["remove"]
+    # The same rows in UTC again: the sync's own columns follow the zone it runs in.
+    book.push()
+    assert book.row(ALLOCATIONS.name, "SO-2:1")["Placed at"] == "2026-11-02 09:02 UTC"
