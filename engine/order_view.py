@@ -307,13 +307,13 @@ def _allocated(r: Any, events: Sequence[Any], zone: tzinfo) -> tuple[str, dict[s
         if last.reason == "rebalance":
             by, words = "rebalanced", f"moved to the earlier {where}{came} by the rebalance"
         elif last.reason == "undo":
-            by, words = "undo", f"moved back to {where}{came} by an undo of {_by(last, zone)}"
+            by, words = "undo", f"moved back to {where}{came} by an undo ({_by(last, zone)})"
         else:
             by, words = "moved", f"moved to {where}{came} by {_by(last, zone)}"
     elif last.reason == "manual":
         by, words = "manual", f"allocated to {where} by hand by {_by(last, zone)}"
     elif last.reason == "undo":
-        by, words = "undo", f"put back on {where} by an undo of {_by(last, zone)}"
+        by, words = "undo", f"put back on {where} by an undo ({_by(last, zone)})"
     elif last.operation == "auto-allocate":
         by, words = (
             "sweep",
