@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, tzinfo
 from typing import Any, Protocol
 
 from slack_bolt import Ack, Respond
@@ -64,12 +65,14 @@ class ApiErrorCounter(Protocol):
 @dataclass
 class HandlerContext:
     """What the handlers need beyond the request: the database, who may change things, the
-    memory of deliveries already handled, and where failed Web API calls are counted."""
+    memory of deliveries already handled, where failed Web API calls are counted, and the
+    team's time zone (PREORDER_TIMEZONE), in which every view gives its times."""
 
     db: Database
     auth: Authorizer
     deliveries: Deliveries
     metrics: ApiErrorCounter | None = None
+    zone: tzinfo = UTC
 
     def slack_failed(self) -> None:
         """Count a Web API call Slack did not take (for /metrics)."""
@@ -141,6 +144,10 @@ class Req:
     @property
     def db(self) -> Database:
         return self.ctx.db
+
+    @property
+    def zone(self) -> tzinfo:
+        return self.ctx.zone
 
     @property
     def actor(self) -> Actor:

@@ -8,12 +8,22 @@ its first ``SKU_ROWS`` lines, and the rest is counted, never dropped silently.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, tzinfo
 from itertools import groupby
 
 from slack_sdk.models.blocks import Block
 
-from bot.text import plural, when
-from bot.views.blocks import ELLIPSIS, MESSAGE_BLOCKS, context, escape, header, pack, section
+from bot.text import plural
+from bot.views.blocks import (
+    ELLIPSIS,
+    MESSAGE_BLOCKS,
+    at,
+    context,
+    escape,
+    header,
+    pack,
+    section,
+)
 from engine import QueuedLine
 from engine.digest import QueueBySku
 
@@ -27,6 +37,7 @@ def unallocated_message(
     *,
     sku: str | None = None,
     totals: Sequence[QueueBySku] | None = None,
+    zone: tzinfo = UTC,
 ) -> list[Block]:
     """``lines`` in FIFO order (all SKUs, or ``sku``'s). ``totals`` (``engine.digest``'s
     per-SKU counts) gives true counts when ``lines`` is only the start of a long queue."""
@@ -43,7 +54,7 @@ def unallocated_message(
         skus = [sku]
     blocks.append(context(_totals(skus, by_sku, counts)))
     if sku is not None:
-        rows = [row(q) for q in by_sku.get(sku, [])[:SKU_ROWS]]
+        rows = [row(q, zone) for q in by_sku.get(sku, [])[:SKU_ROWS]]
         total = counts[sku].lines if sku in counts else len(by_sku.get(sku, []))
         blocks += pack(rows, max_blocks=SKU_SECTIONS, total=total)
         return blocks
@@ -54,7 +65,7 @@ def unallocated_message(
         parked = counts[s].parked if s in counts else sum(q.parked for q in queued)
         text = f"*`{escape(s)}`* · {plural(total, 'line')}, {plural(units, 'unit')}"
         text += f", {parked} parked" if parked else ""
-        shown = [row(q) for q in queued[:ROWS_PER_SKU]]
+        shown = [row(q, zone) for q in queued[:ROWS_PER_SKU]]
         if total > len(shown):
             shown.append(f"{ELLIPSIS} and {total - len(shown)} more: /preorder unallocated {s}")
         blocks.append(section("\n".join([text, *shown])))
@@ -63,11 +74,11 @@ def unallocated_message(
     return blocks
 
 
-def row(q: QueuedLine) -> str:
+def row(q: QueuedLine, zone: tzinfo = UTC) -> str:
     parked = " · _parked_" if q.parked else ""
     return (
         f"`{escape(q.order)}:{q.line}` {plural(q.quantity, 'unit')} · {escape(q.customer)} · "
-        f"{when(q.placed_at)} UTC{parked}"
+        f"{at(q.placed_at, zone)}{parked}"
     )
 
 

@@ -17,7 +17,7 @@ import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, timedelta, tzinfo
 from typing import Any
 
 import engine as e
@@ -102,12 +102,14 @@ def settings_for(slack: SlackStandin, **overrides: Any) -> SlackSettings:
 
 
 class SlackApp:
-    def __init__(self, slack: SlackStandin, db: e.Database, **settings: Any) -> None:
+    def __init__(
+        self, slack: SlackStandin, db: e.Database, *, zone: tzinfo = UTC, **settings: Any
+    ) -> None:
         self.slack = slack
         self.db = db
         self.settings = settings_for(slack, **settings)
         self.metrics = Metrics()
-        self.app = create_app(self.settings, db, metrics=self.metrics)
+        self.app = create_app(self.settings, db, metrics=self.metrics, zone=zone)
         router = wsgi_app(
             self.app, db, signing_secret=self.settings.slack_signing_secret, metrics=self.metrics
         )
@@ -176,8 +178,10 @@ class SlackApp:
         fields: Mapping[str, Any] | None = None,
         respond: bool = True,
         channel: str = CHANNEL,
+        answers: Mapping[str, Any] | None = None,
     ) -> Answer:
-        """A click in a modal or Home tab (``view``) or on a message (with a response_url)."""
+        """A click in a modal or Home tab (``view``) or on a message (with a response_url);
+        ``answers`` fills the inputs of ``view`` as the user left them (``state.values``)."""
         if value is None:
             value = button_value(view or message or {}, action_id)
         modal = view is not None and view.get("type") == "modal"
@@ -191,6 +195,7 @@ class SlackApp:
             view=view,
             message=message,
             fields=fields,
+            answers=answers,
             channel_id=channel,
             trigger_id=trigger,
             response_url=url,

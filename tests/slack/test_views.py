@@ -543,6 +543,13 @@ def test_outcome_summary_uses_the_cli_words() -> None:
     said = texts(data)
     assert "• Allocated 3 order lines (7 units) to PO-1001:1; ATP left 33" in said
     assert all(s in said for s in text.describe(done, atp_of))
+    # The operation's id, which a person quotes to undo the change.
+    assert data[-1]["elements"][0]["text"] == "by <@U1> · operation `op-1`"
+
+
+def test_a_dry_run_summary_gives_no_operation_id_to_undo() -> None:
+    preview = outcome(dry_run=True, released=[placement("SO-1", 1)])
+    data = assert_within_limits(summary.outcome_blocks(preview, by="<@U1>"), "message")
     assert data[-1]["elements"][0]["text"] == "by <@U1>"
 
 
