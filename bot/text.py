@@ -211,9 +211,11 @@ def _moved(outcome: Outcome, verb: Verb) -> list[str]:
         return []
     pairs = Counter(f"{m.from_po}:{m.from_line} → {m.to_po}:{m.to_line}" for m in outcome.moved)
     units = sum(m.quantity for m in outcome.moved)
+    # Only a rebalance (rule 7) moves orders to earlier lines; a person may move them anywhere.
+    where = "another PO line" if outcome.operation == "move" else "earlier PO lines"
     return [
         f"{verb('Moved', 'move')} {plural(len(outcome.moved), 'order line')} "
-        f"({plural(units, 'unit')}) to earlier PO lines: "
+        f"({plural(units, 'unit')}) to {where}: "
         + ", ".join(f"{k} ({n})" for k, n in pairs.items())
         + "; their promises stay out of sync until synced"
     ]

@@ -26,4 +26,7 @@ def show(req: Req, sku: str | None) -> None:
             for q in e.unallocated(req.db, sku=t.sku, limit=ROWS_PER_SKU)
         ]
     title = f"Unallocated order lines of {sku}" if sku else "Unallocated order lines"
-    req.tell(title, unallocated_message(lines, sku=sku, totals=totals, zone=req.zone))
+    req.tell(
+        title,
+        unallocated_message(lines, sku=sku, totals=totals, zone=req.zone, channel=req.channel),
+    )

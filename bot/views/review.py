@@ -70,11 +70,17 @@ def review_modal(
     if has_next and rows:
         on = ViewState.of(head, page=page + 1, after=fifo_key(rows[-1]), channel=channel)
         actions.append(button("Next", ActionId.REVIEW_NEXT, on.to_json()))
-    if head.allocated:
+    if head.allocated and rows:
         start = ViewState.of(head, channel=channel)
         actions.append(
             button("Remove allocations…", ActionId.REVIEW_REMOVE, start.to_json(), style="danger")
         )
+        # The move offers the page shown, so its button carries this page's cursor.
+        here = ViewState.of(head, page=page, after=after, before=before, channel=channel)
+        actions.append(button("Move allocations…", ActionId.REVIEW_MOVE, here.to_json()))
+    if head.status == "open":
+        line = ViewState.of(head, channel=channel)
+        actions.append(button("Set arrival date…", ActionId.SET_ARRIVAL, line.to_json()))
     if actions:
         blocks.append(ActionsBlock(block_id=BlockId.PAGER, elements=actions))
     return modal(TITLE, blocks, callback_id=CallbackId.REVIEW, metadata=state.to_json())

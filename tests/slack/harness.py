@@ -378,3 +378,14 @@ def seed_shop(db: e.Database) -> None:
     )
     e.remove(db, actor, "PO-1001", 1, [e.LineRef("SO-3", 1), e.LineRef("SO-4", 1)])
     e.apply_records(db, actor, [], [so("SO-6", 6, (1, "SKU-RED", 6), customer="Fay Lin")])
+
+
+def acked_view(answer: Answer) -> dict[str, Any]:
+    """The view an ack answered a submission with (update or push), after checking it breaks
+    no platform limit (the stand-in checks only what the app sends through the Web API)."""
+    from tests.standins.slack.limits import problems
+
+    body = answer.json()
+    assert body.get("response_action") in ("update", "push"), body
+    assert problems(body["view"], "modal") == []
+    return dict(body["view"])
