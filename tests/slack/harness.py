@@ -182,7 +182,7 @@ class SlackApp:
     ) -> Answer:
         """A click in a modal or Home tab (``view``) or on a message (with a response_url);
         ``answers`` fills the inputs of ``view`` as the user left them (``state.values``)."""
-        if value is None:
+        if value is None and not fields:  # a button's value; a picker's answer is in fields
             value = button_value(view or message or {}, action_id)
         modal = view is not None and view.get("type") == "modal"
         trigger = self.slack.new_trigger_id(user, view_id=view["id"] if view and modal else None)
