@@ -15,7 +15,7 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
 from bot.ids import CallbackId
-from bot.text import plural
+from bot.text import names, plural
 from bot.views.blocks import context, escape, line_name, modal, pack, section
 from bot.views.state import ViewState
 from bot.views.sync_date import told
@@ -48,7 +48,7 @@ def cancel_text(po: str, line: int | None, preview: Outcome) -> str:
     if line is not None:
         what = f"*{escape(line_name(po, line))}*"
     else:
-        which = f" ({plural(len(lines), 'open line')}: {', '.join(map(str, lines))})"
+        which = f" ({plural(len(lines), 'open line')}: {names(lines)})"
         what = f"purchase order *{escape(po)}*" + (which if lines else "")
     released = preview.released
     if not released:
