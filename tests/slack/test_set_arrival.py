@@ -185,3 +185,23 @@ def test_a_repeated_submission_applies_once(slack_app: SlackApp) -> None:
     assert again.json() == first.json() == {"response_action": "clear"}
     assert dump(slack_app.db) == after
     assert len(slack_app.messages()) == 1
+
+
+def test_from_the_review_the_modal_is_pushed_on_top(slack_app: SlackApp) -> None:
+    seed_shop(slack_app.db)
+    slack_app.command("review PO-1001 1")
+    review = slack_app.modal(0)
+    slack_app.click(ActionId.SET_ARRIVAL, view=review)
+    modal = slack_app.modal(-1, callback_id=CallbackId.SET_ARRIVAL)
+    assert slack_app.slack.last("views.push").ok
+    assert "arrives 2027-01-10" in texts(modal)
+
+
+def test_a_date_picked_after_the_line_changed_shows_the_notice(slack_app: SlackApp) -> None:
+    seed_shop(slack_app.db)
+    modal = open_modal(slack_app)
+    e.allocate(slack_app.db, OTHER, "PO-1001", 1, [e.LineRef("SO-4", 1)])
+    updated = pick(slack_app, modal, date(2027, 2, 15))
+    said = texts(updated)
+    assert "changed since you opened it" in said
+    assert "affects 3 order lines of 3 orders" in said
