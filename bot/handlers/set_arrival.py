@@ -19,16 +19,16 @@ import engine as e
 from bot.handlers.listener import wire
 from bot.handlers.request import HandlerContext, Req, state_of
 from bot.ids import ActionId, CallbackId
-from bot.text import day, plural
-from bot.views.blocks import context, line_name, stale_modal
+from bot.text import day
+from bot.views.blocks import stale_modal
 from bot.views.set_arrival import (
     TITLE,
     arrival_errors,
+    arrival_summary,
     chosen_date,
     chosen_options,
     set_arrival_modal,
 )
-from bot.views.summary import outcome_blocks
 
 
 def _view(
@@ -136,19 +136,7 @@ def on_submit(req: Req) -> None:
     req.ack(response_action="clear")
     if outcome.replayed:
         return
-    where = line_name(state.po, state.line)
-    blocks = outcome_blocks(
-        outcome, heading=f"Arrival date of {where} set to {day(chosen)}", by=f"<@{req.user}>"
-    )
-    after = outcome.po_line(state.po, state.line)
-    if not sync and after is not None and after.out_of_sync:
-        blocks.insert(
-            -1,
-            context(
-                f"{plural(after.out_of_sync, 'allocated line')} out of sync: "
-                f"`/preorder sync-date {state.po} {state.line}` gives them the new date."
-            ),
-        )
+    blocks = arrival_summary(outcome, state.po, state.line, chosen, by=f"<@{req.user}>")
     req.post(blocks, state.channel)
 
 

@@ -36,6 +36,7 @@ from bot.views.blocks import (
     section,
 )
 from bot.views.state import ViewState
+from bot.views.summary import outcome_blocks
 from bot.views.sync_date import told
 from engine import Outcome, POLineHeader
 
@@ -140,6 +141,21 @@ def preview_text(head: POLineHeader, chosen: date, preview: Outcome | None, *, t
     if chosen < today:
         said += "\n:warning: " + PAST_RULE.format(today=day(today))
     return said
+
+
+def arrival_summary(outcome: Outcome, po: str, line: int, chosen: date, *, by: str) -> list[Block]:
+    """The change in the channel; when promises were left as they were, how many are now out
+    of sync and the command that syncs them (rule 4: they never follow silently)."""
+    where = line_name(po, line)
+    blocks = outcome_blocks(outcome, heading=f"Arrival date of {where} set to {day(chosen)}", by=by)
+    after = outcome.po_line(po, line)
+    if after is not None and after.out_of_sync:
+        hint = (
+            f"{plural(after.out_of_sync, 'allocated line')} out of sync: "
+            f"`/preorder sync-date {escape(po)} {line}` gives them the new date."
+        )
+        blocks.insert(-1, context(hint))
+    return blocks
 
 
 def chosen_date(values: Mapping[str, Mapping[str, Any]]) -> str | None:
