@@ -12,6 +12,7 @@ import engine as e
 from bot.ids import ActionId, CallbackId
 from tests.fixtures.events import outbox
 from tests.helpers import allocation_map, dump
+from tests.invariants import check_invariants
 from tests.slack.harness import (
     CHANNEL,
     MERCHANDISER,
@@ -59,6 +60,7 @@ def cancel_line_flow(slack_app: SlackApp) -> None:
     said = texts(summary)
     assert "Cancelled PO-1001:1" in said and "Released 2 order lines (5 units)" in said
     assert "operation `" in said
+    check_invariants(slack_app.db)
 
 
 def test_cancel_a_line_from_the_po_message(slack_app: SlackApp) -> None:

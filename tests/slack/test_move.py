@@ -11,6 +11,7 @@ import pytest
 import engine as e
 from bot.ids import ActionId, BlockId, CallbackId
 from tests.helpers import allocation_map, dump, po
+from tests.invariants import check_invariants
 from tests.slack.harness import (
     CHANNEL,
     VIEWER,
@@ -72,6 +73,7 @@ def move_flow(slack_app: SlackApp) -> None:
     assert "Moved from PO-1001:1 to PO-2000:1" in said
     assert "Moved 1 order line (3 units) to another PO line: PO-1001:1 → PO-2000:1 (1)" in said
     assert "operation `" in said
+    check_invariants(slack_app.db)
 
 
 def test_move_an_allocation_to_another_line_of_the_sku(slack_app: SlackApp) -> None:

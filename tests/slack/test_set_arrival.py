@@ -14,6 +14,7 @@ import engine as e
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.views.set_arrival import PAST_VALUE, SYNC_VALUE
 from tests.helpers import dump
+from tests.invariants import check_invariants
 from tests.slack.harness import (
     CHANNEL,
     MERCHANDISER,
@@ -86,6 +87,7 @@ def set_and_sync(slack_app: SlackApp) -> None:
     assert "Arrival date of PO-1001:1 set to 2027-02-15" in said
     assert "Changed 2 promised dates to the arrival date" in said
     assert f"by <@{MERCHANDISER}> · operation `" in said
+    check_invariants(slack_app.db)
 
 
 def test_set_and_sync_in_one_step(slack_app: SlackApp) -> None:

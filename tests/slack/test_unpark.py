@@ -12,6 +12,7 @@ import pytest
 import engine as e
 from bot.ids import ActionId, BlockId, CallbackId
 from tests.helpers import allocation_map, dump, po, so
+from tests.invariants import check_invariants
 from tests.slack.harness import (
     CHANNEL,
     MERCHANDISER,
@@ -62,6 +63,7 @@ def unpark_flow(slack_app: SlackApp) -> None:
     assert "Unparked SKU-RED order lines" in said and "Unparked 1 order line: SO-4:1" in said
     assert "Allocated 1 order line (1 unit) to PO-1001:1" in said
     assert "operation `" in said
+    check_invariants(slack_app.db)
 
 
 def test_unpark_from_the_unallocated_list(slack_app: SlackApp) -> None:
