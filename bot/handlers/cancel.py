@@ -47,6 +47,9 @@ def on_submit(req: Req) -> None:
     req.title = cancel_title(line)
     if not req.may_change():
         return
+    if req.done_before():
+        req.ack(response_action="clear")
+        return
     try:
         preview = e.cancel_po(req.db, req.actor, state.po, line=line, dry_run=True)
     except e.EngineError as exc:

@@ -68,6 +68,9 @@ def on_submit(req: Req) -> None:
     if target is None:
         req.ack(**move_errors("Choose the PO line to move them to."))
         return
+    if req.done_before():
+        req.ack(response_action="clear")
+        return
     head = e.po_line(req.db, state.po, state.line)
     if state.is_stale(head):
         view, data = _view(req, state)

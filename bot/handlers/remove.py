@@ -105,6 +105,9 @@ def on_confirm(req: Req) -> None:
     if not req.may_change():
         return
     state = state_of(req.view.get("private_metadata"))
+    if req.done_before():
+        req.ack(response_action="clear")
+        return
     where = line_name(state.po, state.line)
     head = e.po_line(req.db, state.po, state.line)
     if state.is_stale(head):

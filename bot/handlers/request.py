@@ -159,6 +159,17 @@ class Req:
         replica (whose memory of deliveries is its own) still changes nothing."""
         return f"slack:{self.delivery}"[:200] if self.delivery else None
 
+    def done_before(self) -> bool:
+        """Whether this delivery's change was already made: a repeat that reached another
+        replica (whose memory of deliveries is its own) finds its key applied. It must be
+        answered as the first was, before any check of what it would change: that check
+        would see the change itself and tell the user their modal is stale or the line
+        already cancelled."""
+        from engine import applied_keys
+
+        key = self.once_key
+        return key is not None and key in applied_keys(self.db, [key])
+
     def ack(self, **answer: Any) -> None:
         if self.acked:
             return

@@ -108,6 +108,9 @@ def on_submit(req: Req) -> None:
         req.ack(**arrival_errors("Pick a date (YYYY-MM-DD)."))
         return
     sync, allow_past = chosen_options(values)
+    if req.done_before():
+        req.ack(response_action="clear")
+        return
     head = e.po_line(req.db, state.po, state.line)
     if state.is_stale(head):
         view = _view(req, head, chosen, sync=sync, allow_past=allow_past, channel=state.channel)
