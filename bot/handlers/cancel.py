@@ -9,13 +9,14 @@ is rebuilt from a fresh dry run with a notice instead of releasing what the user
 from __future__ import annotations
 
 from slack_bolt import App
+from slack_sdk.models.views import View
 
 import engine as e
 from bot.handlers.listener import wire
 from bot.handlers.request import HandlerContext, Req, state_of
 from bot.ids import ActionId, CallbackId
 from bot.views.blocks import escape, line_name, notice_modal, stale_modal
-from bot.views.cancel import cancel_modal, cancel_title, preview_print
+from bot.views.cancel import cancel_modal, cancel_title, supply_print
 from bot.views.summary import outcome_blocks
 
 
@@ -25,8 +26,22 @@ def start(req: Req, po: str, line: int | None, *, channel: str = "") -> None:
     if not req.may_change():
         return
     screen = req.open(cancel_title(line))
+    screen.show(_confirmation(req, po, line, channel=channel or req.channel))
+
+
+def _heads(req: Req, po: str, line: int | None) -> list[e.POLineHeader]:
+    """The PO lines a cancellation of ``po`` (``line``: that line) addresses, as they stand."""
+    if line is not None:
+        return [e.po_line(req.db, po, line)]
+    return e.purchase_order(req.db, po).lines
+
+
+def _confirmation(req: Req, po: str, line: int | None, *, channel: str) -> View:
+    # The headers before the dry run: a change between the two leaves an older fingerprint,
+    # which the submission then finds stale (never a newer one beside an older count).
+    heads = _heads(req, po, line)
     preview = e.cancel_po(req.db, req.actor, po, line=line, dry_run=True)
-    screen.show(cancel_modal(po, line, preview, channel=channel or req.channel))
+    return cancel_modal(po, line, preview, heads, channel=channel)
 
 
 def on_line_button(req: Req) -> None:
@@ -50,15 +65,12 @@ def on_submit(req: Req) -> None:
     if req.done_before():
         req.ack(response_action="clear")
         return
-    try:
-        preview = e.cancel_po(req.db, req.actor, state.po, line=line, dry_run=True)
-    except e.EngineError as exc:
-        # Cancelled by someone else meanwhile (or gone): nothing left to confirm.
-        view = notice_modal(req.title, f":x: {escape(str(exc))}")
-        req.ack(response_action="update", view=view)
-        return
-    if preview_print(preview) != state.fingerprint:
-        view = stale_modal(cancel_modal(state.po, line, preview, channel=state.channel))
+    if supply_print(_heads(req, state.po, line)) != state.fingerprint:
+        try:
+            view = stale_modal(_confirmation(req, state.po, line, channel=state.channel))
+        except e.EngineError as exc:
+            # Cancelled by someone else meanwhile (or gone): nothing left to confirm.
+            view = notice_modal(req.title, f":x: {escape(str(exc))}")
         req.ack(response_action="update", view=view)
         return
     outcome = e.cancel_po(req.db, req.actor, state.po, line=line, key=req.once_key)

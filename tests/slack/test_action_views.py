@@ -58,21 +58,24 @@ def test_the_cancel_confirmation_counts_what_it_releases_and_fits_however_many()
         po_changes=[FieldChange("PO-1001", 1, "status", "open", "cancelled")],
         notified=3,
     )
-    data = assert_within_limits(cancel.cancel_modal("PO-1001", 1, preview, channel="C1"), "modal")
+    heads = [summary_line(1)]
+    view = cancel.cancel_modal("PO-1001", 1, preview, heads, channel="C1")
+    data = assert_within_limits(view, "modal")
     said = texts(data)
     assert "Cancel *PO-1001:1*? It releases 3 order lines (6 units) of 3 orders" in said
     assert "3 customers will be told" in said
     assert data["callback_id"] == CallbackId.CANCEL_CONFIRM and data["submit"]["text"]
     state = ViewState.from_json(data["private_metadata"])
     assert (state.po, state.line, state.whole_po, state.channel) == ("PO-1001", 1, False, "C1")
-    assert state.fingerprint == cancel.preview_print(preview)
+    assert state.fingerprint == cancel.supply_print(heads)
 
     huge = outcome(
         dry_run=True,
         released=released(20_000, order=LONG),
         po_changes=[FieldChange("PO-1", n, "status", "open", "cancelled") for n in range(1, 900)],
     )
-    data = assert_within_limits(cancel.cancel_modal(LONG, None, huge), "modal")
+    many = [summary_line(n, po=LONG) for n in range(1, 900)]
+    data = assert_within_limits(cancel.cancel_modal(LONG, None, huge, many), "modal")
     assert ViewState.from_json(data["private_metadata"]).whole_po
     said = texts(data)
     assert "(899 open lines: 1, 2, 3, 4, 5, 6, 7, 8 and 891 more)?" in said
@@ -81,14 +84,16 @@ def test_the_cancel_confirmation_counts_what_it_releases_and_fits_however_many()
 
 def test_nothing_allocated_says_nothing_is_released() -> None:
     preview = outcome(dry_run=True)
-    data = assert_within_limits(cancel.cancel_modal("PO-1", 2, preview), "modal")
+    data = assert_within_limits(cancel.cancel_modal("PO-1", 2, preview, []), "modal")
     assert "No order line is allocated to it: nothing is released." in texts(data)
 
 
-def test_the_fingerprint_tells_a_different_cancellation() -> None:
-    one = outcome(released=released(2))
-    assert cancel.preview_print(one) == cancel.preview_print(outcome(released=released(2)))
-    assert cancel.preview_print(one) != cancel.preview_print(outcome(released=released(3)))
+def test_the_fingerprint_tells_a_changed_po() -> None:
+    heads = [summary_line(1), summary_line(2)]
+    assert cancel.supply_print(heads) == cancel.supply_print(heads[::-1])
+    assert cancel.supply_print(heads) != cancel.supply_print([summary_line(1)])
+    changed = [summary_line(1), summary_line(2, allocated=61, atp=39, orders=13)]
+    assert cancel.supply_print(heads) != cancel.supply_print(changed)
 
 
 # --- set arrival ------------------------------------------------------------------------------
