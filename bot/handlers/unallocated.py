@@ -1,8 +1,9 @@
 """``/preorder unallocated [SKU]``: the unallocated queue (rule 1), FIFO within each SKU.
 
 The counts come from the digest's aggregates and the rows from one indexed query per SKU shown,
-so a queue of a million lines answers as fast as a short one. Nothing here is interactive, so
-the command router calls ``show`` and nothing registers with the app.
+so a queue of a million lines answers as fast as a short one. The command router calls
+``show`` and nothing registers with the app here: the list's only buttons (Unpark…, beside a
+SKU with parked lines) are ``bot.handlers.unpark``'s.
 """
 
 from __future__ import annotations
