@@ -4,6 +4,7 @@ read, and what they say."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -203,3 +204,18 @@ def test_the_queue_state_refuses_what_the_app_did_not_make() -> None:
     for forged in ('{"queue": "bad sku"}', '{"queue": 3}', "[]", '{"po": "P", "line": 1}'):
         with pytest.raises(ValueError):
             QueueState.from_json(forged)
+
+
+def test_a_move_is_said_to_go_to_earlier_lines_only_when_it_did() -> None:
+    from bot.text import describe
+    from engine import Move
+
+    move_back = Move("SO-1", 1, "SKU-1", 2, "PO-1", 1, "PO-2", 1)
+    early, late = summary_line(1, po="PO-1"), summary_line(1, po="PO-2")
+    earlier = [early, replace(late, arrival_date=date(2026, 12, 20))]
+    rebalanced = outcome(moved=[move_back], po_lines=earlier)
+    assert "to earlier PO lines: PO-1:1 → PO-2:1 (1)" in describe(rebalanced)[0]
+    manual = outcome(moved=[move_back], po_lines=[early, late])  # the same date: not earlier
+    assert "to another PO line: PO-1:1 → PO-2:1 (1)" in describe(manual)[0]
+    unknown = outcome(moved=[move_back, Move("SO-2", 1, "SKU-1", 1, "PO-1", 1, "PO-3", 1)])
+    assert "to other PO lines: " in describe(unknown)[0]  # no headers: nothing claimed
