@@ -29,7 +29,7 @@ class ServiceSettings(Settings):
     timezone: str = Field(
         "UTC",
         description="the team's time zone (e.g. `America/New_York`): of every schedule, and of "
-        "every time the command line, the digest and the sheet show",
+        "every time Slack, the command line, the digest and the sheet show",
     )
     digest_cron: str = Field(
         "0 9 * * mon-fri",
