@@ -30,6 +30,7 @@ class CallbackId(StrEnum):
     CANCEL_CONFIRM = "cancel_confirm"
     MOVE_CHOOSE = "move_choose"
     UNPARK_CHOOSE = "unpark_choose"
+    UNDO_CONFIRM = "undo_confirm"
 
 
 class ActionId(StrEnum):
@@ -68,6 +69,8 @@ class ActionId(StrEnum):
     # On the unallocated list (a SKU's parked lines) and in the unpark modal.
     UNPARK = "sku_unpark"
     UNPARK_ORDERS = "unpark_orders"
+    # On a change's summary in the channel: its value is the operation's id.
+    UNDO = "operation_undo"
 
 
 class BlockId(StrEnum):

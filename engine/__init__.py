@@ -37,6 +37,7 @@ if TYPE_CHECKING:
         StorageError,
     )
     from engine.intake import apply_import, apply_orders, apply_records
+    from engine.inverse import not_undone, undo
     from engine.manual import allocate, move, remove, sync_date, unpark
     from engine.order_view import HistoryEntry, OrderLineView, OrderView, order, orders_of
     from engine.orders import cancel_order
@@ -73,7 +74,6 @@ if TYPE_CHECKING:
     from engine.supply import cancel_po, rebalance, set_arrival, set_quantity, set_store_hold
     from engine.sweep import auto_allocate
     from engine.types import POStatus, SOStatus, Source
-    from engine.undo import undo
     from engine.unit import Actor, on_commit
 
 _MODULES = {
@@ -126,7 +126,7 @@ _MODULES = {
     "engine.supply": ["cancel_po", "rebalance", "set_arrival", "set_quantity", "set_store_hold"],
     "engine.sweep": ["auto_allocate"],
     "engine.types": ["POStatus", "SOStatus", "Source"],
-    "engine.undo": ["undo"],
+    "engine.inverse": ["not_undone", "undo"],
     "engine.unit": ["Actor", "on_commit"],
 }
 _HOME = {name: module for module, names in _MODULES.items() for name in names}
@@ -199,6 +199,7 @@ __all__ = [
     "is_empty",
     "list_events",
     "move",
+    "not_undone",
     "on_commit",
     "open_po_lines",
     "order",

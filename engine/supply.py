@@ -269,7 +269,7 @@ def _lock_po(unit: Unit, po: str) -> None:
 
 
 def set_po_status(unit: Unit, po: str, status: str) -> None:
-    # The status before, too: an undo sets it back (engine.undo).
+    # The status before, too: an undo sets it back (engine.inverse).
     before = unit.conn.execute(
         select(purchase_orders.c.status).where(purchase_orders.c.po_number == po)
     ).scalar_one()

@@ -100,7 +100,7 @@ def import_(
     for sentence in summary:
         out.print(sentence)
     if outcome.changed and not dry_run:
-        # An import is not undone (engine.undo says why), but its id finds it in the history.
+        # An import is not undone (engine.inverse says why), but its id finds it in the history.
         out.print(f"Operation {outcome.operation_id}.")
 
 

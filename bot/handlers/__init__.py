@@ -22,6 +22,7 @@ from bot.handlers import (
     review,
     set_arrival,
     sync_date,
+    undo,
     unpark,
 )
 from bot.handlers.request import HandlerContext
@@ -30,6 +31,8 @@ __all__ = ["HandlerContext", "register_all"]
 
 
 def register_all(app: App, ctx: HandlerContext) -> None:
-    uses = (command, po, review, allocate, remove, sync_date, set_arrival, move, cancel, unpark)
+    uses = (
+        command, po, review, allocate, remove, sync_date, set_arrival, move, cancel, unpark, undo,
+    )  # fmt: skip
     for module in (*uses, home, links):
         module.register(app, ctx)

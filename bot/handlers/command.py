@@ -16,6 +16,7 @@ from bot.handlers import (
     allocate,
     cancel,
     help,
+    order,
     po,
     remove,
     review,
@@ -39,6 +40,7 @@ EXAMPLES = {
     "set-arrival": "set-arrival PO-1001 1",
     "cancel-po": "cancel-po PO-1001 2",
     "unallocated": "unallocated SKU-RED-M",
+    "order": "order SO-77",
 }
 ALIASES = {
     "sync": "sync-date",
@@ -77,6 +79,14 @@ def shorten(word: str, most: int = 24) -> str:
     return word if len(word) <= most else word[: most - 3] + "..."
 
 
+def parse_order(word: str) -> str:
+    if not KEY_PATTERN.match(word):
+        raise UsageError(
+            f"{shorten(word)!r} is not an order number (letters, digits and # . _ / -)."
+        )
+    return word
+
+
 def parse_sku(word: str) -> str:
     if not KEY_PATTERN.match(word):
         raise UsageError(f"{word!r} is not a SKU (letters, digits and # . _ / -).")
@@ -91,9 +101,13 @@ LINE_USES: dict[str, Callable[[Req, str, int], None]] = {
     "sync-date": sync_date.start,
     "set-arrival": set_arrival.start,
 }
-ARITY = {"help": (0, 0), "po": (1, 1), "unallocated": (0, 1), "cancel-po": (1, 2)} | {
-    n: (2, 2) for n in LINE_USES
-}
+ARITY = {
+    "help": (0, 0),
+    "po": (1, 1),
+    "unallocated": (0, 1),
+    "cancel-po": (1, 2),
+    "order": (1, 1),
+} | {n: (2, 2) for n in LINE_USES}
 
 
 def parse(text: str) -> Run:
@@ -120,6 +134,9 @@ def parse(text: str) -> Run:
     if name == "unallocated":
         sku = parse_sku(args[0]) if args else None
         return lambda req: unallocated.show(req, sku)
+    if name == "order":
+        number = parse_order(args[0])
+        return lambda req: order.show(req, number)
     target, line = parse_po(args[0]), parse_line(args[1])
     use = LINE_USES[name]
     return lambda req: use(req, target, line)

@@ -27,6 +27,8 @@ USAGE: tuple[tuple[str, str], ...] = (
      "confirmation saying how many orders it releases."),
     ("unallocated [SKU]", "Order lines waiting for stock, first in first out (all SKUs, "
      "or one), with a way to unpark parked ones."),
+    ("order ORDER", "Where each line of an order is and why (its place in the queue, who "
+     "parked or allocated it), and the order's history."),
     ("help", "This list."),
 )  # fmt: skip
 

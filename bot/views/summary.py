@@ -6,13 +6,18 @@ same change two ways ("Allocated 3 order lines (7 units) to PO-1001:1; ATP left 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 
-from slack_sdk.models.blocks import Block
+from slack_sdk.models.blocks import ActionsBlock, Block
 
 from bot import text
-from bot.views.blocks import MESSAGE_BLOCKS, context, escape, pack, section
-from engine import Outcome
+from bot.ids import ActionId
+from bot.views.blocks import MESSAGE_BLOCKS, button, context, escape, pack, section
+from engine import Outcome, not_undone
+
+# An operation id as the engine writes them (a UUID): what an Undo button may carry.
+OPERATION = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 SENTENCE_BLOCKS = MESSAGE_BLOCKS - 5  # what the sentences may take, whatever surrounds them
 
@@ -41,4 +46,17 @@ def outcome_blocks(
         said.append(f"operation `{escape(outcome.operation_id)}`")
     if said:
         blocks.append(context(" · ".join(said)))
+    undo = undo_button(outcome)
+    if undo is not None:
+        blocks.append(undo)
     return blocks
+
+
+def undo_button(outcome: Outcome) -> ActionsBlock | None:
+    """Undo… on a committed change that can be undone (not an import, an intake or a customer's
+    cancellation, not a change of nothing). Anyone sees it; only merchandisers may use it."""
+    if outcome.dry_run or not outcome.changed or not_undone(outcome.operation):
+        return None
+    if not OPERATION.fullmatch(outcome.operation_id):
+        return None
+    return ActionsBlock(elements=[button("Undo…", ActionId.UNDO, outcome.operation_id)])

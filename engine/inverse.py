@@ -1,4 +1,5 @@
-"""Undo: the inverse of an operation, applied as a new operation (``preorder undo OP``).
+"""Undo: the inverse of an operation, applied as a new operation (``preorder undo OP``). (The
+module is not named ``undo``: importing it would shadow ``engine.undo``, the function.)
 
 The inverse is read from the operation's own audit events, newest first, each set back by the
 same primitives the operations use (so the undo writes its own audit events, promise history
@@ -42,8 +43,8 @@ from engine.supply import set_po_status
 from engine.sweep import sweep
 from engine.unit import Actor, Unit, run_operation
 
-# Kinds of operation that are not undone, and why.
-REFUSED = {
+# Kinds of operation that are not undone, and why (a face offers no Undo for them).
+NOT_UNDONE = {
     "import": "an import is not undone: import the corrected records instead",
     "intake": "an order intake is not undone: send the corrected order, or cancel it",
     "cancel-order": "a customer's cancellation is not undone: import the order line again",
@@ -80,8 +81,8 @@ def undo(
             .order_by(audit_events.c.id)
         ).all()
         kind = events[0].operation
-        if kind in REFUSED:
-            raise Refused(f"cannot undo {kind} {wanted}", [REFUSED[kind]])
+        if kind in NOT_UNDONE:
+            raise Refused(f"cannot undo {kind} {wanted}", [NOT_UNDONE[kind]])
         done = unit.conn.execute(
             select(undo_links.c.undone_by).where(undo_links.c.operation_id == wanted)
         ).scalar_one_or_none()
@@ -415,4 +416,10 @@ def _shown(value: Any) -> str:
     return value.isoformat() if isinstance(value, date) else str(value)
 
 
-__all__ = ["REFUSED", "undo"]
+def not_undone(operation: str) -> str | None:
+    """Why an operation of this kind (its name: ``import``...) is never undone, or None when it
+    can be (a face offers no Undo for the others)."""
+    return NOT_UNDONE.get(operation)
+
+
+__all__ = ["NOT_UNDONE", "not_undone", "undo"]
