@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
 
 import click
@@ -147,10 +147,11 @@ def pre_orders(seed: int) -> list[e.SORecord]:
 class Walkthrough:
     """Each step: a titled section saying why, what was done, and a table of the result."""
 
-    def __init__(self, db: e.Database, actor: e.Actor, out: Console) -> None:
+    def __init__(self, db: e.Database, actor: e.Actor, out: Console, zone: tzinfo = UTC) -> None:
         self.db = db
         self.actor = actor
         self.out = out
+        self.zone = zone  # the team's (PREORDER_TIMEZONE): every time a table shows
         self.step = 0
 
     def section(self, title: str, why: str) -> None:
@@ -181,12 +182,14 @@ class Walkthrough:
     def review(self, po: str, line: int, rows: int) -> None:
         review = e.review(self.db, po, line, limit=rows + 1)
         note = f"first {rows} shown" if len(review.allocations) > rows else ""
-        self.show(tables.review_view(_first(review, rows), note=note))
+        self.show(tables.review_view(_first(review, rows), note=note, zone=self.zone))
 
 
-def run_demo(db: e.Database, actor: e.Actor, out: Console, *, seed: int = 7) -> None:
+def run_demo(
+    db: e.Database, actor: e.Actor, out: Console, *, seed: int = 7, zone: tzinfo = UTC
+) -> None:
     """Import the sample, then show each rule at work on it."""
-    w = Walkthrough(db, actor, out)
+    w = Walkthrough(db, actor, out, zone)
     purchase, sales = catalogue(), pre_orders(seed)
     w.section(
         "Import purchase orders and pre-orders",
@@ -202,7 +205,7 @@ def run_demo(db: e.Database, actor: e.Actor, out: Console, *, seed: int = 7) -> 
         "for it, first placed first served. Lamps are oversubscribed, so some lamp lines wait.",
     )
     w.supply("PO lines by SKU and arrival")
-    w.show(tables.queue_by_sku_table(digest(db).unallocated))
+    w.show(tables.queue_by_sku_table(digest(db).unallocated, zone=w.zone))
 
     w.section("Review a PO line", "The first lamp shipment and who it is promised to:")
     w.review("PO-1001", 1, 8)
@@ -231,6 +234,7 @@ def _cancel_and_reallocate(w: Walkthrough) -> None:
             stranded[:10],
             title="CHAIR-OAK order lines now unallocated",
             note=f"first 10 of {len(stranded)} shown",
+            zone=w.zone,
         )
     )
 
@@ -317,6 +321,7 @@ def _final_sweep(w: Walkthrough, parked: list[e.LineRef]) -> None:
         tables.queue_table(
             [waiting[(r.order, r.line)] for r in skipped],
             title="Parked lamp lines, still unallocated",
+            zone=w.zone,
         )
     )
     out.print(
@@ -325,7 +330,7 @@ def _final_sweep(w: Walkthrough, parked: list[e.LineRef]) -> None:
         if len(skipped) == len(parked)
         else f"The sweep skipped {len(skipped)} of {len(parked)} parked lines."
     )
-    w.show(tables.queue_by_sku_table(digest(db).unallocated))
+    w.show(tables.queue_by_sku_table(digest(db).unallocated, zone=w.zone))
 
 
 @click.command()
@@ -365,7 +370,7 @@ def demo(cli: CliContext, url: str | None, seed: str) -> None:
             f"the demo needs an empty database, but {shown_url(db.url)} already holds orders; "
             "leave --db out to use a fresh ./preorder-demo.db"
         )
-    run_demo(db, e.Actor(cli.actor_name, e.Source.CLI), console(), seed=number)
+    run_demo(db, e.Actor(cli.actor_name, e.Source.CLI), console(), seed=number, zone=cli.zone())
     if fresh:
         console().print(
             f"\nThe demo data stays in ./{DEMO_FILE}: try "
