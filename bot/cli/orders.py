@@ -10,7 +10,6 @@ from bot.cli import tables
 from bot.cli.context import CliContext, pass_cli
 from bot.cli.errors import fail
 from bot.cli.output import console, echo_json
-from bot.cli.write import report
 
 
 @click.command("order")
@@ -94,6 +93,9 @@ def undo(cli: CliContext, operation: str, dry_run: bool, as_json: bool) -> None:
       preorder undo 3f2a9c1e --dry-run
       preorder undo 3f2a9c1e-5b7d-4e21-9a0c-1d2e3f405060
     """
+    # Imported here: 'order' only reads, and need not load what reporting a change loads.
+    from bot.cli.write import report
+
     outcome = e.undo(cli.database(), operation, cli.actor, dry_run=dry_run)
     report(outcome, as_json)
 
