@@ -79,6 +79,7 @@ class Worker:
             ("rebalance", self.rebalance, 1),
             ("set-arrival-rebalance", self.set_arrival, 2),
             ("unpark", self.unpark, 1),
+            ("undo", self.undo, 2),
         ]
 
     def run(self, barrier: threading.Barrier, seconds: float) -> None:
@@ -219,6 +220,22 @@ class Worker:
             sync=self.rnd.random() < 0.5,
             rebalance=True,
         )
+
+    def undo(self) -> None:
+        """Undo one of the latest changes (most undos race the changes after them: refused, or
+        set back whole)."""
+        with self.db.read() as conn:
+            recent = list(
+                conn.execute(
+                    select(audit_events.c.operation_id)
+                    .where(audit_events.c.operation.not_in(("import", "cancel-order")))
+                    .order_by(audit_events.c.id.desc())
+                    .limit(40)
+                ).scalars()
+            )
+        if not recent:
+            raise NothingToDo("no change to undo")
+        e.undo(self.db, self.rnd.choice(recent), self.actor)
 
     def unpark(self) -> None:
         parked = [q for q in e.unallocated(self.db, sku=self.sku()) if q.parked]
@@ -399,6 +416,8 @@ def test_conflicting_workers_keep_every_invariant_on_postgres(pg_db: e.Database)
     for name in CATEGORIES:
         assert shared.ok[name] > 0, f"no {name} succeeded: {summary(shared, name)}"
     assert shared.refused["allocate"] > 0, "no allocation was refused: there was no contention"
+    # Undos race the changes after them: set back whole or refused, never half (invariants).
+    assert shared.ok["undo"] + shared.refused["undo"] > 0, "no undo ran"
 
 
 def test_conflicting_workers_serialise_on_sqlite(sqlite_template: Path, tmp_path: Path) -> None:
