@@ -52,8 +52,9 @@ NOT_UNDONE = {
 # PO line fields an undo sets back.
 PO_LINE_FIELDS = ("arrival_date", "quantity", "store_hold", "status")
 REASON = "undo"
-# The fewest leading characters of an operation id that name it (ids are UUIDs).
+# The fewest leading characters of an operation id that name it, and all of them (UUIDs).
 PREFIX = 8
+WHOLE = 36
 
 
 def undo(
@@ -113,6 +114,11 @@ def _operation(unit: Unit, given: str) -> str:
     audit log's operation index. Ids are lowercase hex digits and hyphens, all sorting before
     "g" in any collation."""
     column = audit_events.c.operation_id
+    if len(given) == WHOLE:  # one probe, however many events the operation wrote
+        found = unit.conn.execute(select(column).where(column == given).limit(1)).first()
+        if found is None:
+            raise NotFound(f"unknown operation {given} (no change of it is recorded)")
+        return given
     ids = [
         found
         for found in unit.conn.execute(
