@@ -101,7 +101,9 @@ def apply_orders(
         else:
             found[:] = order_lines_in(unit.conn, [o.order for o in orders])
 
-    return run_operation(db, actor, "intake", work, retry_unique=True), found
+    # Yielding: an order never waits behind a sweep batch or an import holding its SKU; its
+    # lines stay queued for the sweep the outcome asks for (``awaiting_sweep``).
+    return run_operation(db, actor, "intake", work, retry_unique=True, yielding=True), found
 
 
 def _new_lines(orders: Sequence[SORecord], outcome: Outcome) -> list[OrderLineState]:
