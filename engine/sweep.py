@@ -89,18 +89,20 @@ def sweep_batches(
     skus: Collection[str] | None = None,
     *,
     key: str | None = None,
-    batch_lines: int = BATCH_LINES,
+    batch_lines: int | None = None,
     operation: str = "auto-allocate",
     operation_id: str | None = None,
+    part: int = 0,
 ) -> Iterator[Outcome]:
-    """Rule 1 in SKU batches of about ``batch_lines`` queued lines, each its own transaction;
+    """Rule 1 in SKU batches of about ``batch_lines`` (BATCH_LINES) queued lines, each its own
+    transaction;
     yields the outcome so far (all batches added up) after each commits. Stopping early (or
     being killed) leaves the committed batches whole and the rest to the next sweep.
 
     Waits for a sweep running elsewhere to finish first. ``key`` is claimed with the last batch,
     so a sweep stopped early and run again with it finishes the work; one that finished
     replays. ``operation``/``operation_id`` continue an operation that left its sweep to after
-    its commit (see ``sweep``)."""
+    its commit (see ``sweep``), from its transaction number ``part``."""
     op_id = operation_id or str(uuid.uuid4())
 
     def batch(chosen: list[str]) -> Callable[[Unit], None]:
@@ -110,7 +112,7 @@ def sweep_batches(
         if key is not None and _claimed(db, key):
             yield run_operation(db, actor, operation, lambda unit: None, key=key)
             return
-        plan = _plan(db, skus, batch_lines)
+        plan = _plan(db, skus, batch_lines or BATCH_LINES)
         total: Outcome | None = None
         for i, chosen in enumerate(plan or [[]]):
             done = run_operation(
@@ -120,6 +122,7 @@ def sweep_batches(
                 batch(chosen),
                 key=key if i == len(plan) - 1 or not plan else None,
                 operation_id=op_id,
+                part=i + part,
                 defer_long_sweeps=False,
             )
             if total is None:
@@ -251,6 +254,7 @@ def _sweep_later(unit: Unit, skus: set[str]) -> None:
                         deferred,
                         operation=operation,
                         operation_id=outcome.operation_id,
+                        part=1,
                     )
                 )
             )

@@ -307,6 +307,7 @@ def run_operation(
     retry_unique: bool = False,
     key: str | None = None,
     operation_id: str | None = None,
+    part: int = 0,
     yielding: bool = False,
     defer_long_sweeps: bool = True,
 ) -> Outcome:
@@ -318,7 +319,8 @@ def run_operation(
     ``key`` makes the operation idempotent: if an operation with this key has committed, nothing
     runs and the outcome says ``replayed`` (with the first run's operation id and actor).
 
-    ``operation_id`` continues an operation in another transaction (a sweep's next batch);
+    ``operation_id`` continues an operation in another transaction (a sweep's next batch,
+    numbered ``part``);
     ``yielding`` makes the operation give way on busy SKUs (see ``Unit.yielding``); with
     ``defer_long_sweeps`` a sweep of a long queue runs after the commit, in batches."""
     # The unit of the attempt that committed (a retried attempt's is replaced).
@@ -380,6 +382,7 @@ def run_operation(
             operation_id=unit.id,
             at=unit.at,
             cancelled=unit.cancelled_lines,
+            part=part,
         )
         unit.read_headers()
         outcome.awaiting_sweep = sorted(unit.busy | set(outcome.awaiting_sweep))
