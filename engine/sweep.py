@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Generator, Iterator
 from contextlib import contextmanager
 from itertools import groupby, starmap
 from operator import itemgetter
@@ -93,7 +93,7 @@ def sweep_batches(
     operation: str = "auto-allocate",
     operation_id: str | None = None,
     part: int = 0,
-) -> Iterator[Outcome]:
+) -> Generator[Outcome, None, None]:
     """Rule 1 in SKU batches of about ``batch_lines`` (BATCH_LINES) queued lines, each its own
     transaction;
     yields the outcome so far (all batches added up) after each commits. Stopping early (or
