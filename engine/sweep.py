@@ -12,10 +12,9 @@ operation id and add up to one outcome.
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable, Collection, Generator, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, nullcontext
 from itertools import groupby, starmap
 from operator import itemgetter
 from typing import Any
@@ -24,7 +23,7 @@ from sqlalchemy import Connection, Select, bindparam, func, select, text
 
 from engine import fifo, ledger
 from engine.db import Database
-from engine.locks import job_lock
+from engine.locks import job_lock, waiting_lock
 from engine.models import applied_keys, po_lines, purchase_orders, so_lines
 from engine.results import Outcome
 from engine.unit import Actor, Unit, run_operation
@@ -44,8 +43,8 @@ LONG_QUEUE = 2_000
 # An order intake reads at most this many queued lines of a SKU: a SKU with more is a sweep's
 # work, and its new lines wait for that sweep (in FIFO order, behind the others).
 INTAKE_QUEUE = 100
-# How often a sweep waiting for another one to finish looks again.
-_WAIT = 0.05
+# The lock a sweep in batches holds from start to end (not the scheduled job's "sweep").
+SWEEP_LOCK = "sweep-batches"
 
 
 def auto_allocate(
@@ -93,6 +92,7 @@ def sweep_batches(
     operation: str = "auto-allocate",
     operation_id: str | None = None,
     part: int = 0,
+    locked: bool = False,
 ) -> Generator[Outcome, None, None]:
     """Rule 1 in SKU batches of about ``batch_lines`` (BATCH_LINES) queued lines, each its own
     transaction;
@@ -102,13 +102,14 @@ def sweep_batches(
     Waits for a sweep running elsewhere to finish first. ``key`` is claimed with the last batch,
     so a sweep stopped early and run again with it finishes the work; one that finished
     replays. ``operation``/``operation_id`` continue an operation that left its sweep to after
-    its commit (see ``sweep``), from its transaction number ``part``."""
+    its commit (see ``sweep``), from its transaction number ``part``; ``locked``: the caller
+    holds the lock that keeps sweeps to one at a time (``sweep_lock``)."""
     op_id = operation_id or str(uuid.uuid4())
 
     def batch(chosen: list[str]) -> Callable[[Unit], None]:
         return lambda unit: sweep(unit, chosen)
 
-    with _one_sweep_at_a_time(db):
+    with nullcontext() if locked else _one_sweep_at_a_time(db):
         if key is not None and _claimed(db, key):
             yield run_operation(db, actor, operation, lambda unit: None, key=key)
             return
@@ -132,14 +133,16 @@ def sweep_batches(
             yield total
 
 
-@contextmanager
-def _one_sweep_at_a_time(db: Database) -> Iterator[None]:
-    while True:
-        with job_lock(db, "sweep-batches") as held:
-            if held:
-                yield
-                return
-        time.sleep(_WAIT)
+def sweep_lock(db: Database) -> AbstractContextManager[bool]:
+    """The lock a sweep in batches holds from start to end (never waits: yields whether it
+    got it)."""
+    return job_lock(db, SWEEP_LOCK)
+
+
+def _one_sweep_at_a_time(db: Database) -> AbstractContextManager[None]:
+    # Waiting in turn: the sweep an import left to after its commit queues up before the
+    # follow-up sweeps its news makes intakes ask for, and takes on its own work.
+    return waiting_lock(db, SWEEP_LOCK)
 
 
 def _claimed(db: Database, key: str) -> bool:
@@ -240,10 +243,17 @@ def _without_long_queues(unit: Unit, skus: list[str], most: int) -> list[str]:
 
 
 def _sweep_later(unit: Unit, skus: set[str]) -> None:
+    """Sweep ``skus`` after ``unit``'s operation commits, in batches, as part of it.
+
+    The sweep lock is taken now if it is free, so that no other sweep (an intake's follow-up,
+    the scheduled one) takes on this work between the commit and the sweep: the operation's
+    outcome then tells what its sweep placed. Taken by another sweep, it is waited for after
+    the commit (never here, inside the transaction, where that sweep may wait for our SKUs)."""
     deferred = unit.deferred_sweep
     if not deferred:
         db, actor, operation = unit.db, unit.actor, unit.operation
         assert db is not None, "a unit that defers a sweep knows its database"
+        locked = unit.release.enter_context(sweep_lock(db))
 
         def then(outcome: Outcome) -> None:
             outcome.absorb(
@@ -255,6 +265,7 @@ def _sweep_later(unit: Unit, skus: set[str]) -> None:
                         operation=operation,
                         operation_id=outcome.operation_id,
                         part=1,
+                        locked=locked,
                     )
                 )
             )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Collection, Iterable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, TypeVar
@@ -80,6 +81,9 @@ class Unit:
     after_commit: list[Callable[[Outcome], None]] = field(default_factory=list)
     # The SKUs whose long queues are swept after the commit.
     deferred_sweep: set[str] = field(default_factory=set)
+    # What the operation holds beyond its transaction (the lock of its deferred sweep), let go
+    # once it has ended, committed or not.
+    release: ExitStack = field(default_factory=ExitStack)
     # The database the operation runs on: what a deferred sweep opens its batches on.
     db: Database | None = field(default=None, repr=False)
     _events: list[dict[str, Any]] = field(default_factory=list)
@@ -310,6 +314,7 @@ def run_operation(
     part: int = 0,
     yielding: bool = False,
     defer_long_sweeps: bool = True,
+    headers: bool = True,
 ) -> Outcome:
     """Run ``work`` as one transaction; a dry run does everything, reports it, and rolls back.
     The outcome ends with the headers of the PO lines ``work`` touched, read in the same
@@ -322,9 +327,10 @@ def run_operation(
     ``operation_id`` continues an operation in another transaction (a sweep's next batch,
     numbered ``part``);
     ``yielding`` makes the operation give way on busy SKUs (see ``Unit.yielding``); with
-    ``defer_long_sweeps`` a sweep of a long queue runs after the commit, in batches."""
-    # The unit of the attempt that committed (a retried attempt's is replaced).
-    last: list[Unit] = []
+    ``defer_long_sweeps`` a sweep of a long queue runs after the commit, in batches. Without
+    ``headers`` the outcome carries no PO line headers (a face that shows none saves the read)."""
+    # Every attempt's unit (the last one committed): what they hold is let go at the end.
+    units: list[Unit] = []
 
     def attempt(conn: Connection) -> Outcome:
         outcome = Outcome(
@@ -347,7 +353,7 @@ def run_operation(
         )
         if operation_id is not None:
             unit.id = operation_id
-        last[:] = [unit]
+        units.append(unit)
         outcome.operation_id = unit.id
         if key is not None:
             first = conn.execute(
@@ -384,14 +390,19 @@ def run_operation(
             cancelled=unit.cancelled_lines,
             part=part,
         )
-        unit.read_headers()
+        if headers:
+            unit.read_headers()
         outcome.awaiting_sweep = sorted(unit.busy | set(outcome.awaiting_sweep))
         return outcome
 
-    outcome = db.run(attempt, commit=not dry_run, retry_unique=retry_unique or key is not None)
-    if not dry_run and last:
-        for then in last[0].after_commit:
-            then(outcome)
+    try:
+        outcome = db.run(attempt, commit=not dry_run, retry_unique=retry_unique or key is not None)
+        if not dry_run and units:
+            for then in units[-1].after_commit:
+                then(outcome)
+    finally:
+        for unit in units:
+            unit.release.close()
     if not dry_run and not outcome.replayed:
         for listener in list(_listeners):
             try:
