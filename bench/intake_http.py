@@ -27,9 +27,12 @@ The orders answered while that sweep ran are reported against those answered bef
 from __future__ import annotations
 
 import argparse
+import cProfile
 import http.client
+import io
 import json
 import logging
+import pstats
 import random
 import sys
 import threading
@@ -67,9 +70,12 @@ LAUNCH_AFTER = 5.0
 # --- the server, in a child process -------------------------------------------------------------
 
 
-def serve_child(url: str, threads: int, sweep_every: float, pipe: Connection) -> None:
+def serve_child(
+    url: str, threads: int, sweep_every: float, pipe: Connection, profile: bool = False
+) -> None:
     """Serve the intake on a free port (sent up the pipe) and sweep every ``sweep_every`` s
-    until the parent says stop; then send back the sweep's figures."""
+    until the parent says stop; then send back the sweep's figures (and with ``profile``, the
+    cProfile of the engine's intake transactions, as text)."""
     from bot.intake.http import intake_app
     from bot.service.metrics import Metrics
     from bot.service.server import HttpServer, wsgi_app
@@ -78,6 +84,20 @@ def serve_child(url: str, threads: int, sweep_every: float, pipe: Connection) ->
     logging.basicConfig(level=logging.WARNING, format="server: %(levelname)s %(message)s")
     db = e.Database(url)
     metrics = Metrics()
+    profiler = cProfile.Profile() if profile else None
+    if profiler is not None:
+        # Only the batcher's thread calls apply_orders: enabled around each call, the profile
+        # is the intake transactions' own time (Python and waiting on the database).
+        apply_orders = e.apply_orders
+
+        def profiled(*a: Any, **k: Any) -> Any:
+            profiler.enable()
+            try:
+                return apply_orders(*a, **k)
+            finally:
+                profiler.disable()
+
+        e.apply_orders = profiled
     router = wsgi_app(
         None,  # no Slack app
         db,
@@ -107,7 +127,12 @@ def serve_child(url: str, threads: int, sweep_every: float, pipe: Connection) ->
     server.stop(timeout=10)
     loop.join(timeout=10)
     db.dispose()
-    pipe.send(sweeps)
+    text_out = ""
+    if profiler is not None:
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(30)
+        text_out = out.getvalue()
+    pipe.send((sweeps, text_out))
 
 
 def import_child(url: str, launch: list[tuple[str, int]], pipe: Connection) -> None:
@@ -282,7 +307,8 @@ def run(args: argparse.Namespace) -> int:
         url = store.fresh()
         pipe, child_end = get_context("spawn").Pipe()
         server = get_context("spawn").Process(
-            target=serve_child, args=(url, args.threads, args.sweep_every, child_end)
+            target=serve_child,
+            args=(url, args.threads, args.sweep_every, child_end, args.profile),
         )
         server.start()
         try:
@@ -316,7 +342,10 @@ def run(args: argparse.Namespace) -> int:
                 launched = told.recv()
                 importer.join()
             pipe.send("stop")
-            sweeps = pipe.recv()
+            sweeps, profile = pipe.recv()
+            if profile:
+                c.say("  profile of the intake transactions (cProfile, by own time):")
+                c.say(profile)
         finally:
             server.join(timeout=30)
             if server.is_alive():
@@ -550,6 +579,12 @@ def main(argv: list[str] | None = None) -> int:
         help="also hold N queued lines (default 200000 when given without N) on the sold-out "
         f"SKUs, whose supply a PO import brings {LAUNCH_AFTER:g} s into the timed run; report "
         "the latency while its sweep ran against the latency before it (default: off)",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="profile the engine's intake transactions in the server (cProfile, which slows "
+        "them: not for the figures) and print the functions taking the most time",
     )
     args = parser.parse_args(argv)
     if min(args.seconds, args.baseline) <= 0 or min(args.senders, args.threads) < 1:

@@ -189,6 +189,15 @@ class Unit:
             self.add_products(wanted)
             self._locked.update(wanted)
             return False
+        if self.yielding and wanted and not (orders or pos):
+            # An intake's new orders: their products exist (added before), and a SKU held by
+            # anyone (advisory lock or row lock: a sweep batch, an import, another intake) is
+            # left to a sweep rather than waited for. One statement.
+            locked = set(self.conn.execute(_YIELDING_LOCK, {"skus": wanted}).scalars())
+            self.busy.update(s for s in wanted if s not in locked)
+            new = locked - self._locked
+            self._locked.update(new)
+            return bool(new)
         if wanted:
             wanted = self._claim(wanted)
         if orders or pos:
@@ -294,6 +303,15 @@ _ADVISORY_LOCK = text(
 _ADVISORY_TRY_SHARED = text(
     "SELECT s FROM unnest(CAST(:skus AS text[])) AS s "
     f"WHERE NOT pg_try_advisory_xact_lock_shared({_SKU_KEY})"
+)
+
+
+# The rows of the SKUs nobody holds, locked; a SKU another operation holds is not returned.
+_YIELDING_LOCK = text(
+    "SELECT sku FROM products WHERE sku = ANY(CAST(:skus AS text[])) "
+    "AND pg_try_advisory_xact_lock_shared("
+    "hashtextextended(current_schema() || ':sku:' || sku, 0)) "
+    "ORDER BY sku FOR NO KEY UPDATE SKIP LOCKED"
 )
 
 
