@@ -190,13 +190,19 @@ class Sent:
     last_done: float = 0.0
 
 
-def send(index: int, port: int, skus: list[str], clock_on: float, end: float, seed: int) -> Sent:
+def send(
+    index: int, ports: list[int], skus: list[str], clock_on: float, end: float, seed: int
+) -> Sent:
+    """Post orders one after another until ``end``, each to the next of ``ports`` in turn (the
+    replicas behind one address), a connection kept open to each."""
     rng = random.Random(seed * 1000 + index)
     sent = Sent()
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conns = [http.client.HTTPConnection("127.0.0.1", port, timeout=60) for port in ports]
     n = 0
     while time.perf_counter() < end:
         n += 1
+        turn = (index + n) % len(ports)
+        conn = conns[turn]
         number = f"B{index:02d}-{n:07d}"
         lines = [
             (ln, sku, rng.choice((1, 1, 2, 3)))
@@ -223,7 +229,7 @@ def send(index: int, port: int, skus: list[str], clock_on: float, end: float, se
         except (OSError, http.client.HTTPException) as exc:
             sent.errors[type(exc).__name__] += 1
             conn.close()
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            conns[turn] = http.client.HTTPConnection("127.0.0.1", ports[turn], timeout=60)
             continue
         done = time.perf_counter()
         sent.statuses[reply.status] += 1
@@ -236,7 +242,8 @@ def send(index: int, port: int, skus: list[str], clock_on: float, end: float, se
             sent.began.append(began)
             sent.timed_orders += 1
             sent.last_done = done
-    conn.close()
+    for conn in conns:
+        conn.close()
     return sent
 
 
@@ -305,24 +312,31 @@ def run(args: argparse.Namespace) -> int:
     # PostgreSQL only: the folder (for SQLite files) is not used.
     with c.open_store("postgresql", args, Path("."), "intake_http", rows) as store:
         url = store.fresh()
-        pipe, child_end = get_context("spawn").Pipe()
-        server = get_context("spawn").Process(
-            target=serve_child,
-            args=(url, args.threads, args.sweep_every, child_end, args.profile),
-        )
-        server.start()
+        # One server process per replica, each with its own sweeper, on the one database.
+        pipes, servers = [], []
+        for _ in range(args.replicas):
+            pipe, child_end = get_context("spawn").Pipe()
+            server = get_context("spawn").Process(
+                target=serve_child,
+                args=(url, args.threads, args.sweep_every, child_end, args.profile),
+            )
+            server.start()
+            pipes.append(pipe)
+            servers.append(server)
         try:
-            port = pipe.recv()
+            ports = [pipe.recv() for pipe in pipes]
             # The baseline: one sender alone, the latency with nothing to wait for.
             start = time.perf_counter()
-            lone = send(args.senders, port, skus, start + 1, start + 1 + args.baseline, args.seed)
+            lone = send(args.senders, ports, skus, start + 1, start + 1 + args.baseline, args.seed)
             start = time.perf_counter()
             clock_on = start + args.warmup
             end = clock_on + args.seconds
             results: list[Sent] = []
             senders = [
                 threading.Thread(
-                    target=lambda i=i: results.append(send(i, port, skus, clock_on, end, args.seed))
+                    target=lambda i=i: results.append(
+                        send(i, ports, skus, clock_on, end, args.seed)
+                    )
                 )
                 for i in range(args.senders)
             ]
@@ -341,15 +355,19 @@ def run(args: argparse.Namespace) -> int:
             if launch:
                 launched = told.recv()
                 importer.join()
-            pipe.send("stop")
-            sweeps, profile = pipe.recv()
-            if profile:
-                c.say("  profile of the intake transactions (cProfile, by own time):")
-                c.say(profile)
+            sweeps: list[tuple[float, int]] = []
+            for n, pipe in enumerate(pipes, start=1):
+                pipe.send("stop")
+                theirs, profile = pipe.recv()
+                sweeps += theirs
+                if profile:
+                    c.say(f"  profile of the intake transactions of server {n} (cProfile):")
+                    c.say(profile)
         finally:
-            server.join(timeout=30)
-            if server.is_alive():
-                server.terminate()
+            for server in servers:
+                server.join(timeout=30)
+                if server.is_alive():
+                    server.terminate()
         return report(args, url, results, lone, sweeps, clock_on, launched)
 
 
@@ -581,6 +599,13 @@ def main(argv: list[str] | None = None) -> int:
         "the latency while its sweep ran against the latency before it (default: off)",
     )
     parser.add_argument(
+        "--replicas",
+        type=int,
+        default=1,
+        help="server processes on the one database, each on its own port, the senders "
+        "posting to each in turn, as behind one address (default: 1)",
+    )
+    parser.add_argument(
         "--profile",
         action="store_true",
         help="profile the engine's intake transactions in the server (cProfile, which slows "
@@ -589,6 +614,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if min(args.seconds, args.baseline) <= 0 or min(args.senders, args.threads) < 1:
         parser.error("need --seconds and --baseline > 0, --senders and --threads >= 1")
+    if args.replicas < 1:
+        parser.error("need --replicas >= 1")
     if args.skus < 3:
         parser.error("need --skus >= 3")
     if not 0 <= args.scarce < args.skus:
@@ -601,7 +628,9 @@ def main(argv: list[str] | None = None) -> int:
         f"intake over HTTP: {args.senders} senders for {args.seconds:.0f} s (after "
         f"{args.warmup:.0f} s warm-up), orders of 1-3 lines over {args.skus} SKUs "
         f"({args.scarce} sold out), {args.history:,} SO lines stored before, waitress with "
-        f"{args.threads} threads, a sweep every "
+        f"{args.threads} threads"
+        + (f" in each of {args.replicas} replicas" if args.replicas > 1 else "")
+        + ", a sweep every "
         f"{args.sweep_every:g} s; PostgreSQL; {c.python_info()}"
     )
     return run(args)
