@@ -41,6 +41,7 @@ RUN_KEY_PREFIX = "job:"
 # Compact and fixed-width, so that keys of one job sort by time under any collation.
 _SLOT_FORMAT = "%Y%m%dT%H%M%S%fZ"
 
+_LOCK_NOT_AVAILABLE = "55P03"
 # How often a wait for a lock on SQLite looks again.
 _POLL = 0.05
 
@@ -89,7 +90,15 @@ def waiting_lock(db: Database, name: str) -> Iterator[None]:
         try:
             schema = conn.execute(text("SELECT current_schema()")).scalar()
             key = lock_key(f"{schema}:{name}")
-            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
+            while True:
+                try:
+                    conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
+                    break
+                except DBAPIError as exc:
+                    # The server's lock_timeout (``serve`` bounds every lock wait): the holder
+                    # is a long sweep, still running; wait again. Anything else is an error.
+                    if getattr(exc.orig, "sqlstate", None) != _LOCK_NOT_AVAILABLE:
+                        raise
         except BaseException:
             conn.invalidate()  # a wait cut short may still be granted: never pool it
             conn.close()

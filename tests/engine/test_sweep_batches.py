@@ -25,6 +25,7 @@ from sqlalchemy import text
 
 import engine as e
 import engine.sweep
+from tests.fixtures.databases import fresh_postgres
 from tests.helpers import T0, allocation_map, po, so
 from tests.invariants import check_invariants
 
@@ -317,3 +318,33 @@ def test_an_import_sweeps_a_long_queue_after_its_commit(
         (outcome.operation_id, "import")
     }
     check_invariants(pg_db)
+
+
+@pytest.mark.postgres
+def test_a_sweep_waits_out_the_lock_timeout_for_a_long_sweep(pg_url: str, actor: e.Actor) -> None:
+    """``serve`` bounds every lock wait (lock_timeout); a sweep waiting for a longer one to
+    finish waits again rather than failing."""
+    assert pg_url.split("?")[-1].split("&")[-1].startswith("options="), pg_url
+    db = fresh_postgres(f"{pg_url}%20-clock_timeout%3D200")
+    try:
+        queue_orders(db, actor, 2)
+        done: list[e.Outcome] = []
+        errors: list[BaseException] = []
+
+        def sweep() -> None:
+            try:
+                done.append(e.auto_allocate(db, actor))
+            except BaseException as exc:
+                errors.append(exc)
+
+        with engine.sweep.sweep_lock(db) as held:
+            assert held
+            waiter = threading.Thread(target=sweep)
+            waiter.start()
+            time.sleep(1.0)  # five lock timeouts
+            assert not done and not errors
+        waiter.join(timeout=10)
+        assert not errors, errors
+        assert done and done[0].allocated_count == 0
+    finally:
+        db.dispose()
