@@ -10,12 +10,26 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.handlers import allocate, command, home, links, po, remove, review, sync_date
+from bot.handlers import (
+    allocate,
+    cancel,
+    command,
+    home,
+    links,
+    move,
+    po,
+    remove,
+    review,
+    set_arrival,
+    sync_date,
+    unpark,
+)
 from bot.handlers.request import HandlerContext
 
 __all__ = ["HandlerContext", "register_all"]
 
 
 def register_all(app: App, ctx: HandlerContext) -> None:
-    for module in (command, po, review, allocate, remove, sync_date, home, links):
+    uses = (command, po, review, allocate, remove, sync_date, set_arrival, move, cancel, unpark)
+    for module in (*uses, home, links):
         module.register(app, ctx)
