@@ -22,6 +22,8 @@ The orders answered while that sweep ran are reported against those answered bef
 
     python bench/intake_http.py [--seconds 30] [--senders 20] [--threads 24] [--skus 200]
     python bench/intake_http.py --during-sweep 200000
+    python bench/intake_http.py --replicas 2       # two server processes, one database
+    python bench/intake_http.py --profile          # cProfile of the intake transactions
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ SECRET = "bench-intake-secret"
 # Units of ATP left on each SKU that is not sold out: more than a run's orders take.
 HEADROOM = (3_000, 5_000)
 TARGET_P99_MS = 100.0
-TARGET_RATE = 300.0
+TARGET_RATE = 1_000.0
 # Seconds into the timed run when --during-sweep's PO import starts.
 LAUNCH_AFTER = 5.0
 
