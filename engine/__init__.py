@@ -72,7 +72,7 @@ if TYPE_CHECKING:
         State,
     )
     from engine.supply import cancel_po, rebalance, set_arrival, set_quantity, set_store_hold
-    from engine.sweep import auto_allocate
+    from engine.sweep import auto_allocate, sweep_batches
     from engine.types import POStatus, SOStatus, Source
     from engine.unit import Actor, on_commit
 
@@ -124,7 +124,7 @@ _MODULES = {
         "State",
     ],
     "engine.supply": ["cancel_po", "rebalance", "set_arrival", "set_quantity", "set_store_hold"],
-    "engine.sweep": ["auto_allocate"],
+    "engine.sweep": ["auto_allocate", "sweep_batches"],
     "engine.types": ["POStatus", "SOStatus", "Source"],
     "engine.inverse": ["not_undone", "undo"],
     "engine.unit": ["Actor", "on_commit"],
@@ -216,6 +216,7 @@ __all__ = [
     "set_quantity",
     "set_store_hold",
     "state",
+    "sweep_batches",
     "sync_date",
     "unallocated",
     "unallocated_count",

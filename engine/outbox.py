@@ -65,11 +65,13 @@ def write(
     operation_id: str,
     at: datetime,
     cancelled: Collection[int] = (),
+    part: int = 0,
 ) -> int:
     """Write the events of the operation ``operation_id`` (see the module docstring): its
     promise changes are those above ``mark`` (None: it writes no events), ``cancelled`` the SO
     lines it cancelled. Returns how many (one per order whose customer has something to be
-    told)."""
+    told). ``part`` numbers the transactions of an operation that takes several (a batched
+    sweep's): each writes its own events, under ids of its own."""
     if mark is None:
         return 0
     lines = sorted(set(cancelled))
@@ -81,7 +83,7 @@ def write(
         # Event ids: unique everywhere (96 random bits of the operation's UUID: a collision is
         # not to be expected in any number of operations a shop will make), in the order of the
         # events within the operation, and short enough to type.
-        "prefix": f"evt_{operation_id.replace('-', '')[:24]}_",
+        "prefix": f"evt_{operation_id.replace('-', '')[:24]}_" + (f"{part}_" if part else ""),
     }
     if lines:
         params["cancelled"] = lines if postgres else json.dumps(lines)
