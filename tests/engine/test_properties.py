@@ -976,7 +976,7 @@ class EngineMachine(RuleBasedStateMachine):
 
         if not outcome.changed:
             self.step(call, None, e.NotFound, ["unknown operation"])
-        elif outcome.operation in ("import", "cancel-order"):
+        elif e.not_undone(outcome.operation):  # an import, an intake, a customer's cancel
             self.step(call, None, e.Refused, ["is not undone"])
         elif outcome.operation_id in self.undone:
             self.step(call, None, e.Refused, ["already undone"])
