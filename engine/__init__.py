@@ -52,6 +52,7 @@ if TYPE_CHECKING:
         unallocated,
         unallocated_count,
     )
+    from engine.receiving import fulfil, ready, receive
     from engine.records import POLineRecord, PORecord, SOLineRecord, SORecord
     from engine.results import (
         AllocatedLine,
@@ -65,11 +66,19 @@ if TYPE_CHECKING:
         PODetail,
         POLineHeader,
         QueuedLine,
+        ReadyLine,
         Review,
         ReviewLine,
         State,
     )
-    from engine.supply import cancel_po, rebalance, set_arrival, set_quantity, set_store_hold
+    from engine.supply import (
+        cancel_po,
+        rebalance,
+        reopen_po,
+        set_arrival,
+        set_quantity,
+        set_store_hold,
+    )
     from engine.sweep import auto_allocate
     from engine.types import POStatus, SOStatus, Source
     from engine.unit import Actor, on_commit
@@ -103,6 +112,7 @@ _MODULES = {
         "unallocated",
         "unallocated_count",
     ],
+    "engine.receiving": ["fulfil", "ready", "receive"],
     "engine.records": ["POLineRecord", "PORecord", "SOLineRecord", "SORecord"],
     "engine.results": [
         "AllocatedLine",
@@ -116,11 +126,19 @@ _MODULES = {
         "PODetail",
         "POLineHeader",
         "QueuedLine",
+        "ReadyLine",
         "Review",
         "ReviewLine",
         "State",
     ],
-    "engine.supply": ["cancel_po", "rebalance", "set_arrival", "set_quantity", "set_store_hold"],
+    "engine.supply": [
+        "cancel_po",
+        "rebalance",
+        "reopen_po",
+        "set_arrival",
+        "set_quantity",
+        "set_store_hold",
+    ],
     "engine.sweep": ["auto_allocate"],
     "engine.types": ["POStatus", "SOStatus", "Source"],
     "engine.unit": ["Actor", "on_commit"],
@@ -172,6 +190,7 @@ __all__ = [
     "POStatus",
     "Placement",
     "QueuedLine",
+    "ReadyLine",
     "Refused",
     "Review",
     "ReviewLine",
@@ -189,6 +208,7 @@ __all__ = [
     "auto_allocate",
     "cancel_order",
     "cancel_po",
+    "fulfil",
     "is_empty",
     "list_events",
     "move",
@@ -198,8 +218,11 @@ __all__ = [
     "po_line",
     "po_lines_of_sku",
     "purchase_order",
+    "ready",
     "rebalance",
+    "receive",
     "remove",
+    "reopen_po",
     "retry_events",
     "review",
     "set_arrival",

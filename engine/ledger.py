@@ -34,7 +34,7 @@ from engine.models import (
     purchase_orders,
     so_lines,
 )
-from engine.results import DateChange, FieldChange, LineRef, Move, Placement
+from engine.results import DETAIL_LIMIT, DateChange, FieldChange, LineRef, Move, Placement
 from engine.types import UTCDateTime
 from engine.unit import Unit
 
@@ -54,9 +54,13 @@ class Supply:
     store_hold: int
     allocated: int
     status: str = "open"
+    received: int = 0
 
     @property
     def atp(self) -> int:
+        # Rule 11: a closed line (cancelled, or fully received) promises nothing more.
+        if self.status != "open":
+            return 0
         return self.quantity - self.store_hold - self.allocated
 
     @property
@@ -81,6 +85,8 @@ class Demand:
     status: str = "open"
     po_line_id: int | None = None
     promised_date: date | None = None
+    # When its stock came in (rule 9); None: not ready.
+    ready_at: datetime | None = None
 
     @property
     def ref(self) -> LineRef:
@@ -102,6 +108,7 @@ SUPPLY_COLUMNS = (
     po_lines.c.store_hold,
     po_lines.c.allocated,
     po_lines.c.status,
+    po_lines.c.received,
 )
 
 DEMAND_COLUMNS = (
@@ -115,6 +122,7 @@ DEMAND_COLUMNS = (
     so_lines.c.status,
     so_lines.c.po_line_id,
     so_lines.c.promised_date,
+    so_lines.c.ready_at,
 )
 
 
@@ -198,8 +206,11 @@ def allocate(unit: Unit, pairs: Sequence[tuple[Demand, Supply]], reason: str) ->
     )
     conn.execute(stmts.point, params)
     tallies = Tallies()
+    stocked: dict[int, Supply] = {}
     for d, s in pairs:
         tallies.add(s.id, d.quantity)
+        if s.received:
+            stocked[s.id] = s
     tallies.apply(unit)
     # Write the events buffered so far first, so that the audit log keeps the order of the
     # changes (a line released and allocated again in one operation ends on "allocate").
@@ -230,6 +241,9 @@ def allocate(unit: Unit, pairs: Sequence[tuple[Demand, Supply]], reason: str) ->
             for d, s in details
         ],
     )
+    # Lines placed where stock is already in (rule 9) are ready at once.
+    for s in stocked.values():
+        cover(unit, s)
 
 
 _TOP_ALLOCATION = select(func.coalesce(func.max(allocations.c.id), 0))
@@ -378,7 +392,12 @@ def release(
         unit.cancelled_lines.extend(ids)
     for chunk in chunks(ids):
         conn.execute(delete(allocations).where(allocations.c.so_line_id.in_(chunk)))
-        values: dict[str, Any] = {"po_line_id": None, "promised_date": None, "parked": park}
+        values: dict[str, Any] = {
+            "po_line_id": None,
+            "promised_date": None,
+            "parked": park,
+            "ready_at": None,
+        }
         if cancel:
             values["status"] = "cancelled"
         conn.execute(update(so_lines).where(so_lines.c.id.in_(chunk)).values(**values))
@@ -451,6 +470,63 @@ def move(unit: Unit, moves: Sequence[tuple[Demand, Supply, Supply]], reason: str
             Move(d.order, d.line, d.sku, d.quantity, frm.po, frm.line, to.po, to.line)
         )
     tallies.apply(unit)
+    for to in {to.id: to for _, _, to in moves if to.received}.values():
+        cover(unit, to)
+
+
+def cover(unit: Unit, target: Supply) -> None:
+    """Rule 9: the units received on ``target`` cover its allocations in FIFO order, whole
+    lines only, stopping at the first line they cannot cover (who ordered first ships first).
+    Lines already ready keep their units; those newly covered become ready."""
+    conn = unit.conn
+    received = conn.execute(_RECEIVED, {"pid": target.id}).scalar_one()
+    room = received - conn.execute(_READY_UNITS, {"pid": target.id}).scalar_one()
+    covered: list[Demand] = []
+    if room > 0:
+        for d in allocations_of(unit, [target.id]):
+            if d.ready_at is not None:
+                continue
+            if d.quantity > room:
+                break
+            room -= d.quantity
+            covered.append(d)
+    mark_ready(unit, target, covered)
+
+
+_RECEIVED = select(po_lines.c.received).where(po_lines.c.id == bindparam("pid"))
+_READY_UNITS = select(func.coalesce(func.sum(so_lines.c.quantity), 0)).where(
+    so_lines.c.po_line_id == bindparam("pid"), so_lines.c.ready_at.is_not(None)
+)
+
+
+def mark_ready(unit: Unit, target: Supply, lines: Sequence[Demand]) -> None:
+    """Mark allocated SO lines of ``target`` ready (their stock is in), with an audit event
+    each and an ``order.ready`` event per order."""
+    if not lines:
+        return
+    ids = [d.id for d in lines]
+    for chunk in chunks(ids):
+        unit.conn.execute(update(so_lines).where(so_lines.c.id.in_(chunk)).values(ready_at=unit.at))
+    unit.touch([target.id])
+    unit.ready_lines.extend(ids)
+    for d in lines:
+        d.ready_at = unit.at
+        unit.event(
+            "ready",
+            sku=d.sku,
+            po=target.po,
+            po_line=target.line,
+            order=d.order,
+            so_line=d.line,
+            quantity=d.quantity,
+            before={"ready": False},
+            after={"ready": True},
+            reason="received",
+        )
+    outcome = unit.outcome
+    room = max(0, DETAIL_LIMIT - len(outcome.ready))
+    outcome.ready.extend(d.ref for d in lines[:room])
+    outcome.ready_count += len(lines)
 
 
 def set_promises(unit: Unit, lines: Iterable[tuple[Demand, date]], reason: str) -> None:

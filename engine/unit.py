@@ -68,6 +68,8 @@ class Unit:
     promise_mark: int | None = None
     # SO lines this operation cancelled: news for their customers even without a promise.
     cancelled_lines: list[int] = field(default_factory=list)
+    # SO lines whose stock this operation received (rule 9): an ``order.ready`` event each order.
+    ready_lines: list[int] = field(default_factory=list)
     _events: list[dict[str, Any]] = field(default_factory=list)
     _promises: list[dict[str, Any]] = field(default_factory=list)
     _locked: set[str] = field(default_factory=set)
@@ -318,6 +320,14 @@ def run_operation(
             at=unit.at,
             cancelled=unit.cancelled_lines,
         )
+        if unit.promise_mark is not None:
+            outcome.notified += outbox.write_ready(
+                conn,
+                postgres=unit.is_postgres,
+                operation_id=unit.id,
+                at=unit.at,
+                lines=unit.ready_lines,
+            )
         unit.read_headers()
         return outcome
 
