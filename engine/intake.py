@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from engine import ledger
 from engine.db import Database
-from engine.errors import Conflict, Difference
+from engine.errors import Conflict, Difference, Refused
 from engine.models import po_lines, purchase_orders, sales_orders, so_lines
 from engine.queries import order_lines_in
 from engine.records import PORecord, SORecord
@@ -374,7 +374,19 @@ class _Intake:
     def _update_po_line(self, line: ledger.Supply, rec: Any) -> bool:
         unit = self.unit
         changed = False
+        if line.status != "open" and (line.sku, line.arrival_date, line.quantity) != (
+            rec.sku,
+            rec.arrival_date,
+            rec.quantity,
+        ):
+            # Rule 11, as for a person's change of the line.
+            raise Refused(f"PO {line.po} line {line.line} is {line.status}: it cannot change")
         if line.sku != rec.sku:
+            if line.received:
+                raise Refused(
+                    f"PO {line.po} line {line.line} has received {line.received} units of "
+                    f"{line.sku}: its SKU cannot change"
+                )
             held = ledger.allocations_of(unit, [line.id])
             ledger.release(
                 unit, [(d, line) for d in held], park=False, reason="PO line SKU changed"
@@ -532,6 +544,8 @@ class _Intake:
 
     def _update_so_line(self, line: ledger.Demand, rec: Any) -> None:
         unit = self.unit
+        if line.status == "fulfilled":
+            raise Refused(f"{line.order}:{line.line} is fulfilled: it cannot change")
         if line.po_line_id is not None:
             holder = ledger.po_line_by_id(unit, line.po_line_id)
             ledger.release(unit, [(line, holder)], park=False, reason="order line changed")

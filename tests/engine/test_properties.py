@@ -81,9 +81,12 @@ class POL:
     allocated: int
     arrival: date
     status: str
+    received: int = 0
 
     @property
     def atp(self) -> int:
+        if self.status != "open":  # rule 11
+            return 0
         return self.quantity - self.store_hold - self.allocated
 
 
@@ -96,6 +99,7 @@ class SOL:
     parked: bool
     holder: POKey | None
     promised: date | None
+    ready: bool = False
 
 
 @dataclass
@@ -144,7 +148,7 @@ class State:
         s = self.so_lines[key]
         assert s.holder is not None
         self.po_lines[s.holder].allocated -= s.quantity
-        s.holder, s.promised, s.parked = None, None, park
+        s.holder, s.promised, s.parked, s.ready = None, None, park, False
         if cancel:
             s.status = "cancelled"
 
@@ -159,6 +163,34 @@ class State:
         for k in self.held_by(po_key):
             self.so_lines[k].promised = self.po_lines[po_key].arrival
 
+    def ready_units(self, po_key: POKey) -> int:
+        return sum(
+            self.so_lines[k].quantity for k in self.held_by(po_key) if self.so_lines[k].ready
+        )
+
+    def cover(self, po_key: POKey) -> None:
+        """Rule 9: received units cover the line's allocations in FIFO order, whole lines,
+        stopping at the first that does not fit."""
+        room = self.po_lines[po_key].received - self.ready_units(po_key)
+        for k in self.held_by(po_key):
+            s = self.so_lines[k]
+            if s.ready:
+                continue
+            if s.quantity > room:
+                break
+            room -= s.quantity
+            s.ready = True
+
+    def settle(self, po: str) -> None:
+        """A PO's status from its lines': open while one is; else received or cancelled."""
+        statuses = {p.status for k, p in self.po_lines.items() if k[0] == po}
+        self.pos[po].status = (
+            "open" if "open" in statuses else "received" if "received" in statuses else "cancelled"
+        )
+
+    def closed(self, po_key: POKey) -> bool:
+        return self.po_lines[po_key].status != "open" or self.pos[po_key[0]].status != "open"
+
 
 def ref_sweep(state: State, skus: Iterable[str]) -> None:
     """Rule 1, plainly: the queue in FIFO order, each line to the first PO line with room."""
@@ -172,11 +204,16 @@ def ref_sweep(state: State, skus: Iterable[str]) -> None:
             ),
             key=state.fifo,
         )
+        placed: set[POKey] = set()
         for k in queue:
             for p in supply:
                 if state.po_lines[p].atp >= state.so_lines[k].quantity:
                     state.place(k, p)
+                    placed.add(p)
                     break
+        for p in sorted(placed):
+            if state.po_lines[p].received:  # stock already in: ready at once
+                state.cover(p)
 
 
 def ref_rebalance(state: State, sku: str) -> None:
@@ -186,10 +223,10 @@ def ref_rebalance(state: State, sku: str) -> None:
     if len(supply) < 2:
         return
     held = sorted(
-        (k for k, s in state.so_lines.items() if s.holder in supply),
+        (k for k, s in state.so_lines.items() if s.holder in supply and not s.ready),
         key=state.fifo,
     )
-    moved = False
+    moved: set[POKey] = set()
     for target in supply:
         t = state.po_lines[target]
         for k in held:
@@ -197,7 +234,10 @@ def ref_rebalance(state: State, sku: str) -> None:
             assert s.holder is not None
             if state.po_lines[s.holder].arrival > t.arrival and s.quantity <= t.atp:
                 state.move(k, target)
-                moved = True
+                moved.add(target)
+    for target in sorted(moved):
+        if state.po_lines[target].received:
+            state.cover(target)
     if moved:
         ref_sweep(state, [sku])
 
@@ -208,13 +248,21 @@ def ref_change_supply(state: State, key: POKey, quantity: int, store_hold: int) 
     p = state.po_lines[key]
     grows = quantity - store_hold > p.quantity - p.store_hold
     excess = p.allocated - (quantity - store_hold)
+    if state.ready_units(key) > quantity - store_hold:
+        raise ModelRefused(f"{key} has ready units")
     for k in reversed(state.held_by(key)):
         if excess <= 0:
             break
+        if state.so_lines[k].ready:
+            continue
         excess -= state.so_lines[k].quantity
         state.unplace(k, park=False)
     p.quantity, p.store_hold = quantity, store_hold
     return grows and p.status == "open"
+
+
+class ModelRefused(Exception):
+    """The reference model predicts a refusal."""
 
 
 def ref_cancel_lines(state: State, keys: Sequence[POKey]) -> None:
@@ -245,7 +293,15 @@ def ref_intake(
                 if rebalance:
                     to_rebalance.add(ln.sku)
                 continue
+            if p.status != "open" and (p.sku, p.arrival, p.quantity) != (
+                ln.sku,
+                ln.arrival_date,
+                ln.quantity,
+            ):
+                raise ModelRefused(f"{key} is closed")
             if p.sku != ln.sku:
+                if p.received:
+                    raise ModelRefused(f"{key} has stock in")
                 for k in state.held_by(key):
                     state.unplace(k, park=False)
                 to_sweep.update({p.sku, ln.sku})
@@ -278,6 +334,8 @@ def ref_intake(
                 )
                 to_sweep.add(sl.sku)
             elif (s.sku, s.quantity) != (sl.sku, sl.quantity):
+                if s.status == "fulfilled":
+                    raise ModelRefused(f"{key} is fulfilled")
                 if s.holder is not None:
                     to_sweep.add(state.po_lines[s.holder].sku)
                     state.unplace(key, park=False)
@@ -325,7 +383,7 @@ def read_state(db: e.Database) -> State:
             state.pos[r.po_number] = PO(r.supplier, r.status)
         for r in conn.execute(select(po_lines)):
             state.po_lines[(r.po_number, r.line)] = POL(
-                r.sku, r.quantity, r.store_hold, r.allocated, r.arrival_date, r.status
+                r.sku, r.quantity, r.store_hold, r.allocated, r.arrival_date, r.status, r.received
             )
         for r in conn.execute(select(sales_orders)):
             state.orders[r.order_number] = (r.customer, r.placed_at)
@@ -343,6 +401,7 @@ def read_state(db: e.Database) -> State:
                 r.parked,
                 None if r.h_po is None else (r.h_po, r.h_line),
                 r.promised_date,
+                r.ready_at is not None,
             )
     return state
 
@@ -416,6 +475,8 @@ class EngineMachine(RuleBasedStateMachine):
         self.db, self._cleanup = type(self).make_db()
         self.state = State()
         self.actor = e.Actor("property", e.Source.CLI)
+        # Receipt ids used so far: the same id again changes nothing.
+        self.receipts: set[str] = set()
 
     def teardown(self) -> None:
         self.db.dispose()
@@ -516,11 +577,15 @@ class EngineMachine(RuleBasedStateMachine):
 
     def _intake(self, purchase: list[Any], sales: list[Any], rebalance: bool) -> None:
         expected = self.state.copy()
-        ref_intake(expected, purchase, sales, rebalance)
-        self.step(
-            lambda: e.apply_records(self.db, self.actor, purchase, sales, rebalance=rebalance),
-            expected,
+        call = lambda: e.apply_records(  # noqa: E731
+            self.db, self.actor, purchase, sales, rebalance=rebalance
         )
+        try:
+            ref_intake(expected, purchase, sales, rebalance)
+        except ModelRefused:
+            self.step(call, None, e.Refused)
+            return
+        self.step(call, expected)
 
     @rule(orders=st.lists(order_st, min_size=1, max_size=3))
     def new_orders(self, orders: list[Any]) -> None:
@@ -680,6 +745,8 @@ class EngineMachine(RuleBasedStateMachine):
         expected = state.copy()
         for k in found:
             expected.place(k, po_key)
+        if target.received:
+            expected.cover(po_key)
         self.step(call, expected)
 
     @precondition(lambda self: self.state.po_lines and self.state.so_lines)
@@ -688,6 +755,7 @@ class EngineMachine(RuleBasedStateMachine):
         picks=picks_st,
         valid=st.booleans(),
         hold_for_store=st.booleans(),
+        force=st.booleans(),
         bare=rarely,
         ghost=rarely,
     )
@@ -697,6 +765,7 @@ class EngineMachine(RuleBasedStateMachine):
         picks: list[int],
         valid: bool,
         hold_for_store: bool,
+        force: bool,
         bare: bool,
         ghost: bool,
     ) -> None:
@@ -710,22 +779,35 @@ class EngineMachine(RuleBasedStateMachine):
         refs = self._refs(keys, bare, ghost)
         found, bad = ref_resolve(state, refs, target.sku)
         offenders = list(bad) + [
-            f"{k[0]}:{k[1]}" for k in found if state.so_lines[k].holder != po_key
+            f"{k[0]}:{k[1]}"
+            for k in found
+            if state.so_lines[k].holder != po_key
+            or state.so_lines[k].status != "open"
+            or (state.so_lines[k].ready and not force)
         ]
 
         def call() -> Any:
             return e.remove(
-                self.db, self.actor, po_key[0], po_key[1], refs, hold_for_store=hold_for_store
+                self.db,
+                self.actor,
+                po_key[0],
+                po_key[1],
+                refs,
+                hold_for_store=hold_for_store,
+                force=force,
             )
 
         if offenders:
             self.step(call, None, e.Refused, offenders)
             return
         expected = state.copy()
+        forced = any(state.so_lines[k].ready for k in found)
         for k in found:
             expected.unplace(k, park=True)
         if hold_for_store:
             expected.po_lines[po_key].store_hold += sum(state.so_lines[k].quantity for k in found)
+        if forced:  # the received units of the removed lines cover the next ones
+            expected.cover(po_key)
         self.step(call, expected)
 
     @precondition(lambda self: self.state.pos)
@@ -737,16 +819,18 @@ class EngineMachine(RuleBasedStateMachine):
         if line is None:
             po = "PO99" if ghost else pick(sorted(state.pos), index)
             call = lambda: e.cancel_po(self.db, self.actor, po)  # noqa: E731
+            open_lines = [k for k, p in state.po_lines.items() if k[0] == po and p.status == "open"]
             if po not in state.pos:
                 self.step(call, None, e.NotFound)
-            elif state.pos[po].status == "cancelled":
+            elif (
+                state.pos[po].status == "cancelled"
+                or not open_lines
+                or any(state.po_lines[k].received for k in open_lines)
+            ):
                 self.step(call, None, e.Refused)
             else:
-                open_lines = [
-                    k for k, p in state.po_lines.items() if k[0] == po and p.status != "cancelled"
-                ]
                 ref_cancel_lines(expected, open_lines)
-                expected.pos[po].status = "cancelled"
+                expected.settle(po)
                 self.step(call, expected)
             return
         po_key = self._po_line(line, ghost)
@@ -754,14 +838,13 @@ class EngineMachine(RuleBasedStateMachine):
         target = state.po_lines.get(po_key)
         if target is None:
             self.step(call, None, e.NotFound)
-        elif target.status == "cancelled" or state.pos[po_key[0]].status == "cancelled":
+        elif (
+            target.status != "open" or state.pos[po_key[0]].status == "cancelled" or target.received
+        ):
             self.step(call, None, e.Refused)
         else:
             ref_cancel_lines(expected, [po_key])
-            if all(
-                p.status == "cancelled" for k, p in expected.po_lines.items() if k[0] == po_key[0]
-            ):
-                expected.pos[po_key[0]].status = "cancelled"
+            expected.settle(po_key[0])
             self.step(call, expected)
 
     @precondition(lambda self: self.state.po_lines)
@@ -774,13 +857,22 @@ class EngineMachine(RuleBasedStateMachine):
             self.step(call, None, e.InvalidInput)
         elif target is None:
             self.step(call, None, e.NotFound)
-        elif target.store_hold > quantity:
+        elif target.store_hold > quantity or self.state.closed(po_key):
             self.step(call, None, e.Refused)
         else:
-            expected = self.state.copy()
-            if ref_change_supply(expected, po_key, quantity, target.store_hold):
-                ref_sweep(expected, [target.sku])
-            self.step(call, expected)
+            self._change_supply(call, po_key, quantity, target.store_hold)
+
+    def _change_supply(
+        self, call: Callable[[], Any], po_key: POKey, quantity: int, store_hold: int
+    ) -> None:
+        expected = self.state.copy()
+        try:
+            if ref_change_supply(expected, po_key, quantity, store_hold):
+                ref_sweep(expected, [expected.po_lines[po_key].sku])
+        except ModelRefused:
+            self.step(call, None, e.Refused)
+            return
+        self.step(call, expected)
 
     @precondition(lambda self: self.state.po_lines)
     @rule(index=index_st, store_hold=st.integers(-1, 8), ghost=rarely)
@@ -792,13 +884,10 @@ class EngineMachine(RuleBasedStateMachine):
             self.step(call, None, e.InvalidInput)
         elif target is None:
             self.step(call, None, e.NotFound)
-        elif store_hold > target.quantity:
+        elif store_hold > target.quantity or self.state.closed(po_key):
             self.step(call, None, e.Refused)
         else:
-            expected = self.state.copy()
-            if ref_change_supply(expected, po_key, target.quantity, store_hold):
-                ref_sweep(expected, [target.sku])
-            self.step(call, expected)
+            self._change_supply(call, po_key, target.quantity, store_hold)
 
     @precondition(lambda self: self.state.po_lines)
     @rule(
@@ -822,6 +911,9 @@ class EngineMachine(RuleBasedStateMachine):
         target = self.state.po_lines.get(po_key)
         if target is None:
             self.step(call, None, e.NotFound)
+            return
+        if self.state.closed(po_key):
+            self.step(call, None, e.Refused)
             return
         expected = self.state.copy()
         earlier = arrival < target.arrival
@@ -916,6 +1008,116 @@ class EngineMachine(RuleBasedStateMachine):
         for s in skus:
             ref_rebalance(expected, s)
         self.step(lambda: e.rebalance(self.db, self.actor, sku=sku), expected)
+
+    @precondition(lambda self: self.state.po_lines)
+    @rule(
+        index=index_st,
+        quantity=st.integers(0, 6),
+        final=rarely,
+        ghost=rarely,
+        key=st.one_of(st.none(), st.sampled_from(("R-1", "R-2"))),
+    )
+    def receive(self, index: int, quantity: int, final: bool, ghost: bool, key: str | None) -> None:
+        """Rule 9: received units cover allocations FIFO; final short releases the latest
+        placed; an over-receipt places the queue; whole or final closes the line. A receipt
+        id already used replays (changes nothing)."""
+        po_key = self._po_line(index, ghost)
+
+        def call() -> Any:
+            return e.receive(self.db, self.actor, *po_key, quantity, final=final, key=key)
+
+        state = self.state
+        target = state.po_lines.get(po_key)
+        if quantity == 0 and not final:  # refused before the operation looks at its key
+            self.step(call, None, e.Refused)
+            return
+        if key is not None and key in self.receipts:
+            before = dump(self.db)
+            assert call().replayed
+            assert dump(self.db) == before
+            return
+        if target is None:
+            self.step(call, None, e.NotFound)
+            return
+        if state.closed(po_key):
+            self.step(call, None, e.Refused)
+            return
+        expected = state.copy()
+        p = expected.po_lines[po_key]
+        total = p.received + quantity
+        p.received = total
+        if total > p.quantity:
+            p.quantity = total
+            ref_sweep(expected, [p.sku])
+        if final:
+            for k in reversed(expected.held_by(po_key)):
+                if p.allocated <= total:
+                    break
+                if not expected.so_lines[k].ready:
+                    expected.unplace(k, park=False)
+        expected.cover(po_key)
+        if final or total >= p.quantity:
+            p.status = "received"
+            expected.settle(po_key[0])
+        self.step(call, expected)
+        if key is not None:
+            self.receipts.add(key)
+
+    @precondition(lambda self: self.state.so_lines)
+    @rule(picks=picks_st, valid=st.booleans(), bare=rarely)
+    def fulfil(self, picks: list[int], valid: bool, bare: bool) -> None:
+        """Ready lines close as fulfilled, keeping their allocation; others refuse them all."""
+        state = self.state
+        ready = sorted(k for k, s in state.so_lines.items() if s.ready and s.status == "open")
+        pool = ready if valid and ready else sorted(state.so_lines)
+        keys = pick_many(pool, picks, distinct=valid)
+        refs = self._refs(keys, bare, False)
+        call = lambda: e.fulfil(self.db, self.actor, refs)  # noqa: E731
+        found, bad = ref_resolve(state, refs, None)
+        bad += [
+            f"{k[0]}:{k[1]}"
+            for k in found
+            if state.so_lines[k].status != "open" or not state.so_lines[k].ready
+        ]
+        if bad:
+            self.step(call, None, e.Refused, bad)
+            return
+        expected = state.copy()
+        for k in found:
+            expected.so_lines[k].status = "fulfilled"
+        self.step(call, expected)
+
+    @precondition(lambda self: self.state.pos)
+    @rule(index=index_st, line=st.one_of(st.none(), index_st), ghost=rarely)
+    def reopen_po(self, index: int, line: int | None, ghost: bool) -> None:
+        """Rule 11: cancelled lines open again and rule 1 runs for their SKUs."""
+        state = self.state
+        if line is None:
+            po = "PO99" if ghost else pick(sorted(state.pos), index)
+            call = lambda: e.reopen_po(self.db, self.actor, po)  # noqa: E731
+            keys = sorted(
+                k for k, p in state.po_lines.items() if k[0] == po and p.status == "cancelled"
+            )
+            if po not in state.pos:
+                self.step(call, None, e.NotFound)
+                return
+        else:
+            po_key = self._po_line(line, ghost)
+            call = lambda: e.reopen_po(self.db, self.actor, po_key[0], line=po_key[1])  # noqa: E731
+            if po_key not in state.po_lines:
+                self.step(call, None, e.NotFound)
+                return
+            po = po_key[0]
+            keys = [po_key] if state.po_lines[po_key].status == "cancelled" else []
+        if not keys:
+            self.step(call, None, e.Refused)
+            return
+        expected = state.copy()
+        for k in keys:
+            expected.po_lines[k].status = "open"
+        expected.settle(po)
+        ref_sweep(expected, {expected.po_lines[k].sku for k in keys})
+        self.step(call, expected)
 
     # checked after every step
 
