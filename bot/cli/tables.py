@@ -19,7 +19,7 @@ from rich.text import Text
 from bot.text import day, plural, waited, when
 
 if TYPE_CHECKING:  # for the signatures only: a command imports the engine modules it runs
-    from engine import Outcome, PODetail, POLineHeader, QueuedLine, Review
+    from engine import Outcome, PODetail, POLineHeader, QueuedLine, ReadyLine, Review
     from engine.deliveries import DeadByChannel
     from engine.digest import (
         ArrivingLine,
@@ -130,12 +130,36 @@ def queue_table(lines: Sequence[QueuedLine], *, title: str = "", note: str = "")
     return Group(rows, Text(note)) if note else rows
 
 
+def ready_table(lines: Sequence[ReadyLine], *, note: str = "") -> RenderableType:
+    """Order lines ready to ship in FIFO order, with the PO line their stock came in on."""
+    caption = f"{plural(len(lines), 'line')}, {plural(sum(r.quantity for r in lines), 'unit')}"
+    rows = table(
+        "Ready to ship, first in first out",
+        "#>", "order", "line>", "sku", "qty>", "placed (UTC)", "customer~", "PO line",
+        "received (UTC)",
+        caption=f"shown: {caption}" if note else caption,
+    )  # fmt: skip
+    for i, r in enumerate(lines, 1):
+        rows.add_row(
+            str(i),
+            r.order,
+            str(r.line),
+            r.sku,
+            str(r.quantity),
+            when(r.placed_at),
+            Text(r.customer),
+            f"{r.po}:{r.po_line}",
+            when(r.ready_at),
+        )
+    return Group(rows, Text(note)) if note else rows
+
+
 def po_lines_table(lines: Sequence[POLineHeader], *, title: str | Text = "") -> Table:
     """PO lines with what is allocated, what is left to promise and what is out of sync."""
     rows = table(
         title or None,
-        "PO line", "sku", "arrival", "qty>", "hold>", "alloc>", "ATP>", "lines>", "unsynced>",
-        "status",
+        "PO line", "sku", "arrival", "qty>", "recv>", "hold>", "alloc>", "ATP>", "lines>",
+        "unsynced>", "status",
     )  # fmt: skip
     for s in lines:
         rows.add_row(
@@ -143,6 +167,7 @@ def po_lines_table(lines: Sequence[POLineHeader], *, title: str | Text = "") -> 
             s.sku,
             day(s.arrival_date),
             str(s.quantity),
+            str(s.received),
             str(s.store_hold),
             str(s.allocated),
             str(s.atp),
