@@ -20,6 +20,7 @@ from engine.db import Database
 from engine.errors import Conflict, Difference, Refused
 from engine.models import po_lines, purchase_orders, sales_orders, so_lines
 from engine.queries import order_lines_in
+from engine.receiving import apply_receipt, fulfil_lines
 from engine.records import PORecord, SORecord
 from engine.redact import masked_email
 from engine.results import OrderLineState, Outcome
@@ -163,6 +164,8 @@ class _Intake:
         self.progress = progress or (lambda n: None)
         self.to_sweep: set[str] = set()
         self.to_rebalance: set[str] = set()
+        # SO lines the records say are fulfilled, (order, line): closed after the sweep.
+        self.to_fulfil: list[tuple[str, int]] = []
         self.created = {"purchase_orders": 0, "po_lines": 0, "sales_orders": 0, "so_lines": 0}
         self.updated = dict.fromkeys(self.created, 0)
         # Records given again exactly as stored: how a sender's retry is told from news.
@@ -210,6 +213,8 @@ class _Intake:
         for sku in sorted(self.to_rebalance):
             rebalance_sku(self.unit, sku)
         sweep(self.unit, self.to_sweep)
+        if self.to_fulfil:
+            fulfil_lines(self.unit, self.to_fulfil)
         self.unit.outcome.created = self.created
         self.unit.outcome.updated = self.updated
         self.unit.outcome.unchanged = self.unchanged
@@ -370,17 +375,29 @@ class _Intake:
         self.to_sweep.add(rec.sku)
         if self.rebalance:
             self.to_rebalance.add(rec.sku)
+        if rec.received_quantity:
+            line = ledger.po_line_by_id(self.unit, _inserted_id(created))
+            apply_receipt(self.unit, line, rec.received_quantity, final=False)
 
     def _update_po_line(self, line: ledger.Supply, rec: Any) -> bool:
         unit = self.unit
         changed = False
+        # A received line's quantity is what came (an over-receipt raised it): the quantity a
+        # supplier's file still gives is history, not a change.
+        quantity = line.quantity if line.status == "received" else rec.quantity
         if line.status != "open" and (line.sku, line.arrival_date, line.quantity) != (
             rec.sku,
             rec.arrival_date,
-            rec.quantity,
+            quantity,
         ):
             # Rule 11, as for a person's change of the line.
             raise Refused(f"PO {line.po} line {line.line} is {line.status}: it cannot change")
+        received = rec.received_quantity
+        if received is not None and received != line.received and line.status != "open":
+            raise Refused(
+                f"PO {line.po} line {line.line} is {line.status}: it cannot receive "
+                f"(received {line.received}, the file says {received})"
+            )
         if line.sku != rec.sku:
             if line.received:
                 raise Refused(
@@ -403,12 +420,16 @@ class _Intake:
             if earlier and self.rebalance and line.status == "open":
                 self.to_rebalance.add(line.sku)
             changed = True
-        if rec.quantity != line.quantity:
+        if quantity != line.quantity:
             store_hold = min(line.store_hold, rec.quantity)
             if change_supply(
                 unit, line, quantity=rec.quantity, store_hold=store_hold, sweep_now=False
             ):
                 self.to_sweep.add(line.sku)
+            changed = True
+        if received is not None and received != line.received:
+            # A receipt given as the line's total received so far (rule 9).
+            apply_receipt(unit, line, received, final=False)
             changed = True
         if changed:
             self.updated["po_lines"] += 1
@@ -529,6 +550,11 @@ class _Intake:
         conn = self.conn
         new_lines = []
         for rec in record.lines:
+            if rec.status == "fulfilled":
+                done = existing.get(rec.line)
+                if done is None or done.status != "fulfilled":
+                    self.to_fulfil.append((record.order, rec.line))
+                    changed = True
             line = existing.get(rec.line)
             if line is None:
                 new_lines.append(self._new_line(record, rec, so_id))

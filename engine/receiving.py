@@ -187,37 +187,48 @@ def fulfil(
         demands, problems = lookup.resolve(unit.conn, refs, None)
         unit.lock_skus({d.sku for d in demands})
         demands, problems = lookup.resolve(unit.conn, refs, None)
-        for d in demands:
-            if d.status != "open":
-                problems.append(f"{d.order}:{d.line} is {d.status}")
-            elif d.po_line_id is None:
-                problems.append(f"{d.order}:{d.line} is not allocated")
-            elif d.ready_at is None:
-                problems.append(f"{d.order}:{d.line} is not ready (its stock is not in)")
-        if problems:
-            raise Refused("cannot fulfil", problems)
-        names = lookup.po_line_names(unit.conn, [d.po_line_id for d in demands if d.po_line_id])
-        for chunk in ledger.chunks([d.id for d in demands]):
-            unit.conn.execute(
-                update(so_lines).where(so_lines.c.id.in_(chunk)).values(status="fulfilled")
-            )
-        unit.touch(d.po_line_id for d in demands if d.po_line_id is not None)
-        for d in demands:
-            po, po_line = names[d.po_line_id] if d.po_line_id else (None, None)
-            unit.event(
-                "fulfil",
-                sku=d.sku,
-                po=po,
-                po_line=po_line,
-                order=d.order,
-                so_line=d.line,
-                quantity=d.quantity,
-                before={"status": d.status},
-                after={"status": "fulfilled"},
-            )
-            unit.outcome.fulfilled.append(d.ref)
+        _close_shipped(unit, demands, problems)
 
     return run_operation(db, actor, "fulfil", work, dry_run=dry_run, key=key)
+
+
+def fulfil_lines(unit: Unit, lines: Sequence[tuple[str, int]]) -> None:
+    """``fulfil`` inside another operation (an import whose records say lines shipped); the
+    lines' SKUs are locked already."""
+    demands, problems = lookup.resolve(unit.conn, [LineRef(o, n) for o, n in lines], None)
+    _close_shipped(unit, demands, problems)
+
+
+def _close_shipped(unit: Unit, demands: Sequence[ledger.Demand], problems: list[str]) -> None:
+    for d in demands:
+        if d.status != "open":
+            problems.append(f"{d.order}:{d.line} is {d.status}")
+        elif d.po_line_id is None:
+            problems.append(f"{d.order}:{d.line} is not allocated")
+        elif d.ready_at is None:
+            problems.append(f"{d.order}:{d.line} is not ready (its stock is not in)")
+    if problems:
+        raise Refused("cannot fulfil", problems)
+    names = lookup.po_line_names(unit.conn, [d.po_line_id for d in demands if d.po_line_id])
+    for chunk in ledger.chunks([d.id for d in demands]):
+        unit.conn.execute(
+            update(so_lines).where(so_lines.c.id.in_(chunk)).values(status="fulfilled")
+        )
+    unit.touch(d.po_line_id for d in demands if d.po_line_id is not None)
+    for d in demands:
+        po, po_line = names[d.po_line_id] if d.po_line_id else (None, None)
+        unit.event(
+            "fulfil",
+            sku=d.sku,
+            po=po,
+            po_line=po_line,
+            order=d.order,
+            so_line=d.line,
+            quantity=d.quantity,
+            before={"status": d.status},
+            after={"status": "fulfilled"},
+        )
+        unit.outcome.fulfilled.append(d.ref)
 
 
 def ready(db: Database, *, sku: str | None = None, limit: int | None = None) -> list[ReadyLine]:
@@ -265,4 +276,12 @@ _READY = (
 )
 
 
-__all__ = ["apply_receipt", "fulfil", "ready", "receive", "refuse_closed", "settle_po_status"]
+__all__ = [
+    "apply_receipt",
+    "fulfil",
+    "fulfil_lines",
+    "ready",
+    "receive",
+    "refuse_closed",
+    "settle_po_status",
+]

@@ -5,13 +5,14 @@ input is one error line and exit 1 (bad usage exit 2)."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import Result
 
 import engine as e
-from tests.cli.helpers import dump, ok, refused, run, said, seed
+from tests.cli.helpers import dump, ok, refused, run, said, seed, write
 from tests.helpers import allocation_map
 from tests.invariants import check_invariants
 
@@ -127,3 +128,26 @@ def test_every_new_command_explains_itself(command: str) -> None:
 def test_missing_arguments_are_bad_usage(seeded: e.Database) -> None:
     assert run(seeded, "receive", "PO-1", "1").exit_code == 2
     assert run(seeded, "fulfil").exit_code == 2
+
+
+def test_csv_and_json_imports_carry_received_and_status(seeded: e.Database, tmp_path: Path) -> None:
+    db = seeded
+    csv = "po,line,sku,quantity,arrival_date,received\nPO-1,1,A,10,2027-01-10,7\n"
+    pos = write(tmp_path, "pos.csv", csv + "PO-1,2,B,5,2027-01-20,\n")
+    data = as_json(ok(db, "import", pos, "--json"))
+    assert data["ready"] == [{"order": "SO-1", "line": 1}, {"order": "SO-2", "line": 1}]
+    assert e.po_line(db, "PO-1", 2).received == 0  # blank: not given
+    orders = {"sales_orders": [{
+        "order": "SO-1", "placed_at": "2026-11-02T09:01:00Z",
+        "lines": [{"line": 1, "sku": "A", "quantity": 4, "status": "fulfilled"}],
+    }]}  # fmt: skip
+    ok(db, "import", write(tmp_path, "o.json", json.dumps(orders)))
+    assert [ln.state for ln in e.order_lines(db, ["SO-1"])] == ["fulfilled"]
+    bad = write(tmp_path, "bad.csv", "order,line,sku,quantity,placed_at,status\n"
+                                     "SO-2,1,A,3,2026-11-02T09:02:00Z,gone\n")  # fmt: skip
+    assert "status 'gone' is not one of open, fulfilled" in refused(db, "import", bad, listed=True)
+    json_po = {"purchase_orders": [{"po": "PO-2", "lines": [
+        {"line": 1, "sku": "A", "quantity": 6, "arrival_date": "2027-02-10",
+         "received_quantity": -1}]}]}  # fmt: skip
+    says = refused(db, "import", write(tmp_path, "p.json", json.dumps(json_po)), listed=True)
+    assert "received_quantity -1 must be at least 0" in says

@@ -293,10 +293,12 @@ def ref_intake(
                 if rebalance:
                     to_rebalance.add(ln.sku)
                 continue
+            # A received line's quantity is what came: the file's is history.
+            quantity = p.quantity if p.status == "received" else ln.quantity
             if p.status != "open" and (p.sku, p.arrival, p.quantity) != (
                 ln.sku,
                 ln.arrival_date,
-                ln.quantity,
+                quantity,
             ):
                 raise ModelRefused(f"{key} is closed")
             if p.sku != ln.sku:
@@ -311,7 +313,7 @@ def ref_intake(
                 p.arrival = ln.arrival_date
                 if earlier and rebalance and p.status == "open":
                     to_rebalance.add(p.sku)
-            if ln.quantity != p.quantity and ref_change_supply(
+            if quantity != p.quantity and ref_change_supply(
                 state, key, ln.quantity, min(p.store_hold, ln.quantity)
             ):
                 to_sweep.add(p.sku)

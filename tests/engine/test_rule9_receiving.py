@@ -262,3 +262,86 @@ def test_a_line_placed_where_stock_is_already_in_is_ready_at_once(
     assert states(db, "SO-4") == ["ready"]
     assert e.po_line(db, "PO-1", 1).status == "received"
     check_invariants(db)
+
+
+def received_po(number: str, line: int, sku: str, qty: int, when: str, received: int) -> e.PORecord:
+    return e.PORecord(
+        po=number,
+        supplier="Acme",
+        lines=[
+            e.POLineRecord(
+                line=line,
+                sku=sku,
+                quantity=qty,
+                arrival_date=date.fromisoformat(when),
+                received_quantity=received,
+            )
+        ],
+    )
+
+
+def test_an_import_records_the_received_total_as_a_receipt_once(
+    held: e.Database, actor: e.Actor
+) -> None:
+    db = held
+    out = e.apply_records(db, actor, [received_po("PO-1", 1, "A", 10, D1, 7)], [])
+    check_invariants(db)
+    assert out.ready_count == 2  # SO-1 (3) and SO-2 (4)
+    before = dump(db)
+    again = e.apply_records(db, actor, [received_po("PO-1", 1, "A", 10, D1, 7)], [])
+    assert again.unchanged == {"purchase_orders": 1, "sales_orders": 0}
+    assert dump(db)["po_lines"] == before["po_lines"]
+    assert dump(db)["so_lines"] == before["so_lines"]
+    assert e.po_line(db, "PO-1", 1).received == 7
+    with pytest.raises(e.Refused, match="cannot lower it to 5"):
+        e.apply_records(db, actor, [received_po("PO-1", 1, "A", 10, D1, 5)], [])
+    # The whole quantity: the line closes; the file's quantity again is no change after that.
+    e.apply_records(db, actor, [received_po("PO-1", 1, "A", 10, D1, 12)], [])
+    head = e.po_line(db, "PO-1", 1)
+    assert (head.status, head.quantity, head.received) == ("received", 12, 12)
+    e.apply_records(db, actor, [received_po("PO-1", 1, "A", 10, D1, 12)], [])
+    with pytest.raises(e.Refused, match="is received: it cannot change"):
+        e.apply_records(db, actor, [received_po("PO-1", 1, "A", 10, "2027-02-01", 12)], [])
+    check_invariants(db)
+
+
+def test_a_new_po_line_given_with_stock_in_places_the_queue_ready(
+    db: e.Database, actor: e.Actor, load: Load
+) -> None:
+    load(so("SO-1", 1, (1, "A", 2)), so("SO-2", 2, (1, "A", 2)))
+    out = e.apply_records(db, actor, [received_po("PO-1", 1, "A", 4, D1, 3)], [])
+    check_invariants(db)
+    # The sweep at the end of the import places both; 3 units in cover SO-1 only.
+    assert [p.order for p in out.allocated] == ["SO-1", "SO-2"]
+    assert states(db, "SO-1", "SO-2") == ["ready", "allocated"]
+
+
+def test_an_order_import_with_status_fulfilled_closes_ready_lines(
+    held: e.Database, actor: e.Actor
+) -> None:
+    db = held
+    e.receive(db, actor, "PO-1", 1, 3)
+    shipped = e.SORecord(
+        order="SO-1",
+        customer="customer of SO-1",
+        placed_at=so("SO-1", 1, (1, "A", 3)).placed_at,
+        lines=[e.SOLineRecord(line=1, sku="A", quantity=3, status="fulfilled")],
+    )
+    out = e.apply_records(db, actor, [], [shipped])
+    assert out.fulfilled == [R("SO-1", 1)]
+    assert states(db, "SO-1") == ["fulfilled"]
+    again = e.apply_records(db, actor, [], [shipped])  # the same file again: no change
+    assert again.fulfilled == []
+    not_ready = e.SORecord(
+        order="SO-2",
+        customer="customer of SO-2",
+        placed_at=so("SO-2", 2, (1, "A", 4)).placed_at,
+        lines=[e.SOLineRecord(line=1, sku="A", quantity=4, status="fulfilled")],
+    )
+    before = dump(db)
+    with pytest.raises(e.Refused, match="SO-2:1 is not ready"):
+        e.apply_records(db, actor, [], [not_ready])
+    assert dump(db) == before
+    with pytest.raises(ValueError, match="status 'shipped' is not one of open, fulfilled"):
+        e.SOLineRecord.model_validate({"line": 1, "sku": "A", "quantity": 1, "status": "shipped"})
+    check_invariants(db)
