@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from engine.db import Database
     from engine.deliveries import DeliveryRow, list_events, retry_events
     from engine.errors import (
+        Closed,
         Conflict,
         ConstraintViolation,
         Difference,
@@ -87,6 +88,7 @@ _MODULES = {
     "engine.db": ["Database"],
     "engine.deliveries": ["DeliveryRow", "list_events", "retry_events"],
     "engine.errors": [
+        "Closed",
         "Conflict",
         "ConstraintViolation",
         "Difference",
@@ -169,6 +171,7 @@ def upgrade(db: Database, revision: str = "head") -> tuple[str | None, str | Non
 __all__ = [
     "Actor",
     "AllocatedLine",
+    "Closed",
     "Conflict",
     "ConstraintViolation",
     "Database",

@@ -23,7 +23,7 @@ from sqlalchemy import bindparam, select, update
 
 from engine import arguments, ledger, lookup
 from engine.db import Database
-from engine.errors import Refused
+from engine.errors import Closed, Refused
 from engine.models import po_lines, purchase_orders, sales_orders, so_lines
 from engine.results import FieldChange, LineRef, Outcome, ReadyLine
 from engine.sweep import sweep
@@ -71,7 +71,7 @@ def refuse_closed(target: ledger.Supply, po_status: str, doing: str) -> None:
         return
     how = {"cancelled": "reopen it first", "received": "it has received all it will"}.get(status)
     suffix = f" ({how})" if how else ""
-    raise Refused(f"PO {target.po} line {target.line} is {status}: cannot {doing}{suffix}")
+    raise Closed(f"PO {target.po} line {target.line} is {status}: cannot {doing}{suffix}")
 
 
 def apply_receipt(
