@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # for the signatures only: a command imports the engine modul
         OutOfSyncLine,
         ParkedBySku,
         QueueBySku,
+        ReadyBySku,
         StrandedByPO,
     )
 
@@ -214,6 +215,8 @@ def digest_view(data: Digest, *, now: datetime | None = None) -> RenderableType:
         if data.dead_letters
         else "No event delivery is dead-lettered.",
     ]
+    if data.ready:
+        parts.append(ready_by_sku_table(data.ready))
     shown: list[RenderableType] = []
     for part in parts:
         # A blank line after each table; the one-line notes of empty parts run together.
@@ -238,6 +241,19 @@ def queue_by_sku_table(rows: Sequence[QueueBySku], *, now: datetime | None = Non
                 f"{top.po}:{top.line} ({top.atp})" if top else "-",
             ]
         out.add_row(*cells)
+    return out
+
+
+def ready_by_sku_table(rows: Sequence[ReadyBySku]) -> Table:
+    lines = sum(r.lines for r in rows)
+    units = sum(r.units for r in rows)
+    out = table(
+        "Received, ready to ship",
+        "sku", "lines>", "units>", "first ready (UTC)",
+        caption=f"{plural(lines, 'line')}, {plural(units, 'unit')}; 'preorder ready' lists them",
+    )  # fmt: skip
+    for r in rows:
+        out.add_row(r.sku, str(r.lines), str(r.units), when(r.oldest_ready_at))
     return out
 
 
