@@ -26,6 +26,7 @@ class CallbackId(StrEnum):
     REMOVE_CHOOSE = "remove_choose"
     REMOVE_CONFIRM = "remove_confirm"
     SYNC_DATE_CONFIRM = "sync_date_confirm"
+    RECEIVE = "receive"
 
 
 class ActionId(StrEnum):
@@ -36,6 +37,7 @@ class ActionId(StrEnum):
     ALLOCATE = "line_allocate"
     SYNC_DATE = "line_sync_date"
     REMOVE = "line_remove"
+    RECEIVE = "line_receive"
     PICK_LINE = "line_pick"  # select of the PO lines a message had no room to give buttons
     # A link button (the digest's "Open the sheet"): the browser opens the URL, the app only acks.
     OPEN_SHEET = "open_sheet"
@@ -50,6 +52,10 @@ class ActionId(StrEnum):
     REMOVE_HOLD = "remove_hold"
     REMOVE_NEXT = "remove_next"
     REMOVE_PREVIOUS = "remove_previous"
+    # Inside the receive modal.
+    RECEIVE_QUANTITY = "receive_quantity"
+    RECEIVE_FINAL = "receive_final"
+    RECEIVE_DATE = "receive_date"
 
 
 class BlockId(StrEnum):
@@ -62,6 +68,9 @@ class BlockId(StrEnum):
     ALLOCATE_ORDERS = "allocate_orders"
     REMOVE_PICK = "remove_pick"  # prefix: one checkbox group of at most 10 per block
     REMOVE_HOLD = "remove_hold"
+    RECEIVE_QUANTITY = "receive_quantity"
+    RECEIVE_FINAL = "receive_final"
+    RECEIVE_DATE = "receive_date"
 
 
 SEPARATOR = "."

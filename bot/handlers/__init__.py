@@ -10,12 +10,22 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.handlers import allocate, command, home, links, po, remove, review, sync_date
+from bot.handlers import (
+    allocate,
+    command,
+    home,
+    links,
+    po,
+    receive,
+    remove,
+    review,
+    sync_date,
+)
 from bot.handlers.request import HandlerContext
 
 __all__ = ["HandlerContext", "register_all"]
 
 
 def register_all(app: App, ctx: HandlerContext) -> None:
-    for module in (command, po, review, allocate, remove, sync_date, home, links):
+    for module in (command, po, review, allocate, remove, sync_date, receive, home, links):
         module.register(app, ctx)

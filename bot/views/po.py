@@ -38,6 +38,7 @@ REVIEW = "Review Allocation"
 ALLOCATE = "Allocate Sales Order"
 SYNC_DATE = "Sync Date with SO"
 REMOVE = "Remove Allocation"
+RECEIVE = "Receive"
 
 
 def po_message(detail: PODetail, *, channel: str = "") -> list[Block]:
@@ -72,14 +73,16 @@ def line_text(s: POLineHeader) -> str:
     status = "" if s.status == "open" else f" · *{s.status}*"
     return (
         f"*Line {s.line}* · `{escape(s.sku)}`{status}\n"
-        f"Quantity {s.quantity} (store hold {s.store_hold}) · allocated {s.allocated} · "
-        f"*ATP {s.atp}* · arrives {day(s.arrival_date)} · {plural(s.orders, 'order line')}{sync}"
+        f"Quantity {s.quantity} (store hold {s.store_hold}) · received {s.received} · "
+        f"allocated {s.allocated} · *ATP {s.atp}* · arrives {day(s.arrival_date)} · "
+        f"{plural(s.orders, 'order line')}{sync}"
     )
 
 
 def line_buttons(s: POLineHeader, channel: str = "") -> list[ButtonElement]:
     """The buttons that can do something for this line: Allocate only while it is open with
-    ATP, Sync only when a promise is out of sync, Remove only when something is allocated."""
+    ATP, Sync only when a promise is out of sync, Remove only when something is allocated,
+    Receive only while it is open (merchandisers; the modal checks)."""
     value = ViewState.of(s, channel=channel).to_json()
     out = [button(REVIEW, ActionId.REVIEW, value)]
     if s.status == "open" and s.atp > 0:
@@ -88,6 +91,8 @@ def line_buttons(s: POLineHeader, channel: str = "") -> list[ButtonElement]:
         out.append(button(SYNC_DATE, ActionId.SYNC_DATE, value))
     if s.allocated:
         out.append(button(REMOVE, ActionId.REMOVE, value, style="danger"))
+    if s.status == "open":
+        out.append(button(RECEIVE, ActionId.RECEIVE, value))
     return out
 
 
@@ -113,7 +118,8 @@ def _rest(rest: list[POLineHeader], *, room: int) -> list[Block]:
         ),
     ]
     rows = [
-        f"*{s.line}* `{escape(s.sku)}` · qty {s.quantity} · allocated {s.allocated} · "
+        f"*{s.line}* `{escape(s.sku)}` · qty {s.quantity} · recv {s.received} · "
+        f"allocated {s.allocated} · "
         f"ATP {s.atp} · {day(s.arrival_date)}"
         + (f" · {s.out_of_sync} out of sync" if s.out_of_sync else "")
         for s in rest

@@ -281,9 +281,15 @@ def test_po_message_shows_each_line_with_the_buttons_that_can_act() -> None:
         if b["type"] == "actions"
     }
     assert by_line == {
-        1: [ActionId.REVIEW, ActionId.ALLOCATE, ActionId.SYNC_DATE, ActionId.REMOVE],
-        2: [ActionId.REVIEW, ActionId.REMOVE],
-        3: [ActionId.REVIEW],
+        1: [
+            ActionId.REVIEW,
+            ActionId.ALLOCATE,
+            ActionId.SYNC_DATE,
+            ActionId.REMOVE,
+            ActionId.RECEIVE,
+        ],
+        2: [ActionId.REVIEW, ActionId.REMOVE, ActionId.RECEIVE],
+        3: [ActionId.REVIEW],  # closed: nothing to receive
     }
     state = ViewState.from_json(elements(data, "action_id", ActionId.ALLOCATE)[0]["value"])
     assert (state.po, state.line, state.sku, state.channel) == ("PO-1001", 1, "SKU-1", "C1")
