@@ -53,7 +53,7 @@ if TYPE_CHECKING:
         unallocated,
         unallocated_count,
     )
-    from engine.receiving import fulfil, ready, receive
+    from engine.receiving import fulfil, ready, receive, record_received
     from engine.records import POLineRecord, PORecord, SOLineRecord, SORecord
     from engine.results import (
         AllocatedLine,
@@ -114,7 +114,7 @@ _MODULES = {
         "unallocated",
         "unallocated_count",
     ],
-    "engine.receiving": ["fulfil", "ready", "receive"],
+    "engine.receiving": ["fulfil", "ready", "receive", "record_received"],
     "engine.records": ["POLineRecord", "PORecord", "SOLineRecord", "SORecord"],
     "engine.results": [
         "AllocatedLine",
@@ -224,6 +224,7 @@ __all__ = [
     "ready",
     "rebalance",
     "receive",
+    "record_received",
     "remove",
     "reopen_po",
     "retry_events",

@@ -64,6 +64,31 @@ def receive(
     return run_operation(db, actor, "receive", work, dry_run=dry_run, key=key)
 
 
+def record_received(
+    db: Database,
+    actor: Actor,
+    po: str,
+    line: int,
+    total: int,
+    *,
+    dry_run: bool = False,
+    key: str | None = None,
+) -> Outcome:
+    """Rule 9, given as the line's total received so far (a sheet's cell, an import's field):
+    a receipt of what it adds. The same total again changes nothing; a lower one is refused."""
+    line = arguments.line_number(line)
+    total = arguments.units(total, "received")
+
+    def work(unit: Unit) -> None:
+        target, po_status = lookup.po_line(unit, po, line)
+        if total == target.received:
+            return
+        refuse_closed(target, po_status, "receive on it")
+        apply_receipt(unit, target, total, final=False)
+
+    return run_operation(db, actor, "receive", work, dry_run=dry_run, key=key)
+
+
 def refuse_closed(target: ledger.Supply, po_status: str, doing: str) -> None:
     """Rule 11: a cancelled or fully received PO line (or one of such a PO) is closed."""
     status = target.status if target.status != "open" else po_status
@@ -282,6 +307,7 @@ __all__ = [
     "fulfil_lines",
     "ready",
     "receive",
+    "record_received",
     "refuse_closed",
     "settle_po_status",
 ]
