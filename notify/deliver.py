@@ -137,7 +137,7 @@ class Deliverer:
             if c.name != EMAIL
         }
         smtp = settings.smtp
-        self.mailer = Mailer(smtp) if smtp is not None else None
+        self.mailer = Mailer(smtp, timeout=settings.smtp_timeout) if smtp is not None else None
         self.templates = Templates(settings.templates)
         self.sender = settings.email_from.strip()
         self.pool = ThreadPoolExecutor(self.workers, thread_name_prefix="deliver")
@@ -213,7 +213,7 @@ class Deliverer:
                 report.no_change += 1
 
     def _lease(self) -> timedelta:
-        timeout = max(self.settings.webhook_timeout, 30.0)
+        timeout = max(self.settings.webhook_timeout, self.settings.smtp_timeout)
         rounds = -(-self.batch // self.workers)
         return timedelta(seconds=timeout * rounds + LEASE_MARGIN)
 

@@ -149,7 +149,11 @@ class Sent:
 
 
 class Mailer:
-    """Sends messages over SMTP, one connection per thread, kept for the run (``close``)."""
+    """Sends messages over SMTP, one connection per thread, kept for the run (``close``).
+
+    A server that does not answer in ``timeout`` seconds, or cannot be reached at all, is not
+    tried again by this mailer: every later message is put off at once ("not tried"), so a
+    hung server costs a delivery run one timeout per worker, not one per email."""
 
     def __init__(self, server: SmtpServer, *, timeout: float = SMTP_TIMEOUT) -> None:
         self.server = server
@@ -157,10 +161,20 @@ class Mailer:
         self._local = threading.local()
         self._open: list[smtplib.SMTP] = []
         self._guard = threading.Lock()
+        self._down: str | None = None
 
     def send(self, message: Message) -> Sent:
+        if self._down is not None:
+            return Sent(False, True, None, clip(f"not tried: {self._down}"))
         try:
             smtp = self._connection()
+        except smtplib.SMTPResponseException as exc:
+            # A greeting, STARTTLS or login refused: the server's or our setup's trouble, not
+            # this message's. Tried again later.
+            return Sent(False, True, exc.smtp_code, _text(exc.smtp_error))
+        except (smtplib.SMTPException, OSError) as exc:
+            return self._unreachable(exc)
+        try:
             smtp.send_message(message)
         except smtplib.SMTPRecipientsRefused as exc:
             code, said = next(iter(exc.recipients.values()))
@@ -168,14 +182,24 @@ class Mailer:
         except smtplib.SMTPDataError as exc:
             return Sent(False, exc.smtp_code < 500, exc.smtp_code, _text(exc.smtp_error))
         except smtplib.SMTPResponseException as exc:
-            # The sender refused, a login that failed: the server's or our setup's trouble, not
-            # this message's. Tried again later, on a new connection.
+            # The sender refused: tried again later, on a new connection.
             self._drop()
             return Sent(False, True, exc.smtp_code, _text(exc.smtp_error))
+        except TimeoutError as exc:
+            self._drop()
+            return self._unreachable(exc)
         except (smtplib.SMTPException, OSError) as exc:
+            # A kept connection the server closed while idle, say: the next message opens
+            # a new one.
             self._drop()
             return Sent(False, True, None, clip(f"no answer: {exc}") or "no answer")
         return Sent(True, False, 250, None)
+
+    def _unreachable(self, exc: BaseException) -> Sent:
+        where = f"{self.server.host}:{self.server.port}"
+        said = f"no answer from {where}: {str(exc) or type(exc).__name__}"
+        self._down = said
+        return Sent(False, True, None, clip(said))
 
     def close(self) -> None:
         with self._guard:

@@ -107,6 +107,13 @@ class NotifySettings(Settings):
         description="`smtp://user:password@host:587` (STARTTLS) or "
         "`smtps://user:password@host:465`: customers are emailed; environment only",
     )
+    smtp_timeout: float = Field(
+        30.0,
+        gt=0,
+        le=300,
+        description="seconds the mail server has to answer each step (connect, greeting, "
+        "message); one that does not is not tried again until the next delivery run",
+    )
     email_from: str = Field(
         "",
         description="the emails' sender (`Shop <orders@shop.example.com>`); required with "

@@ -6,12 +6,14 @@ machine, STARTTLS with a login, or SMTPS. On SQLite and PostgreSQL where a datab
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from datetime import date, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage, Message
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 
@@ -27,6 +29,7 @@ from tests.standins.smtp.server import (
     PASSWORD,
     USER,
     Mailbox,
+    SilentServer,
     SmtpServer,
     authenticate,
     self_signed,
@@ -220,6 +223,43 @@ def test_a_refused_address_is_dead_lettered_and_a_busy_server_retried(
     box.refuse.clear()
     clock.advance(60)
     assert deliver(db, mail(server)).count("email", "delivered") == 1
+
+
+def test_a_mail_server_that_hangs_costs_a_run_one_timeout_and_loses_nothing(
+    db: e.Database, load: Load, clock: Clock, mailbox: tuple[Mailbox, SmtpServer]
+) -> None:
+    silent = SilentServer()
+    silent.start()
+    try:
+        load(
+            po("PO-1", (1, "MUG", 100, A.isoformat())),
+            *(order(f"SO-{n}", n, (1, "MUG", 1), email=f"c{n}@example.com") for n in range(40)),
+        )
+        clock.advance(DELAY)
+        hung = mail(_server_at(silent.port), smtp_timeout=0.5, deliver_workers=2)
+        started = time.monotonic()
+        report = deliver(db, hung)
+        took = time.monotonic() - started
+        # Without giving up on the server, 40 emails over 2 workers would wait 20 timeouts.
+        assert report.count("email", "retried") == 40 and report.count("email", "delivered") == 0
+        assert took < 5, took
+        assert silent.connections <= 2
+        rows = json.loads(ok(db, "events", "list", "--json").stdout)
+        answers = {r["answer"] for r in rows if r["channel"] == "email"}
+        assert any(a.startswith("no answer from 127.0.0.1") for a in answers), answers
+        assert all("no answer from 127.0.0.1" in a for a in answers), answers
+    finally:
+        silent.stop()
+    # The server back (here: a working one), every email goes out on a later run.
+    box, server = mailbox
+    clock.advance(3600)
+    assert deliver(db, mail(server)).count("email", "delivered") == 40
+    assert len(box.messages) == 40
+
+
+def _server_at(port: int) -> SmtpServer:
+    """Stands for a server at ``port`` in ``mail()``, which reads only its port."""
+    return cast(SmtpServer, SimpleNamespace(port=port))
 
 
 def test_webhooks_get_every_event_at_once_while_emails_wait_for_the_net_change(

@@ -8,7 +8,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import ipaddress
+import socket
 import ssl
+import threading
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -80,6 +82,37 @@ class SmtpServer(Controller):
         assert isinstance(self.server, asyncio.Server)
         self.port = self.server.sockets[0].getsockname()[1]
         super()._trigger_server()
+
+
+class SilentServer:
+    """A mail server that hangs: it takes connections on 127.0.0.1 and never says a word
+    (no greeting), as one stuck behind a full disk or a dead backend does. ``connections``
+    counts those it took."""
+
+    def __init__(self) -> None:
+        self._socket = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self._socket.getsockname()[1]
+        self.connections = 0
+        self._held: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._socket.close()
+        for held in self._held:
+            held.close()
+        self._thread.join(timeout=5)
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                held, _ = self._socket.accept()
+            except OSError:
+                return
+            self.connections += 1
+            self._held.append(held)
 
 
 def self_signed(folder: Path) -> tuple[Path, Path]:
