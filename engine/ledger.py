@@ -7,6 +7,7 @@ sum of the line's allocations, and write the audit events and promise history as
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -14,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Integer,
     String,
     bindparam,
     delete,
@@ -24,6 +26,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.sql import ColumnElement
 
 from engine.models import (
@@ -493,6 +496,66 @@ def cover(unit: Unit, target: Supply) -> None:
     mark_ready(unit, target, covered)
 
 
+RECEIVED = "received"
+
+
+@dataclass(frozen=True)
+class _ReadyStatements:
+    mark: Any  # the lines' ready_at
+    events: Any  # a "ready" audit event each, in FIFO order
+
+
+@functools.cache
+def _ready_statements(postgres: bool) -> _ReadyStatements:
+    ids: Any
+    if postgres:
+        ids = select(func.unnest(bindparam("ids", type_=postgresql.ARRAY(Integer()))))
+    else:
+        each = func.json_each(bindparam("ids", type_=String())).table_valued("value")
+        ids = select(each.c.value)
+    at = bindparam("at", type_=UTCDateTime())
+    mark = update(so_lines).where(so_lines.c.id.in_(ids)).values(ready_at=at)
+    events = insert(audit_events).from_select(
+        [
+            "at",
+            "operation_id",
+            "operation",
+            "actor",
+            "source",
+            "action",
+            "sku",
+            "po_number",
+            "po_line",
+            "order_number",
+            "so_line",
+            "quantity",
+            "before",
+            "after",
+            "reason",
+        ],
+        select(
+            at,
+            bindparam("operation_id", type_=String()),
+            bindparam("operation", type_=String()),
+            bindparam("actor", type_=String()),
+            bindparam("source", type_=String()),
+            literal("ready"),
+            so_lines.c.sku,
+            bindparam("po", type_=String()),
+            bindparam("po_line", type_=Integer()),
+            so_lines.c.order_number,
+            so_lines.c.line,
+            so_lines.c.quantity,
+            literal({"ready": False}, JSON),
+            literal({"ready": True}, JSON),
+            literal(RECEIVED),
+        )
+        .where(so_lines.c.id.in_(ids))
+        .order_by(so_lines.c.placed_at, so_lines.c.order_number, so_lines.c.line),
+    )
+    return _ReadyStatements(mark, events)
+
+
 _RECEIVED = select(po_lines.c.received).where(po_lines.c.id == bindparam("pid"))
 _READY_UNITS = select(func.coalesce(func.sum(so_lines.c.quantity), 0)).where(
     so_lines.c.po_line_id == bindparam("pid"), so_lines.c.ready_at.is_not(None)
@@ -505,24 +568,42 @@ def mark_ready(unit: Unit, target: Supply, lines: Sequence[Demand]) -> None:
     if not lines:
         return
     ids = [d.id for d in lines]
-    for chunk in chunks(ids):
-        unit.conn.execute(update(so_lines).where(so_lines.c.id.in_(chunk)).values(ready_at=unit.at))
     unit.touch([target.id])
     unit.ready_lines.extend(ids)
     for d in lines:
         d.ready_at = unit.at
-        unit.event(
-            "ready",
-            sku=d.sku,
-            po=target.po,
-            po_line=target.line,
-            order=d.order,
-            so_line=d.line,
-            quantity=d.quantity,
-            before={"ready": False},
-            after={"ready": True},
-            reason="received",
-        )
+    if len(ids) <= CHUNK:
+        unit.conn.execute(update(so_lines).where(so_lines.c.id.in_(ids)).values(ready_at=unit.at))
+        for d in lines:
+            unit.event(
+                "ready",
+                sku=d.sku,
+                po=target.po,
+                po_line=target.line,
+                order=d.order,
+                so_line=d.line,
+                quantity=d.quantity,
+                before={"ready": False},
+                after={"ready": True},
+                reason=RECEIVED,
+            )
+    else:
+        # A receipt covering a big line: one UPDATE and one INSERT ... SELECT for them all
+        # (the lines named by one array, or JSON text on SQLite), not a row each through Python.
+        unit.flush()  # the events written so far come first in the log
+        stmts = _ready_statements(unit.is_postgres)
+        params = {
+            "ids": ids if unit.is_postgres else json.dumps(ids),
+            "at": unit.at,
+            "operation_id": unit.id,
+            "operation": unit.operation,
+            "actor": unit.actor.name,
+            "source": unit.actor.source.value,
+            "po": target.po,
+            "po_line": target.line,
+        }
+        unit.conn.execute(stmts.mark, params)
+        unit.conn.execute(stmts.events, params)
     outcome = unit.outcome
     room = max(0, DETAIL_LIMIT - len(outcome.ready))
     outcome.ready.extend(d.ref for d in lines[:room])

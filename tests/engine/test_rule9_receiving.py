@@ -345,3 +345,29 @@ def test_an_order_import_with_status_fulfilled_closes_ready_lines(
     with pytest.raises(ValueError, match="status 'shipped' is not one of open, fulfilled"):
         e.SOLineRecord.model_validate({"line": 1, "sku": "A", "quantity": 1, "status": "shipped"})
     check_invariants(db)
+
+
+def test_a_receipt_covering_many_lines_writes_each_ones_events_in_fifo_order(
+    db: e.Database, actor: e.Actor, load: Load
+) -> None:
+    """Past 500 lines the ready marks and their audit events are written set-based."""
+    load(po("PO-1", (1, "A", 700, D1)), *[so(f"SO-{i:04d}", i, (1, "A", 1)) for i in range(650)])
+    before = len(outbox(db))
+    out = e.receive(db, actor, "PO-1", 1, 640)
+    check_invariants(db)
+    assert out.ready_count == 640 and len(out.ready) == 640
+    assert len(e.ready(db)) == 640
+    assert len(outbox(db)) - before == 640 == out.notified
+    with db.read() as conn:
+        from sqlalchemy import text
+
+        rows = conn.execute(
+            text(
+                "SELECT order_number, before, after, reason, po_number, po_line FROM audit_events "
+                "WHERE action = 'ready' ORDER BY id"
+            )
+        ).all()
+    assert [r[0] for r in rows] == [f"SO-{i:04d}" for i in range(640)]
+    first = rows[0]
+    assert (first[3], first[4], first[5]) == ("received", "PO-1", 1)
+    assert first[1] in ({"ready": False}, '{"ready": false}')
