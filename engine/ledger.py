@@ -405,8 +405,11 @@ def release(
             values["status"] = "cancelled"
         conn.execute(update(so_lines).where(so_lines.c.id.in_(chunk)).values(**values))
     tallies = Tallies()
+    stocked: dict[int, Supply] = {}
     for d, s in lines:
         tallies.add(s.id, -d.quantity, out_of_sync=-(d.promised_date != s.arrival_date))
+        if d.ready_at is not None:
+            stocked[s.id] = s
     tallies.apply(unit)
     for d, s in lines:
         # Released lines are allocated ones, always read with every column: only the sweep's
@@ -433,6 +436,9 @@ def release(
         )
         if park:
             unit.outcome.parked.append(d.ref)
+    # The received units a ready line held are in stock still: they cover the next lines.
+    for s in stocked.values():
+        cover(unit, s)
 
 
 def move(unit: Unit, moves: Sequence[tuple[Demand, Supply, Supply]], reason: str) -> None:

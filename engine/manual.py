@@ -68,7 +68,7 @@ def remove(
 
     A ready line (its stock is in, rule 9) is removed only with ``force``: a person's
     deliberate choice, audited as such; its received units then cover the next lines in FIFO
-    order. A fulfilled line has shipped and is never removed."""
+    order (``ledger.release``). A fulfilled line has shipped and is never removed."""
     if not refs:
         raise Refused("name at least one order line to remove")
     line, refs = arguments.line_number(line), arguments.refs(refs)
@@ -95,8 +95,6 @@ def remove(
             ledger.set_field(
                 unit, target, "store_hold", target.store_hold + freed, reason="removed"
             )
-        if ready:
-            ledger.cover(unit, target)
 
     return run_operation(db, actor, "remove", work, dry_run=dry_run, key=key)
 

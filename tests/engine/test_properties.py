@@ -146,11 +146,14 @@ class State:
 
     def unplace(self, key: SOKey, *, park: bool, cancel: bool = False) -> None:
         s = self.so_lines[key]
-        assert s.holder is not None
-        self.po_lines[s.holder].allocated -= s.quantity
+        holder, ready = s.holder, s.ready
+        assert holder is not None
+        self.po_lines[holder].allocated -= s.quantity
         s.holder, s.promised, s.parked, s.ready = None, None, park, False
         if cancel:
             s.status = "cancelled"
+        if ready:  # its received units, in stock still, cover the next lines
+            self.cover(holder)
 
     def move(self, key: SOKey, to: POKey) -> None:
         s = self.so_lines[key]
@@ -804,13 +807,10 @@ class EngineMachine(RuleBasedStateMachine):
             self.step(call, None, e.Refused, offenders)
             return
         expected = state.copy()
-        forced = any(state.so_lines[k].ready for k in found)
         for k in found:
             expected.unplace(k, park=True)
         if hold_for_store:
             expected.po_lines[po_key].store_hold += sum(state.so_lines[k].quantity for k in found)
-        if forced:  # the received units of the removed lines cover the next ones
-            expected.cover(po_key)
         self.step(call, expected)
 
     @precondition(lambda self: self.state.pos)

@@ -371,3 +371,16 @@ def test_a_receipt_covering_many_lines_writes_each_ones_events_in_fifo_order(
     first = rows[0]
     assert (first[3], first[4], first[5]) == ("received", "PO-1", 1)
     assert first[1] in ({"ready": False}, '{"ready": false}')
+
+
+def test_a_ready_line_cancelled_leaves_its_stock_to_the_next_lines(
+    held: e.Database, actor: e.Actor
+) -> None:
+    db = held
+    e.receive(db, actor, "PO-1", 1, 4)  # SO-1 (3) ready, 1 unit in over
+    assert states(db, "SO-2") == ["allocated"]
+    out = e.cancel_order(db, actor, [R("SO-1")])
+    check_invariants(db)
+    # 4 units in, none held: SO-2 (4) is covered now.
+    assert out.ready == [R("SO-2", 1)]
+    assert states(db, "SO-1", "SO-2", "SO-3") == ["cancelled", "ready", "allocated"]
