@@ -264,6 +264,25 @@ def ref_change_supply(state: State, key: POKey, quantity: int, store_hold: int) 
     return grows and p.status == "open"
 
 
+def ref_receive(state: State, key: POKey, total: int, *, final: bool) -> None:
+    """Rule 9 on an open line: ``total`` received in all (not less than before)."""
+    p = state.po_lines[key]
+    p.received = total
+    if total > p.quantity:  # an over-receipt is supply, and rule 1 places the queue on it
+        p.quantity = total
+        ref_sweep(state, [p.sku])
+    if final:  # release the latest placed lines not ready until the rest fits what came
+        for k in reversed(state.held_by(key)):
+            if p.allocated <= total:
+                break
+            if not state.so_lines[k].ready:
+                state.unplace(k, park=False)
+    state.cover(key)
+    if final or total >= p.quantity:
+        p.status = "received"
+        state.settle(key[0])
+
+
 class ModelRefused(Exception):
     """The reference model predicts a refusal."""
 
@@ -295,6 +314,8 @@ def ref_intake(
                 to_sweep.add(ln.sku)
                 if rebalance:
                     to_rebalance.add(ln.sku)
+                if ln.received_quantity:
+                    ref_receive(state, key, ln.received_quantity, final=False)
                 continue
             # A received line's quantity is what came: the file's is history.
             quantity = p.quantity if p.status == "received" else ln.quantity
@@ -316,10 +337,18 @@ def ref_intake(
                 p.arrival = ln.arrival_date
                 if earlier and rebalance and p.status == "open":
                     to_rebalance.add(p.sku)
+            received = ln.received_quantity
+            if received is not None and received != p.received and p.status != "open":
+                raise ModelRefused(f"{key} is closed: it cannot receive")
             if quantity != p.quantity and ref_change_supply(
                 state, key, ln.quantity, min(p.store_hold, ln.quantity)
             ):
                 to_sweep.add(p.sku)
+            if received is not None and received != p.received:
+                if received < p.received:
+                    raise ModelRefused(f"{key} cannot receive less")
+                ref_receive(state, key, received, final=False)
+    to_fulfil: list[SOKey] = []
     for sale in sales:
         known = state.orders.get(sale.order)
         # No customer given: a new order's is empty, an existing order keeps its own.
@@ -333,6 +362,8 @@ def ref_intake(
         for sl in sale.lines:
             key = (sale.order, sl.line)
             s = state.so_lines.get(key)
+            if sl.status == "fulfilled" and (s is None or s.status != "fulfilled"):
+                to_fulfil.append(key)
             if s is None:
                 state.so_lines[key] = SOL(
                     sl.sku, sl.quantity, sale.placed_at, "open", False, None, None
@@ -349,6 +380,11 @@ def ref_intake(
     for sku in sorted(to_rebalance):
         ref_rebalance(state, sku)
     ref_sweep(state, to_sweep)
+    for key in to_fulfil:  # after the sweep: only ready lines ship
+        s = state.so_lines[key]
+        if s.status != "open" or s.holder is None or not s.ready:
+            raise ModelRefused(f"{key} is not ready")
+        s.status = "fulfilled"
 
 
 def ref_resolve(
@@ -615,9 +651,10 @@ class EngineMachine(RuleBasedStateMachine):
         ),
         add_line=st.one_of(st.none(), st.tuples(sku_st, st.integers(0, 8), st.sampled_from(DATES))),
         rebalance=st.booleans(),
+        received=st.one_of(st.none(), st.integers(0, 10)),
     )
     def reimport_purchase_order(
-        self, index: int, changes: list[Any], add_line: Any, rebalance: bool
+        self, index: int, changes: list[Any], add_line: Any, rebalance: bool, received: Any
     ) -> None:
         """The same PO again: changed quantities, dates or SKUs, perhaps a new line."""
         po = pick(sorted(self.state.pos), index)
@@ -641,10 +678,14 @@ class EngineMachine(RuleBasedStateMachine):
             lines[keys[0][1]] = e.POLineRecord(
                 line=keys[0][1], sku=p.sku, quantity=p.quantity, arrival_date=p.arrival
             )
+        if received is not None:  # the first line given carries a received total (rule 9)
+            first = min(lines)
+            lines[first] = lines[first].model_copy(update={"received_quantity": received})
         record = e.PORecord(po=po, supplier=self.state.pos[po].supplier, lines=list(lines.values()))
         unchanged = all(
             (held := self.state.po_lines.get((po, ln.line))) is not None
             and (held.sku, held.quantity, held.arrival) == (ln.sku, ln.quantity, ln.arrival_date)
+            and ln.received_quantity in (None, held.received)
             for ln in record.lines
         )
         before = dump(self.db) if unchanged else None
@@ -659,11 +700,19 @@ class EngineMachine(RuleBasedStateMachine):
         quantity=st.one_of(st.none(), st.integers(1, 4)),
         sku=st.one_of(st.none(), sku_st),
         moved=st.one_of(st.none(), placed_st),
+        shipped=rarely,
     )
     def reimport_order(
-        self, index: int, line: int, quantity: int | None, sku: str | None, moved: Any
+        self,
+        index: int,
+        line: int,
+        quantity: int | None,
+        sku: str | None,
+        moved: Any,
+        shipped: bool,
     ) -> None:
-        """The same order again: perhaps a changed line or a corrected ``placed_at``."""
+        """The same order again: perhaps a changed line, a corrected ``placed_at``, or a line
+        given as fulfilled (status, rule 9)."""
         order = pick(sorted(self.state.orders), index)
         customer, placed_at = self.state.orders[order]
         keys = self.state.lines_of(order)
@@ -673,16 +722,22 @@ class EngineMachine(RuleBasedStateMachine):
             s = self.state.so_lines[k]
             if k == changed:
                 lines.append(
-                    e.SOLineRecord(line=k[1], sku=sku or s.sku, quantity=quantity or s.quantity)
+                    e.SOLineRecord(
+                        line=k[1],
+                        sku=sku or s.sku,
+                        quantity=quantity or s.quantity,
+                        status="fulfilled" if shipped else None,
+                    )
                 )
             else:
                 lines.append(e.SOLineRecord(line=k[1], sku=s.sku, quantity=s.quantity))
         when = placed_at if moved is None else placed(*moved)
         record = e.SORecord(order=order, customer=customer, placed_at=when, lines=lines)
         s = self.state.so_lines[changed]
-        unchanged = when == placed_at and (sku or s.sku, quantity or s.quantity) == (
-            s.sku,
-            s.quantity,
+        unchanged = (
+            when == placed_at
+            and (sku or s.sku, quantity or s.quantity) == (s.sku, s.quantity)
+            and not (shipped and s.status != "fulfilled")
         )
         before = dump(self.db) if unchanged else None
         self._intake([], [record], False)
@@ -1046,22 +1101,7 @@ class EngineMachine(RuleBasedStateMachine):
             self.step(call, None, e.Refused)
             return
         expected = state.copy()
-        p = expected.po_lines[po_key]
-        total = p.received + quantity
-        p.received = total
-        if total > p.quantity:
-            p.quantity = total
-            ref_sweep(expected, [p.sku])
-        if final:
-            for k in reversed(expected.held_by(po_key)):
-                if p.allocated <= total:
-                    break
-                if not expected.so_lines[k].ready:
-                    expected.unplace(k, park=False)
-        expected.cover(po_key)
-        if final or total >= p.quantity:
-            p.status = "received"
-            expected.settle(po_key[0])
+        ref_receive(expected, po_key, target.received + quantity, final=final)
         self.step(call, expected)
         if key is not None:
             self.receipts.add(key)
