@@ -78,6 +78,8 @@ def review_view(review: Review, *, note: str = "") -> RenderableType:
         f"{line.quantity} (store hold {line.store_hold}, sellable {line.sellable})",
     )
     head.add_row("Allocated", f"{line.allocated}, ATP {line.atp}")
+    if line.received:
+        head.add_row("Received", f"{line.received} (lines it covers are ready to ship)")
     sync = (
         "all in sync"
         if not line.out_of_sync
@@ -91,6 +93,7 @@ def review_view(review: Review, *, note: str = "") -> RenderableType:
     rows = table(
         "Allocations, first in first out",
         "#>", "order", "line>", "customer~", "placed (UTC)", "qty>", "promised", "in sync^",
+        *(["stock"] if line.received else []),
     )  # fmt: skip
     for i, a in enumerate(review.allocations, 1):
         rows.add_row(
@@ -102,6 +105,7 @@ def review_view(review: Review, *, note: str = "") -> RenderableType:
             str(a.quantity),
             day(a.promised_date),
             "✓" if a.in_sync else Text("✗ no", style="bold red"),
+            *(["ready" if a.ready else ""] if line.received else []),
         )
     return Group(head, Text(""), rows, *([Text(note)] if note else []))
 

@@ -56,8 +56,9 @@ def report(
     head = outcome.po_line(*target) if target is not None and not outcome.dry_run else None
     if head is not None:
         status = "" if head.status == "open" else f" ({head.status})"
+        received = f", received {head.received}" if head.received else ""
         out.print(
-            f"{head.po}:{head.line} now{status}: quantity {head.quantity}, store hold "
+            f"{head.po}:{head.line} now{status}: quantity {head.quantity}{received}, store hold "
             f"{head.store_hold}, allocated {head.allocated}, ATP {head.atp}, "
             f"{head.out_of_sync} out of sync"
         )

@@ -151,3 +151,12 @@ def test_csv_and_json_imports_carry_received_and_status(seeded: e.Database, tmp_
          "received_quantity": -1}]}]}  # fmt: skip
     says = refused(db, "import", write(tmp_path, "p.json", json.dumps(json_po)), listed=True)
     assert "received_quantity -1 must be at least 0" in says
+
+
+def test_review_marks_the_ready_lines_once_stock_is_in(seeded: e.Database) -> None:
+    db = seeded
+    assert "stock" not in said(db, "review", "PO-1", "1")  # nothing received: as before
+    ok(db, "receive", "PO-1", "1", "4")
+    out = said(db, "review", "PO-1", "1")
+    assert "Received 4 (lines it covers are ready to ship)" in out
+    assert "in sync stock" in out and "2027-01-10 ✓ ready" in out
