@@ -98,3 +98,12 @@ def test_a_closed_line_offers_no_receive_button(slack_app: SlackApp) -> None:
     ]
     assert len(receive_buttons) == 1  # line 1 only: line 2 is received
     assert "*received*" in texts(message)
+
+
+def test_the_review_modal_shows_received_units_and_ready_lines(slack_app: SlackApp) -> None:
+    seed_shop(slack_app.db)
+    e.receive(slack_app.db, e.Actor("dock", e.Source.API), "PO-1001", 1, 2)
+    slack_app.command("review PO-1001 1")
+    said = texts(slack_app.modal())
+    assert "*Received*\n2 of 10" in said
+    assert ":package: ready to ship" in said  # SO-1 (2 units)
