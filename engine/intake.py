@@ -20,7 +20,7 @@ from engine.db import Database
 from engine.errors import Conflict, Difference, Refused
 from engine.models import po_lines, purchase_orders, sales_orders, so_lines
 from engine.queries import order_lines_in
-from engine.receiving import apply_receipt, fulfil_lines
+from engine.receiving import apply_receipt, fulfil_lines, settle_po_status
 from engine.records import PORecord, SORecord
 from engine.redact import masked_email
 from engine.results import OrderLineState, Outcome
@@ -134,9 +134,9 @@ _PO_SKUS = select(po_lines.c.sku).where(
 _ORDER_SKUS = select(so_lines.c.sku).where(
     so_lines.c.order_number.in_(bindparam("numbers", expanding=True))
 )
-_PO_HEADER = select(purchase_orders.c.id, purchase_orders.c.supplier).where(
-    purchase_orders.c.po_number == bindparam("number")
-)
+_PO_HEADER = select(
+    purchase_orders.c.id, purchase_orders.c.supplier, purchase_orders.c.status
+).where(purchase_orders.c.po_number == bindparam("number"))
 _PO_LINES = select(*ledger.SUPPLY_COLUMNS).where(po_lines.c.po_id == bindparam("po_id"))
 _ORDER_LINES = select(*ledger.DEMAND_COLUMNS).where(so_lines.c.so_id == bindparam("so_id"))
 # An order's header, unless the order is stored already: its id, or none.
@@ -337,17 +337,27 @@ class _Intake:
                 lambda: [ledger.supply_from(r) for r in conn.execute(_PO_LINES, {"po_id": po_id})]
             )
             existing = {ln.line: ln for ln in lines}
+        # Whether the PO may be received (closed) now: as stored, or after a receipt below.
+        closed = header is not None and header.status == "received"
         for rec in record.lines:
             line = existing.get(rec.line)
             if line is None:
-                self._new_po_line(po_id, record.po, rec)
+                created = self._new_po_line(po_id, record.po, rec)
+                if closed:
+                    # A fully received PO given a new line is open again for it.
+                    settle_po_status(unit, record.po)
+                    closed = False
+                if rec.received_quantity:
+                    line = ledger.po_line_by_id(unit, created)
+                    apply_receipt(unit, line, rec.received_quantity, final=False)
                 changed = True
             elif self._update_po_line(line, rec):
                 changed = True
+            closed = closed or rec.received_quantity is not None
         if not changed:
             self.unchanged["purchase_orders"] += 1
 
-    def _new_po_line(self, po_id: int, po: str, rec: Any) -> None:
+    def _new_po_line(self, po_id: int, po: str, rec: Any) -> int:
         created = self.conn.execute(
             insert(po_lines).values(
                 po_id=po_id,
@@ -375,9 +385,7 @@ class _Intake:
         self.to_sweep.add(rec.sku)
         if self.rebalance:
             self.to_rebalance.add(rec.sku)
-        if rec.received_quantity:
-            line = ledger.po_line_by_id(self.unit, _inserted_id(created))
-            apply_receipt(self.unit, line, rec.received_quantity, final=False)
+        return _inserted_id(created)
 
     def _update_po_line(self, line: ledger.Supply, rec: Any) -> bool:
         unit = self.unit

@@ -310,6 +310,8 @@ def ref_intake(
             key = (rec.po, ln.line)
             p = state.po_lines.get(key)
             if p is None:
+                if state.pos[rec.po].status == "received":  # open again for its new line
+                    state.pos[rec.po].status = "open"
                 state.po_lines[key] = POL(ln.sku, ln.quantity, 0, 0, ln.arrival_date, "open")
                 to_sweep.add(ln.sku)
                 if rebalance:

@@ -384,3 +384,15 @@ def test_a_ready_line_cancelled_leaves_its_stock_to_the_next_lines(
     # 4 units in, none held: SO-2 (4) is covered now.
     assert out.ready == [R("SO-2", 1)]
     assert states(db, "SO-1", "SO-2", "SO-3") == ["cancelled", "ready", "allocated"]
+
+
+def test_a_received_po_given_a_new_line_is_open_again(
+    db: e.Database, actor: e.Actor, load: Load
+) -> None:
+    load(po("PO-1", (1, "A", 2, D1)), so("SO-1", 1, (1, "A", 2)), so("SO-2", 2, (1, "A", 3)))
+    e.receive(db, actor, "PO-1", 1, 2)
+    assert e.purchase_order(db, "PO-1").status == "received"
+    load(po("PO-1", (2, "A", 5, D2)))
+    assert e.purchase_order(db, "PO-1").status == "open"
+    assert allocation_map(db)[("SO-2", 1)] == ("PO-1", 2)
+    check_invariants(db)
