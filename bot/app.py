@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, tzinfo
 from typing import Any
 
 from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
@@ -76,10 +77,12 @@ def create_app(
     db: Database,
     client: WebClient | None = None,
     metrics: ApiErrorCounter | None = None,
+    zone: tzinfo = UTC,
 ) -> App:
     """The app for ``settings`` on ``db``. ``client`` replaces the Web API client (tests aim
     one at a stand-in). Checks the bot token with ``auth.test`` here (Bolt's own check, which
-    raises ``BoltError`` for a refused token, then ours for the workspace it belongs to)."""
+    raises ``BoltError`` for a refused token, then ours for the workspace it belongs to).
+    ``zone``: the team's time zone (PREORDER_TIMEZONE), in which every time shown is given."""
     client = client or web_client(settings)
     app = App(
         client=client,
@@ -95,6 +98,7 @@ def create_app(
         auth=Authorizer(settings.merchandisers, settings.merchandiser_group, _quick(client)),
         deliveries=Deliveries(),
         metrics=metrics,
+        zone=zone,
     )
     # Bolt keeps its auth.test answer to itself: ask once more for the workspace's id.
     app.use(_same_workspace(str(client.auth_test()["team_id"])))

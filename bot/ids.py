@@ -26,6 +26,10 @@ class CallbackId(StrEnum):
     REMOVE_CHOOSE = "remove_choose"
     REMOVE_CONFIRM = "remove_confirm"
     SYNC_DATE_CONFIRM = "sync_date_confirm"
+    SET_ARRIVAL = "set_arrival"
+    CANCEL_CONFIRM = "cancel_confirm"
+    MOVE_CHOOSE = "move_choose"
+    UNPARK_CHOOSE = "unpark_choose"
     RECEIVE = "receive"
 
 
@@ -37,6 +41,9 @@ class ActionId(StrEnum):
     ALLOCATE = "line_allocate"
     SYNC_DATE = "line_sync_date"
     REMOVE = "line_remove"
+    SET_ARRIVAL = "line_set_arrival"
+    CANCEL_LINE = "line_cancel"
+    CANCEL_PO = "po_cancel"  # a PO message's own button; the value names the PO (and a line)
     RECEIVE = "line_receive"
     PICK_LINE = "line_pick"  # select of the PO lines a message had no room to give buttons
     # A link button (the digest's "Open the sheet"): the browser opens the URL, the app only acks.
@@ -52,6 +59,17 @@ class ActionId(StrEnum):
     REMOVE_HOLD = "remove_hold"
     REMOVE_NEXT = "remove_next"
     REMOVE_PREVIOUS = "remove_previous"
+    # Inside the review modal and the move modal: the order lines and the target PO line.
+    REVIEW_MOVE = "review_move"
+    MOVE_ORDERS = "move_orders"
+    MOVE_TARGET = "move_target"
+    # Inside the set-arrival modal: the date picker (a change refreshes the dry run) and the
+    # checkboxes (sync now, accept a past date).
+    ARRIVAL_DATE = "arrival_date"
+    ARRIVAL_OPTIONS = "arrival_options"
+    # On the unallocated list (a SKU's parked lines) and in the unpark modal.
+    UNPARK = "sku_unpark"
+    UNPARK_ORDERS = "unpark_orders"
     # Inside the receive modal.
     RECEIVE_QUANTITY = "receive_quantity"
     RECEIVE_FINAL = "receive_final"
@@ -68,6 +86,12 @@ class BlockId(StrEnum):
     ALLOCATE_ORDERS = "allocate_orders"
     REMOVE_PICK = "remove_pick"  # prefix: one checkbox group of at most 10 per block
     REMOVE_HOLD = "remove_hold"
+    PO_ACTIONS = "po_actions"  # a PO message's buttons for the whole PO
+    ARRIVAL_DATE = "arrival_date"
+    ARRIVAL_OPTIONS = "arrival_options"
+    MOVE_ORDERS = "move_orders"
+    MOVE_TARGET = "move_target"
+    UNPARK_ORDERS = "unpark_orders"
     RECEIVE_QUANTITY = "receive_quantity"
     RECEIVE_FINAL = "receive_final"
     RECEIVE_DATE = "receive_date"

@@ -223,12 +223,29 @@ def _moved(outcome: Outcome, verb: Verb) -> list[str]:
         return []
     pairs = Counter(f"{m.from_po}:{m.from_line} → {m.to_po}:{m.to_line}" for m in outcome.moved)
     units = sum(m.quantity for m in outcome.moved)
+    if _all_earlier(outcome):
+        where = "earlier PO lines"
+    else:
+        where = "another PO line" if len(pairs) == 1 else "other PO lines"
     return [
         f"{verb('Moved', 'move')} {plural(len(outcome.moved), 'order line')} "
-        f"({plural(units, 'unit')}) to earlier PO lines: "
+        f"({plural(units, 'unit')}) to {where}: "
         + ", ".join(f"{k} ({n})" for k, n in pairs.items())
         + "; their promises stay out of sync until synced"
     ]
+
+
+def _all_earlier(outcome: Outcome) -> bool:
+    """Whether every move went to a PO line arriving earlier, as a rebalance's do (rule 7),
+    by the headers the outcome carries; a person may move orders anywhere."""
+    for m in outcome.moved:
+        source, target = (
+            outcome.po_line(m.from_po, m.from_line),
+            outcome.po_line(m.to_po, m.to_line),
+        )
+        if source is None or target is None or target.arrival_date >= source.arrival_date:
+            return False
+    return True
 
 
 def _allocated(outcome: Outcome, verb: Verb, atp_of: Collection[tuple[str, int]]) -> list[str]:

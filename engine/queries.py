@@ -112,13 +112,17 @@ def unallocated(
     sku: str | None = None,
     limit: int | None = None,
     search: str | None = None,
+    parked: bool | None = None,
 ) -> list[QueuedLine]:
     """Open SO lines without an allocation, parked ones included, in FIFO order.
-    ``search`` keeps lines whose order number or customer contains it (any case)."""
+    ``search`` keeps lines whose order number or customer contains it (any case); ``parked``
+    only the parked (True) or unparked (False) ones."""
     limit = arguments.limit(limit)
     query = QUEUE
     if sku is not None:
         query = query.where(so_lines.c.sku == sku)
+    if parked is not None:
+        query = query.where(so_lines.c.parked.is_(parked))
     if search:
         needle = search.strip().lower()
         query = query.where(
@@ -197,11 +201,13 @@ def applied_keys(db: Database, keys: Collection[str]) -> set[str]:
     return found
 
 
-def unallocated_count(db: Database, *, sku: str | None = None) -> int:
+def unallocated_count(db: Database, *, sku: str | None = None, parked: bool | None = None) -> int:
     """How many open SO lines wait unallocated (parked ones included); one index range."""
     query = select(func.count()).where(so_lines.c.status == "open", so_lines.c.po_line_id.is_(None))
     if sku is not None:
         query = query.where(so_lines.c.sku == sku)
+    if parked is not None:
+        query = query.where(so_lines.c.parked.is_(parked))
     with db.read() as conn:
         return int(conn.execute(query).scalar_one())
 

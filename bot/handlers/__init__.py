@@ -12,14 +12,18 @@ from slack_bolt import App
 
 from bot.handlers import (
     allocate,
+    cancel,
     command,
     home,
     links,
+    move,
     po,
     receive,
     remove,
     review,
+    set_arrival,
     sync_date,
+    unpark,
 )
 from bot.handlers.request import HandlerContext
 
@@ -27,5 +31,6 @@ __all__ = ["HandlerContext", "register_all"]
 
 
 def register_all(app: App, ctx: HandlerContext) -> None:
-    for module in (command, po, review, allocate, remove, sync_date, receive, home, links):
+    uses = (command, po, review, allocate, remove, sync_date, set_arrival, move, cancel, unpark)
+    for module in (*uses, receive, home, links):
         module.register(app, ctx)

@@ -62,7 +62,9 @@ def on_confirm(req: Req) -> None:
     total = len(lines)
     if total > STATIC_OPTIONS_MAX:
         total = e.unallocated_count(req.db, sku=head.sku)
-    view = allocate_modal(head, lines[:STATIC_OPTIONS_MAX], total=total, channel=state.channel)
+    view = allocate_modal(
+        head, lines[:STATIC_OPTIONS_MAX], total=total, channel=state.channel, zone=req.zone
+    )
     req.ack(response_action="update", view=view)
 
 
@@ -77,7 +79,7 @@ def on_options(req: Req) -> None:
     except e.EngineError as exc:
         log.warning("options for %r: %s", query, exc)
         lines = []
-    req.ack(**options_response(lines, query))
+    req.ack(**options_response(lines, query, req.zone))
 
 
 def on_submit(req: Req) -> None:

@@ -12,7 +12,17 @@ from collections.abc import Callable
 
 from slack_bolt import App
 
-from bot.handlers import allocate, help, po, remove, review, sync_date, unallocated
+from bot.handlers import (
+    allocate,
+    cancel,
+    help,
+    po,
+    remove,
+    review,
+    set_arrival,
+    sync_date,
+    unallocated,
+)
 from bot.handlers.listener import wire
 from bot.handlers.request import HandlerContext, Req
 from bot.views.blocks import fallback_text
@@ -26,9 +36,19 @@ EXAMPLES = {
     "allocate": "allocate PO-1001 1",
     "remove": "remove PO-1001 1",
     "sync-date": "sync-date PO-1001 1",
+    "set-arrival": "set-arrival PO-1001 1",
+    "cancel-po": "cancel-po PO-1001 2",
     "unallocated": "unallocated SKU-RED-M",
 }
-ALIASES = {"sync": "sync-date", "sync_date": "sync-date", "syncdate": "sync-date"}
+ALIASES = {
+    "sync": "sync-date",
+    "sync_date": "sync-date",
+    "syncdate": "sync-date",
+    "set_arrival": "set-arrival",
+    "arrival": "set-arrival",
+    "cancel": "cancel-po",
+    "cancel_po": "cancel-po",
+}
 
 
 class UsageError(Exception):
@@ -69,8 +89,11 @@ LINE_USES: dict[str, Callable[[Req, str, int], None]] = {
     "allocate": allocate.start,
     "remove": remove.start,
     "sync-date": sync_date.start,
+    "set-arrival": set_arrival.start,
 }
-ARITY = {"help": (0, 0), "po": (1, 1), "unallocated": (0, 1)} | {n: (2, 2) for n in LINE_USES}
+ARITY = {"help": (0, 0), "po": (1, 1), "unallocated": (0, 1), "cancel-po": (1, 2)} | {
+    n: (2, 2) for n in LINE_USES
+}
 
 
 def parse(text: str) -> Run:
@@ -90,6 +113,10 @@ def parse(text: str) -> Run:
     if name == "po":
         number = parse_po(args[0])
         return lambda req: po.show(req, number)
+    if name == "cancel-po":
+        number = parse_po(args[0])
+        which = parse_line(args[1]) if len(args) > 1 else None
+        return lambda req: cancel.start(req, number, which)
     if name == "unallocated":
         sku = parse_sku(args[0]) if args else None
         return lambda req: unallocated.show(req, sku)

@@ -28,7 +28,7 @@ def on_home_opened(req: Req) -> None:
         return
     data = digest(req.db)
     lines = e.open_po_lines(req.db, with_atp=True, limit=OPEN_LINES)
-    view = home_view(data, lines, as_of=datetime.now(UTC))
+    view = home_view(data, lines, as_of=datetime.now(UTC), zone=req.zone)
     req.client.views_publish(user_id=req.user, view=view)
 
 

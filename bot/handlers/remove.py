@@ -38,7 +38,9 @@ def start(req: Req, po: str, line: int, *, channel: str = "") -> None:
         return
     screen = req.open(TITLE)
     data, has_next = page(req.db, ViewState(po=po, line=line), PAGE_SIZE)
-    screen.show(remove_modal(data, has_next=has_next, channel=channel or req.channel))
+    screen.show(
+        remove_modal(data, has_next=has_next, channel=channel or req.channel, zone=req.zone)
+    )
 
 
 def on_button(req: Req) -> None:
@@ -48,7 +50,7 @@ def on_button(req: Req) -> None:
     start(req, state.po, state.line, channel=state.channel or req.channel)
 
 
-def _choose_view(data: e.Review, state: ViewState, has_next: bool) -> View:
+def _choose_view(req: Req, data: e.Review, state: ViewState, has_next: bool) -> View:
     return remove_modal(
         data,
         page=state.page,
@@ -56,6 +58,7 @@ def _choose_view(data: e.Review, state: ViewState, has_next: bool) -> View:
         before=state.before,
         has_next=has_next,
         channel=state.channel,
+        zone=req.zone,
     )
 
 
@@ -63,7 +66,7 @@ def on_page(req: Req) -> None:
     req.ack()
     state = state_of(req.body["actions"][0].get("value"))
     data, has_next = page(req.db, state, PAGE_SIZE)
-    view = _choose_view(data, state, has_next)
+    view = _choose_view(req, data, state, has_next)
     req.current().show(stale_modal(view) if state.is_stale(data.head) else view)
 
 
@@ -81,7 +84,7 @@ def on_choose(req: Req) -> None:
     data, has_next = page(req.db, state, PAGE_SIZE)
     rows = {ref_value(r): r for r in data.allocations[:PAGE_SIZE]}
     if state.is_stale(data.head) or any(p not in rows for p in picked):
-        view = stale_modal(_choose_view(data, state, has_next))
+        view = stale_modal(_choose_view(req, data, state, has_next))
         req.ack(response_action="update", view=view)
         return
     confirm = remove_confirm_modal(
@@ -102,6 +105,9 @@ def on_confirm(req: Req) -> None:
     if not req.may_change():
         return
     state = state_of(req.view.get("private_metadata"))
+    if req.done_before():
+        req.ack(response_action="clear")
+        return
     where = line_name(state.po, state.line)
     head = e.po_line(req.db, state.po, state.line)
     if state.is_stale(head):

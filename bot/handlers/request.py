@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, tzinfo
 from typing import Any, Protocol
 
 from slack_bolt import Ack, Respond
@@ -64,12 +65,14 @@ class ApiErrorCounter(Protocol):
 @dataclass
 class HandlerContext:
     """What the handlers need beyond the request: the database, who may change things, the
-    memory of deliveries already handled, and where failed Web API calls are counted."""
+    memory of deliveries already handled, where failed Web API calls are counted, and the
+    team's time zone (PREORDER_TIMEZONE), in which every view gives its times."""
 
     db: Database
     auth: Authorizer
     deliveries: Deliveries
     metrics: ApiErrorCounter | None = None
+    zone: tzinfo = UTC
 
     def slack_failed(self) -> None:
         """Count a Web API call Slack did not take (for /metrics)."""
@@ -143,6 +146,10 @@ class Req:
         return self.ctx.db
 
     @property
+    def zone(self) -> tzinfo:
+        return self.ctx.zone
+
+    @property
     def actor(self) -> Actor:
         return Actor(self.user, Source.SLACK)
 
@@ -151,6 +158,17 @@ class Req:
         """The engine's idempotency key for this delivery: a repeat that reaches another
         replica (whose memory of deliveries is its own) still changes nothing."""
         return f"slack:{self.delivery}"[:200] if self.delivery else None
+
+    def done_before(self) -> bool:
+        """Whether this delivery's change was already made: a repeat that reached another
+        replica (whose memory of deliveries is its own) finds its key applied. It must be
+        answered as the first was, before any check of what it would change: that check
+        would see the change itself and tell the user their modal is stale or the line
+        already cancelled."""
+        from engine import applied_keys
+
+        key = self.once_key
+        return key is not None and key in applied_keys(self.db, [key])
 
     def ack(self, **answer: Any) -> None:
         if self.acked:

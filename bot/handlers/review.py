@@ -34,7 +34,9 @@ def start(req: Req, po: str, line: int, *, channel: str = "") -> None:
     req.ack()
     screen = req.open(TITLE)
     data, has_next = page(req.db, ViewState(po=po, line=line), PAGE_SIZE)
-    screen.show(review_modal(data, has_next=has_next, channel=channel or req.channel))
+    screen.show(
+        review_modal(data, has_next=has_next, channel=channel or req.channel, zone=req.zone)
+    )
 
 
 def on_button(req: Req) -> None:
@@ -55,6 +57,7 @@ def on_page(req: Req) -> None:
         before=state.before,
         has_next=has_next,
         channel=state.channel,
+        zone=req.zone,
     )
     req.current().show(stale_modal(view) if state.is_stale(data.head) else view)
 

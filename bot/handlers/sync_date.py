@@ -39,6 +39,9 @@ def on_submit(req: Req) -> None:
     if not req.may_change():
         return
     state = state_of(req.view.get("private_metadata"))
+    if req.done_before():
+        req.ack(response_action="clear")
+        return
     head = e.po_line(req.db, state.po, state.line)
     if state.is_stale(head):
         preview = e.sync_date(req.db, req.actor, state.po, state.line, dry_run=True)

@@ -1,8 +1,9 @@
 """``/preorder unallocated [SKU]``: the unallocated queue (rule 1), FIFO within each SKU.
 
 The counts come from the digest's aggregates and the rows from one indexed query per SKU shown,
-so a queue of a million lines answers as fast as a short one. Nothing here is interactive, so
-the command router calls ``show`` and nothing registers with the app.
+so a queue of a million lines answers as fast as a short one. The command router calls
+``show`` and nothing registers with the app here: the list's only buttons (Unpark…, beside a
+SKU with parked lines) are ``bot.handlers.unpark``'s.
 """
 
 from __future__ import annotations
@@ -26,4 +27,7 @@ def show(req: Req, sku: str | None) -> None:
             for q in e.unallocated(req.db, sku=t.sku, limit=ROWS_PER_SKU)
         ]
     title = f"Unallocated order lines of {sku}" if sku else "Unallocated order lines"
-    req.tell(title, unallocated_message(lines, sku=sku, totals=totals))
+    req.tell(
+        title,
+        unallocated_message(lines, sku=sku, totals=totals, zone=req.zone, channel=req.channel),
+    )

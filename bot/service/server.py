@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from datetime import tzinfo
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 from wsgiref.types import WSGIApplication
@@ -247,7 +248,9 @@ def serve(
     metrics = Metrics()
     stop_counting = count_allocations(metrics)
     try:
-        app, socket = _slack_face(settings, db, metrics, announce) if slack else (None, None)
+        app, socket = (
+            _slack_face(settings, db, metrics, announce, service.zone) if slack else (None, None)
+        )
         intake = _intake(db, service, metrics)
         receipts = _receipts(db, service)
         router = wsgi_app(
@@ -306,12 +309,16 @@ def serve(
 
 
 def _slack_face(
-    settings: SlackSettings, db: Database, metrics: Metrics, announce: Callable[[str], None]
+    settings: SlackSettings,
+    db: Database,
+    metrics: Metrics,
+    announce: Callable[[str], None],
+    zone: tzinfo,
 ) -> tuple[App, SocketModeHandler | None]:
-    """The Slack app, connected to Slack's socket in Socket Mode."""
+    """The Slack app, connected to Slack's socket in Socket Mode; its times in ``zone``."""
     from bot.app import create_app
 
-    app = create_app(settings, db, metrics=metrics)
+    app = create_app(settings, db, metrics=metrics, zone=zone)
     if not settings.socket_mode:
         return app, None
     from slack_bolt.adapter.socket_mode import SocketModeHandler

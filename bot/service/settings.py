@@ -26,7 +26,9 @@ class ServiceSettings(Settings):
         "`digest --post` and the digest job",
     )
     timezone: str = Field(
-        "UTC", description="time zone of every schedule (e.g. `America/New_York`)"
+        "UTC",
+        description="time zone of every schedule and of the times Slack shows "
+        "(e.g. `America/New_York`)",
     )
     digest_cron: str = Field(
         "0 9 * * mon-fri",

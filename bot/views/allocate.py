@@ -9,7 +9,7 @@ lines, in FIFO order, whose order number or customer matches what the user typed
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC
+from datetime import UTC, tzinfo
 from itertools import islice
 from typing import Any
 
@@ -70,7 +70,12 @@ def allocate_confirm_modal(head: POLineHeader, *, channel: str = "") -> View:
 
 
 def allocate_modal(
-    head: POLineHeader, lines: Sequence[QueuedLine], *, total: int | None = None, channel: str = ""
+    head: POLineHeader,
+    lines: Sequence[QueuedLine],
+    *,
+    total: int | None = None,
+    channel: str = "",
+    zone: tzinfo = UTC,
 ) -> View:
     """The SKU's unallocated lines (``lines``, FIFO; ``total`` when the caller fetched only the
     first of them) to choose from: a static select up to 100, an external select beyond."""
@@ -95,7 +100,7 @@ def allocate_modal(
             StaticMultiSelectElement(
                 action_id=ActionId.ALLOCATE_ORDERS,
                 placeholder=plain("Choose order lines", 150),
-                options=[order_option(q) for q in lines],
+                options=[order_option(q, zone) for q in lines],
             )
         )
         hint = "First in, first out: the earliest orders are at the top."
@@ -129,11 +134,12 @@ def allocate_modal(
     )
 
 
-def order_option(q: QueuedLine) -> Option:
-    """``SO-1:1 · 2 units · Customer · 2026-11-02 · parked``, the customer cut to fit 75."""
+def order_option(q: QueuedLine, zone: tzinfo = UTC) -> Option:
+    """``SO-1:1 · 2 units · Customer · 2026-11-02 · parked``, the customer cut to fit 75; the
+    day the order was placed in the team's ``zone``."""
     ref = ref_value(q)
     fixed = f"{ref} · {plural(q.quantity, 'unit')} · "
-    tail = f" · {day(q.placed_at.astimezone(UTC).date())}" + (" · parked" if q.parked else "")
+    tail = f" · {day(q.placed_at.astimezone(zone).date())}" + (" · parked" if q.parked else "")
     room = OPTION_TEXT_MAX - len(fixed) - len(tail)
     text = fixed + truncate(q.customer, room) + tail if room >= 4 else fixed + tail.lstrip(" ·")
     return Option(text=plain(text, OPTION_TEXT_MAX), value=ref)
@@ -146,11 +152,11 @@ def matches(q: QueuedLine, query: str) -> bool:
     return not needle or needle in ref_value(q).casefold() or needle in q.customer.casefold()
 
 
-def options_response(lines: Iterable[QueuedLine], query: str) -> dict[str, Any]:
+def options_response(lines: Iterable[QueuedLine], query: str, zone: tzinfo = UTC) -> dict[str, Any]:
     """The external select's options (``ack(**options_response(...))``): at most 100 matching
     lines in the order given (FIFO). Stops reading ``lines`` once it has 100."""
     found = islice((q for q in lines if matches(q, query)), STATIC_OPTIONS_MAX)
-    return {"options": [order_option(q).to_dict() for q in found]}
+    return {"options": [order_option(q, zone).to_dict() for q in found]}
 
 
 def chosen_orders(values: Mapping[str, Mapping[str, Any]]) -> list[str]:

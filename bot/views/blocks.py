@@ -9,6 +9,7 @@ through ``truncate`` here, and long lists go through ``pack`` which stops at a b
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -84,6 +85,14 @@ def button(
     return ButtonElement(
         text=plain(text, 75), action_id=action_id, value=value or None, style=style
     )
+
+
+def at(moment: datetime, zone: tzinfo = UTC) -> str:
+    """An instant as people in the team read it: to the minute in ``zone`` (PREORDER_TIMEZONE),
+    with the zone's abbreviation, so that nobody takes a New York time for UTC or the other
+    way round (``2026-11-02 04:00 EST``)."""
+    local = moment.astimezone(zone)
+    return f"{local:%Y-%m-%d %H:%M} {local.tzname() or zone}"
 
 
 def line_name(po: str, line: int) -> str:

@@ -14,15 +14,19 @@ COMMAND = "/preorder"
 
 USAGE: tuple[tuple[str, str], ...] = (
     ("po PO-NUMBER", "A purchase order's lines with their ATP, and buttons to review, "
-     "allocate, sync dates and remove allocations."),
+     "allocate, sync dates, remove allocations, set arrival dates and cancel."),
     ("review PO-NUMBER LINE", "A PO line's allocated orders, first in first out, page by "
-     "page."),
+     "page, with ways to remove them or move them to another PO line."),
     ("allocate PO-NUMBER LINE", "Choose unallocated orders of the line's SKU to allocate to "
      "it."),
     ("remove PO-NUMBER LINE", "Choose allocated orders to take off the line (they are parked)."),
     ("sync-date PO-NUMBER LINE", "Set the line's promised dates to its arrival date."),
+    ("set-arrival PO-NUMBER LINE", "Move the line's arrival date (a date picker), syncing "
+     "promised dates now or later; shows how many orders it affects."),
+    ("cancel-po PO-NUMBER [LINE]", "Cancel a purchase order or one line, after a "
+     "confirmation saying how many orders it releases."),
     ("unallocated [SKU]", "Order lines waiting for stock, first in first out (all SKUs, "
-     "or one)."),
+     "or one), with a way to unpark parked ones."),
     ("help", "This list."),
 )  # fmt: skip
 

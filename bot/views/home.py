@@ -8,14 +8,15 @@ lines of the actionable parts get a button, and whatever does not fit is counted
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 
 from slack_sdk.models.blocks import Block, DividerBlock
 from slack_sdk.models.views import View
 
 from bot.ids import ActionId
-from bot.text import day, plural, when
+from bot.text import day, plural
 from bot.views.blocks import (
+    at,
     button,
     context,
     escape,
@@ -34,13 +35,17 @@ TEXT_BLOCKS = 8  # per part: packed rows beyond the buttoned ones
 
 
 def home_view(
-    data: Digest, open_lines: Sequence[POLineHeader], *, as_of: datetime | None = None
+    data: Digest,
+    open_lines: Sequence[POLineHeader],
+    *,
+    as_of: datetime | None = None,
+    zone: tzinfo = UTC,
 ) -> View:
     """``open_lines``: the open PO lines to show (the handler chooses, e.g. those with ATP),
-    in the order to show them; ``as_of``: when the data was read."""
+    in the order to show them; ``as_of``: when the data was read; times in ``zone``."""
     blocks: list[Block] = [header("Pre-orders")]
     if as_of is not None:
-        blocks.append(context(f"As of {when(as_of)} UTC · `/preorder help` for commands"))
+        blocks.append(context(f"As of {at(as_of, zone)} · `/preorder help` for commands"))
     blocks += _open_lines(open_lines)
     blocks += [DividerBlock(), header("Unallocated orders by SKU")]
     if not data.unallocated:
@@ -49,7 +54,7 @@ def home_view(
         rows = [
             f"`{escape(q.sku)}` · {plural(q.lines, 'line')}, {plural(q.units, 'unit')}"
             + (f", {q.parked} parked" if q.parked else "")
-            + f" · oldest {when(q.oldest_placed_at)} UTC"
+            + f" · oldest {at(q.oldest_placed_at, zone)}"
             for q in data.unallocated
         ]
         blocks += pack(rows, max_blocks=TEXT_BLOCKS)

@@ -39,6 +39,9 @@ ALLOCATE = "Allocate Sales Order"
 SYNC_DATE = "Sync Date with SO"
 REMOVE = "Remove Allocation"
 RECEIVE = "Receive"
+SET_ARRIVAL = "Set Arrival Date"
+CANCEL_LINE = "Cancel Line"
+CANCEL_PO = "Cancel PO"
 
 
 def po_message(detail: PODetail, *, channel: str = "") -> list[Block]:
@@ -53,6 +56,15 @@ def po_message(detail: PODetail, *, channel: str = "") -> list[Block]:
             f"{plural(units, 'unit')} allocated · ATP {sum(max(s.atp, 0) for s in lines)}"
         ),
     ]
+    if detail.status == "open" and any(s.status == "open" for s in lines):
+        # The PO's own button: the value names the PO (a state needs a line: its first).
+        value = ViewState(po=detail.po, line=lines[0].line, channel=channel, whole_po=True)
+        blocks.append(
+            ActionsBlock(
+                block_id=BlockId.PO_ACTIONS,
+                elements=[button(CANCEL_PO, ActionId.CANCEL_PO, value.to_json(), style="danger")],
+            )
+        )
     if not lines:
         blocks.append(section("This purchase order has no lines."))
     for s in lines[:LINES_WITH_BUTTONS]:
@@ -82,17 +94,21 @@ def line_text(s: POLineHeader) -> str:
 def line_buttons(s: POLineHeader, channel: str = "") -> list[ButtonElement]:
     """The buttons that can do something for this line: Allocate only while it is open with
     ATP, Sync only when a promise is out of sync, Remove only when something is allocated,
-    Receive only while it is open (merchandisers; the modal checks)."""
+    Set Arrival Date, Receive and Cancel Line only while it is open (rule 11: a closed line
+    refuses date changes and receipts)."""
     value = ViewState.of(s, channel=channel).to_json()
     out = [button(REVIEW, ActionId.REVIEW, value)]
     if s.status == "open" and s.atp > 0:
         out.append(button(ALLOCATE, ActionId.ALLOCATE, value, style="primary"))
     if s.out_of_sync:
         out.append(button(SYNC_DATE, ActionId.SYNC_DATE, value))
+    if s.status == "open":
+        out.append(button(SET_ARRIVAL, ActionId.SET_ARRIVAL, value))
     if s.allocated:
         out.append(button(REMOVE, ActionId.REMOVE, value, style="danger"))
     if s.status == "open":
         out.append(button(RECEIVE, ActionId.RECEIVE, value))
+        out.append(button(CANCEL_LINE, ActionId.CANCEL_LINE, value, style="danger"))
     return out
 
 

@@ -10,6 +10,7 @@ keyset like the review, and small enough that the confirmation can carry every c
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import UTC, tzinfo
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -22,10 +23,11 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.ids import ActionId, BlockId, CallbackId, number_of, numbered
-from bot.text import day, plural, when
+from bot.text import day, plural
 from bot.views.blocks import (
     CHECKBOX_OPTIONS_MAX,
     OPTION_TEXT_MAX,
+    at,
     button,
     context,
     errors_response,
@@ -55,6 +57,7 @@ def remove_modal(
     has_next: bool | None = None,
     page_size: int = PAGE_SIZE,
     channel: str = "",
+    zone: tzinfo = UTC,
 ) -> View:
     """One page (the first ``page_size`` of ``review.allocations``) to choose from."""
     head = review.head
@@ -82,7 +85,7 @@ def remove_modal(
                 block_id=numbered(BlockId.REMOVE_PICK, n),
                 label=plain(f"Order lines {first + start}–{first + start + len(group) - 1}", 2000),
                 element=CheckboxesElement(
-                    action_id=ActionId.REMOVE_PICK, options=[_option(r) for r in group]
+                    action_id=ActionId.REMOVE_PICK, options=[_option(r, zone) for r in group]
                 ),
                 optional=True,
             )
@@ -198,7 +201,7 @@ def remove_errors(message: str) -> dict[str, Any]:
     return errors_response({numbered(BlockId.REMOVE_PICK, 0): message})
 
 
-def _option(r: ReviewLine) -> Option:
+def _option(r: ReviewLine, zone: tzinfo) -> Option:
     sync = "" if r.in_sync else " (out of sync)"
     return Option(
         value=ref_value(r),
@@ -206,7 +209,7 @@ def _option(r: ReviewLine) -> Option:
             f"{ref_value(r)} · {plural(r.quantity, 'unit')} · {r.customer}", OPTION_TEXT_MAX
         ),
         description=plain(
-            f"placed {when(r.placed_at)} · promised {day(r.promised_date)}{sync}",
+            f"placed {at(r.placed_at, zone)} · promised {day(r.promised_date)}{sync}",
             OPTION_TEXT_MAX,
         ),
     )

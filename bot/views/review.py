@@ -11,6 +11,8 @@ page exists.
 
 from __future__ import annotations
 
+from datetime import UTC, tzinfo
+
 from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
@@ -21,8 +23,8 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.ids import ActionId, BlockId, CallbackId
-from bot.text import day, plural, when
-from bot.views.blocks import button, escape, line_name, modal, section
+from bot.text import day, plural
+from bot.views.blocks import at, button, escape, line_name, modal, section
 from bot.views.state import FifoKey, ViewState, fifo_key
 from engine import POLineHeader, Review, ReviewLine
 
@@ -39,6 +41,7 @@ def review_modal(
     has_next: bool | None = None,
     page_size: int = PAGE_SIZE,
     channel: str = "",
+    zone: tzinfo = UTC,
 ) -> View:
     """One page of ``review.allocations`` (the first ``page_size`` of them: the handler fetches
     one more to learn ``has_next`` unless it passes it). ``after``/``before`` is how the page
@@ -59,7 +62,7 @@ def review_modal(
                 f"{first}–{first + len(rows) - 1} ({plural(head.orders, 'order line')} in all)"
             )
         )
-        blocks += [section(row_text(r, head)) for r in rows]
+        blocks += [section(row_text(r, head, zone)) for r in rows]
     actions = []
     if page > 1 and rows:
         back = ViewState.of(head, page=page - 1, before=fifo_key(rows[0]), channel=channel)
@@ -67,11 +70,17 @@ def review_modal(
     if has_next and rows:
         on = ViewState.of(head, page=page + 1, after=fifo_key(rows[-1]), channel=channel)
         actions.append(button("Next", ActionId.REVIEW_NEXT, on.to_json()))
-    if head.allocated:
+    if head.allocated and rows:
         start = ViewState.of(head, channel=channel)
         actions.append(
             button("Remove allocations…", ActionId.REVIEW_REMOVE, start.to_json(), style="danger")
         )
+        # The move offers the page shown, so its button carries this page's cursor.
+        here = ViewState.of(head, page=page, after=after, before=before, channel=channel)
+        actions.append(button("Move allocations…", ActionId.REVIEW_MOVE, here.to_json()))
+    if head.status == "open":
+        line = ViewState.of(head, channel=channel)
+        actions.append(button("Set arrival date…", ActionId.SET_ARRIVAL, line.to_json()))
     if actions:
         blocks.append(ActionsBlock(block_id=BlockId.PAGER, elements=actions))
     return modal(TITLE, blocks, callback_id=CallbackId.REVIEW, metadata=state.to_json())
@@ -103,7 +112,7 @@ def head_blocks(head: POLineHeader, supplier: str = "") -> list[Block]:
     ]
 
 
-def row_text(r: ReviewLine, head: POLineHeader) -> str:
+def row_text(r: ReviewLine, head: POLineHeader, zone: tzinfo = UTC) -> str:
     promise = (
         f"promised {day(r.promised_date)}"
         if r.in_sync
@@ -112,5 +121,5 @@ def row_text(r: ReviewLine, head: POLineHeader) -> str:
     ready = " · :package: ready to ship" if r.ready else ""
     return (
         f"`{escape(r.order)}:{r.line}` {escape(r.customer)}\n"
-        f"{plural(r.quantity, 'unit')} · placed {when(r.placed_at)} UTC · {promise}{ready}"
+        f"{plural(r.quantity, 'unit')} · placed {at(r.placed_at, zone)} · {promise}{ready}"
     )

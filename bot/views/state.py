@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from engine import LineRef, POLineHeader, QueuedLine, ReviewLine
-from engine.parsing import INT_MAX
+from engine.parsing import INT_MAX, KEY_PATTERN
 
 METADATA_MAX = 3000
 
@@ -97,6 +97,7 @@ class ViewState:
     shown ends before this key (set on a Previous button: the page before the current one).
     ``picked``: ``ORDER:LINE`` refs chosen in a step that a confirmation step carries on.
     ``channel``: where the summary goes once a modal is submitted (modals know no channel).
+    ``whole_po``: the view is about the whole PO (cancelling it), ``line`` only where it began.
     """
 
     po: str
@@ -109,6 +110,7 @@ class ViewState:
     picked: tuple[str, ...] = field(default=())
     hold_for_store: bool = False
     channel: str = ""
+    whole_po: bool = False
 
     @classmethod
     def of(cls, head: POLineHeader, **changes: Any) -> ViewState:
@@ -146,6 +148,7 @@ class ViewState:
             picked=picked,
             hold_for_store=bool(data.get("hold_for_store", False)),
             channel=str(data.get("channel", "")),
+            whole_po=bool(data.get("whole_po", False)),
         )
 
     def is_stale(self, head: POLineHeader) -> bool:
@@ -164,3 +167,26 @@ def _key(value: object) -> FifoKey | None:
     except ValueError:
         raise StateError(f"not a FIFO key: {value!r}") from None
     return (str(placed_at), str(order), _whole(line, "the line number of the page's cursor"))
+
+
+@dataclass(frozen=True)
+class QueueState:
+    """What a view of one SKU's unallocated queue carries back (the unpark choice): the SKU
+    and the channel its summary goes to."""
+
+    sku: str
+    channel: str = ""
+
+    def to_json(self) -> str:
+        data = {"queue": self.sku} | ({"channel": self.channel} if self.channel else {})
+        return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> QueueState:
+        data = json.loads(text)
+        if not isinstance(data, dict) or not isinstance(data.get("queue"), str):
+            raise ValueError("not a queue state")
+        sku = data["queue"]
+        if not KEY_PATTERN.fullmatch(sku):
+            raise StateError(f"not a SKU: {sku[:24]!r}")
+        return cls(sku=sku, channel=str(data.get("channel", "")))

@@ -24,9 +24,10 @@ def outcome_blocks(
     heading: str | None = None,
     by: str | None = None,
 ) -> list[Block]:
-    """``heading`` (e.g. "Removed from PO-1001:1") in bold, one bullet per sentence, and who
-    did it (``by``: already mrkdwn, e.g. ``<@U123>``); ``atp_of``: the PO lines whose ATP left
-    the allocation sentence tells (``text.describe``)."""
+    """``heading`` (e.g. "Removed from PO-1001:1") in bold, one bullet per sentence, who did
+    it (``by``: already mrkdwn, e.g. ``<@U123>``) and the operation's id, which is what a
+    person quotes to undo the change later (a dry run changed nothing: it has none to quote);
+    ``atp_of``: the PO lines whose ATP left the allocation sentence tells (``text.describe``)."""
     sentences = [escape(s) for s in text.describe(outcome, atp_of)]
     blocks: list[Block] = []
     if heading:
@@ -35,6 +36,9 @@ def outcome_blocks(
         # describe() puts the dry-run warning first; it stands apart so nobody misses it.
         blocks.append(section(f":information_source: {sentences.pop(0)}"))
     blocks += pack([f"• {s}" for s in sentences], max_blocks=SENTENCE_BLOCKS)
-    if by:
-        blocks.append(context(f"by {by}"))
+    said = [f"by {by}"] if by else []
+    if not outcome.dry_run and outcome.operation_id:
+        said.append(f"operation `{escape(outcome.operation_id)}`")
+    if said:
+        blocks.append(context(" · ".join(said)))
     return blocks

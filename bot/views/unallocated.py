@@ -8,12 +8,23 @@ its first ``SKU_ROWS`` lines, and the rest is counted, never dropped silently.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, tzinfo
 from itertools import groupby
 
 from slack_sdk.models.blocks import Block
 
-from bot.text import plural, when
-from bot.views.blocks import ELLIPSIS, MESSAGE_BLOCKS, context, escape, header, pack, section
+from bot.text import plural
+from bot.views.blocks import (
+    ELLIPSIS,
+    MESSAGE_BLOCKS,
+    at,
+    context,
+    escape,
+    header,
+    pack,
+    section,
+)
+from bot.views.unpark import unpark_button
 from engine import QueuedLine
 from engine.digest import QueueBySku
 
@@ -27,9 +38,12 @@ def unallocated_message(
     *,
     sku: str | None = None,
     totals: Sequence[QueueBySku] | None = None,
+    zone: tzinfo = UTC,
+    channel: str = "",
 ) -> list[Block]:
     """``lines`` in FIFO order (all SKUs, or ``sku``'s). ``totals`` (``engine.digest``'s
-    per-SKU counts) gives true counts when ``lines`` is only the start of a long queue."""
+    per-SKU counts) gives true counts when ``lines`` is only the start of a long queue. A SKU
+    with parked lines gets an Unpark… button (its summary goes to ``channel``)."""
     counts = {t.sku: t for t in totals or ()}
     title = f"Unallocated order lines of {sku}" if sku else "Unallocated order lines"
     blocks: list[Block] = [header(title)]
@@ -43,7 +57,11 @@ def unallocated_message(
         skus = [sku]
     blocks.append(context(_totals(skus, by_sku, counts)))
     if sku is not None:
-        rows = [row(q) for q in by_sku.get(sku, [])[:SKU_ROWS]]
+        parked = counts[sku].parked if sku in counts else sum(q.parked for q in by_sku.get(sku, []))
+        if parked:
+            text = f"{plural(parked, 'parked line')}: automatic allocation leaves them alone."
+            blocks.append(section(text, accessory=unpark_button(sku, channel)))
+        rows = [row(q, zone) for q in by_sku.get(sku, [])[:SKU_ROWS]]
         total = counts[sku].lines if sku in counts else len(by_sku.get(sku, []))
         blocks += pack(rows, max_blocks=SKU_SECTIONS, total=total)
         return blocks
@@ -54,20 +72,21 @@ def unallocated_message(
         parked = counts[s].parked if s in counts else sum(q.parked for q in queued)
         text = f"*`{escape(s)}`* · {plural(total, 'line')}, {plural(units, 'unit')}"
         text += f", {parked} parked" if parked else ""
-        shown = [row(q) for q in queued[:ROWS_PER_SKU]]
+        shown = [row(q, zone) for q in queued[:ROWS_PER_SKU]]
         if total > len(shown):
             shown.append(f"{ELLIPSIS} and {total - len(shown)} more: /preorder unallocated {s}")
-        blocks.append(section("\n".join([text, *shown])))
+        accessory = unpark_button(s, channel) if parked else None
+        blocks.append(section("\n".join([text, *shown]), accessory=accessory))
     if len(skus) > SKU_SECTIONS:
         blocks.append(context(f"{ELLIPSIS} and {plural(len(skus) - SKU_SECTIONS, 'more SKU')}"))
     return blocks
 
 
-def row(q: QueuedLine) -> str:
+def row(q: QueuedLine, zone: tzinfo = UTC) -> str:
     parked = " · _parked_" if q.parked else ""
     return (
         f"`{escape(q.order)}:{q.line}` {plural(q.quantity, 'unit')} · {escape(q.customer)} · "
-        f"{when(q.placed_at)} UTC{parked}"
+        f"{at(q.placed_at, zone)}{parked}"
     )
 
 

@@ -186,6 +186,12 @@ def test_unallocated_lists_open_unallocated_lines_in_fifo_order_with_parked_mark
     ]
     assert [(q.order, q.line) for q in e.unallocated(db, sku="B")] == [("SO-3", 1), ("SO-2", 2)]
     assert [(q.order, q.line) for q in e.unallocated(db, limit=2)] == [("SO-3", 1), ("SO-1", 1)]
+    # Only the parked lines (the unpark choice), or only those the sweep may take.
+    assert [(q.order, q.line) for q in e.unallocated(db, parked=True)] == [("SO-1", 1)]
+    assert [q.order for q in e.unallocated(db, sku="A", parked=False)] == ["SO-2"]
+    assert e.unallocated_count(db, parked=True) == 1
+    assert e.unallocated_count(db, sku="B", parked=False) == 2
+    assert e.unallocated_count(db, sku="B", parked=True) == 0
     assert e.unallocated(db, sku="B")[0].to_dict() == {
         "order": "SO-3",
         "line": 1,

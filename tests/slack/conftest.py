@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+import engine as e
 from tests.fixtures.databases import fresh_sqlite
 from tests.slack.harness import USERGROUPS, SlackApp, running
 from tests.standins.slack.standin import SlackStandin
@@ -24,3 +25,11 @@ def slack_app(
     with running(slack_standin, database) as app:
         yield app
     database.dispose()
+
+
+@pytest.fixture
+def pg_slack_app(slack_standin: SlackStandin, pg_db: e.Database) -> Iterator[SlackApp]:
+    """The Slack app on PostgreSQL (the flows that must hold on both databases)."""
+    slack_standin.usergroups.update(USERGROUPS)
+    with running(slack_standin, pg_db) as app:
+        yield app

@@ -17,7 +17,7 @@ import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, timedelta, tzinfo
 from typing import Any
 
 import engine as e
@@ -102,12 +102,14 @@ def settings_for(slack: SlackStandin, **overrides: Any) -> SlackSettings:
 
 
 class SlackApp:
-    def __init__(self, slack: SlackStandin, db: e.Database, **settings: Any) -> None:
+    def __init__(
+        self, slack: SlackStandin, db: e.Database, *, zone: tzinfo = UTC, **settings: Any
+    ) -> None:
         self.slack = slack
         self.db = db
         self.settings = settings_for(slack, **settings)
         self.metrics = Metrics()
-        self.app = create_app(self.settings, db, metrics=self.metrics)
+        self.app = create_app(self.settings, db, metrics=self.metrics, zone=zone)
         router = wsgi_app(
             self.app, db, signing_secret=self.settings.slack_signing_secret, metrics=self.metrics
         )
@@ -176,9 +178,11 @@ class SlackApp:
         fields: Mapping[str, Any] | None = None,
         respond: bool = True,
         channel: str = CHANNEL,
+        answers: Mapping[str, Any] | None = None,
     ) -> Answer:
-        """A click in a modal or Home tab (``view``) or on a message (with a response_url)."""
-        if value is None:
+        """A click in a modal or Home tab (``view``) or on a message (with a response_url);
+        ``answers`` fills the inputs of ``view`` as the user left them (``state.values``)."""
+        if value is None and not fields:  # a button's value; a picker's answer is in fields
             value = button_value(view or message or {}, action_id)
         modal = view is not None and view.get("type") == "modal"
         trigger = self.slack.new_trigger_id(user, view_id=view["id"] if view and modal else None)
@@ -191,6 +195,7 @@ class SlackApp:
             view=view,
             message=message,
             fields=fields,
+            answers=answers,
             channel_id=channel,
             trigger_id=trigger,
             response_url=url,
@@ -373,3 +378,14 @@ def seed_shop(db: e.Database) -> None:
     )
     e.remove(db, actor, "PO-1001", 1, [e.LineRef("SO-3", 1), e.LineRef("SO-4", 1)])
     e.apply_records(db, actor, [], [so("SO-6", 6, (1, "SKU-RED", 6), customer="Fay Lin")])
+
+
+def acked_view(answer: Answer) -> dict[str, Any]:
+    """The view an ack answered a submission with (update or push), after checking it breaks
+    no platform limit (the stand-in checks only what the app sends through the Web API)."""
+    from tests.standins.slack.limits import problems
+
+    body = answer.json()
+    assert body.get("response_action") in ("update", "push"), body
+    assert problems(body["view"], "modal") == []
+    return dict(body["view"])

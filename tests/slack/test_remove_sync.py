@@ -4,7 +4,6 @@ The remove flow also runs on PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
@@ -18,15 +17,12 @@ from tests.helpers import allocation_map, dump
 from tests.slack.harness import (
     CHANNEL,
     MERCHANDISER,
-    USERGROUPS,
     VIEWER,
     SlackApp,
-    running,
     seed_shop,
     shown,
     texts,
 )
-from tests.standins.slack.standin import SlackStandin
 
 OTHER = e.Actor("someone-else", e.Source.CLI)
 
@@ -75,13 +71,6 @@ def remove_flow(slack_app: SlackApp) -> None:
 
 def test_remove_with_hold_for_store_from_the_review(slack_app: SlackApp) -> None:
     remove_flow(slack_app)
-
-
-@pytest.fixture
-def pg_slack_app(slack_standin: SlackStandin, pg_db: e.Database) -> Iterator[SlackApp]:
-    slack_standin.usergroups.update(USERGROUPS)
-    with running(slack_standin, pg_db) as app:
-        yield app
 
 
 @pytest.mark.postgres

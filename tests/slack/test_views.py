@@ -278,19 +278,31 @@ def test_po_message_shows_each_line_with_the_buttons_that_can_act() -> None:
     by_line = {
         number_of(b["block_id"], BlockId.PO_LINE): [e["action_id"] for e in b["elements"]]
         for b in data
-        if b["type"] == "actions"
+        if b["type"] == "actions" and b["block_id"] != BlockId.PO_ACTIONS
     }
     assert by_line == {
         1: [
             ActionId.REVIEW,
             ActionId.ALLOCATE,
             ActionId.SYNC_DATE,
+            ActionId.SET_ARRIVAL,
             ActionId.REMOVE,
             ActionId.RECEIVE,
+            ActionId.CANCEL_LINE,
         ],
-        2: [ActionId.REVIEW, ActionId.REMOVE, ActionId.RECEIVE],
-        3: [ActionId.REVIEW],  # closed: nothing to receive
+        2: [
+            ActionId.REVIEW,
+            ActionId.SET_ARRIVAL,
+            ActionId.REMOVE,
+            ActionId.RECEIVE,
+            ActionId.CANCEL_LINE,
+        ],
+        3: [ActionId.REVIEW],  # cancelled: nothing to change, nothing to receive
     }
+    # The PO's own button, the whole PO in its value.
+    (cancel_po,) = elements(data, "action_id", ActionId.CANCEL_PO)
+    whole = ViewState.from_json(cancel_po["value"])
+    assert (whole.po, whole.whole_po, whole.channel) == ("PO-1001", True, "C1")
     state = ViewState.from_json(elements(data, "action_id", ActionId.ALLOCATE)[0]["value"])
     assert (state.po, state.line, state.sku, state.channel) == ("PO-1001", 1, "SKU-1", "C1")
     assert state.fingerprint == fingerprint(detail.lines[0])
@@ -302,7 +314,8 @@ def test_po_message_with_many_lines_fits_50_blocks(count: int) -> None:
     detail = PODetail("PO-1001", "Acme", "open", [summary_line(n) for n in range(1, count + 1)])
     data = assert_within_limits(po.po_message(detail), "message")
     assert len(data) <= MESSAGE_BLOCKS
-    assert len([b for b in data if b["type"] == "actions"]) == po.LINES_WITH_BUTTONS + 1
+    # A row of buttons per buttoned line, the PO's own, and the select of the others.
+    assert len([b for b in data if b["type"] == "actions"]) == po.LINES_WITH_BUTTONS + 2
     picker = elements(data, "action_id", ActionId.PICK_LINE)[0]
     assert len(picker["options"]) == min(count - po.LINES_WITH_BUTTONS, 100)
     assert ViewState.from_json(picker["options"][0]["value"]).line == po.LINES_WITH_BUTTONS + 1
@@ -549,6 +562,13 @@ def test_outcome_summary_uses_the_cli_words() -> None:
     said = texts(data)
     assert "• Allocated 3 order lines (7 units) to PO-1001:1; ATP left 33" in said
     assert all(s in said for s in text.describe(done, atp_of))
+    # The operation's id, which a person quotes to undo the change.
+    assert data[-1]["elements"][0]["text"] == "by <@U1> · operation `op-1`"
+
+
+def test_a_dry_run_summary_gives_no_operation_id_to_undo() -> None:
+    preview = outcome(dry_run=True, released=[placement("SO-1", 1)])
+    data = assert_within_limits(summary.outcome_blocks(preview, by="<@U1>"), "message")
     assert data[-1]["elements"][0]["text"] == "by <@U1>"
 
 
