@@ -15,25 +15,37 @@ until autovacuum next analyses it (at most a minute, by default). After the run 
 script checks the database: no PO line over-allocated, each PO line's counter the sum of its
 allocations, every line of every accepted order stored and either allocated or queued.
 
+With ``--during-sweep N`` the database also holds N queued lines (on the sold-out SKUs, placed
+after every other line) whose supply a PO import brings 5 s into the timed run, as on a launch
+day: the import frees supply for the whole queue, and its sweep runs while orders keep coming.
+The orders answered while that sweep ran are reported against those answered before it.
+
     python bench/intake_http.py [--seconds 30] [--senders 20] [--threads 24] [--skus 200]
+    python bench/intake_http.py --during-sweep 200000
+    python bench/intake_http.py --replicas 2       # two server processes, one database
+    python bench/intake_http.py --profile          # cProfile of the intake transactions
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import http.client
+import io
 import json
 import logging
+import pstats
 import random
 import sys
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from multiprocessing import get_context
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any
 
 # The invariant checks of the test suite are reused to judge the end state.
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,15 +64,20 @@ SECRET = "bench-intake-secret"
 # Units of ATP left on each SKU that is not sold out: more than a run's orders take.
 HEADROOM = (3_000, 5_000)
 TARGET_P99_MS = 100.0
-TARGET_RATE = 300.0
+TARGET_RATE = 1_000.0
+# Seconds into the timed run when --during-sweep's PO import starts.
+LAUNCH_AFTER = 5.0
 
 
 # --- the server, in a child process -------------------------------------------------------------
 
 
-def serve_child(url: str, threads: int, sweep_every: float, pipe: Connection) -> None:
+def serve_child(
+    url: str, threads: int, sweep_every: float, pipe: Connection, profile: bool = False
+) -> None:
     """Serve the intake on a free port (sent up the pipe) and sweep every ``sweep_every`` s
-    until the parent says stop; then send back the sweep's figures."""
+    until the parent says stop; then send back the sweep's figures (and with ``profile``, the
+    cProfile of the engine's intake transactions, as text)."""
     from bot.intake.http import intake_app
     from bot.service.metrics import Metrics
     from bot.service.server import HttpServer, wsgi_app
@@ -69,6 +86,20 @@ def serve_child(url: str, threads: int, sweep_every: float, pipe: Connection) ->
     logging.basicConfig(level=logging.WARNING, format="server: %(levelname)s %(message)s")
     db = e.Database(url)
     metrics = Metrics()
+    profiler = cProfile.Profile() if profile else None
+    if profiler is not None:
+        # Only the batcher's thread calls apply_orders: enabled around each call, the profile
+        # is the intake transactions' own time (Python and waiting on the database).
+        apply_orders = e.apply_orders
+
+        def profiled(*a: Any, **k: Any) -> Any:
+            profiler.enable()
+            try:
+                return apply_orders(*a, **k)
+            finally:
+                profiler.disable()
+
+        e.apply_orders = profiled
     router = wsgi_app(
         None,  # no Slack app
         db,
@@ -98,7 +129,49 @@ def serve_child(url: str, threads: int, sweep_every: float, pipe: Connection) ->
     server.stop(timeout=10)
     loop.join(timeout=10)
     db.dispose()
-    pipe.send(sweeps)
+    text_out = ""
+    if profiler is not None:
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(30)
+        text_out = out.getvalue()
+    pipe.send((sweeps, text_out))
+
+
+def import_child(url: str, launch: list[tuple[str, int]], pipe: Connection) -> None:
+    """The buying team's PO import (a process of its own, as ``preorder import`` is): one PO
+    line per SKU of ``launch`` with its units, which frees supply for their queued lines; sends
+    back when it started and ended (``time.perf_counter``, the same clock in every process
+    here), what its outcome says and how many lines of those SKUs still wait after it."""
+    db = e.Database(url)
+    record = e.PORecord(
+        po="PO-LAUNCH",
+        supplier="launch",
+        lines=[
+            e.POLineRecord(line=i, sku=sku, quantity=units, arrival_date=date(2027, 3, 1))
+            for i, (sku, units) in enumerate(launch, start=1)
+        ],
+    )
+    start = time.perf_counter()
+    outcome = e.apply_records(db, e.Actor("buying team", e.Source.CLI), [record])
+    end = time.perf_counter()
+    with db.read() as conn:
+        waiting = conn.execute(
+            text(
+                "SELECT count(*) FROM so_lines WHERE status = 'open' AND po_line_id IS NULL "
+                "AND NOT parked AND sku = ANY(:skus)"
+            ),
+            {"skus": [sku for sku, _ in launch]},
+        ).scalar_one()
+    db.dispose()
+    pipe.send(
+        {
+            "start": start,
+            "end": end,
+            "allocated": outcome.allocated_count,
+            "batches": outcome.batches,
+            "waiting": waiting,
+        }
+    )
 
 
 # --- the senders --------------------------------------------------------------------------------
@@ -109,6 +182,7 @@ class Sent:
     """What one sender posted and heard back."""
 
     latencies: list[float] = field(default_factory=list)  # of timed 200s, seconds
+    began: list[float] = field(default_factory=list)  # when each of them was sent
     statuses: Counter[int] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
     # order number -> its lines [(line, sku, quantity)], for every order answered 200
@@ -118,13 +192,19 @@ class Sent:
     last_done: float = 0.0
 
 
-def send(index: int, port: int, skus: list[str], clock_on: float, end: float, seed: int) -> Sent:
+def send(
+    index: int, ports: list[int], skus: list[str], clock_on: float, end: float, seed: int
+) -> Sent:
+    """Post orders one after another until ``end``, each to the next of ``ports`` in turn (the
+    replicas behind one address), a connection kept open to each."""
     rng = random.Random(seed * 1000 + index)
     sent = Sent()
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conns = [http.client.HTTPConnection("127.0.0.1", port, timeout=60) for port in ports]
     n = 0
     while time.perf_counter() < end:
         n += 1
+        turn = (index + n) % len(ports)
+        conn = conns[turn]
         number = f"B{index:02d}-{n:07d}"
         lines = [
             (ln, sku, rng.choice((1, 1, 2, 3)))
@@ -151,7 +231,7 @@ def send(index: int, port: int, skus: list[str], clock_on: float, end: float, se
         except (OSError, http.client.HTTPException) as exc:
             sent.errors[type(exc).__name__] += 1
             conn.close()
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            conns[turn] = http.client.HTTPConnection("127.0.0.1", ports[turn], timeout=60)
             continue
         done = time.perf_counter()
         sent.statuses[reply.status] += 1
@@ -161,9 +241,11 @@ def send(index: int, port: int, skus: list[str], clock_on: float, end: float, se
         sent.reported.update(x["status"] for x in json.loads(data)["lines"])
         if began >= clock_on:
             sent.latencies.append(done - began)
+            sent.began.append(began)
             sent.timed_orders += 1
             sent.last_done = done
-    conn.close()
+    for conn in conns:
+        conn.close()
     return sent
 
 
@@ -228,40 +310,123 @@ def run(args: argparse.Namespace) -> int:
         f"built in {time.perf_counter() - started:.1f} s"
     )
     skus = [r["sku"] for r in rows["products"]]
+    launch = queue_for_launch(rows, args.during_sweep, args.seed)
     # PostgreSQL only: the folder (for SQLite files) is not used.
     with c.open_store("postgresql", args, Path("."), "intake_http", rows) as store:
         url = store.fresh()
-        pipe, child_end = get_context("spawn").Pipe()
-        server = get_context("spawn").Process(
-            target=serve_child, args=(url, args.threads, args.sweep_every, child_end)
-        )
-        server.start()
+        # One server process per replica, each with its own sweeper, on the one database.
+        pipes, servers = [], []
+        for _ in range(args.replicas):
+            pipe, child_end = get_context("spawn").Pipe()
+            server = get_context("spawn").Process(
+                target=serve_child,
+                args=(url, args.threads, args.sweep_every, child_end, args.profile),
+            )
+            server.start()
+            pipes.append(pipe)
+            servers.append(server)
         try:
-            port = pipe.recv()
+            ports = [pipe.recv() for pipe in pipes]
             # The baseline: one sender alone, the latency with nothing to wait for.
             start = time.perf_counter()
-            lone = send(args.senders, port, skus, start + 1, start + 1 + args.baseline, args.seed)
+            lone = send(args.senders, ports, skus, start + 1, start + 1 + args.baseline, args.seed)
             start = time.perf_counter()
             clock_on = start + args.warmup
             end = clock_on + args.seconds
             results: list[Sent] = []
             senders = [
                 threading.Thread(
-                    target=lambda i=i: results.append(send(i, port, skus, clock_on, end, args.seed))
+                    target=lambda i=i: results.append(
+                        send(i, ports, skus, clock_on, end, args.seed)
+                    )
                 )
                 for i in range(args.senders)
             ]
             for t in senders:
                 t.start()
+            launched: dict[str, Any] = {}
+            if launch:
+                time.sleep(max(0.0, clock_on + LAUNCH_AFTER - time.perf_counter()))
+                told, import_end = get_context("spawn").Pipe()
+                importer = get_context("spawn").Process(
+                    target=import_child, args=(url, launch, import_end)
+                )
+                importer.start()
             for t in senders:
                 t.join()
-            pipe.send("stop")
-            sweeps: list[tuple[float, int]] = pipe.recv()
+            if launch:
+                launched = told.recv()
+                importer.join()
+            sweeps: list[tuple[float, int]] = []
+            for n, pipe in enumerate(pipes, start=1):
+                pipe.send("stop")
+                theirs, profile = pipe.recv()
+                sweeps += theirs
+                if profile:
+                    c.say(f"  profile of the intake transactions of server {n} (cProfile):")
+                    c.say(profile)
         finally:
-            server.join(timeout=30)
-            if server.is_alive():
-                server.terminate()
-        return report(args, url, results, lone, sweeps, clock_on)
+            for server in servers:
+                server.join(timeout=30)
+                if server.is_alive():
+                    server.terminate()
+        return report(args, url, results, lone, sweeps, clock_on, launched)
+
+
+def queue_for_launch(rows: dict[str, list[dict[str, Any]]], n: int, seed: int) -> list[Any]:
+    """Add ``n`` queued one-line orders (1-3 units) on the sold-out SKUs, placed after every
+    line there is, to ``rows``; returns the launch PO's lines: (sku, units) bringing each SKU's
+    queued units and some more."""
+    if not n:
+        return []
+    rng = random.Random(seed + 7)
+    sold_out = sorted(
+        {
+            p["sku"]
+            for p in rows["po_lines"]
+            if p["quantity"] - p["store_hold"] - p["allocated"] <= 0
+        }
+        - {
+            p["sku"]
+            for p in rows["po_lines"]
+            if p["quantity"] - p["store_hold"] - p["allocated"] > 0
+        }
+    )
+    orders, lines = rows["sales_orders"], rows["so_lines"]
+    placed = max(o["placed_at"] for o in orders)
+    units: Counter[str] = Counter()
+    for i in range(n):
+        so_id = len(orders) + 1
+        number = f"Q-{i:08d}"
+        placed += timedelta(milliseconds=rng.choice((0, 1, 5)))
+        orders.append(
+            {
+                "id": so_id,
+                "order_number": number,
+                "customer": f"customer-{rng.randrange(100_000)}",
+                "placed_at": placed,
+                "created_at": placed,
+            }
+        )
+        sku = rng.choice(sold_out)
+        quantity = rng.choice((1, 1, 2, 3))
+        units[sku] += quantity
+        lines.append(
+            {
+                "id": len(lines) + 1,
+                "so_id": so_id,
+                "order_number": number,
+                "placed_at": placed,
+                "line": 1,
+                "sku": sku,
+                "quantity": quantity,
+                "status": "open",
+                "parked": False,
+                "po_line_id": None,
+                "promised_date": None,
+            }
+        )
+    return [(sku, units[sku] + 500) for sku in sorted(units)]
 
 
 def report(
@@ -271,6 +436,7 @@ def report(
     lone: Sent,
     sweeps: list[tuple[float, int]],
     clock_on: float,
+    launched: dict[str, Any],
 ) -> int:
     latencies = [x * 1000 for s in results for x in s.latencies]
     timed = sum(s.timed_orders for s in results)
@@ -304,6 +470,9 @@ def report(
             f"  sweeps: {len(sweeps)}, allocated {sum(n for _, n in sweeps):,} lines, "
             f"median {c.median(took):.0f} ms, max {max(took):.0f} ms"
         )
+    during_verdict = True
+    if args.during_sweep:
+        during_verdict = report_launch(args, results, launched, clock_on)
     problems = check_end_state(url, posted)
     for problem in problems[:20]:
         c.say(f"  PROBLEM {problem}")
@@ -329,7 +498,50 @@ def report(
             else f"{len(problems)} PROBLEMS"
         )
     )
-    return 1 if problems or statuses.keys() - {200} or errors else 0
+    return 1 if problems or statuses.keys() - {200} or errors or not during_verdict else 0
+
+
+def report_launch(
+    args: argparse.Namespace, results: list[Sent], launched: dict[str, Any], clock_on: float
+) -> bool:
+    """The orders answered while the launch import and its sweep ran, against those before."""
+    if "end" not in launched:
+        c.say("  launch: the import did not finish within the run")
+        return False
+    start, end = launched["start"], launched["end"]
+    timed = [(b, x * 1000) for s in results for b, x in zip(s.began, s.latencies, strict=True)]
+    before = [x for b, x in timed if clock_on <= b < start]
+    during = [x for b, x in timed if start <= b and b + x / 1000 <= end]
+    overlapping = [x for b, x in timed if b < end and b + x / 1000 > start]
+    after = [x for b, x in timed if b > end]
+    c.say(
+        f"  launch: PO import of supply for {args.during_sweep:,} queued lines at "
+        f"{start - clock_on:.1f} s: import and sweep took {end - start:.1f} s, "
+        f"{launched['batches']} transactions, {launched['allocated']:,} lines allocated, "
+        f"{launched['waiting']:,} lines of those SKUs waiting after it"
+    )
+    if not before or not during:
+        c.say("  launch: no orders answered before or during the sweep")
+        return False
+    p99_before = c.percentile(before, 99)
+    p99_during = c.percentile(during, 99)
+    ok = p99_during <= 2 * p99_before and p99_during < TARGET_P99_MS
+    c.say(
+        f"  before the import ({len(before):,} orders): p50 {c.percentile(before, 50):.1f} ms, "
+        f"p99 {p99_before:.1f} ms"
+    )
+    c.say(
+        f"  during its sweep ({len(during):,} orders): p50 {c.percentile(during, 50):.1f} ms, "
+        f"p99 {p99_during:.1f} ms, max {max(during):.1f} ms; "
+        f"p99 during / before: {p99_during / p99_before:.2f}"
+    )
+    c.say(
+        f"  every order in flight at any moment of it ({len(overlapping):,}): "
+        f"p99 {c.percentile(overlapping, 99):.1f} ms, max {max(overlapping):.1f} ms"
+        + (f"; after it ({len(after):,}): p99 {c.percentile(after, 99):.1f} ms" if after else "")
+    )
+    c.say(f"  target p99 during <= 2x before and < {TARGET_P99_MS:.0f} ms: {c.verdict(ok)}")
+    return ok
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -377,20 +589,50 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--sweep-every", type=float, default=2.0, help="seconds between sweeps (default: 2)"
     )
+    parser.add_argument(
+        "--during-sweep",
+        type=int,
+        nargs="?",
+        const=200_000,
+        default=0,
+        metavar="N",
+        help="also hold N queued lines (default 200000 when given without N) on the sold-out "
+        f"SKUs, whose supply a PO import brings {LAUNCH_AFTER:g} s into the timed run; report "
+        "the latency while its sweep ran against the latency before it (default: off)",
+    )
+    parser.add_argument(
+        "--replicas",
+        type=int,
+        default=1,
+        help="server processes on the one database, each on its own port, the senders "
+        "posting to each in turn, as behind one address (default: 1)",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="profile the engine's intake transactions in the server (cProfile, which slows "
+        "them: not for the figures) and print the functions taking the most time",
+    )
     args = parser.parse_args(argv)
     if min(args.seconds, args.baseline) <= 0 or min(args.senders, args.threads) < 1:
         parser.error("need --seconds and --baseline > 0, --senders and --threads >= 1")
+    if args.replicas < 1:
+        parser.error("need --replicas >= 1")
     if args.skus < 3:
         parser.error("need --skus >= 3")
     if not 0 <= args.scarce < args.skus:
         parser.error("--scarce must be at least 0 and below --skus")
     if args.history < 0:
         parser.error("--history must be at least 0")
+    if args.during_sweep < 0 or (args.during_sweep and not args.scarce):
+        parser.error("--during-sweep needs N >= 0 and sold-out SKUs (--scarce) to queue on")
     c.say(
         f"intake over HTTP: {args.senders} senders for {args.seconds:.0f} s (after "
         f"{args.warmup:.0f} s warm-up), orders of 1-3 lines over {args.skus} SKUs "
         f"({args.scarce} sold out), {args.history:,} SO lines stored before, waitress with "
-        f"{args.threads} threads, a sweep every "
+        f"{args.threads} threads"
+        + (f" in each of {args.replicas} replicas" if args.replicas > 1 else "")
+        + ", a sweep every "
         f"{args.sweep_every:g} s; PostgreSQL; {c.python_info()}"
     )
     return run(args)

@@ -3,7 +3,8 @@
 Seeds SO lines (all unallocated, unparked, open) and PO lines of a few hundred SKUs, then, on fresh
 identical copies of that data, measures:
 
-* the sweep: ``engine.auto_allocate(db, actor)``, one transaction, in a child process of its own
+* the sweep: ``engine.auto_allocate(db, actor)`` (one transaction on SQLite; on PostgreSQL in
+  SKU batches, each a transaction of its own: ``engine.sweep``), in a child process of its own
   (so that its peak RSS is the sweep's alone);
 * the write floor: the same allocation rows as one bulk insert (executemany, as
   ``engine.ledger.allocate`` does) plus one set-based UPDATE of the same SO lines, committed, and
@@ -171,7 +172,28 @@ def measure_sweep(url: str) -> tuple[float, dict[str, Any]]:
     outcome = e.auto_allocate(db, ACTOR)
     seconds = time.perf_counter() - started
     db.dispose()
-    return seconds, {"lines": outcome.allocated_count, "units": outcome.allocated_units}
+    return seconds, {
+        "lines": outcome.allocated_count,
+        "units": outcome.allocated_units,
+        "batches": outcome.batches,
+    }
+
+
+def measure_one_transaction(url: str) -> tuple[float, dict[str, Any]]:
+    """The same sweep as one transaction (what auto_allocate does on SQLite, and did on
+    PostgreSQL before its sweep took SKU batches): the batches' reference in the same run."""
+    from engine.sweep import sweep
+    from engine.unit import run_operation
+
+    db = e.Database(url)
+    c.warm(db)
+    started = time.perf_counter()
+    outcome = run_operation(
+        db, ACTOR, "auto-allocate", lambda unit: sweep(unit), defer_long_sweeps=False
+    )
+    seconds = time.perf_counter() - started
+    db.dispose()
+    return seconds, {"lines": outcome.allocated_count}
 
 
 def measure_floor(url: str, pairs: list[Pair]) -> tuple[float, dict[str, Any]]:
@@ -354,7 +376,8 @@ def check_sweep(url: str, expected: list[Pair]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python bench/sweep.py",
-        description="Time rule 1's FIFO sweep (engine.auto_allocate, one transaction) against "
+        description="Time rule 1's FIFO sweep (engine.auto_allocate: one transaction on SQLite, "
+        "SKU batches on PostgreSQL) against "
         "the write floor of the same allocations, and against a naive one-transaction-per-order "
         "loop; report the sweep process's peak memory.",
     )
@@ -402,6 +425,7 @@ def run_backend(backend: str, args: argparse.Namespace, folder: Path, data: Swee
     c.say(f"\n-- {backend} --")
     sweeps: list[c.ChildResult] = []
     floors: list[c.ChildResult] = []
+    wholes: list[float] = []  # one-transaction sweep / floor, per run (PostgreSQL)
     with c.open_store(backend, args, folder, "sweep", data.rows) as store:
         for i in range(1, args.repeat + 1):
             url = store.fresh()
@@ -411,9 +435,19 @@ def run_backend(backend: str, args: argparse.Namespace, folder: Path, data: Swee
             floor = c.in_child(measure_floor, url, data.plan)
             sweeps.append(sweep)
             floors.append(floor)
+            if backend == "postgresql":
+                url = store.fresh()
+                whole = c.in_child(measure_one_transaction, url)
+                check_sweep(url, data.plan)
+                wholes.append(whole.seconds / floor.seconds)
+                c.say(
+                    f"  run {i}: the same sweep as one transaction {whole.seconds:.2f} s, "
+                    f"ratio to the floor {whole.seconds / floor.seconds:.2f}"
+                )
             c.say(
                 f"  run {i}: sweep {sweep.seconds:.2f} s ({sweep.extra['lines']:,} lines "
-                f"allocated, checked against rule 1), write floor {floor.seconds:.2f} s, "
+                f"allocated in {sweep.extra['batches']} transactions, checked against rule 1), "
+                f"write floor {floor.seconds:.2f} s, "
                 f"ratio {sweep.seconds / floor.seconds:.2f}, sweep peak RSS "
                 f"{sweep.peak_rss_mb:.0f} MB"
             )
@@ -438,6 +472,14 @@ def run_backend(backend: str, args: argparse.Namespace, folder: Path, data: Swee
         f"{backend}: write floor: median {c.median(floor_s):.2f} s (runs {c.runs(floor_s)})",
         f"{backend}: sweep / floor: median {ratio:.2f} (runs {c.runs(ratios, '')}); "
         f"target <= 2: {c.verdict(ratio <= 2)}",
+        *(
+            [
+                f"{backend}: the same sweep as one transaction / floor: median "
+                f"{c.median(wholes):.2f} (runs {c.runs(wholes, '')})"
+            ]
+            if wholes
+            else []
+        ),
     ]
     if naive is not None:
         per_line = naive.seconds / max(1, naive.extra["lines"])

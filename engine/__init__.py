@@ -80,7 +80,7 @@ if TYPE_CHECKING:
         set_quantity,
         set_store_hold,
     )
-    from engine.sweep import auto_allocate
+    from engine.sweep import auto_allocate, sweep_batches
     from engine.types import POStatus, SOStatus, Source
     from engine.unit import Actor, on_commit
 
@@ -141,7 +141,7 @@ _MODULES = {
         "set_quantity",
         "set_store_hold",
     ],
-    "engine.sweep": ["auto_allocate"],
+    "engine.sweep": ["auto_allocate", "sweep_batches"],
     "engine.types": ["POStatus", "SOStatus", "Source"],
     "engine.unit": ["Actor", "on_commit"],
 }
@@ -233,6 +233,7 @@ __all__ = [
     "set_quantity",
     "set_store_hold",
     "state",
+    "sweep_batches",
     "sync_date",
     "unallocated",
     "unallocated_count",

@@ -79,7 +79,7 @@ def apply_import(
 
 
 def apply_orders(
-    db: Database, actor: Actor, orders: Sequence[SORecord]
+    db: Database, actor: Actor, orders: Sequence[SORecord], *, headers: bool = True
 ) -> tuple[Outcome, list[OrderLineState]]:
     """New sales orders as they arrive one request at a time, allocated at once (rule 1), and
     every line of those orders as it then stands, in the same transaction (an order intake
@@ -88,7 +88,9 @@ def apply_orders(
     An order already stored is not changed here: sent again as stored (a sender's retry) it is
     counted unchanged; sent with other contents (a line, SKU, quantity, customer or placed_at
     of its own) it raises ``Conflict`` naming every difference, and nothing is stored. A
-    changed order comes through ``apply_records`` (the import), audited as a change."""
+    changed order comes through ``apply_records`` (the import), audited as a change.
+    ``headers=False`` leaves the PO line headers out of the outcome (the HTTP intake shows none:
+    a statement less per transaction)."""
     found: list[OrderLineState] = []
 
     def work(unit: Unit) -> None:
@@ -102,7 +104,12 @@ def apply_orders(
         else:
             found[:] = order_lines_in(unit.conn, [o.order for o in orders])
 
-    return run_operation(db, actor, "intake", work, retry_unique=True), found
+    # Yielding: an order never waits behind a sweep batch or an import holding its SKU; its
+    # lines stay queued for the sweep the outcome asks for (``awaiting_sweep``).
+    outcome = run_operation(
+        db, actor, "intake", work, retry_unique=True, yielding=True, headers=headers
+    )
+    return outcome, found
 
 
 def _new_lines(orders: Sequence[SORecord], outcome: Outcome) -> list[OrderLineState]:

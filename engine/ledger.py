@@ -17,6 +17,7 @@ from sqlalchemy import (
     JSON,
     Integer,
     String,
+    any_,
     bindparam,
     delete,
     func,
@@ -26,7 +27,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql import ColumnElement
 
 from engine.models import (
@@ -185,9 +186,12 @@ def allocate(unit: Unit, pairs: Sequence[tuple[Demand, Supply]], reason: str) ->
         "at": unit.at,
         "reason": reason,
     }
-    if small:
+    if small or unit.is_postgres:
         # A small batch (an order's lines) is named by its SO lines, each of which has one
-        # allocation at most: no need to find where the batch starts.
+        # allocation at most: no need to find where the batch starts. On PostgreSQL a big one
+        # too, as one array: "this operation's rows above a mark" would walk the operation's
+        # index through every row of its earlier batches (a sweep in batches shares one
+        # operation id), which made a 200,000-line sweep a third slower.
         params["so_line_ids"] = [d.id for d, _ in pairs]
     else:
         # This batch's rows are this operation's rows above the highest id there is now (ids
@@ -265,6 +269,10 @@ def _allocate_statements(postgres: bool, small: bool) -> _AllocateStatements:
     this_batch: ColumnElement[bool]
     if small:
         this_batch = allocations.c.so_line_id.in_(bindparam("so_line_ids", expanding=True))
+    elif postgres:
+        this_batch = allocations.c.so_line_id == any_(
+            bindparam("so_line_ids", type_=ARRAY(Integer()))
+        )
     else:
         this_batch = (allocations.c.operation_id == bindparam("operation_id")) & (
             allocations.c.id > bindparam("mark")
@@ -515,7 +523,7 @@ class _ReadyStatements:
 def _ready_statements(postgres: bool) -> _ReadyStatements:
     ids: Any
     if postgres:
-        ids = select(func.unnest(bindparam("ids", type_=postgresql.ARRAY(Integer()))))
+        ids = select(func.unnest(bindparam("ids", type_=ARRAY(Integer()))))
     else:
         each = func.json_each(bindparam("ids", type_=String())).table_valued("value")
         ids = select(each.c.value)

@@ -20,6 +20,7 @@ import logging
 import os
 import re
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -39,6 +40,10 @@ log = logging.getLogger("engine.locks")
 RUN_KEY_PREFIX = "job:"
 # Compact and fixed-width, so that keys of one job sort by time under any collation.
 _SLOT_FORMAT = "%Y%m%dT%H%M%S%fZ"
+
+_LOCK_NOT_AVAILABLE = "55P03"
+# How often a wait for a lock on SQLite looks again.
+_POLL = 0.05
 
 # For databases that only this process can open (in-memory SQLite).
 _local_locks: dict[tuple[str, str], threading.Lock] = {}
@@ -60,6 +65,53 @@ def job_lock(db: Database, name: str) -> Iterator[bool]:
         return
     with _file_lock(path.with_name(f"{path.name}.{_safe(name)}.lock")) as held:
         yield held
+
+
+@contextmanager
+def waiting_lock(db: Database, name: str) -> Iterator[None]:
+    """Hold the lock named ``name`` (the one ``job_lock`` tries) for the ``with`` block,
+    waiting for it as long as another holder keeps it: on PostgreSQL in the server's queue,
+    so waiters get it in turn, first come first served."""
+    if not db.is_postgres:
+        path = sqlite_file(db.url)
+        while True:
+            lock = (
+                _local_lock(db.url, name)
+                if path is None
+                else _file_lock(path.with_name(f"{path.name}.{_safe(name)}.lock"))
+            )
+            with lock as held:
+                if held:
+                    yield
+                    return
+            time.sleep(_POLL)
+    with db.storage_errors():
+        conn = db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            schema = conn.execute(text("SELECT current_schema()")).scalar()
+            key = lock_key(f"{schema}:{name}")
+            while True:
+                try:
+                    conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
+                    break
+                except DBAPIError as exc:
+                    # The server's lock_timeout (``serve`` bounds every lock wait): the holder
+                    # is a long sweep, still running; wait again. Anything else is an error.
+                    if getattr(exc.orig, "sqlstate", None) != _LOCK_NOT_AVAILABLE:
+                        raise
+        except BaseException:
+            conn.invalidate()  # a wait cut short may still be granted: never pool it
+            conn.close()
+            raise
+    try:
+        yield
+    finally:
+        try:
+            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+        except DBAPIError as exc:
+            log.warning("could not release the lock of %s (%s)", name, exc.orig)
+            conn.invalidate()
+        conn.close()
 
 
 def lock_key(name: str) -> int:

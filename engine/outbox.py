@@ -65,11 +65,13 @@ def write(
     operation_id: str,
     at: datetime,
     cancelled: Collection[int] = (),
+    part: int = 0,
 ) -> int:
     """Write the events of the operation ``operation_id`` (see the module docstring): its
     promise changes are those above ``mark`` (None: it writes no events), ``cancelled`` the SO
     lines it cancelled. Returns how many (one per order whose customer has something to be
-    told)."""
+    told). ``part`` numbers the transactions of an operation that takes several (a batched
+    sweep's): each writes its own events, under ids of its own."""
     if mark is None:
         return 0
     lines = sorted(set(cancelled))
@@ -81,7 +83,7 @@ def write(
         # Event ids: unique everywhere (96 random bits of the operation's UUID: a collision is
         # not to be expected in any number of operations a shop will make), in the order of the
         # events within the operation, and short enough to type.
-        "prefix": f"evt_{operation_id.replace('-', '')[:24]}_",
+        "prefix": f"evt_{operation_id.replace('-', '')[:24]}_" + (f"{part}_" if part else ""),
     }
     if lines:
         params["cancelled"] = lines if postgres else json.dumps(lines)
@@ -95,9 +97,11 @@ def write_ready(
     operation_id: str,
     at: datetime,
     lines: Collection[int],
+    part: int = 0,
 ) -> int:
     """Write one ``order.ready`` event per order of the SO lines ``lines`` (whose stock this
-    operation received), each listing those lines in state "ready". Returns how many."""
+    operation received), each listing those lines in state "ready". Returns how many. ``part``
+    as for ``write``."""
     ids = sorted(set(lines))
     if not ids:
         return 0
@@ -105,7 +109,7 @@ def write_ready(
         "operation_id": operation_id,
         "at": at,
         # Apart from the same operation's promise events: an order can have both.
-        "prefix": f"evt_{operation_id.replace('-', '')[:24]}_r",
+        "prefix": f"evt_{operation_id.replace('-', '')[:24]}_r" + (f"{part}_" if part else ""),
         "ready": ids if postgres else json.dumps(ids),
     }
     return int(conn.execute(_statement(postgres, False, ready=True), params).rowcount or 0)

@@ -123,7 +123,13 @@ def apply_receipt(
     if total > target.quantity:
         # An over-receipt: the extra units are supply, and rule 1 places the queue on them.
         ledger.set_field(unit, target, "quantity", total, reason="over-receipt")
-        sweep(unit, [target.sku])
+        # Now, not after the commit however long the queue: the line closes below, and a
+        # closed line takes no allocation.
+        deferring, unit.defer_long_sweeps = unit.defer_long_sweeps, False
+        try:
+            sweep(unit, [target.sku])
+        finally:
+            unit.defer_long_sweeps = deferring
         _refresh(unit, target)
     if final:
         _release_uncovered(unit, target, total)

@@ -107,6 +107,13 @@ class Outcome:
     # shows next. The first PO_LINE_LIMIT it touched; ``po_lines_truncated`` if it touched more.
     po_lines: list[POLineHeader] = field(default_factory=list)
     po_lines_truncated: bool = False
+    # SKUs whose new lines an order intake left queued for a sweep to place, in SKU order: a
+    # sweep held them, or their queue was long (engine.sweep). Whoever took the orders asks for
+    # that sweep (the service does at once); rule 1 places the lines in FIFO order then.
+    awaiting_sweep: list[str] = field(default_factory=list)
+    # Committed transactions the operation took: more than one when its sweep ran in SKU
+    # batches (engine.sweep), each batch whole, all under this one operation id.
+    batches: int = 1
 
     def po_line(self, po: str, line: int) -> POLineHeader | None:
         """The header of PO line ``po``:``line`` after the operation, if it touched that line
@@ -148,6 +155,30 @@ class Outcome:
             or any(self.created.values())
             or any(self.updated.values())
         )
+
+    def absorb(self, later: Outcome) -> None:
+        """Add what a later transaction of the same operation did (a sweep batch): counts in
+        full, details up to their limits, the PO line headers as they stand after it."""
+        self.note_allocated(later.allocated_count, later.allocated_units, later.allocated)
+        for name in ("released", "moved", "po_changes", "parked", "unparked", "cancelled"):
+            getattr(self, name).extend(getattr(later, name))
+        self.promises.extend(later.promises[: max(0, DETAIL_LIMIT - len(self.promises))])
+        for counts, more in (
+            (self.created, later.created),
+            (self.updated, later.updated),
+            (self.unchanged, later.unchanged),
+        ):
+            for table, n in more.items():
+                counts[table] = counts.get(table, 0) + n
+        self.notified += later.notified
+        headers = {(h.po, h.line): h for h in self.po_lines}
+        headers.update({(h.po, h.line): h for h in later.po_lines})
+        self.po_lines = list(headers.values())[:PO_LINE_LIMIT]
+        self.po_lines_truncated = (
+            self.po_lines_truncated or later.po_lines_truncated or len(headers) > PO_LINE_LIMIT
+        )
+        self.awaiting_sweep = sorted(set(self.awaiting_sweep) | set(later.awaiting_sweep))
+        self.batches += later.batches
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Collection, Iterable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, bindparam, func, insert, select
+from sqlalchemy import Connection, bindparam, func, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from engine import outbox
@@ -70,6 +71,23 @@ class Unit:
     cancelled_lines: list[int] = field(default_factory=list)
     # SO lines whose stock this operation received (rule 9): an ``order.ready`` event each order.
     ready_lines: list[int] = field(default_factory=list)
+    # An order intake gives way to other operations on PostgreSQL: a SKU another operation holds
+    # (a sweep batch, an import) is not waited for; its new lines stay queued (``busy``) and the
+    # outcome names it in ``awaiting_sweep``. Others wait for each other as before.
+    yielding: bool = False
+    busy: set[str] = field(default_factory=set)
+    # A long queue found by an operation's sweep is swept after its commit, in SKU batches of
+    # their own (engine.sweep); not in a dry run, nor inside a batch.
+    defer_long_sweeps: bool = False
+    # Called with the committed outcome, in order (the deferred sweep).
+    after_commit: list[Callable[[Outcome], None]] = field(default_factory=list)
+    # The SKUs whose long queues are swept after the commit.
+    deferred_sweep: set[str] = field(default_factory=set)
+    # What the operation holds beyond its transaction (the lock of its deferred sweep), let go
+    # once it has ended, committed or not.
+    release: ExitStack = field(default_factory=ExitStack)
+    # The database the operation runs on: what a deferred sweep opens its batches on.
+    db: Database | None = field(default=None, repr=False)
     _events: list[dict[str, Any]] = field(default_factory=list)
     _promises: list[dict[str, Any]] = field(default_factory=list)
     _locked: set[str] = field(default_factory=set)
@@ -168,11 +186,22 @@ class Unit:
         the whole database is already held by ``BEGIN IMMEDIATE``. Returns whether a SKU not
         held before was locked on PostgreSQL: rows of it read before may have changed since.
         """
-        wanted = sorted(set(skus) - self._locked)
+        wanted = sorted(set(skus) - self._locked - self.busy)
         if not self.is_postgres:
             self.add_products(wanted)
             self._locked.update(wanted)
             return False
+        if self.yielding and wanted and not (orders or pos):
+            # An intake's new orders: their products exist (added before), and a SKU held by
+            # anyone (advisory lock or row lock: a sweep batch, an import, another intake) is
+            # left to a sweep rather than waited for. One statement.
+            locked = set(self.conn.execute(_YIELDING_LOCK, {"skus": wanted}).scalars())
+            self.busy.update(s for s in wanted if s not in locked)
+            new = locked - self._locked
+            self._locked.update(new)
+            return bool(new)
+        if wanted:
+            wanted = self._claim(wanted)
         if orders or pos:
             query, params = _LOCK_HELD, {"skus": wanted, "orders": list(orders), "pos": list(pos)}
         elif wanted:
@@ -190,6 +219,24 @@ class Unit:
         new = (locked | set(missing)) - self._locked
         self._locked.update(new)
         return bool(new)
+
+    def _claim(self, skus: list[str]) -> list[str]:
+        """Take the SKUs' advisory locks (PostgreSQL), before any row lock; returns the SKUs
+        this operation may go on to lock.
+
+        These locks tell who must not be waited for. Every operation but an order intake takes
+        them exclusively (waiting, in key order, so never in a cycle); an intake takes them
+        shared and without waiting, and leaves out the SKUs another operation holds: it never
+        waits behind a sweep batch or an import, and intakes do not exclude each other here
+        (they still meet on the row locks, each held for a few milliseconds)."""
+        if not self.yielding:
+            self.conn.execute(_ADVISORY_LOCK, {"skus": skus}).all()
+            return skus
+        busy = set(self.conn.execute(_ADVISORY_TRY_SHARED, {"skus": skus}).scalars())
+        if not busy:
+            return skus
+        self.busy |= busy
+        return [s for s in skus if s not in busy]
 
     def add_products(self, skus: Collection[str]) -> None:
         """Make sure the SKUs have their product rows (lines refer to them), locking none."""
@@ -247,6 +294,29 @@ _LOCK_HELD = (
 )
 
 
+# A SKU's advisory lock key: its name and the schema's (deployments sharing a server in
+# different schemas do not exclude each other), hashed by the server, so no round trip for it.
+_SKU_KEY = "hashtextextended(current_schema() || ':sku:' || s, 0)"
+_ADVISORY_LOCK = text(
+    f"SELECT pg_advisory_xact_lock(k) FROM (SELECT {_SKU_KEY} AS k "
+    "FROM unnest(CAST(:skus AS text[])) AS s) AS keys ORDER BY k"
+)
+# The SKUs whose shared lock could not be had at once: another operation holds them.
+_ADVISORY_TRY_SHARED = text(
+    "SELECT s FROM unnest(CAST(:skus AS text[])) AS s "
+    f"WHERE NOT pg_try_advisory_xact_lock_shared({_SKU_KEY})"
+)
+
+
+# The rows of the SKUs nobody holds, locked; a SKU another operation holds is not returned.
+_YIELDING_LOCK = text(
+    "SELECT sku FROM products WHERE sku = ANY(CAST(:skus AS text[])) "
+    "AND pg_try_advisory_xact_lock_shared("
+    "hashtextextended(current_schema() || ':sku:' || sku, 0)) "
+    "ORDER BY sku FOR NO KEY UPDATE SKIP LOCKED"
+)
+
+
 def _rows(skus: Collection[str]) -> list[dict[str, str]]:
     return [{"sku": s} for s in skus]
 
@@ -260,6 +330,11 @@ def run_operation(
     dry_run: bool = False,
     retry_unique: bool = False,
     key: str | None = None,
+    operation_id: str | None = None,
+    part: int = 0,
+    yielding: bool = False,
+    defer_long_sweeps: bool = True,
+    headers: bool = True,
 ) -> Outcome:
     """Run ``work`` as one transaction; a dry run does everything, reports it, and rolls back.
     The outcome ends with the headers of the PO lines ``work`` touched, read in the same
@@ -267,7 +342,15 @@ def run_operation(
     race to retry (see ``Database.run``).
 
     ``key`` makes the operation idempotent: if an operation with this key has committed, nothing
-    runs and the outcome says ``replayed`` (with the first run's operation id and actor)."""
+    runs and the outcome says ``replayed`` (with the first run's operation id and actor).
+
+    ``operation_id`` continues an operation in another transaction (a sweep's next batch,
+    numbered ``part``);
+    ``yielding`` makes the operation give way on busy SKUs (see ``Unit.yielding``); with
+    ``defer_long_sweeps`` a sweep of a long queue runs after the commit, in batches. Without
+    ``headers`` the outcome carries no PO line headers (a face that shows none saves the read)."""
+    # Every attempt's unit (the last one committed): what they hold is let go at the end.
+    units: list[Unit] = []
 
     def attempt(conn: Connection) -> Outcome:
         outcome = Outcome(
@@ -284,7 +367,13 @@ def run_operation(
             outcome=outcome,
             at=db.clock(),
             is_postgres=db.is_postgres,
+            yielding=yielding and db.is_postgres,
+            defer_long_sweeps=defer_long_sweeps and db.is_postgres and not dry_run,
+            db=db,
         )
+        if operation_id is not None:
+            unit.id = operation_id
+        units.append(unit)
         outcome.operation_id = unit.id
         if key is not None:
             first = conn.execute(
@@ -319,6 +408,7 @@ def run_operation(
             operation_id=unit.id,
             at=unit.at,
             cancelled=unit.cancelled_lines,
+            part=part,
         )
         if unit.promise_mark is not None:
             outcome.notified += outbox.write_ready(
@@ -327,11 +417,21 @@ def run_operation(
                 operation_id=unit.id,
                 at=unit.at,
                 lines=unit.ready_lines,
+                part=part,
             )
-        unit.read_headers()
+        if headers:
+            unit.read_headers()
+        outcome.awaiting_sweep = sorted(unit.busy | set(outcome.awaiting_sweep))
         return outcome
 
-    outcome = db.run(attempt, commit=not dry_run, retry_unique=retry_unique or key is not None)
+    try:
+        outcome = db.run(attempt, commit=not dry_run, retry_unique=retry_unique or key is not None)
+        if not dry_run and units:
+            for then in units[-1].after_commit:
+                then(outcome)
+    finally:
+        for unit in units:
+            unit.release.close()
     if not dry_run and not outcome.replayed:
         for listener in list(_listeners):
             try:

@@ -39,6 +39,7 @@ from wsgiref.types import WSGIApplication
 import engine
 from bot.intake.batch import Batcher, NoAnswer
 from bot.intake.body import MAX_BODY, BadOrders, answer, parse_orders, tally
+from bot.intake.followup import FollowUp
 from bot.service.metrics import Metrics
 from engine import (
     Actor,
@@ -111,10 +112,17 @@ def intake_app(
         raise ValueError("order intake needs a secret (PREORDER_INTAKE_SECRET)")
     key = secret.encode()
     slots = threading.BoundedSemaphore(max_requests)
-    batcher = Batcher(
-        lambda orders: engine.apply_orders(db, ACTOR, orders),
-        lambda outcome, lines, requests, sent: _stored(metrics, outcome, lines, requests, sent),
-    )
+    followup = FollowUp(db, ACTOR)
+
+    def stored(
+        outcome: engine.Outcome, lines: Sequence[OrderLineState], requests: int, sent: int
+    ) -> None:
+        _stored(metrics, outcome, lines, requests, sent)
+        if outcome.awaiting_sweep:
+            followup.request(outcome.awaiting_sweep)
+
+    # The answer shows no PO line headers: the engine need not read them.
+    batcher = Batcher(lambda orders: engine.apply_orders(db, ACTOR, orders, headers=False), stored)
 
     def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("REQUEST_METHOD") != "POST":

@@ -747,6 +747,40 @@ class EngineMachine(RuleBasedStateMachine):
             assert dump(self.db) == before, "re-importing an unchanged order changed the database"
 
     @precondition(lambda self: self.state.so_lines)
+    @rule(orders=st.lists(order_st, min_size=1, max_size=2))
+    def intake_during_sweep(self, orders: list[Any]) -> None:
+        """Orders taken between two batches of a sweep in progress (a SKU a batch): the first
+        batch's SKU is swept before them, the others after; rule 1 in FIFO order throughout."""
+        records = self._so_records(orders)
+        expected = self.state.copy()
+        # The sweep's plan, made as it starts: SKUs with ATP somewhere and an unparked queue.
+        planned = [
+            sku
+            for sku in SKUS
+            if any(expected.po_lines[p].atp > 0 for p in expected.open_supply(sku))
+            and any(
+                s.sku == sku and s.status == "open" and s.holder is None and not s.parked
+                for s in expected.so_lines.values()
+            )
+        ]
+        ref_sweep(expected, planned[:1])
+        ref_intake(expected, [], records, False)
+        ref_sweep(expected, planned[1:])
+
+        def call() -> e.Outcome:
+            steps = e.sweep_batches(self.db, self.actor, batch_lines=1)
+            first = next(steps)
+            assert first.batches == 1
+            taken, _ = e.apply_orders(self.db, self.actor, records)
+            # Nothing held the SKUs between batches and no queue here is long: none waits.
+            assert taken.awaiting_sweep == []
+            rest = list(steps)
+            assert (rest[-1] if rest else first).batches == max(1, len(planned))
+            return taken
+
+        self.step(call, expected)
+
+    @precondition(lambda self: self.state.so_lines)
     @rule(sku=st.one_of(st.none(), sku_st))
     def auto_allocate(self, sku: str | None) -> None:
         expected = self.state.copy()

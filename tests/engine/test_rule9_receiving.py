@@ -396,3 +396,29 @@ def test_a_received_po_given_a_new_line_is_open_again(
     assert e.purchase_order(db, "PO-1").status == "open"
     assert allocation_map(db)[("SO-2", 1)] == ("PO-1", 2)
     check_invariants(db)
+
+
+def test_a_batched_sweep_placing_lines_on_stock_writes_ready_events_of_its_own_per_batch(
+    db: e.Database, actor: e.Actor, load: Load
+) -> None:
+    """Each batch of a sweep is a transaction of its own under the sweep's one operation id:
+    the order.ready events of each carry the batch's number, so none collide."""
+    load(
+        *[po(f"PO-{s}", (1, s, 10, D1)) for s in "ABC"],
+        *[so(f"SO-{s}{i}", i, (1, s, 1)) for s in "ABC" for i in range(3)],
+    )
+    for s in "ABC":
+        e.set_store_hold(db, actor, f"PO-{s}", 1, 10)  # every line back to the queue
+        e.receive(db, actor, f"PO-{s}", 1, 4)  # stock in, nothing allocated to cover
+    # The holds given up where no operation sweeps (as a person's edit made elsewhere would).
+    with db.write() as conn:
+        from sqlalchemy import text
+
+        conn.execute(text("UPDATE po_lines SET store_hold = 0"))
+    before = len(outbox(db))
+    done = list(e.sweep_batches(db, actor, batch_lines=1))
+    assert len(done) == 3 and done[-1].allocated_count == 9
+    check_invariants(db)
+    assert len(e.ready(db)) == 9
+    ready = [ev for ev in outbox(db)[before:] if ev["type"] == "order.ready"]
+    assert len(ready) == 9 and len({ev["id"] for ev in ready}) == 9

@@ -1012,3 +1012,28 @@ def test_a_control_character_in_a_name_is_the_senders_mistake(
     (problem,) = reply.json()["problems"]
     assert problem["field"] == "customer" and "U+0000" in problem["reason"]
     assert dump(supplied) == before
+
+
+@pytest.mark.postgres
+def test_an_order_for_a_sku_a_sweep_holds_is_answered_at_once_and_placed_after_it(
+    pg_db: e.Database, serve_intake: ServeIntake
+) -> None:
+    """While a sweep batch holds SKU A, an order for A is answered at once, its line queued;
+    the intake then asks for a sweep of A, which places it when the batch is done."""
+    e.apply_records(pg_db, e.Actor("seed", e.Source.CLI), [po("PO-1", (1, "A", 10, "2027-01-10"))])
+    intake = serve_intake(pg_db)
+    with pg_db.engine.begin() as batch:
+        batch.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || ':sku:A', 0))")
+        )
+        started = time.monotonic()
+        reply = intake.post(order("SO-1", (1, "A", 2)))
+        took = time.monotonic() - started
+        assert reply.status_code == 200, reply.text
+        assert [x["status"] for x in reply.json()["lines"]] == ["queued"]
+    assert took < 2, f"the order waited {took:.1f} s for the sweep"
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not e.order_lines(pg_db, ["SO-1"])[0].po:
+        time.sleep(0.05)
+    assert e.order_lines(pg_db, ["SO-1"])[0].po == "PO-1"
+    check_invariants(pg_db)
