@@ -31,6 +31,7 @@ class CallbackId(StrEnum):
     MOVE_CHOOSE = "move_choose"
     UNPARK_CHOOSE = "unpark_choose"
     UNDO_CONFIRM = "undo_confirm"
+    RECEIVE = "receive"
 
 
 class ActionId(StrEnum):
@@ -44,6 +45,7 @@ class ActionId(StrEnum):
     SET_ARRIVAL = "line_set_arrival"
     CANCEL_LINE = "line_cancel"
     CANCEL_PO = "po_cancel"  # a PO message's own button; the value names the PO (and a line)
+    RECEIVE = "line_receive"
     PICK_LINE = "line_pick"  # select of the PO lines a message had no room to give buttons
     # A link button (the digest's "Open the sheet"): the browser opens the URL, the app only acks.
     OPEN_SHEET = "open_sheet"
@@ -71,6 +73,10 @@ class ActionId(StrEnum):
     UNPARK_ORDERS = "unpark_orders"
     # On a change's summary in the channel: its value is the operation's id.
     UNDO = "operation_undo"
+    # Inside the receive modal.
+    RECEIVE_QUANTITY = "receive_quantity"
+    RECEIVE_FINAL = "receive_final"
+    RECEIVE_DATE = "receive_date"
 
 
 class BlockId(StrEnum):
@@ -89,6 +95,9 @@ class BlockId(StrEnum):
     MOVE_ORDERS = "move_orders"
     MOVE_TARGET = "move_target"
     UNPARK_ORDERS = "unpark_orders"
+    RECEIVE_QUANTITY = "receive_quantity"
+    RECEIVE_FINAL = "receive_final"
+    RECEIVE_DATE = "receive_date"
 
 
 SEPARATOR = "."

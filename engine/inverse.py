@@ -32,23 +32,27 @@ from datetime import date
 from itertools import groupby
 from typing import Any
 
-from sqlalchemy import Row, insert, select, tuple_
+from sqlalchemy import Row, insert, select, tuple_, update
 
 from engine import ledger
 from engine.db import Database
 from engine.errors import InvalidInput, NotFound, Refused
 from engine.models import audit_events, po_lines, purchase_orders, so_lines, undo_links
-from engine.results import Outcome
-from engine.supply import set_po_status
+from engine.results import FieldChange, Outcome
 from engine.sweep import sweep
 from engine.unit import Actor, Unit, run_operation
 
 # Kinds of operation that are not undone, and why (a face offers no Undo for them).
 NOT_UNDONE = {
     "import": "an import is not undone: import the corrected records instead",
+    "receive": "a receipt is not undone: stock that came in stays in (record a correction)",
+    "fulfil": "a fulfilment is not undone: the order lines have shipped",
+    "reopen-po": "a reopening is not undone: cancel the PO or line again",
     "intake": "an order intake is not undone: send the corrected order, or cancel it",
     "cancel-order": "a customer's cancellation is not undone: import the order line again",
 }
+# What an operation may have done that no undo sets back (rule 9: stock that came in).
+KEPT = {"ready": "marked order lines ready (their stock came in)"}
 # PO line fields an undo sets back.
 PO_LINE_FIELDS = ("arrival_date", "quantity", "store_hold", "status")
 REASON = "undo"
@@ -84,6 +88,10 @@ def undo(
         kind = events[0].operation
         if kind in NOT_UNDONE:
             raise Refused(f"cannot undo {kind} {wanted}", [NOT_UNDONE[kind]])
+        kept = sorted({ev.action for ev in events} - set(_Inverse.ACTIONS))
+        if kept:
+            what = ", ".join(KEPT.get(action, f"wrote '{action}' events") for action in kept)
+            raise Refused(f"cannot undo {kind} {wanted}", [f"it {what}, which is not undone"])
         done = unit.conn.execute(
             select(undo_links.c.undone_by).where(undo_links.c.operation_id == wanted)
         ).scalar_one_or_none()
@@ -146,6 +154,9 @@ class _Inverse:
     problems: list[str] = field(default_factory=list)
     # SKUs whose PO lines a PO cancellation's undo reopened: rule 1 runs for them at the end.
     reopened: set[str] = field(default_factory=set)
+
+    # The audit actions an undo sets back (see apply).
+    ACTIONS = ("allocate", "release", "move", "promise", "po-line", "po", "park", "unpark")
 
     def apply(self, events: Sequence[Row[Any]]) -> None:
         handlers: dict[str, Callable[[list[Row[Any]]], None]] = {
@@ -380,7 +391,7 @@ class _Inverse:
             elif now != new:
                 self.problems.append(f"PO {ev.po_number} is {now} now, not {new}")
             elif not self.problems:
-                set_po_status(self.unit, ev.po_number, old)
+                _set_po_status(self.unit, ev.po_number, now, old)
 
     def _park_back(self, events: list[Row[Any]]) -> None:
         lines = self._lines(events)
@@ -399,6 +410,16 @@ class _Inverse:
                     back.append(d)
             if not self.problems:
                 ledger.set_parked(self.unit, back, parked=parked)
+
+
+def _set_po_status(unit: Unit, po: str, now: str, status: str) -> None:
+    unit.conn.execute(
+        update(purchase_orders)
+        .where(purchase_orders.c.po_number == po)
+        .values(status=status, updated_at=unit.at)
+    )
+    unit.event("po", po=po, before={"status": now}, after={"status": status})
+    unit.outcome.po_changes.append(FieldChange(po, None, "status", now, status))
 
 
 def _by_po_line(events: list[Row[Any]], side: str) -> list[tuple[tuple[Any, Any], list[Row[Any]]]]:

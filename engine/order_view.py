@@ -167,6 +167,7 @@ _LINES = (
         so_lines.c.placed_at,
         so_lines.c.order_number,
         so_lines.c.promised_date,
+        so_lines.c.ready_at,
         po_lines.c.po_number,
         po_lines.c.line.label("po_line"),
         po_lines.c.arrival_date,
@@ -253,6 +254,10 @@ def _line_view(
     if r.po_number is not None:
         base["in_sync"] = r.promised_date == r.arrival_date
         why, reason = _allocated(r, events, zone)
+        if r.ready_at is not None:  # rule 9: its stock came in
+            stock = f"stock in since {r.ready_at.astimezone(zone):%Y-%m-%d %H:%M} {zone}"
+            why, reason = f"{stock}, ready to ship; {why}", {**reason, "ready_at": r.ready_at}
+            return OrderLineView(state="ready", why=why, reason=reason, **base)
         return OrderLineView(state="allocated", why=why, reason=reason, **base)
     if r.parked:
         why, reason = _parked(events, zone)

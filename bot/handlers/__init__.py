@@ -18,6 +18,7 @@ from bot.handlers import (
     links,
     move,
     po,
+    receive,
     remove,
     review,
     set_arrival,
@@ -34,5 +35,5 @@ def register_all(app: App, ctx: HandlerContext) -> None:
     uses = (
         command, po, review, allocate, remove, sync_date, set_arrival, move, cancel, unpark, undo,
     )  # fmt: skip
-    for module in (*uses, home, links):
+    for module in (*uses, receive, home, links):
         module.register(app, ctx)

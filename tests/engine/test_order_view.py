@@ -211,3 +211,12 @@ def test_lookup_by_customer_and_email_newest_first(db: e.Database, load: Load) -
         e.orders_of(db, customer="a", email="b")
     with pytest.raises(e.InvalidInput):
         e.orders_of(db, customer="  ")
+
+
+def test_a_line_whose_stock_came_in_is_ready(db: e.Database, load: Load, actor: e.Actor) -> None:
+    load(po("PO-1", (1, "A", 4, "2027-01-10")), so("SO-1", 1, (1, "A", 4)))
+    e.receive(db, actor, "PO-1", 1, 4)
+    got = line(e.order(db, "SO-1"))
+    assert (got.state, got.po, got.po_line) == ("ready", "PO-1", 1)
+    assert got.why.startswith("stock in since ")
+    assert got.to_dict()["state"] == "ready"

@@ -249,3 +249,15 @@ def test_operation_ids_whole_or_by_their_start(held: e.Database, actor: e.Actor)
     assert back.undid == moved.operation_id
     assert back.to_dict()["operation"] == back.operation_id
     assert back.to_dict()["operation_name"] == "undo"
+
+
+def test_a_change_that_marked_lines_ready_is_not_undone(
+    held: e.Database, load: Load, actor: e.Actor
+) -> None:
+    db = held
+    e.receive(db, actor, "PO-2", 1, 5)  # 5 of PO-2:1 came in: what it takes is ready at once
+    moved = e.move(db, actor, [R("SO-1")], "PO-2", 1)
+    before = dump(db)
+    with pytest.raises(e.Refused, match="marked order lines ready"):
+        e.undo(db, moved.operation_id, MIA)
+    assert dump(db) == before

@@ -1,8 +1,8 @@
 """Orders looked up by customer and email, a line's place in the queue from the queue index, an
 operation's audit events by its id, and the undo links
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-05
 """
 
@@ -16,8 +16,8 @@ from alembic import op
 QUEUE = sa.text("status = 'open' AND po_line_id IS NULL")
 PO_EVENTS = sa.text("order_number IS NULL")
 
-revision: str = "0004"
-down_revision: str | None = "0003"
+revision: str = "0005"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
