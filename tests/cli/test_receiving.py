@@ -51,7 +51,7 @@ def test_receive_json_dry_run_final_and_receipt_ids(seeded: e.Database) -> None:
     db = seeded
     before = dump(db)
     dry = as_json(ok(db, "receive", "PO-1", "1", "5", "--final", "--dry-run", "--json"))
-    assert dry["dry_run"] is True and dry["operation"] == "receive"
+    assert dry["dry_run"] is True and dry["operation_name"] == "receive"
     assert dump(db) == before
     data = as_json(ok(db, "receive", "PO-1", "1", "5", "--final", "--json", "--key", "R-1"))
     assert data["operation_id"] and data["ready"] == [{"order": "SO-1", "line": 1}]
@@ -78,7 +78,7 @@ def test_fulfil_and_remove_force(seeded: e.Database) -> None:
     assert "Fulfilled 2 order lines: SO-2:1, SO-3:1" in out
     assert "SO-2:1 is fulfilled" in refused(db, "fulfil", "SO-2", listed=True)
     data = as_json(ok(db, "fulfil", "SO-1", "--json"))
-    assert data["operation"] == "fulfil" and data["operation_id"]
+    assert data["operation_name"] == "fulfil" and data["operation"] == data["operation_id"]
     check_invariants(db)
 
 
@@ -91,7 +91,7 @@ def test_closed_lines_refuse_and_reopen_po(seeded: e.Database) -> None:
     assert "cannot change its arrival date" in refused(db, "set-arrival", "PO-2", "1", "2027-05-01")
     assert "cannot receive on it" in refused(db, "receive", "PO-2", "1", "3")
     data = as_json(ok(db, "reopen-po", "PO-2", "--json"))
-    assert data["operation"] == "reopen-po"
+    assert data["operation_name"] == "reopen-po"
     assert [p["order"] for p in data["allocated"]] == ["SO-4"]
     assert "PO PO-2 line 1 is open, not cancelled" in refused(
         db, "reopen-po", "PO-2", "--line", "1"
