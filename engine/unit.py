@@ -333,6 +333,7 @@ def run_operation(
     yielding: bool = False,
     defer_long_sweeps: bool = True,
     headers: bool = True,
+    pipeline: bool = False,
 ) -> Outcome:
     """Run ``work`` as one transaction; a dry run does everything, reports it, and rolls back.
     The outcome ends with the headers of the PO lines ``work`` touched, read in the same
@@ -346,7 +347,9 @@ def run_operation(
     numbered ``part``);
     ``yielding`` makes the operation give way on busy SKUs (see ``Unit.yielding``); with
     ``defer_long_sweeps`` a sweep of a long queue runs after the commit, in batches. Without
-    ``headers`` the outcome carries no PO line headers (a face that shows none saves the read)."""
+    ``headers`` the outcome carries no PO line headers (a face that shows none saves the read).
+    ``pipeline`` sends the writes without waiting for each answer (PostgreSQL; see
+    ``Database.run``)."""
     # Every attempt's unit (the last one committed): what they hold is let go at the end.
     units: list[Unit] = []
 
@@ -414,7 +417,12 @@ def run_operation(
         return outcome
 
     try:
-        outcome = db.run(attempt, commit=not dry_run, retry_unique=retry_unique or key is not None)
+        outcome = db.run(
+            attempt,
+            commit=not dry_run,
+            retry_unique=retry_unique or key is not None,
+            pipeline=pipeline,
+        )
         if not dry_run and units:
             for then in units[-1].after_commit:
                 then(outcome)
