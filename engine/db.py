@@ -6,6 +6,7 @@ A ``Database`` is given its URL: reading it from the configuration is the entry 
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -15,8 +16,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect
-from sqlalchemy.engine import ExecutionContext
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -25,6 +26,7 @@ from engine.redact import password_of, redact, shown_url
 from engine.timeouts import Timeouts, answering_connect, postgres_connect
 
 T = TypeVar("T")
+log = logging.getLogger("engine")
 
 # The embedded default: a file in the working directory.
 DEFAULT_URL = "sqlite:///preorder.db"
@@ -158,6 +160,7 @@ class Database:
                 try:
                     yield conn
                 except BaseException:
+                    _settle(conn)
                     conn.rollback()
                     raise
                 if commit:
@@ -298,12 +301,26 @@ def _pipelined(conn: Connection, on: bool) -> Iterator[None]:
             del conn.info[_PIPELINE]
 
 
+def _settle(conn: Connection) -> None:
+    """After a failure in a pipelined transaction: take the answers still due (the statements
+    sent after the one that failed are answered "aborted", which is no news), so that the
+    rollback that follows meets a pipeline at rest rather than raising those instead of the
+    error that failed the transaction."""
+    pipeline = conn.info.get(_PIPELINE)
+    if pipeline is None:
+        return
+    try:
+        pipeline.sync()
+    except Exception:  # the transaction's error is raised already; these follow from it
+        log.debug("answers after a failed pipelined statement dropped", exc_info=True)
+
+
 def _answer_when_read(
     conn: Connection,
     _cursor: Any,
     _statement: str,
     _parameters: Any,
-    context: ExecutionContext | None,
+    context: DefaultExecutionContext | None,
     _many: bool,
 ) -> None:
     """In a pipelined transaction, wait for the answers of the statements sent so far unless
@@ -318,15 +335,16 @@ def _answer_when_read(
     pipeline.sync()
 
 
-def _unread(context: ExecutionContext) -> bool:
+def _unread(context: DefaultExecutionContext) -> bool:
     if context.execution_options.get(UNREAD):
         return True  # SQL as text that says so (a write whose answer is not read)
     compiled = getattr(context, "compiled", None)
     if compiled is None or not (context.isinsert or context.isupdate or context.isdelete):
         return False  # a query, or SQL as text: its rows may be read
-    if compiled.effective_returning or context.execution_options.get("preserve_rowcount"):
-        return False
-    return True
+    # Rows returned, or a row count kept (SQLAlchemy reads it at once): answers read. A write
+    # whose row count is read in a pipelined transaction must ask for it so (an UPDATE's too).
+    kept = context.execution_options.get("preserve_rowcount", False)
+    return not (compiled.effective_returning or kept)
 
 
 def _is_transient(exc: DBAPIError, retry_unique: bool) -> bool:
