@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, event, inspect
+from sqlalchemy import Connection, Engine, Select, create_engine, event, inspect
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, OperationalError
@@ -299,6 +299,31 @@ def _pipelined(conn: Connection, on: bool) -> Iterator[None]:
             yield
         finally:
             del conn.info[_PIPELINE]
+
+
+def scalar_later(conn: Connection, query: Select[Any]) -> Callable[[], Any]:
+    """Send ``query`` (one row, one column) now; the returned function gives its value.
+
+    In a pipelined transaction (``_pipelined``) the query goes without a sync, and its answer
+    is taken when the function is first called, by then usually arrived with a later read's:
+    a value needed only at the end (the outbox's mark) costs no round trip of its own. The
+    query runs where it is sent, in the transaction's order, whenever it is read."""
+    if conn.info.get(_PIPELINE) is None:
+        value = conn.execute(query).scalar_one()
+        return lambda: value
+    compiled = query.compile(dialect=conn.dialect)
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    cursor = raw.cursor()
+    cursor.execute(str(compiled), compiled.params)
+
+    def read() -> Any:
+        row = cursor.fetchone()  # psycopg syncs the pipeline if the answer is not in yet
+        cursor.close()
+        assert row is not None
+        return row[0]
+
+    return read
 
 
 def _settle(conn: Connection) -> None:

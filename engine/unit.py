@@ -14,7 +14,7 @@ from sqlalchemy import Connection, bindparam, func, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from engine import outbox
-from engine.db import Database
+from engine.db import Database, scalar_later
 from engine.headers import headers_by_id
 from engine.models import (
     applied_keys,
@@ -398,10 +398,13 @@ def run_operation(
                     at=unit.at,
                 )
             )
-        if db.events:
-            unit.promise_mark = conn.execute(outbox.TOP_PROMISE).scalar_one()
+        # Sent now, read once the work is done: in a pipelined transaction its answer comes
+        # with the work's first read's, not in a round trip of its own.
+        mark = scalar_later(conn, outbox.TOP_PROMISE) if db.events else None
         work(unit)
         unit.flush()
+        if mark is not None:
+            unit.promise_mark = int(mark())
         outcome.notified = outbox.write(
             conn,
             postgres=unit.is_postgres,
