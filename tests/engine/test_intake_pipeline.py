@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import text
 
 import engine as e
+from tests.fixtures.events import lines_of, outbox
 from tests.helpers import dump, po, so
 from tests.invariants import check_invariants
 
@@ -88,4 +89,26 @@ def test_a_write_refused_after_the_reads_fails_the_batch_and_stores_nothing(
         conn.execute(text("DROP TRIGGER refuse ON po_lines"))
     outcome, _ = e.apply_orders(db, actor, [so("SO-1", 1, (1, "A", 2))])
     assert outcome.created["sales_orders"] == 1
+    check_invariants(db)
+
+
+def test_an_intake_writes_the_events_of_its_own_promises_and_counts_them(
+    supplied: e.Database, actor: e.Actor
+) -> None:
+    """The outbox's mark (the last promise change before the operation) is sent at the start
+    of the pipelined transaction and read at its end: each intake's events are its orders',
+    not an earlier operation's, and ``notified`` counts them."""
+    db = supplied
+    first, _ = e.apply_orders(db, actor, [so("SO-1", 1, (1, "A", 2))])
+    second, _ = e.apply_orders(
+        db, actor, [so("SO-2", 2, (1, "A", 1)), so("SO-3", 3, (1, "B", 1), (2, "A", 1))]
+    )
+
+    assert (first.notified, second.notified) == (1, 2)
+    events = outbox(db)
+    assert [ev["data"]["order"] for ev in events] == ["SO-1", "SO-2", "SO-3"]
+    assert [lines_of(ev) for ev in events[1:]] == [
+        [(1, "allocated", None, "2027-01-30")],
+        [(1, "allocated", None, "2027-01-30"), (2, "allocated", None, "2027-01-30")],
+    ]
     check_invariants(db)
