@@ -155,12 +155,12 @@ class Database:
                 # Take SQLite's write lock up front so two writers queue instead of one of them
                 # failing half way with SQLITE_BUSY on lock upgrade.
                 conn.info["sqlite_begin"] = "BEGIN IMMEDIATE"
-            with _pipelined(conn, pipeline and self.is_postgres):
+            with _pipelined(conn, pipeline and self.is_postgres) as piped:
                 conn.begin()
                 try:
                     yield conn
                 except BaseException:
-                    _settle(conn)
+                    _settle(piped)
                     conn.rollback()
                     raise
                 if commit:
@@ -278,7 +278,7 @@ _PIPELINE = "preorder_pipeline"
 
 
 @contextmanager
-def _pipelined(conn: Connection, on: bool) -> Iterator[None]:
+def _pipelined(conn: Connection, on: bool) -> Iterator[Any]:
     """Run the block's statements on ``conn`` in psycopg's pipeline mode when ``on``.
 
     In that mode psycopg sends a statement and goes on without its answer; the answers come
@@ -287,18 +287,22 @@ def _pipelined(conn: Connection, on: bool) -> Iterator[None]:
     pipeline, and the writes between two reads (and those before the commit) cost one round
     trip together. The transaction's semantics do not change: the statements run in the order
     sent, and the first that fails aborts the transaction; its error is raised at the next
-    sync (a later statement's or the commit's), as SQLAlchemy's, and the block fails whole."""
+    sync (a later statement's or the commit's), as SQLAlchemy's, and the block fails whole.
+    Yields the pipeline (None when off)."""
     if not on:
-        yield
+        yield None
         return
     raw = conn.connection.driver_connection
     assert raw is not None
+    # Kept aside: once the connection is lost, SQLAlchemy refuses to hand out ``conn.info``
+    # until the rollback, and the mark must go whatever happened.
+    info = conn.info
     with raw.pipeline() as pipeline:
-        conn.info[_PIPELINE] = pipeline
+        info[_PIPELINE] = pipeline
         try:
-            yield
+            yield pipeline
         finally:
-            del conn.info[_PIPELINE]
+            info.pop(_PIPELINE, None)
 
 
 def scalar_later(conn: Connection, query: Select[Any]) -> Callable[[], Any]:
@@ -326,12 +330,11 @@ def scalar_later(conn: Connection, query: Select[Any]) -> Callable[[], Any]:
     return read
 
 
-def _settle(conn: Connection) -> None:
-    """After a failure in a pipelined transaction: take the answers still due (the statements
-    sent after the one that failed are answered "aborted", which is no news), so that the
-    rollback that follows meets a pipeline at rest rather than raising those instead of the
-    error that failed the transaction."""
-    pipeline = conn.info.get(_PIPELINE)
+def _settle(pipeline: Any) -> None:
+    """After a failure in a pipelined transaction (``pipeline``; None: not pipelined): take
+    the answers still due (the statements sent after the one that failed are answered
+    "aborted", which is no news), so that the rollback that follows meets a pipeline at rest
+    rather than raising those instead of the error that failed the transaction."""
     if pipeline is None:
         return
     try:
