@@ -6,13 +6,21 @@ same on SQLite, which has no pipeline."""
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 import engine as e
+from engine.timeouts import Timeouts
+from tests.fixtures.databases import fresh_postgres
 from tests.fixtures.events import lines_of, outbox
 from tests.helpers import dump, po, so
 from tests.invariants import check_invariants
+from tests.standins.tcp_proxy import TcpProxy
+
+QUICK = Timeouts(connect=2, checkout=1, lock=1, statement=1, answer_grace=1)
 
 
 def refused(number: str, sku: str) -> e.SORecord:
@@ -112,3 +120,42 @@ def test_an_intake_writes_the_events_of_its_own_promises_and_counts_them(
         [(1, "allocated", None, "2027-01-30"), (2, "allocated", None, "2027-01-30")],
     ]
     check_invariants(db)
+
+
+@pytest.mark.postgres
+def test_a_server_that_stops_answering_half_way_through_the_pipeline_stores_nothing(
+    pg_url: str, actor: e.Actor
+) -> None:
+    """The server stops answering when the intake has sent its new orders and lines (not yet
+    answered) and its locking read: the wait is cut at the answer deadline, the caller gets
+    ``StorageError`` with the driver's error, nothing is stored, and once the server answers
+    again the same orders go in on a fresh connection."""
+    fresh_postgres(pg_url).dispose()
+    proxy = TcpProxy.to_database(pg_url)
+    db = e.Database(proxy.url_for(pg_url), timeouts=QUICK)
+    try:
+        supply(db, actor)
+        before = dump(db)
+
+        def stall_at_the_lock(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+            if "pg_try_advisory_xact_lock_shared" in statement:
+                proxy.stall()
+
+        event.listen(db.engine, "before_cursor_execute", stall_at_the_lock)
+        orders = [so("SO-1", 1, (1, "A", 2)), so("SO-2", 2, (1, "B", 1))]
+        started = time.monotonic()
+        with pytest.raises(e.StorageError, match="did not answer within 2 s"):
+            e.apply_orders(db, actor, orders)
+        assert time.monotonic() - started < 4
+        event.remove(db.engine, "before_cursor_execute", stall_at_the_lock)
+        proxy.resume()
+
+        assert dump(db) == before
+        outcome, lines = e.apply_orders(db, actor, orders)
+        assert outcome.created["sales_orders"] == 2
+        assert [ln.po_line for ln in lines] == [1, 2]
+        check_invariants(db)
+    finally:
+        proxy.resume()
+        db.dispose()
+        proxy.close()
