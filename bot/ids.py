@@ -30,6 +30,7 @@ class CallbackId(StrEnum):
     CANCEL_CONFIRM = "cancel_confirm"
     MOVE_CHOOSE = "move_choose"
     UNPARK_CHOOSE = "unpark_choose"
+    RECEIVE = "receive"
 
 
 class ActionId(StrEnum):
@@ -43,6 +44,7 @@ class ActionId(StrEnum):
     SET_ARRIVAL = "line_set_arrival"
     CANCEL_LINE = "line_cancel"
     CANCEL_PO = "po_cancel"  # a PO message's own button; the value names the PO (and a line)
+    RECEIVE = "line_receive"
     PICK_LINE = "line_pick"  # select of the PO lines a message had no room to give buttons
     # A link button (the digest's "Open the sheet"): the browser opens the URL, the app only acks.
     OPEN_SHEET = "open_sheet"
@@ -68,6 +70,10 @@ class ActionId(StrEnum):
     # On the unallocated list (a SKU's parked lines) and in the unpark modal.
     UNPARK = "sku_unpark"
     UNPARK_ORDERS = "unpark_orders"
+    # Inside the receive modal.
+    RECEIVE_QUANTITY = "receive_quantity"
+    RECEIVE_FINAL = "receive_final"
+    RECEIVE_DATE = "receive_date"
 
 
 class BlockId(StrEnum):
@@ -86,6 +92,9 @@ class BlockId(StrEnum):
     MOVE_ORDERS = "move_orders"
     MOVE_TARGET = "move_target"
     UNPARK_ORDERS = "unpark_orders"
+    RECEIVE_QUANTITY = "receive_quantity"
+    RECEIVE_FINAL = "receive_final"
+    RECEIVE_DATE = "receive_date"
 
 
 SEPARATOR = "."

@@ -85,6 +85,18 @@ def describe(outcome: Outcome, atp_of: Collection[tuple[str, int]] = ()) -> list
             f"{verb('Unparked', 'unpark')} {plural(len(outcome.unparked), 'order line')}: "
             f"{names(outcome.unparked)}; automatic allocation takes them again"
         )
+    if outcome.ready_count:
+        more = outcome.ready_count - len(outcome.ready)
+        listed = names(outcome.ready) + (f" and {more} more" if more else "")
+        said.append(
+            f"{plural(outcome.ready_count, 'order line')} "
+            f"{'would be' if outcome.dry_run else 'now'} ready to ship (stock in): {listed}"
+        )
+    if outcome.fulfilled:
+        said.append(
+            f"{verb('Fulfilled', 'fulfil')} {plural(len(outcome.fulfilled), 'order line')}: "
+            f"{names(outcome.fulfilled)}"
+        )
     if not said:
         said.append("Nothing would change." if outcome.dry_run else "Nothing to change.")
     if outcome.dry_run:

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from engine.db import Database
     from engine.deliveries import DeliveryRow, list_events, retry_events
     from engine.errors import (
+        Closed,
         Conflict,
         ConstraintViolation,
         Difference,
@@ -52,6 +53,7 @@ if TYPE_CHECKING:
         unallocated,
         unallocated_count,
     )
+    from engine.receiving import fulfil, ready, receive, record_received
     from engine.records import POLineRecord, PORecord, SOLineRecord, SORecord
     from engine.results import (
         AllocatedLine,
@@ -65,11 +67,19 @@ if TYPE_CHECKING:
         PODetail,
         POLineHeader,
         QueuedLine,
+        ReadyLine,
         Review,
         ReviewLine,
         State,
     )
-    from engine.supply import cancel_po, rebalance, set_arrival, set_quantity, set_store_hold
+    from engine.supply import (
+        cancel_po,
+        rebalance,
+        reopen_po,
+        set_arrival,
+        set_quantity,
+        set_store_hold,
+    )
     from engine.sweep import auto_allocate, sweep_batches
     from engine.types import POStatus, SOStatus, Source
     from engine.unit import Actor, on_commit
@@ -78,6 +88,7 @@ _MODULES = {
     "engine.db": ["Database"],
     "engine.deliveries": ["DeliveryRow", "list_events", "retry_events"],
     "engine.errors": [
+        "Closed",
         "Conflict",
         "ConstraintViolation",
         "Difference",
@@ -103,6 +114,7 @@ _MODULES = {
         "unallocated",
         "unallocated_count",
     ],
+    "engine.receiving": ["fulfil", "ready", "receive", "record_received"],
     "engine.records": ["POLineRecord", "PORecord", "SOLineRecord", "SORecord"],
     "engine.results": [
         "AllocatedLine",
@@ -116,11 +128,19 @@ _MODULES = {
         "PODetail",
         "POLineHeader",
         "QueuedLine",
+        "ReadyLine",
         "Review",
         "ReviewLine",
         "State",
     ],
-    "engine.supply": ["cancel_po", "rebalance", "set_arrival", "set_quantity", "set_store_hold"],
+    "engine.supply": [
+        "cancel_po",
+        "rebalance",
+        "reopen_po",
+        "set_arrival",
+        "set_quantity",
+        "set_store_hold",
+    ],
     "engine.sweep": ["auto_allocate", "sweep_batches"],
     "engine.types": ["POStatus", "SOStatus", "Source"],
     "engine.unit": ["Actor", "on_commit"],
@@ -151,6 +171,7 @@ def upgrade(db: Database, revision: str = "head") -> tuple[str | None, str | Non
 __all__ = [
     "Actor",
     "AllocatedLine",
+    "Closed",
     "Conflict",
     "ConstraintViolation",
     "Database",
@@ -172,6 +193,7 @@ __all__ = [
     "POStatus",
     "Placement",
     "QueuedLine",
+    "ReadyLine",
     "Refused",
     "Review",
     "ReviewLine",
@@ -189,6 +211,7 @@ __all__ = [
     "auto_allocate",
     "cancel_order",
     "cancel_po",
+    "fulfil",
     "is_empty",
     "list_events",
     "move",
@@ -198,8 +221,12 @@ __all__ = [
     "po_line",
     "po_lines_of_sku",
     "purchase_order",
+    "ready",
     "rebalance",
+    "receive",
+    "record_received",
     "remove",
+    "reopen_po",
     "retry_events",
     "review",
     "set_arrival",

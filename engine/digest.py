@@ -127,6 +127,16 @@ class StrandedByPO:
 
 
 @dataclass(frozen=True)
+class ReadyBySku:
+    """A SKU's order lines received and ready to ship (rule 9), waiting to be fulfilled."""
+
+    sku: str
+    lines: int
+    units: int
+    oldest_ready_at: datetime
+
+
+@dataclass(frozen=True)
 class Digest:
     unallocated: list[QueueBySku]
     out_of_sync: list[OutOfSyncLine]
@@ -134,6 +144,7 @@ class Digest:
     stranded: list[StrandedByPO] = field(default_factory=list)
     today: date | None = None  # the day ``arriving`` counts from (None: built by hand)
     dead_letters: list[DeadByChannel] = field(default_factory=list)
+    ready: list[ReadyBySku] = field(default_factory=list)
 
     @property
     def parked(self) -> list[ParkedBySku]:
@@ -153,6 +164,7 @@ class Digest:
             or self.arriving
             or self.stranded
             or self.dead_letters
+            or self.ready
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -172,6 +184,11 @@ class Digest:
                 "arriving": [asdict(a) for a in self.arriving],
                 "stranded": [asdict(s) for s in self.stranded],
                 "dead_letters": [asdict(x) for x in self.dead_letters],
+                "ready": {
+                    "lines": sum(r.lines for r in self.ready),
+                    "units": sum(r.units for r in self.ready),
+                    "by_sku": [asdict(r) for r in self.ready],
+                },
             }
         )
 
@@ -193,6 +210,7 @@ def digest(db: Database, *, today: date | None = None) -> Digest:
             stranded=_stranded(conn) if queue else [],
             today=today,
             dead_letters=dead_letters(conn),
+            ready=_ready(conn),
         )
 
 
@@ -270,6 +288,21 @@ def _supply_by_sku(conn: Connection) -> dict[str, tuple[int, ATPLine]]:
         r.sku: (int(r.atp_open), ATPLine(r.po_number, r.line, r.arrival_date, int(r.atp)))
         for r in rows
     }
+
+
+def _ready(conn: Connection) -> list[ReadyBySku]:
+    rows = conn.execute(
+        select(
+            so_lines.c.sku,
+            func.count().label("lines"),
+            func.sum(so_lines.c.quantity).label("units"),
+            func.min(so_lines.c.ready_at).label("oldest"),
+        )
+        .where(so_lines.c.status == "open", so_lines.c.ready_at.is_not(None))
+        .group_by(so_lines.c.sku)
+        .order_by(so_lines.c.sku)
+    )
+    return [ReadyBySku(r.sku, r.lines, int(r.units), r.oldest) for r in rows]
 
 
 def _out_of_sync(conn: Connection) -> list[OutOfSyncLine]:

@@ -34,6 +34,10 @@ class Refused(EngineError):
         self.shortfall = shortfall
 
 
+class Closed(Refused):
+    """The PO line is closed (rule 11: cancelled, or received in full): it takes no change."""
+
+
 @dataclass(frozen=True)
 class Difference:
     """One field of a record as stored and as sent again (None: absent on that side). ``field``

@@ -28,6 +28,7 @@ _HEADERS = select(
     po_lines.c.allocated,
     po_lines.c.allocated_lines,
     po_lines.c.out_of_sync,
+    po_lines.c.received,
 ).join(purchase_orders, purchase_orders.c.id == po_lines.c.po_id)
 # Rule 1's order: arrival date, PO, line.
 ARRIVAL_ORDER = (po_lines.c.arrival_date, po_lines.c.po_number, po_lines.c.line)
@@ -42,18 +43,23 @@ _BY_KEY = _HEADERS.add_columns(purchase_orders.c.supplier).where(
 
 
 def header_from(r: Any) -> POLineHeader:
+    # A closed line says why itself; an open line of a closed PO takes the PO's status.
+    status = r.po_status if r.status == "open" else r.status
     return POLineHeader(
         po=r.po_number,
         line=r.line,
         sku=r.sku,
-        status=r.status if r.po_status == "open" else r.po_status,
+        status=status,
         arrival_date=r.arrival_date,
         quantity=r.quantity,
         store_hold=r.store_hold,
         allocated=r.allocated,
-        atp=r.quantity - r.store_hold - r.allocated,
+        # Rule 11: a cancelled or fully received line promises nothing more, whatever units
+        # its figures leave; every face reads this header, so none can show it otherwise.
+        atp=r.quantity - r.store_hold - r.allocated if status == "open" else 0,
         orders=r.allocated_lines,
         out_of_sync=r.out_of_sync,
+        received=r.received,
     )
 
 

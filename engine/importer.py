@@ -32,8 +32,8 @@ from engine.staging import Staging
 
 PO_COLUMNS = ("po", "line", "sku", "quantity", "arrival_date")
 SO_COLUMNS = ("order", "line", "sku", "quantity", "placed_at")
-PO_HEADER = ",".join(PO_COLUMNS) + "[,supplier]"
-SO_HEADER = ",".join(SO_COLUMNS) + "[,customer][,email]"
+PO_HEADER = ",".join(PO_COLUMNS) + "[,supplier][,received]"
+SO_HEADER = ",".join(SO_COLUMNS) + "[,customer][,email][,status]"
 JSON_KEYS = ("purchase_orders", "sales_orders")
 _BLANK = b" \t\r\n\x0b\x0c"
 
@@ -222,9 +222,10 @@ def _csv_reason(exc: csv.Error) -> str:
 def _header_kind(columns: list[str]) -> tuple[str, str]:
     optional: tuple[str, ...]
     if "po" in columns:
-        kind, required, optional, text = "po", PO_COLUMNS, ("supplier",), PO_HEADER
+        kind, required, optional, text = "po", PO_COLUMNS, ("supplier", "received"), PO_HEADER
     elif "order" in columns:
-        kind, required, optional, text = "order", SO_COLUMNS, ("customer", "email"), SO_HEADER
+        kind, required, optional = "order", SO_COLUMNS, ("customer", "email", "status")
+        text = SO_HEADER
     else:
         return "", (
             f"header {','.join(columns)!r} is not an import header; expected {PO_HEADER} "
@@ -251,7 +252,7 @@ def _csv_row(
     if len(values) != len(columns):
         return None, [f"has {len(values)} values but the header has {len(columns)} columns"]
     cells = {c: v.strip() for c, v in zip(columns, values, strict=True)}
-    optional = {"supplier", "customer", "email"}
+    optional = {"supplier", "customer", "email", "received", "status"}
     empty = [c for c, v in cells.items() if not v and c not in optional]
     if empty:
         return None, [f"{c} is empty" for c in empty]
@@ -259,7 +260,12 @@ def _csv_row(
         data = {
             "po": cells["po"],
             "supplier": cells.get("supplier"),
-            "lines": [{k: cells[k] for k in ("line", "sku", "quantity", "arrival_date")}],
+            "lines": [
+                {
+                    **{k: cells[k] for k in ("line", "sku", "quantity", "arrival_date")},
+                    "received_quantity": cells.get("received"),
+                }
+            ],
         }
     else:
         data = {
@@ -267,7 +273,12 @@ def _csv_row(
             "customer": cells.get("customer"),
             "email": cells.get("email"),
             "placed_at": cells["placed_at"],
-            "lines": [{k: cells[k] for k in ("line", "sku", "quantity")}],
+            "lines": [
+                {
+                    **{k: cells[k] for k in ("line", "sku", "quantity")},
+                    "status": cells.get("status"),
+                }
+            ],
         }
     try:
         return model.model_validate(data), []

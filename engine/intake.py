@@ -17,9 +17,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from engine import ledger
 from engine.db import Database
-from engine.errors import Conflict, Difference
+from engine.errors import Conflict, Difference, Refused
 from engine.models import po_lines, purchase_orders, sales_orders, so_lines
 from engine.queries import order_lines_in
+from engine.receiving import apply_receipt, fulfil_lines, settle_po_status
 from engine.records import PORecord, SORecord
 from engine.redact import masked_email
 from engine.results import OrderLineState, Outcome
@@ -149,9 +150,9 @@ _PO_SKUS = select(po_lines.c.sku).where(
 _ORDER_SKUS = select(so_lines.c.sku).where(
     so_lines.c.order_number.in_(bindparam("numbers", expanding=True))
 )
-_PO_HEADER = select(purchase_orders.c.id, purchase_orders.c.supplier).where(
-    purchase_orders.c.po_number == bindparam("number")
-)
+_PO_HEADER = select(
+    purchase_orders.c.id, purchase_orders.c.supplier, purchase_orders.c.status
+).where(purchase_orders.c.po_number == bindparam("number"))
 _PO_LINES = select(*ledger.SUPPLY_COLUMNS).where(po_lines.c.po_id == bindparam("po_id"))
 _ORDER_LINES = select(*ledger.DEMAND_COLUMNS).where(so_lines.c.so_id == bindparam("so_id"))
 # An order's header, unless the order is stored already: its id, or none.
@@ -179,6 +180,8 @@ class _Intake:
         self.progress = progress or (lambda n: None)
         self.to_sweep: set[str] = set()
         self.to_rebalance: set[str] = set()
+        # SO lines the records say are fulfilled, (order, line): closed after the sweep.
+        self.to_fulfil: list[tuple[str, int]] = []
         self.created = {"purchase_orders": 0, "po_lines": 0, "sales_orders": 0, "so_lines": 0}
         self.updated = dict.fromkeys(self.created, 0)
         # Records given again exactly as stored: how a sender's retry is told from news.
@@ -226,6 +229,8 @@ class _Intake:
         for sku in sorted(self.to_rebalance):
             rebalance_sku(self.unit, sku)
         sweep(self.unit, self.to_sweep)
+        if self.to_fulfil:
+            fulfil_lines(self.unit, self.to_fulfil)
         self.unit.outcome.created = self.created
         self.unit.outcome.updated = self.updated
         self.unit.outcome.unchanged = self.unchanged
@@ -348,17 +353,27 @@ class _Intake:
                 lambda: [ledger.supply_from(r) for r in conn.execute(_PO_LINES, {"po_id": po_id})]
             )
             existing = {ln.line: ln for ln in lines}
+        # Whether the PO may be received (closed) now: as stored, or after a receipt below.
+        closed = header is not None and header.status == "received"
         for rec in record.lines:
             line = existing.get(rec.line)
             if line is None:
-                self._new_po_line(po_id, record.po, rec)
+                created = self._new_po_line(po_id, record.po, rec)
+                if closed:
+                    # A fully received PO given a new line is open again for it.
+                    settle_po_status(unit, record.po)
+                    closed = False
+                if rec.received_quantity:
+                    line = ledger.po_line_by_id(unit, created)
+                    apply_receipt(unit, line, rec.received_quantity, final=False)
                 changed = True
             elif self._update_po_line(line, rec):
                 changed = True
+            closed = closed or rec.received_quantity is not None
         if not changed:
             self.unchanged["purchase_orders"] += 1
 
-    def _new_po_line(self, po_id: int, po: str, rec: Any) -> None:
+    def _new_po_line(self, po_id: int, po: str, rec: Any) -> int:
         created = self.conn.execute(
             insert(po_lines).values(
                 po_id=po_id,
@@ -386,11 +401,33 @@ class _Intake:
         self.to_sweep.add(rec.sku)
         if self.rebalance:
             self.to_rebalance.add(rec.sku)
+        return _inserted_id(created)
 
     def _update_po_line(self, line: ledger.Supply, rec: Any) -> bool:
         unit = self.unit
         changed = False
+        # A received line's quantity is what came (an over-receipt raised it): the quantity a
+        # supplier's file still gives is history, not a change.
+        quantity = line.quantity if line.status == "received" else rec.quantity
+        if line.status != "open" and (line.sku, line.arrival_date, line.quantity) != (
+            rec.sku,
+            rec.arrival_date,
+            quantity,
+        ):
+            # Rule 11, as for a person's change of the line.
+            raise Refused(f"PO {line.po} line {line.line} is {line.status}: it cannot change")
+        received = rec.received_quantity
+        if received is not None and received != line.received and line.status != "open":
+            raise Refused(
+                f"PO {line.po} line {line.line} is {line.status}: it cannot receive "
+                f"(received {line.received}, the file says {received})"
+            )
         if line.sku != rec.sku:
+            if line.received:
+                raise Refused(
+                    f"PO {line.po} line {line.line} has received {line.received} units of "
+                    f"{line.sku}: its SKU cannot change"
+                )
             held = ledger.allocations_of(unit, [line.id])
             ledger.release(
                 unit, [(d, line) for d in held], park=False, reason="PO line SKU changed"
@@ -407,12 +444,16 @@ class _Intake:
             if earlier and self.rebalance and line.status == "open":
                 self.to_rebalance.add(line.sku)
             changed = True
-        if rec.quantity != line.quantity:
+        if quantity != line.quantity:
             store_hold = min(line.store_hold, rec.quantity)
             if change_supply(
                 unit, line, quantity=rec.quantity, store_hold=store_hold, sweep_now=False
             ):
                 self.to_sweep.add(line.sku)
+            changed = True
+        if received is not None and received != line.received:
+            # A receipt given as the line's total received so far (rule 9).
+            apply_receipt(unit, line, received, final=False)
             changed = True
         if changed:
             self.updated["po_lines"] += 1
@@ -533,6 +574,11 @@ class _Intake:
         conn = self.conn
         new_lines = []
         for rec in record.lines:
+            if rec.status == "fulfilled":
+                done = existing.get(rec.line)
+                if done is None or done.status != "fulfilled":
+                    self.to_fulfil.append((record.order, rec.line))
+                    changed = True
             line = existing.get(rec.line)
             if line is None:
                 new_lines.append(self._new_line(record, rec, so_id))
@@ -548,6 +594,8 @@ class _Intake:
 
     def _update_so_line(self, line: ledger.Demand, rec: Any) -> None:
         unit = self.unit
+        if line.status == "fulfilled":
+            raise Refused(f"{line.order}:{line.line} is fulfilled: it cannot change")
         if line.po_line_id is not None:
             holder = ledger.po_line_by_id(unit, line.po_line_id)
             ledger.release(unit, [(line, holder)], park=False, reason="order line changed")

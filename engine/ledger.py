@@ -7,6 +7,7 @@ sum of the line's allocations, and write the audit events and promise history as
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -38,7 +39,7 @@ from engine.models import (
     purchase_orders,
     so_lines,
 )
-from engine.results import DateChange, FieldChange, LineRef, Move, Placement
+from engine.results import DETAIL_LIMIT, DateChange, FieldChange, LineRef, Move, Placement
 from engine.types import UTCDateTime
 from engine.unit import Unit
 
@@ -58,9 +59,13 @@ class Supply:
     store_hold: int
     allocated: int
     status: str = "open"
+    received: int = 0
 
     @property
     def atp(self) -> int:
+        # Rule 11: a closed line (cancelled, or fully received) promises nothing more.
+        if self.status != "open":
+            return 0
         return self.quantity - self.store_hold - self.allocated
 
     @property
@@ -85,6 +90,8 @@ class Demand:
     status: str = "open"
     po_line_id: int | None = None
     promised_date: date | None = None
+    # When its stock came in (rule 9); None: not ready.
+    ready_at: datetime | None = None
 
     @property
     def ref(self) -> LineRef:
@@ -106,6 +113,7 @@ SUPPLY_COLUMNS = (
     po_lines.c.store_hold,
     po_lines.c.allocated,
     po_lines.c.status,
+    po_lines.c.received,
 )
 
 DEMAND_COLUMNS = (
@@ -119,6 +127,7 @@ DEMAND_COLUMNS = (
     so_lines.c.status,
     so_lines.c.po_line_id,
     so_lines.c.promised_date,
+    so_lines.c.ready_at,
 )
 
 
@@ -206,8 +215,11 @@ def allocate(unit: Unit, pairs: Sequence[tuple[Demand, Supply]], reason: str) ->
     )
     conn.execute(stmts.point, params)
     tallies = Tallies()
+    stocked: dict[int, Supply] = {}
     for d, s in pairs:
         tallies.add(s.id, d.quantity)
+        if s.received:
+            stocked[s.id] = s
     tallies.apply(unit)
     # Write the events buffered so far first, so that the audit log keeps the order of the
     # changes (a line released and allocated again in one operation ends on "allocate").
@@ -238,6 +250,9 @@ def allocate(unit: Unit, pairs: Sequence[tuple[Demand, Supply]], reason: str) ->
             for d, s in details
         ],
     )
+    # Lines placed where stock is already in (rule 9) are ready at once.
+    for s in stocked.values():
+        cover(unit, s)
 
 
 _TOP_ALLOCATION = select(func.coalesce(func.max(allocations.c.id), 0))
@@ -390,13 +405,21 @@ def release(
         unit.cancelled_lines.extend(ids)
     for chunk in chunks(ids):
         conn.execute(delete(allocations).where(allocations.c.so_line_id.in_(chunk)))
-        values: dict[str, Any] = {"po_line_id": None, "promised_date": None, "parked": park}
+        values: dict[str, Any] = {
+            "po_line_id": None,
+            "promised_date": None,
+            "parked": park,
+            "ready_at": None,
+        }
         if cancel:
             values["status"] = "cancelled"
         conn.execute(update(so_lines).where(so_lines.c.id.in_(chunk)).values(**values))
     tallies = Tallies()
+    stocked: dict[int, Supply] = {}
     for d, s in lines:
         tallies.add(s.id, -d.quantity, out_of_sync=-(d.promised_date != s.arrival_date))
+        if d.ready_at is not None:
+            stocked[s.id] = s
     tallies.apply(unit)
     for d, s in lines:
         # Released lines are allocated ones, always read with every column: only the sweep's
@@ -423,6 +446,9 @@ def release(
         )
         if park:
             unit.outcome.parked.append(d.ref)
+    # The received units a ready line held are in stock still: they cover the next lines.
+    for s in stocked.values():
+        cover(unit, s)
 
 
 def move(unit: Unit, moves: Sequence[tuple[Demand, Supply, Supply]], reason: str) -> None:
@@ -463,6 +489,141 @@ def move(unit: Unit, moves: Sequence[tuple[Demand, Supply, Supply]], reason: str
             Move(d.order, d.line, d.sku, d.quantity, frm.po, frm.line, to.po, to.line)
         )
     tallies.apply(unit)
+    for to in {to.id: to for _, _, to in moves if to.received}.values():
+        cover(unit, to)
+
+
+def cover(unit: Unit, target: Supply) -> None:
+    """Rule 9: the units received on ``target`` cover its allocations in FIFO order, whole
+    lines only, stopping at the first line they cannot cover (who ordered first ships first).
+    Lines already ready keep their units; those newly covered become ready."""
+    conn = unit.conn
+    received = conn.execute(_RECEIVED, {"pid": target.id}).scalar_one()
+    room = received - conn.execute(_READY_UNITS, {"pid": target.id}).scalar_one()
+    covered: list[Demand] = []
+    if room > 0:
+        for d in allocations_of(unit, [target.id]):
+            if d.ready_at is not None:
+                continue
+            if d.quantity > room:
+                break
+            room -= d.quantity
+            covered.append(d)
+    mark_ready(unit, target, covered)
+
+
+RECEIVED = "received"
+
+
+@dataclass(frozen=True)
+class _ReadyStatements:
+    mark: Any  # the lines' ready_at
+    events: Any  # a "ready" audit event each, in FIFO order
+
+
+@functools.cache
+def _ready_statements(postgres: bool) -> _ReadyStatements:
+    ids: Any
+    if postgres:
+        ids = select(func.unnest(bindparam("ids", type_=ARRAY(Integer()))))
+    else:
+        each = func.json_each(bindparam("ids", type_=String())).table_valued("value")
+        ids = select(each.c.value)
+    at = bindparam("at", type_=UTCDateTime())
+    mark = update(so_lines).where(so_lines.c.id.in_(ids)).values(ready_at=at)
+    events = insert(audit_events).from_select(
+        [
+            "at",
+            "operation_id",
+            "operation",
+            "actor",
+            "source",
+            "action",
+            "sku",
+            "po_number",
+            "po_line",
+            "order_number",
+            "so_line",
+            "quantity",
+            "before",
+            "after",
+            "reason",
+        ],
+        select(
+            at,
+            bindparam("operation_id", type_=String()),
+            bindparam("operation", type_=String()),
+            bindparam("actor", type_=String()),
+            bindparam("source", type_=String()),
+            literal("ready"),
+            so_lines.c.sku,
+            bindparam("po", type_=String()),
+            bindparam("po_line", type_=Integer()),
+            so_lines.c.order_number,
+            so_lines.c.line,
+            so_lines.c.quantity,
+            literal({"ready": False}, JSON),
+            literal({"ready": True}, JSON),
+            literal(RECEIVED),
+        )
+        .where(so_lines.c.id.in_(ids))
+        .order_by(so_lines.c.placed_at, so_lines.c.order_number, so_lines.c.line),
+    )
+    return _ReadyStatements(mark, events)
+
+
+_RECEIVED = select(po_lines.c.received).where(po_lines.c.id == bindparam("pid"))
+_READY_UNITS = select(func.coalesce(func.sum(so_lines.c.quantity), 0)).where(
+    so_lines.c.po_line_id == bindparam("pid"), so_lines.c.ready_at.is_not(None)
+)
+
+
+def mark_ready(unit: Unit, target: Supply, lines: Sequence[Demand]) -> None:
+    """Mark allocated SO lines of ``target`` ready (their stock is in), with an audit event
+    each and an ``order.ready`` event per order."""
+    if not lines:
+        return
+    ids = [d.id for d in lines]
+    unit.touch([target.id])
+    unit.ready_lines.extend(ids)
+    for d in lines:
+        d.ready_at = unit.at
+    if len(ids) <= CHUNK:
+        unit.conn.execute(update(so_lines).where(so_lines.c.id.in_(ids)).values(ready_at=unit.at))
+        for d in lines:
+            unit.event(
+                "ready",
+                sku=d.sku,
+                po=target.po,
+                po_line=target.line,
+                order=d.order,
+                so_line=d.line,
+                quantity=d.quantity,
+                before={"ready": False},
+                after={"ready": True},
+                reason=RECEIVED,
+            )
+    else:
+        # A receipt covering a big line: one UPDATE and one INSERT ... SELECT for them all
+        # (the lines named by one array, or JSON text on SQLite), not a row each through Python.
+        unit.flush()  # the events written so far come first in the log
+        stmts = _ready_statements(unit.is_postgres)
+        params = {
+            "ids": ids if unit.is_postgres else json.dumps(ids),
+            "at": unit.at,
+            "operation_id": unit.id,
+            "operation": unit.operation,
+            "actor": unit.actor.name,
+            "source": unit.actor.source.value,
+            "po": target.po,
+            "po_line": target.line,
+        }
+        unit.conn.execute(stmts.mark, params)
+        unit.conn.execute(stmts.events, params)
+    outcome = unit.outcome
+    room = max(0, DETAIL_LIMIT - len(outcome.ready))
+    outcome.ready.extend(d.ref for d in lines[:room])
+    outcome.ready_count += len(lines)
 
 
 def set_promises(unit: Unit, lines: Iterable[tuple[Demand, date]], reason: str) -> None:

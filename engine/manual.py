@@ -47,6 +47,10 @@ def allocate(
     return run_operation(db, actor, "allocate", work, dry_run=dry_run, key=key)
 
 
+# The reason of a forced removal of ready lines: the audit log tells it from a plain one.
+FORCED = "removed, forced (ready)"
+
+
 def remove(
     db: Database,
     actor: Actor,
@@ -55,11 +59,16 @@ def remove(
     refs: Sequence[LineRef],
     *,
     hold_for_store: bool = False,
+    force: bool = False,
     dry_run: bool = False,
     key: str | None = None,
 ) -> Outcome:
     """Rule 5: unallocate the chosen SO lines from the PO line, clear their promised dates and
-    park them. With ``hold_for_store`` the freed units go to the store hold, else back to ATP."""
+    park them. With ``hold_for_store`` the freed units go to the store hold, else back to ATP.
+
+    A ready line (its stock is in, rule 9) is removed only with ``force``: a person's
+    deliberate choice, audited as such; its received units then cover the next lines in FIFO
+    order (``ledger.release``). A fulfilled line has shipped and is never removed."""
     if not refs:
         raise Refused("name at least one order line to remove")
     line, refs = arguments.line_number(line), arguments.refs(refs)
@@ -70,9 +79,17 @@ def remove(
         for d in demands:
             if d.po_line_id != target.id:
                 problems.append(f"{d.order}:{d.line} is not allocated to {po}:{line}")
+            elif d.status != "open":
+                problems.append(f"{d.order}:{d.line} is {d.status}")
+            elif d.ready_at is not None and not force:
+                problems.append(f"{d.order}:{d.line} is ready (its stock is in): use force")
         if problems:
             raise Refused(f"cannot remove allocations from {po}:{line}", problems)
-        ledger.release(unit, [(d, target) for d in demands], park=True, reason="removed")
+        ready = [d for d in demands if d.ready_at is not None]
+        plain = [d for d in demands if d.ready_at is None]
+        ledger.release(unit, [(d, target) for d in plain], park=True, reason="removed")
+        ledger.release(unit, [(d, target) for d in ready], park=True, reason=FORCED)
+        target.allocated -= sum(d.quantity for d in demands)
         if hold_for_store:
             freed = sum(d.quantity for d in demands)
             ledger.set_field(
@@ -154,6 +171,8 @@ def move(
                 return f"{d.order}:{d.line} is not allocated"
             if d.po_line_id == target.id:
                 return f"{d.order}:{d.line} is already allocated to {po}:{line}"
+            if d.ready_at is not None:
+                return f"{d.order}:{d.line} is ready (its stock is in where it is)"
             return None
 
         _judge(f"cannot move to {po}:{line}", target, demands, problems, unfit)
@@ -178,7 +197,7 @@ def _target_and_lines(
     target, po_status = lookup.po_line(unit, po, line)
     demands, problems = lookup.resolve(unit.conn, refs, target.sku)
     if po_status != "open" or target.status != "open":
-        status = po_status if po_status != "open" else target.status
+        status = target.status if target.status != "open" else po_status
         problems.insert(0, f"PO {po} line {line} is {status}")
     return target, demands, problems
 
@@ -200,7 +219,8 @@ def _judge(
         problems += found
         if not found:  # only lines that could go count to the total
             total += d.quantity
-    shortfall = max(0, total - target.atp)
+    # A closed target is refused as such (above); its ATP of 0 is no shortfall to report.
+    shortfall = max(0, total - target.atp) if target.status == "open" else 0
     if shortfall:
         where = f"{target.po}:{target.line}"
         problems.append(

@@ -121,6 +121,8 @@ po_lines = Table(
     _required("arrival_date", Date),
     _required("status", String(16), default="open"),
     _required("updated_at", UTCDateTime()),
+    # Units received so far (rule 9): they cover the line's allocations in FIFO order.
+    _required("received", Integer, default=0, server_default="0"),
     UniqueConstraint("po_id", "line"),
     # Target of the allocations' (po_line_id, sku) key: an allocation can only name a PO
     # line of its own SKU.
@@ -129,6 +131,7 @@ po_lines = Table(
     CheckConstraint("quantity >= 0", name="quantity_not_negative"),
     CheckConstraint("store_hold >= 0", name="store_hold_not_negative"),
     CheckConstraint("allocated >= 0", name="allocated_not_negative"),
+    CheckConstraint("received >= 0", name="received_not_negative"),
     CheckConstraint("allocated + store_hold <= quantity", name="atp_not_negative"),
     # Every allocated line holds at least one unit.
     CheckConstraint("allocated_lines BETWEEN 0 AND allocated", name="allocated_lines"),
@@ -165,13 +168,21 @@ so_lines = Table(
     # The PO line this SO line is allocated to, mirrored by its allocations row.
     _optional("po_line_id", ForeignKey("po_lines.id")),
     _optional("promised_date", Date),
+    # When the stock of this line's allocation came in (rule 9): a ready line is no longer
+    # moved by rebalance or quantity cuts. A fulfilled line keeps its allocation and this
+    # mark: its units left from that PO line and must never count as ATP again.
+    _optional("ready_at", UTCDateTime()),
     UniqueConstraint("order_number", "line"),
     # Target of the allocations' composite key (see allocations).
     UniqueConstraint("id", "po_line_id", "sku", "quantity"),
     CheckConstraint("line >= 1", name="line_positive"),
     CheckConstraint("quantity > 0", name="quantity_positive"),
     CheckConstraint("status IN ('open', 'cancelled', 'fulfilled')", name="status"),
-    CheckConstraint("po_line_id IS NULL OR status = 'open'", name="allocated_only_open"),
+    CheckConstraint(
+        "po_line_id IS NULL OR status = 'open' OR (status = 'fulfilled' AND ready_at IS NOT NULL)",
+        name="allocated_only_open",
+    ),
+    CheckConstraint("ready_at IS NULL OR po_line_id IS NOT NULL", name="ready_allocated"),
     CheckConstraint("po_line_id IS NULL OR NOT parked", name="parked_unallocated"),
     CheckConstraint("po_line_id IS NULL OR promised_date IS NOT NULL", name="allocated_promised"),
     # The unallocated queue (rule 1) in FIFO order, small however many lines are allocated.
@@ -182,6 +193,14 @@ so_lines = Table(
         "order_number",
         "line",
         where="status = 'open' AND po_line_id IS NULL",
+    ),
+    # What can ship now (rule 9), in FIFO order.
+    _partial(
+        "ix_so_lines_ready",
+        "placed_at",
+        "order_number",
+        "line",
+        where="status = 'open' AND ready_at IS NOT NULL",
     ),
     # A PO line's allocations in FIFO order, for review pages and releases.
     _partial(

@@ -90,8 +90,41 @@ def write(
     return int(conn.execute(statement, params).rowcount or 0)
 
 
+def write_ready(
+    conn: Connection,
+    *,
+    postgres: bool,
+    operation_id: str,
+    at: datetime,
+    lines: Collection[int],
+    part: int = 0,
+) -> int:
+    """Write one ``order.ready`` event per order of the SO lines ``lines`` (whose stock this
+    operation received), each listing those lines in state "ready". Returns how many. ``part``
+    as for ``write``."""
+    ids = sorted(set(lines))
+    if not ids:
+        return 0
+    params: dict[str, Any] = {
+        "operation_id": operation_id,
+        "at": at,
+        # Apart from the same operation's promise events: an order can have both.
+        "prefix": f"evt_{operation_id.replace('-', '')[:24]}_r" + (f"{part}_" if part else ""),
+        "ready": ids if postgres else json.dumps(ids),
+    }
+    return int(conn.execute(_statement(postgres, False, ready=True), params).rowcount or 0)
+
+
+def _id_list(postgres: bool, name: str) -> Any:
+    """A select of the SO line ids bound as ``name`` (an array, or JSON text on SQLite)."""
+    if postgres:
+        return select(func.unnest(bindparam(name, type_=ARRAY(Integer()))))
+    each = func.json_each(bindparam(name, type_=String())).table_valued("value")
+    return select(each.c.value)
+
+
 @functools.cache
-def _statement(postgres: bool, with_cancelled: bool) -> Any:
+def _statement(postgres: bool, with_cancelled: bool, *, ready: bool = False) -> Any:
     pc = promise_changes
     # Each SO line's first and last promise change in this operation: its id range is above
     # the mark taken when the operation started (one index range, however big the table).
@@ -120,7 +153,14 @@ def _statement(postgres: bool, with_cancelled: bool) -> Any:
         .where(first.c.old_date.is_distinct_from(last.c.new_date))
     )
     lines: Any = changed
-    if with_cancelled:
+    if ready:
+        # A ready line's promise stands: the event tells its stock is in.
+        lines = select(
+            so_lines.c.id.label("id"),
+            so_lines.c.promised_date.label("previous"),
+            so_lines.c.promised_date.label("promised"),
+        ).where(so_lines.c.id.in_(_id_list(postgres, "ready")))
+    elif with_cancelled:
         # Lines cancelled while queued had no promise to change; they are news all the same.
         ids: Any
         if postgres:
@@ -143,6 +183,7 @@ def _statement(postgres: bool, with_cancelled: bool) -> Any:
     s, h, p = so_lines, sales_orders, po_lines
     state = case(
         (s.c.status != "open", s.c.status),
+        (s.c.po_line_id.is_not(None) & s.c.ready_at.is_not(None), literal("ready")),
         (s.c.po_line_id.is_not(None), literal("allocated")),
         (s.c.parked, literal("parked")),
         else_=literal("queued"),
@@ -185,10 +226,12 @@ def _statement(postgres: bool, with_cancelled: bool) -> Any:
         func.json_agg(aggregate_order_by(line, d.line)) if postgres else func.json_group_array(line)
     )
     data = _object(postgres, order=d.order_number, customer=d.customer, email=d.email, lines=listed)
-    kind = case(
+    kind: Any = case(
         (func.max(case((d.status == "cancelled", 1), else_=0)) == 1, literal(CANCELLED)),
         else_=literal(PROMISE_CHANGED),
     )
+    if ready:
+        kind = literal(READY)
     grouped = (
         select(d.order_number, kind.label("type"), cast(data, Text()).label("data"))
         .group_by(d.order_number, d.customer, d.email)

@@ -68,6 +68,7 @@ def review(
                 sales_orders.c.email,
                 so_lines.c.quantity,
                 so_lines.c.promised_date,
+                so_lines.c.ready_at,
             )
             .join(sales_orders, sales_orders.c.id == so_lines.c.so_id)
             .where(so_lines.c.po_line_id == po_line_id)
@@ -98,6 +99,7 @@ def review(
                 promised_date=r.promised_date,
                 in_sync=r.promised_date == head.arrival_date,
                 email=r.email,
+                ready=r.ready_at is not None,
             )
             for r in rows
         ],
@@ -278,6 +280,7 @@ ORDER_LINE_STATES = (
         po_lines.c.po_number,
         po_lines.c.line.label("po_line"),
         so_lines.c.promised_date,
+        so_lines.c.ready_at,
     )
     .outerjoin(po_lines, po_lines.c.id == so_lines.c.po_line_id)
     .where(so_lines.c.order_number.in_(bindparam("orders", expanding=True)))
@@ -291,7 +294,7 @@ def order_lines_in(conn: Connection, orders: Collection[str]) -> list[OrderLineS
     found: list[OrderLineState] = []
     for i in range(0, len(wanted), 500):
         chunk = wanted[i : i + 500]
-        found.extend(OrderLineState(*r) for r in conn.execute(ORDER_LINE_STATES, {"orders": chunk}))
+        found.extend(starmap(OrderLineState, conn.execute(ORDER_LINE_STATES, {"orders": chunk})))
     return found
 
 

@@ -63,6 +63,24 @@ Email = Annotated[str | None, BeforeValidator(parse_email)]
 Instant = Annotated[datetime, BeforeValidator(parse_instant)]
 
 
+def _received(v: Any) -> int | None:
+    if v is None or (isinstance(v, str) and not v.strip()):
+        return None
+    return parse_int(v, "received_quantity", minimum=0)
+
+
+LINE_STATUSES = ("open", "fulfilled")
+
+
+def _line_status(v: Any) -> str | None:
+    if v is None or (isinstance(v, str) and not v.strip()):
+        return None
+    text = str(v).strip().lower()
+    if text not in LINE_STATUSES:
+        raise ValueError(f"status {str(v)[:20]!r} is not one of {', '.join(LINE_STATUSES)}")
+    return text
+
+
 def _unique_lines(lines: list[Any], owner: str) -> list[Any]:
     seen: set[int] = set()
     for item in lines:
@@ -79,6 +97,8 @@ class POLineRecord(BaseModel):
     sku: Sku
     quantity: Annotated[int, BeforeValidator(lambda v: parse_int(v, "quantity", minimum=0))]
     arrival_date: IsoDate
+    # Units received so far (rule 9); None: not given, the line keeps what it has.
+    received_quantity: Annotated[int | None, BeforeValidator(_received)] = None
 
 
 class PORecord(BaseModel):
@@ -100,6 +120,8 @@ class SOLineRecord(BaseModel):
     line: LineNo
     sku: Sku
     quantity: Annotated[int, BeforeValidator(lambda v: parse_int(v, "quantity", minimum=1))]
+    # "fulfilled": the line has shipped (it must be ready); None or "open": no change.
+    status: Annotated[str | None, BeforeValidator(_line_status)] = None
 
 
 class SORecord(BaseModel):

@@ -89,6 +89,10 @@ class Outcome:
     parked: list[LineRef] = field(default_factory=list)
     unparked: list[LineRef] = field(default_factory=list)
     cancelled: list[LineRef] = field(default_factory=list)
+    # SO lines whose stock came in (rule 9): every one counted, the first DETAIL_LIMIT listed.
+    ready: list[LineRef] = field(default_factory=list)
+    ready_count: int = 0
+    fulfilled: list[LineRef] = field(default_factory=list)
     allocated_count: int = 0
     allocated_units: int = 0
     created: dict[str, int] = field(default_factory=dict)
@@ -146,6 +150,8 @@ class Outcome:
             or self.parked
             or self.unparked
             or self.cancelled
+            or self.ready_count
+            or self.fulfilled
             or any(self.created.values())
             or any(self.updated.values())
         )
@@ -197,6 +203,8 @@ class POLineHeader:
     atp: int
     orders: int
     out_of_sync: int
+    # Units received so far (rule 9).
+    received: int = 0
 
     @property
     def sellable(self) -> int:
@@ -213,6 +221,8 @@ class ReviewLine:
     promised_date: date | None
     in_sync: bool
     email: str | None = None
+    # Its stock is in (rule 9).
+    ready: bool = False
 
 
 @dataclass(frozen=True)
@@ -286,15 +296,35 @@ class OrderLineState:
     po: str | None
     po_line: int | None
     promised_date: date | None
+    # When its stock came in (rule 9); None: not ready.
+    ready_at: datetime | None = None
 
     @property
     def state(self) -> str:
-        """allocated, queued, parked, cancelled or fulfilled."""
+        """allocated, ready, queued, parked, cancelled or fulfilled."""
         if self.status != "open":
             return self.status
         if self.po is not None:
-            return "allocated"
+            return "ready" if self.ready_at is not None else "allocated"
         return "parked" if self.parked else "queued"
+
+
+@dataclass(frozen=True)
+class ReadyLine:
+    """An SO line that can ship now (rule 9): allocated, its stock received."""
+
+    order: str
+    line: int
+    sku: str
+    quantity: int
+    placed_at: datetime
+    customer: str
+    po: str
+    po_line: int
+    ready_at: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        return _jsonable(asdict(self))
 
 
 @dataclass(frozen=True)

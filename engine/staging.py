@@ -38,7 +38,9 @@ CREATE TABLE lines (
     placed_at TEXT,           -- an order's placed_at, ISO 8601 as given
     placed_us INTEGER,        -- the same instant in microseconds since 1970 (to compare)
     text TEXT,                -- the supplier or customer; NULL: not given
-    email TEXT                -- an order's email; NULL: not given
+    email TEXT,               -- an order's email; NULL: not given
+    received INTEGER,         -- a PO line's received quantity; NULL: not given
+    status TEXT               -- an order line's status; NULL: not given
 );
 CREATE INDEX lines_by_file ON lines (file, kind, key, row);
 CREATE INDEX lines_by_key ON lines (kind, key, line, file);
@@ -79,7 +81,7 @@ ORDER BY kind, row
 
 # Every line of one kind, by record; a line given in several files comes from the last one.
 _RECORDS = """
-SELECT key, line, file, row, sku, quantity, arrival, placed_at, text, email
+SELECT key, line, file, row, sku, quantity, arrival, placed_at, text, email, received, status
 FROM lines WHERE kind = ? ORDER BY key, line, file DESC, row
 """
 
@@ -150,14 +152,15 @@ class Staging:
             for ln in record.lines:
                 self._pending.append(
                     ("po", record.po, file, row, ln.line, ln.sku, ln.quantity,
-                     ln.arrival_date.isoformat(), None, None, record.supplier, None)
+                     ln.arrival_date.isoformat(), None, None, record.supplier, None,
+                     ln.received_quantity, None)
                 )  # fmt: skip
         else:
             at, us = record.placed_at.isoformat(), (record.placed_at - _EPOCH) // _MICROSECOND
             for sln in record.lines:
                 self._pending.append(
                     ("order", record.order, file, row, sln.line, sln.sku, sln.quantity,
-                     None, at, us, record.customer, record.email)
+                     None, at, us, record.customer, record.email, None, sln.status)
                 )  # fmt: skip
         if len(self._pending) >= WRITE_BATCH:
             self._write()
@@ -165,7 +168,7 @@ class Staging:
     def _write(self) -> None:
         if self._pending:
             self._conn.executemany(
-                "INSERT INTO lines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", self._pending
+                "INSERT INTO lines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", self._pending
             )
             self._pending.clear()
 
@@ -252,6 +255,7 @@ def _record(kind: Kind, key: str, rows: list[sqlite3.Row]) -> PORecord | SORecor
                     sku=r["sku"],
                     quantity=r["quantity"],
                     arrival_date=date.fromisoformat(r["arrival"]),
+                    received_quantity=r["received"],
                 )
                 for r in latest.values()
             ],
@@ -262,7 +266,9 @@ def _record(kind: Kind, key: str, rows: list[sqlite3.Row]) -> PORecord | SORecor
         email=head["email"],
         placed_at=datetime.fromisoformat(head["placed_at"]),
         lines=[
-            SOLineRecord.model_construct(line=r["line"], sku=r["sku"], quantity=r["quantity"])
+            SOLineRecord.model_construct(
+                line=r["line"], sku=r["sku"], quantity=r["quantity"], status=r["status"]
+            )
             for r in latest.values()
         ],
     )

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from engine import arguments, ledger, lookup
 from engine.db import Database
 from engine.errors import Refused
 from engine.manual import sync_line
 from engine.models import po_lines, purchase_orders
-from engine.results import FieldChange, Outcome
+from engine.receiving import refuse_closed, settle_po_status
+from engine.results import Outcome
 from engine.sweep import sweep
 from engine.unit import Actor, Unit, run_operation
 
@@ -40,7 +41,8 @@ def set_arrival(
         raise Refused(f"arrival date {arrival.isoformat()} is in the past")
 
     def work(unit: Unit) -> None:
-        target, _ = lookup.po_line(unit, po, line)
+        target, po_status = lookup.po_line(unit, po, line)
+        refuse_closed(target, po_status, "change its arrival date")
         earlier = arrival < target.arrival_date
         ledger.set_field(unit, target, "arrival_date", arrival, reason="arrival date")
         if rebalance and earlier:
@@ -67,7 +69,8 @@ def set_quantity(
     quantity = arguments.units(quantity, "quantity")
 
     def work(unit: Unit) -> None:
-        target, _ = lookup.po_line(unit, po, line)
+        target, po_status = lookup.po_line(unit, po, line)
+        refuse_closed(target, po_status, "change its quantity")
         change_supply(unit, target, quantity=quantity, store_hold=target.store_hold)
 
     return run_operation(db, actor, "set-quantity", work, dry_run=dry_run, key=key)
@@ -89,7 +92,8 @@ def set_store_hold(
     store_hold = arguments.units(store_hold, "store hold")
 
     def work(unit: Unit) -> None:
-        target, _ = lookup.po_line(unit, po, line)
+        target, po_status = lookup.po_line(unit, po, line)
+        refuse_closed(target, po_status, "change its store hold")
         if store_hold > target.quantity:
             raise Refused(
                 f"store hold {store_hold} exceeds the quantity {target.quantity} of {po}:{line}"
@@ -115,11 +119,21 @@ def change_supply(
     excess = target.allocated - (quantity - store_hold)
     if excess > 0:
         released: list[tuple[ledger.Demand, ledger.Supply]] = []
+        pinned = 0
         for d in ledger.allocations_of(unit, [target.id], newest_first=True):
+            if d.ready_at is not None:
+                # Its stock is in (rule 9): a cut does not take it back.
+                pinned += d.quantity
+                continue
             if excess <= 0:
-                break
+                continue
             released.append((d, target))
             excess -= d.quantity
+        if excess > 0:
+            raise Refused(
+                f"{target.po}:{target.line} has {pinned} units ready to ship (received): "
+                f"its sellable quantity cannot go below that (asked {quantity - store_hold})"
+            )
         ledger.release(unit, released, park=False, reason="supply cut")
         target.allocated -= sum(d.quantity for d, _ in released)
     # Lower the field that shrinks first so that the ATP check holds after each statement.
@@ -153,6 +167,8 @@ def cancel_po(
             target, po_status = lookup.po_line(unit, po, line)
             if target.status == "cancelled" or po_status == "cancelled":
                 raise Refused(f"PO {po} line {line} is already cancelled")
+            if target.status == "received":
+                raise Refused(f"PO {po} line {line} is received: there is nothing left to cancel")
             targets = [target]
         else:
             unit.lock_skus(lookup.po_skus(unit.conn, po))
@@ -163,21 +179,21 @@ def cancel_po(
                 raise Refused(f"PO {po} is already cancelled")
             rows = unit.conn.execute(
                 select(*ledger.SUPPLY_COLUMNS)
-                .where(po_lines.c.po_number == po, po_lines.c.status != "cancelled")
+                .where(po_lines.c.po_number == po, po_lines.c.status == "open")
                 .order_by(po_lines.c.line)
             )
             targets = [ledger.supply_from(r) for r in rows]
-        cancel_lines(unit, targets)
-        # Another line of this PO (another SKU, not locked here) may be cancelled at the same
-        # time: lock the PO's row so that the later of the two sees the other and closes the PO.
-        _lock_po(unit, po)
-        remaining = unit.conn.execute(
-            select(po_lines.c.id).where(
-                po_lines.c.po_number == po, po_lines.c.status != "cancelled"
+            if not targets:
+                raise Refused(f"PO {po} has no open line to cancel")
+        stocked = [f"{t.po}:{t.line} has received {t.received}" for t in targets if t.received]
+        if stocked:
+            raise Refused(
+                "cannot cancel lines with stock in (record a final receipt instead)", stocked
             )
-        ).first()
-        if remaining is None:
-            _set_po_status(unit, po, "cancelled")
+        cancel_lines(unit, targets)
+        # Another line of this PO (another SKU, not locked here) may close at the same time:
+        # settle_po_status locks the PO's row, so the later of the two sees the other.
+        settle_po_status(unit, po)
 
     return run_operation(db, actor, "cancel-po", work, dry_run=dry_run, key=key)
 
@@ -227,7 +243,8 @@ def rebalance_sku(unit: Unit, sku: str) -> None:
     if len(supply) < 2:
         return
     by_id = {s.id: s for s in supply}
-    held = ledger.allocations_of(unit, list(by_id))
+    # Ready lines stay where their stock is (rule 9).
+    held = [d for d in ledger.allocations_of(unit, list(by_id)) if d.ready_at is None]
     holder = {d.id: by_id[d.po_line_id] for d in held if d.po_line_id in by_id}
     moves: list[tuple[ledger.Demand, ledger.Supply, ledger.Supply]] = []
     for target in supply:
@@ -250,6 +267,43 @@ def rebalance_sku(unit: Unit, sku: str) -> None:
         sweep(unit, [sku])
 
 
+def reopen_po(
+    db: Database,
+    actor: Actor,
+    po: str,
+    *,
+    line: int | None = None,
+    dry_run: bool = False,
+    key: str | None = None,
+) -> Outcome:
+    """Rule 11: reopen a cancelled PO line (or every cancelled line of the PO): open again,
+    its ATP back, and rule 1 runs for its SKU. Received lines stay closed."""
+    line = None if line is None else arguments.line_number(line)
+
+    def work(unit: Unit) -> None:
+        if line is not None:
+            target, _ = lookup.po_line(unit, po, line)
+            if target.status != "cancelled":
+                raise Refused(f"PO {po} line {line} is {target.status}, not cancelled")
+            targets = [target]
+        else:
+            unit.lock_skus(lookup.po_skus(unit.conn, po))
+            rows = unit.conn.execute(
+                select(*ledger.SUPPLY_COLUMNS)
+                .where(po_lines.c.po_number == po, po_lines.c.status == "cancelled")
+                .order_by(po_lines.c.line)
+            )
+            targets = [ledger.supply_from(r) for r in rows]
+            if not targets:
+                raise Refused(f"PO {po} has no cancelled line to reopen")
+        for t in targets:
+            ledger.set_field(unit, t, "status", "open", reason="reopened")
+        settle_po_status(unit, po)
+        sweep(unit, {t.sku for t in targets})
+
+    return run_operation(db, actor, "reopen-po", work, dry_run=dry_run, key=key)
+
+
 def _skus_with_supply(unit: Unit) -> list[str]:
     rows = unit.conn.execute(
         select(po_lines.c.sku)
@@ -261,23 +315,6 @@ def _skus_with_supply(unit: Unit) -> list[str]:
     return list(rows.scalars())
 
 
-def _lock_po(unit: Unit, po: str) -> None:
-    if unit.is_postgres:
-        unit.conn.execute(
-            select(purchase_orders.c.id).where(purchase_orders.c.po_number == po).with_for_update()
-        ).all()
-
-
-def _set_po_status(unit: Unit, po: str, status: str) -> None:
-    unit.conn.execute(
-        update(purchase_orders)
-        .where(purchase_orders.c.po_number == po)
-        .values(status=status, updated_at=unit.at)
-    )
-    unit.event("po", po=po, after={"status": status})
-    unit.outcome.po_changes.append(FieldChange(po, None, "status", None, status))
-
-
 __all__ = [
     "PO_CANCELLED",
     "cancel_lines",
@@ -285,6 +322,7 @@ __all__ = [
     "change_supply",
     "rebalance",
     "rebalance_sku",
+    "reopen_po",
     "set_arrival",
     "set_quantity",
     "set_store_hold",

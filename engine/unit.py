@@ -69,6 +69,8 @@ class Unit:
     promise_mark: int | None = None
     # SO lines this operation cancelled: news for their customers even without a promise.
     cancelled_lines: list[int] = field(default_factory=list)
+    # SO lines whose stock this operation received (rule 9): an ``order.ready`` event each order.
+    ready_lines: list[int] = field(default_factory=list)
     # An order intake gives way to other operations on PostgreSQL: a SKU another operation holds
     # (a sweep batch, an import) is not waited for; its new lines stay queued (``busy``) and the
     # outcome names it in ``awaiting_sweep``. Others wait for each other as before.
@@ -414,6 +416,15 @@ def run_operation(
             cancelled=unit.cancelled_lines,
             part=part,
         )
+        if unit.promise_mark is not None:
+            outcome.notified += outbox.write_ready(
+                conn,
+                postgres=unit.is_postgres,
+                operation_id=unit.id,
+                at=unit.at,
+                lines=unit.ready_lines,
+                part=part,
+            )
         if headers:
             unit.read_headers()
         outcome.awaiting_sweep = sorted(unit.busy | set(outcome.awaiting_sweep))

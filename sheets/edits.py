@@ -110,6 +110,21 @@ def _store_hold(edit: Edit, actor: e.Actor, db: e.Database) -> Planned:
     )
 
 
+def _received(edit: Edit, actor: e.Actor, db: e.Database) -> Planned:
+    po, line = edit.line.po_ref()
+    total = edit.value
+    if total is None:
+        raise Refusal("Received cannot be empty: write the units received so far")
+    if isinstance(total, bool) or not isinstance(total, int):
+        raise Refusal(f"Received must be a whole number, not {shown(total)}")
+    if total < 0:
+        raise Refusal(f"Received cannot be negative ({total})")
+    return (
+        lambda key: e.record_received(db, actor, po, line, total, key=key),
+        f"received {total} in all",
+    )
+
+
 def _arrival(edit: Edit, actor: e.Actor, db: e.Database) -> Planned:
     po, line = edit.line.po_ref()
     day = edit.value
@@ -188,6 +203,7 @@ def _plain(value: CellValue) -> str | int | bool | None:
 
 
 _HANDLERS: dict[tuple[str, str], Handler] = {
+    (PO_LINES.name, "Received"): _received,
     (PO_LINES.name, "Store hold"): _store_hold,
     (PO_LINES.name, "Arrival date"): _arrival,
     (PO_LINES.name, "Sync dates"): _sync_dates,
@@ -196,4 +212,11 @@ _HANDLERS: dict[tuple[str, str], Handler] = {
 }
 
 # Order of a row's edits: supply first, then what depends on it.
-COLUMN_ORDER = ("Store hold", "Arrival date", "Sync dates", "Action", "Allocate to")
+COLUMN_ORDER = (
+    "Received",
+    "Store hold",
+    "Arrival date",
+    "Sync dates",
+    "Action",
+    "Allocate to",
+)

@@ -82,6 +82,12 @@ PO_LINES = _tab(
     Column("Line", Kind.INT),
     Column("SKU"),
     Column("Quantity", Kind.INT),
+    Column(
+        "Received",
+        Kind.INT,
+        editable=True,
+        note="Units received so far: type the new total to record a receipt of what it adds.",
+    ),
     Column("Store hold", Kind.INT, editable=True, note="Units kept for in-store sales."),
     Column("Allocated", Kind.INT),
     Column("ATP", Kind.INT),

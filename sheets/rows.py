@@ -39,6 +39,7 @@ def desired(state: e.State) -> dict[str, Rows]:
             "Line": s.line,
             "SKU": s.sku,
             "Quantity": s.quantity,
+            "Received": s.received,
             "Store hold": s.store_hold,
             "Allocated": s.allocated,
             "ATP": s.atp,

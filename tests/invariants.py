@@ -42,7 +42,8 @@ def check_invariants(db: e.Database) -> None:
         for r in rows(
             "SELECT s.order_number, s.line FROM allocations a JOIN so_lines s "
             "ON s.id = a.so_line_id WHERE a.quantity != s.quantity OR a.sku != s.sku "
-            "OR s.po_line_id IS NULL OR s.po_line_id != a.po_line_id OR s.status != 'open'"
+            "OR s.po_line_id IS NULL OR s.po_line_id != a.po_line_id "
+            "OR NOT (s.status = 'open' OR (s.status = 'fulfilled' AND s.ready_at IS NOT NULL))"
         ):
             problems.append(f"allocation of {r[0]}:{r[1]} disagrees with its SO line")
         for r in rows(
@@ -54,11 +55,32 @@ def check_invariants(db: e.Database) -> None:
             "SELECT s.order_number, s.line, p.po_number, p.line FROM allocations a "
             "JOIN so_lines s ON s.id = a.so_line_id JOIN po_lines p ON p.id = a.po_line_id "
             "JOIN purchase_orders h ON h.id = p.po_id "
-            "WHERE p.sku != s.sku OR p.status != 'open' OR h.status != 'open'"
+            "WHERE p.sku != s.sku OR ((p.status != 'open' OR h.status != 'open') "
+            "AND NOT (p.status = 'received' AND s.ready_at IS NOT NULL))"
         ):
             problems.append(
                 f"{r[0]}:{r[1]} allocated to {r[2]}:{r[3]}, not an open line of its SKU"
             )
+        # Rule 9: ready (and fulfilled) lines hold no more units than the line received, and a
+        # closed received line holds ready lines only.
+        for r in rows(
+            "SELECT p.po_number, p.line, p.received, COALESCE((SELECT SUM(s.quantity) "
+            "FROM so_lines s WHERE s.po_line_id = p.id AND s.ready_at IS NOT NULL), 0) "
+            "FROM po_lines p"
+        ):
+            po, line, received, ready = r
+            if ready > received:
+                problems.append(f"{po}:{line} has {ready} units ready but received {received}")
+        for r in rows(
+            "SELECT s.order_number, s.line FROM so_lines s JOIN po_lines p "
+            "ON p.id = s.po_line_id WHERE p.status = 'received' AND s.ready_at IS NULL"
+        ):
+            problems.append(f"{r[0]}:{r[1]} waits on a fully received PO line")
+        for r in rows(
+            "SELECT order_number, line FROM so_lines WHERE ready_at IS NOT NULL "
+            "AND (po_line_id IS NULL OR status = 'cancelled')"
+        ):
+            problems.append(f"{r[0]}:{r[1]} is ready but not allocated")
         for r in rows(
             "SELECT so_line_id, COUNT(*) FROM allocations GROUP BY so_line_id HAVING COUNT(*) > 1"
         ):

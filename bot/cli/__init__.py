@@ -60,6 +60,10 @@ COMMANDS: dict[str, Entry] = {
     "unpark": Entry("write", "unpark", "Return parked order lines to automatic allocation."),
     "rebalance": Entry("write", "rebalance", "Move orders to earlier-arriving PO lines."),
     "events": Entry("events", "events", "Deliver, list and retry webhook and email events."),
+    "receive": Entry("write", "receive", "Record units received on a PO line."),
+    "fulfil": Entry("write", "fulfil", "Mark ready order lines fulfilled (shipped)."),
+    "ready": Entry("read", "ready", "List order lines ready to ship, first in first out."),
+    "reopen-po": Entry("write", "reopen_po", "Reopen a cancelled PO or PO line."),
     "demo": Entry("demo", "demo", "Walk through the product on sample data."),
 }
 

@@ -88,6 +88,37 @@ def unallocated(cli: CliContext, sku: str | None, as_json: bool, limit: str) -> 
     console().print(tables.queue_table(lines, note=note))
 
 
+@click.command()
+@click.option("--sku", metavar="SKU", help="Only this product's lines.")
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+@click.option("--limit", default="100", metavar="N", show_default=True, help=LIMIT_HELP)
+@pass_cli
+def ready(cli: CliContext, sku: str | None, as_json: bool, limit: str) -> None:
+    """List order lines ready to ship now (allocated, their stock received), first in, first
+    out, with the PO line their units came in on. 'preorder fulfil' closes them once shipped.
+
+    \b
+    Example:
+      preorder ready --sku CHAIR-OAK
+      preorder ready --json
+    """
+    product = parse_sku(sku)
+    rows = None if as_json else _limit(limit)
+    lines = e.ready(cli.database(), sku=product, limit=None if rows is None else rows + 1)
+    if as_json:
+        echo_json([r.to_dict() for r in lines])
+        return
+    if not lines:
+        what = f" of SKU {product}" if product else ""
+        console().print(f"No order lines{what} ready to ship.")
+        return
+    more = rows is not None and len(lines) > rows
+    if more:
+        lines = lines[:rows]
+    note = f"the first {rows} shown; --limit 0 shows them all" if more else ""
+    console().print(tables.ready_table(lines, note=note))
+
+
 @click.command("po")
 @click.argument("po")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
@@ -182,4 +213,4 @@ def _post(cli: CliContext, *, as_json: bool) -> None:
     click.echo(f"Posted the digest to {shown}: {plural(posted.blocks, 'block')}")
 
 
-COMMANDS = [review, unallocated, po_detail, digest]
+COMMANDS = [review, unallocated, ready, po_detail, digest]

@@ -19,7 +19,7 @@ from rich.text import Text
 from bot.text import day, plural, waited, when
 
 if TYPE_CHECKING:  # for the signatures only: a command imports the engine modules it runs
-    from engine import Outcome, PODetail, POLineHeader, QueuedLine, Review
+    from engine import Outcome, PODetail, POLineHeader, QueuedLine, ReadyLine, Review
     from engine.deliveries import DeadByChannel
     from engine.digest import (
         ArrivingLine,
@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # for the signatures only: a command imports the engine modul
         OutOfSyncLine,
         ParkedBySku,
         QueueBySku,
+        ReadyBySku,
         StrandedByPO,
     )
 
@@ -77,6 +78,8 @@ def review_view(review: Review, *, note: str = "") -> RenderableType:
         f"{line.quantity} (store hold {line.store_hold}, sellable {line.sellable})",
     )
     head.add_row("Allocated", f"{line.allocated}, ATP {line.atp}")
+    if line.received:
+        head.add_row("Received", f"{line.received} (lines it covers are ready to ship)")
     sync = (
         "all in sync"
         if not line.out_of_sync
@@ -90,6 +93,7 @@ def review_view(review: Review, *, note: str = "") -> RenderableType:
     rows = table(
         "Allocations, first in first out",
         "#>", "order", "line>", "customer~", "placed (UTC)", "qty>", "promised", "in sync^",
+        *(["stock"] if line.received else []),
     )  # fmt: skip
     for i, a in enumerate(review.allocations, 1):
         rows.add_row(
@@ -101,6 +105,7 @@ def review_view(review: Review, *, note: str = "") -> RenderableType:
             str(a.quantity),
             day(a.promised_date),
             "✓" if a.in_sync else Text("✗ no", style="bold red"),
+            *(["ready" if a.ready else ""] if line.received else []),
         )
     return Group(head, Text(""), rows, *([Text(note)] if note else []))
 
@@ -130,12 +135,36 @@ def queue_table(lines: Sequence[QueuedLine], *, title: str = "", note: str = "")
     return Group(rows, Text(note)) if note else rows
 
 
+def ready_table(lines: Sequence[ReadyLine], *, note: str = "") -> RenderableType:
+    """Order lines ready to ship in FIFO order, with the PO line their stock came in on."""
+    caption = f"{plural(len(lines), 'line')}, {plural(sum(r.quantity for r in lines), 'unit')}"
+    rows = table(
+        "Ready to ship, first in first out",
+        "#>", "order", "line>", "sku", "qty>", "placed (UTC)", "customer~", "PO line",
+        "received (UTC)",
+        caption=f"shown: {caption}" if note else caption,
+    )  # fmt: skip
+    for i, r in enumerate(lines, 1):
+        rows.add_row(
+            str(i),
+            r.order,
+            str(r.line),
+            r.sku,
+            str(r.quantity),
+            when(r.placed_at),
+            Text(r.customer),
+            f"{r.po}:{r.po_line}",
+            when(r.ready_at),
+        )
+    return Group(rows, Text(note)) if note else rows
+
+
 def po_lines_table(lines: Sequence[POLineHeader], *, title: str | Text = "") -> Table:
     """PO lines with what is allocated, what is left to promise and what is out of sync."""
     rows = table(
         title or None,
-        "PO line", "sku", "arrival", "qty>", "hold>", "alloc>", "ATP>", "lines>", "unsynced>",
-        "status",
+        "PO line", "sku", "arrival", "qty>", "recv>", "hold>", "alloc>", "ATP>", "lines>",
+        "unsynced>", "status",
     )  # fmt: skip
     for s in lines:
         rows.add_row(
@@ -143,6 +172,7 @@ def po_lines_table(lines: Sequence[POLineHeader], *, title: str | Text = "") -> 
             s.sku,
             day(s.arrival_date),
             str(s.quantity),
+            str(s.received),
             str(s.store_hold),
             str(s.allocated),
             str(s.atp),
@@ -189,6 +219,8 @@ def digest_view(data: Digest, *, now: datetime | None = None) -> RenderableType:
         if data.dead_letters
         else "No event delivery is dead-lettered.",
     ]
+    if data.ready:
+        parts.append(ready_by_sku_table(data.ready))
     shown: list[RenderableType] = []
     for part in parts:
         # A blank line after each table; the one-line notes of empty parts run together.
@@ -213,6 +245,19 @@ def queue_by_sku_table(rows: Sequence[QueueBySku], *, now: datetime | None = Non
                 f"{top.po}:{top.line} ({top.atp})" if top else "-",
             ]
         out.add_row(*cells)
+    return out
+
+
+def ready_by_sku_table(rows: Sequence[ReadyBySku]) -> Table:
+    lines = sum(r.lines for r in rows)
+    units = sum(r.units for r in rows)
+    out = table(
+        "Received, ready to ship",
+        "sku", "lines>", "units>", "first ready (UTC)",
+        caption=f"{plural(lines, 'line')}, {plural(units, 'unit')}; 'preorder ready' lists them",
+    )  # fmt: skip
+    for r in rows:
+        out.add_row(r.sku, str(r.lines), str(r.units), when(r.oldest_ready_at))
     return out
 
 

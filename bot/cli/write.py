@@ -56,8 +56,9 @@ def report(
     head = outcome.po_line(*target) if target is not None and not outcome.dry_run else None
     if head is not None:
         status = "" if head.status == "open" else f" ({head.status})"
+        received = f", received {head.received}" if head.received else ""
         out.print(
-            f"{head.po}:{head.line} now{status}: quantity {head.quantity}, store hold "
+            f"{head.po}:{head.line} now{status}: quantity {head.quantity}{received}, store hold "
             f"{head.store_hold}, allocated {head.allocated}, ATP {head.atp}, "
             f"{head.out_of_sync} out of sync"
         )
@@ -129,6 +130,11 @@ def auto_allocate(cli: CliContext, sku: str | None, as_json: bool, dry_run: bool
     help="Put the freed units in the PO line's store hold (for in-store sales) instead of "
     "returning them to ATP.",
 )
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Also remove lines that are ready to ship (their stock is in); recorded as forced.",
+)
 @outcome_options
 @pass_cli
 def remove(
@@ -137,16 +143,19 @@ def remove(
     line: str,
     order_lines: tuple[str, ...],
     hold_for_store: bool,
+    force: bool,
     as_json: bool,
     dry_run: bool,
 ) -> None:
     """Remove the allocations of the given order lines from PO line LINE of PO. Their promised
     dates are cleared and they are parked: automatic allocation leaves them alone until someone
-    allocates or unparks them.
+    allocates or unparks them. A line ready to ship (its stock received) is removed only with
+    --force; its received units then go to the next lines first in, first out.
 
     \b
     Example:
       preorder remove PO-1001 1 SO-5001:1 SO-5007 --hold-for-store
+      preorder remove PO-1001 1 SO-5003 --force
     """
     number = parse_line(line)
     refs = parse_refs(order_lines)
@@ -157,6 +166,7 @@ def remove(
         number,
         refs,
         hold_for_store=hold_for_store,
+        force=force,
         dry_run=dry_run,
     )
     report(outcome, as_json, target=(po, number))
@@ -363,6 +373,99 @@ def rebalance(cli: CliContext, sku: str | None, as_json: bool, dry_run: bool) ->
     report(outcome, as_json)
 
 
+@click.command(context_settings=NUMBERS)
+@click.argument("po")
+@click.argument("line")
+@click.argument("quantity", metavar="QTY")
+@click.option(
+    "--final",
+    is_flag=True,
+    help="Nothing more will come for this line: lines the received units cannot cover go back "
+    "to the queue (latest placed first) and the line closes.",
+)
+@click.option("--date", "on", metavar="YYYY-MM-DD", help="When it arrived (default: today, UTC).")
+@click.option("--key", metavar="ID", help="A receipt id: the same id again records nothing.")
+@outcome_options
+@pass_cli
+def receive(
+    cli: CliContext,
+    po: str,
+    line: str,
+    quantity: str,
+    final: bool,
+    on: str | None,
+    key: str | None,
+    as_json: bool,
+    dry_run: bool,
+) -> None:
+    """Record QTY units received on PO line LINE of PO. They cover the line's allocations first
+    in, first out: each order line covered whole is ready to ship. A line that has received its
+    whole quantity closes (ATP 0); more than ordered adds the extra units and allocates the
+    queue to them. A short delivery that is all there will be: --final.
+
+    \b
+    Example:
+      preorder receive PO-1001 1 40
+      preorder receive PO-1001 2 35 --final --date 2027-01-12
+    """
+    number = parse_line(line)
+    value = parse_whole(quantity, "quantity", minimum=0)
+    when = None if on is None else parse_day(on, "--date")
+    outcome = e.receive(
+        cli.database(),
+        cli.actor,
+        po,
+        number,
+        value,
+        final=final,
+        received_on=when,
+        dry_run=dry_run,
+        key=None if key is None else f"receipt:{key}",
+    )
+    hints = []
+    if outcome.replayed:
+        hints.append(f"Receipt {key} was recorded before (operation {outcome.operation_id}).")
+    report(outcome, as_json, target=(po, number), hints=hints)
+
+
+@click.command()
+@click.argument("order_lines", nargs=-1, required=True, metavar="ORDER:LINE...")
+@outcome_options
+@pass_cli
+def fulfil(cli: CliContext, order_lines: tuple[str, ...], as_json: bool, dry_run: bool) -> None:
+    """Mark order lines fulfilled (shipped; closed). Only lines ready to ship (their stock
+    received) can be fulfilled; if any named line is not, nothing changes and the error names
+    each. Write ORDER alone when the order has one line.
+
+    \b
+    Example:
+      preorder fulfil SO-5001:1 SO-5002
+    """
+    refs = parse_refs(order_lines)
+    outcome = e.fulfil(cli.database(), cli.actor, refs, dry_run=dry_run)
+    report(outcome, as_json)
+
+
+@click.command("reopen-po")
+@click.argument("po")
+@click.option("--line", metavar="N", help="Reopen only this line of the PO.")
+@outcome_options
+@pass_cli
+def reopen_po(cli: CliContext, po: str, line: str | None, as_json: bool, dry_run: bool) -> None:
+    """Reopen the cancelled lines of purchase order PO (or one line): their units are available
+    to promise again and the queue of their SKUs is allocated at once. A received line stays
+    closed.
+
+    \b
+    Example:
+      preorder reopen-po PO-1002
+      preorder reopen-po PO-1003 --line 2
+    """
+    number = None if line is None else parse_line(line, "--line")
+    outcome = e.reopen_po(cli.database(), cli.actor, po, line=number, dry_run=dry_run)
+    report(outcome, as_json)
+
+
 COMMANDS = [
     allocate,
     auto_allocate,
@@ -375,4 +478,7 @@ COMMANDS = [
     cancel_order,
     unpark,
     rebalance,
+    receive,
+    fulfil,
+    reopen_po,
 ]

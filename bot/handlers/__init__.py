@@ -18,6 +18,7 @@ from bot.handlers import (
     links,
     move,
     po,
+    receive,
     remove,
     review,
     set_arrival,
@@ -31,5 +32,5 @@ __all__ = ["HandlerContext", "register_all"]
 
 def register_all(app: App, ctx: HandlerContext) -> None:
     uses = (command, po, review, allocate, remove, sync_date, set_arrival, move, cancel, unpark)
-    for module in (*uses, home, links):
+    for module in (*uses, receive, home, links):
         module.register(app, ctx)

@@ -34,7 +34,7 @@ MAX_BODY = 1024 * 1024
 # would tell the sender nothing.
 MAX_DIGITS = 64
 # The order an answer's per-state counts are told in.
-STATES = ("allocated", "queued", "parked", "cancelled", "fulfilled")
+STATES = ("allocated", "ready", "queued", "parked", "cancelled", "fulfilled")
 
 
 @dataclass(frozen=True)
@@ -170,7 +170,8 @@ def answer(orders: Sequence[SORecord], lines: Sequence[OrderLineState]) -> dict[
 
 
 def line_json(line: OrderLineState) -> dict[str, Any]:
-    allocated = line.state == "allocated"
+    # A ready line is allocated with its stock in (an order placed on a PO line received).
+    allocated = line.state in ("allocated", "ready")
     promised = line.promised_date if allocated else None
     return {
         "order": line.order,

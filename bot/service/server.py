@@ -42,6 +42,9 @@ SLACK_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
 METRICS_PATH = "/metrics"
 ORDERS_PATH = "/orders"
+RECEIPTS_PATH = "/receipts"
+# A receipt is one small object.
+RECEIPTS_MAX_BODY = 16 * 1024
 HEALTH_TIMEOUT = 3.0
 DRAIN_TIMEOUT = 10.0
 # Enough that concurrent order posts all reach the intake's batcher and share a transaction
@@ -124,6 +127,7 @@ def wsgi_app(
     signing_secret: str = "",
     metrics: Metrics | None = None,
     intake: WSGIApplication | None = None,
+    receipts: WSGIApplication | None = None,
 ) -> Router:
     """The routes ``serve`` answers: the health check, (``slack``: unless Slack's requests
     come over Socket Mode) Slack's requests, the metrics and the order intake when given.
@@ -135,6 +139,8 @@ def wsgi_app(
         router.add(METRICS_PATH, metrics.wsgi())
     if intake is not None:
         router.add(ORDERS_PATH, intake, ORDERS_MAX_BODY)
+    if receipts is not None:
+        router.add(RECEIPTS_PATH, receipts, RECEIPTS_MAX_BODY)
     if slack and app is not None:
         from slack_bolt.adapter.wsgi import SlackRequestHandler
 
@@ -246,6 +252,7 @@ def serve(
             _slack_face(settings, db, metrics, announce, service.zone) if slack else (None, None)
         )
         intake = _intake(db, service, metrics)
+        receipts = _receipts(db, service)
         router = wsgi_app(
             app,
             db,
@@ -253,6 +260,7 @@ def serve(
             signing_secret=settings.slack_signing_secret,
             metrics=metrics,
             intake=intake,
+            receipts=receipts,
         )
         server = HttpServer(router, host, settings.port if port is None else port)
         scheduler = _scheduler(service, sheets, db, app, metrics, notify)
@@ -279,6 +287,8 @@ def serve(
         routes = f"health: {HEALTH_PATH}, metrics: {METRICS_PATH}"
         if intake is not None:
             routes += f", orders: {ORDERS_PATH}"
+        if receipts is not None:
+            routes += f", receipts: {RECEIPTS_PATH}"
         if app is not None and socket is None:
             announce(f"Serving Slack requests on {server.url}{SLACK_PATH} ({routes})")
         else:
@@ -352,6 +362,16 @@ def _intake(db: Database, service: ServiceSettings, metrics: Metrics) -> WSGIApp
     from bot.intake.http import intake_app
 
     return intake_app(db, secret, metrics)
+
+
+def _receipts(db: Database, service: ServiceSettings) -> WSGIApplication | None:
+    """``POST /receipts``, signed with the intake's secret, only when it is set."""
+    secret = service.intake_secret.strip()
+    if not secret:
+        return None
+    from bot.intake.receipts import receipts_app
+
+    return receipts_app(db, secret)
 
 
 def _scheduler(

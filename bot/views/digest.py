@@ -42,6 +42,7 @@ from engine.digest import (
     Digest,
     OutOfSyncLine,
     QueueBySku,
+    ReadyBySku,
     StrandedByPO,
 )
 
@@ -118,6 +119,9 @@ def summary(digest: Digest) -> str:
             f"{count(lines, 'order line')} stranded by "
             f"{count(len(digest.stranded), 'cancelled PO')}"
         )
+    if digest.ready:
+        lines = sum(r.lines for r in digest.ready)
+        said.append(f"{count(lines, 'order line')} received, ready to ship")
     if digest.dead_letters:
         dead = sum(d.deliveries for d in digest.dead_letters)
         said.append(
@@ -194,6 +198,7 @@ def _parts(digest: Digest, now: datetime, today: date) -> list[Part]:
         _out_of_sync(digest.out_of_sync),
         _arriving(digest.arriving, digest.unallocated, today, digest.arriving_until),
         _stranded(digest.stranded, now),
+        _ready(digest.ready),
         _dead_letters(digest.dead_letters, now),
     ]
     return [p for p in found if p is not None]
@@ -276,6 +281,35 @@ def _parked(queue: Sequence[QueueBySku]) -> Part | None:
         )
 
     return Part(title, [Row(text(q), _allocate(q)) for q in rows], closing)
+
+
+def _ready(rows: Sequence[ReadyBySku]) -> Part | None:
+    if not rows:
+        return None
+    lines = sum(r.lines for r in rows)
+    units = sum(r.units for r in rows)
+    title = (
+        f":package: *Received, ready to ship* · {count(lines, 'line')}, {count(units, 'unit')} "
+        f"in {count(len(rows), 'SKU')}: `preorder ready` lists them, `preorder fulfil` closes "
+        "them once shipped"
+    )
+
+    def closing(shown: int) -> str:
+        rest = rows[shown:]
+        more = sum(r.lines for r in rest)
+        return (
+            f"{ELLIPSIS} and {count(more, 'more ready line')} in {count(len(rest), 'SKU')}: "
+            "run `preorder ready`"
+        )
+
+    return Part(
+        title,
+        [
+            Row(f"`{escape(r.sku)}` · {count(r.lines, 'line')}, {count(r.units, 'unit')}")
+            for r in rows
+        ],
+        closing,
+    )
 
 
 def _out_of_sync(lines: Sequence[OutOfSyncLine]) -> Part | None:

@@ -38,6 +38,7 @@ REVIEW = "Review Allocation"
 ALLOCATE = "Allocate Sales Order"
 SYNC_DATE = "Sync Date with SO"
 REMOVE = "Remove Allocation"
+RECEIVE = "Receive"
 SET_ARRIVAL = "Set Arrival Date"
 CANCEL_LINE = "Cancel Line"
 CANCEL_PO = "Cancel PO"
@@ -84,16 +85,17 @@ def line_text(s: POLineHeader) -> str:
     status = "" if s.status == "open" else f" · *{s.status}*"
     return (
         f"*Line {s.line}* · `{escape(s.sku)}`{status}\n"
-        f"Quantity {s.quantity} (store hold {s.store_hold}) · allocated {s.allocated} · "
-        f"*ATP {s.atp}* · arrives {day(s.arrival_date)} · {plural(s.orders, 'order line')}{sync}"
+        f"Quantity {s.quantity} (store hold {s.store_hold}) · received {s.received} · "
+        f"allocated {s.allocated} · *ATP {s.atp}* · arrives {day(s.arrival_date)} · "
+        f"{plural(s.orders, 'order line')}{sync}"
     )
 
 
 def line_buttons(s: POLineHeader, channel: str = "") -> list[ButtonElement]:
     """The buttons that can do something for this line: Allocate only while it is open with
     ATP, Sync only when a promise is out of sync, Remove only when something is allocated,
-    Set Arrival Date and Cancel Line only while it is open (rule 11: a closed line refuses
-    date changes)."""
+    Set Arrival Date, Receive and Cancel Line only while it is open (rule 11: a closed line
+    refuses date changes and receipts)."""
     value = ViewState.of(s, channel=channel).to_json()
     out = [button(REVIEW, ActionId.REVIEW, value)]
     if s.status == "open" and s.atp > 0:
@@ -105,6 +107,7 @@ def line_buttons(s: POLineHeader, channel: str = "") -> list[ButtonElement]:
     if s.allocated:
         out.append(button(REMOVE, ActionId.REMOVE, value, style="danger"))
     if s.status == "open":
+        out.append(button(RECEIVE, ActionId.RECEIVE, value))
         out.append(button(CANCEL_LINE, ActionId.CANCEL_LINE, value, style="danger"))
     return out
 
@@ -131,7 +134,8 @@ def _rest(rest: list[POLineHeader], *, room: int) -> list[Block]:
         ),
     ]
     rows = [
-        f"*{s.line}* `{escape(s.sku)}` · qty {s.quantity} · allocated {s.allocated} · "
+        f"*{s.line}* `{escape(s.sku)}` · qty {s.quantity} · recv {s.received} · "
+        f"allocated {s.allocated} · "
         f"ATP {s.atp} · {day(s.arrival_date)}"
         + (f" · {s.out_of_sync} out of sync" if s.out_of_sync else "")
         for s in rest

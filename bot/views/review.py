@@ -104,6 +104,8 @@ def head_blocks(head: POLineHeader, supplier: str = "") -> list[Block]:
         "Status": head.status,
         "Promised dates": sync,
     }
+    if head.received:
+        figures["Received"] = f"{head.received} of {head.quantity}"
     return [
         section(f"*{line_name(head.po, head.line)}*{source} · `{escape(head.sku)}`"),
         SectionBlock(fields=[MarkdownTextObject(text=f"*{k}*\n{v}") for k, v in figures.items()]),
@@ -116,7 +118,8 @@ def row_text(r: ReviewLine, head: POLineHeader, zone: tzinfo = UTC) -> str:
         if r.in_sync
         else f":warning: promised {day(r.promised_date)} (arrives {day(head.arrival_date)})"
     )
+    ready = " · :package: ready to ship" if r.ready else ""
     return (
         f"`{escape(r.order)}:{r.line}` {escape(r.customer)}\n"
-        f"{plural(r.quantity, 'unit')} · placed {at(r.placed_at, zone)} · {promise}"
+        f"{plural(r.quantity, 'unit')} · placed {at(r.placed_at, zone)} · {promise}{ready}"
     )

@@ -52,6 +52,7 @@ class Shared:
     errors: list[str] = field(default_factory=list)
     orders: dict[str, list[tuple[int, str, int]]] = field(default_factory=dict)
     cancelled: set[tuple[str, int]] = field(default_factory=set)
+    receipts: list[str] = field(default_factory=list)
     reasons: defaultdict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
 
 
@@ -79,6 +80,8 @@ class Worker:
             ("rebalance", self.rebalance, 1),
             ("set-arrival-rebalance", self.set_arrival, 2),
             ("unpark", self.unpark, 1),
+            ("receive", self.receive, 2),
+            ("fulfil", self.fulfil, 2),
         ]
 
     def run(self, barrier: threading.Barrier, seconds: float) -> None:
@@ -147,6 +150,7 @@ class Worker:
             target.line,
             [e.LineRef(line.order, line.line)],
             hold_for_store=self.rnd.random() < 0.3,
+            force=self.rnd.random() < 0.3,
         )
 
     def auto_allocate(self) -> None:
@@ -220,6 +224,27 @@ class Worker:
             rebalance=True,
         )
 
+    def receive(self) -> None:
+        """A receipt of a few units (now and then final, now and then more than ordered), often
+        delivered twice under the same receipt id by two workers."""
+        target = self.po_line(self.sku())
+        quantity = self.rnd.randint(1, max(1, target.quantity - target.received + 2))
+        final = self.rnd.random() < 0.2
+        with self.shared.lock:
+            self.serial += 1
+            receipt = f"{self.name}-R{self.serial}"
+            self.shared.receipts.append(receipt)
+            if self.rnd.random() < 0.3:  # another's receipt delivered again
+                receipt = self.rnd.choice(self.shared.receipts)
+        e.receive(self.db, self.actor, target.po, target.line, quantity, final=final, key=receipt)
+
+    def fulfil(self) -> None:
+        ready = e.ready(self.db, sku=self.sku(), limit=6)
+        if not ready:
+            raise NothingToDo("nothing ready")
+        line = self.rnd.choice(ready)
+        e.fulfil(self.db, self.actor, [e.LineRef(line.order, line.line)])
+
     def unpark(self) -> None:
         parked = [q for q in e.unallocated(self.db, sku=self.sku()) if q.parked]
         if not parked:
@@ -268,6 +293,24 @@ def check_aftermath(db: e.Database, shared: Shared) -> None:
     nothing_lost(db, shared)
     audit_replays(db)
     assert not open_pos_without_open_lines(db)
+    shipped_once(db)
+
+
+def shipped_once(db: e.Database) -> None:
+    """Rule 9: a line is fulfilled at most once, only when ready, and keeps its allocation."""
+    with db.read() as conn:
+        fulfils = Counter(
+            (r.order_number, r.so_line)
+            for r in conn.execute(select(audit_events).where(audit_events.c.action == "fulfil"))
+        )
+        rows = conn.execute(
+            select(so_lines.c.order_number, so_lines.c.line, so_lines.c.ready_at).where(
+                so_lines.c.status == "fulfilled"
+            )
+        ).all()
+    assert all(n == 1 for n in fulfils.values()), f"lines fulfilled twice: {fulfils}"
+    assert {(r.order_number, r.line) for r in rows} == set(fulfils)
+    assert all(r.ready_at is not None for r in rows)
 
 
 def open_pos_without_open_lines(db: e.Database) -> list[str]:
@@ -278,7 +321,7 @@ def open_pos_without_open_lines(db: e.Database) -> list[str]:
                 select(purchase_orders.c.po_number).where(
                     purchase_orders.c.status == "open",
                     ~exists().where(
-                        po_lines.c.po_id == purchase_orders.c.id, po_lines.c.status != "cancelled"
+                        po_lines.c.po_id == purchase_orders.c.id, po_lines.c.status == "open"
                     ),
                 )
             ).scalars()
@@ -312,6 +355,8 @@ def nothing_lost(db: e.Database, shared: Shared) -> None:
     for key, row in stored.items():
         if row.status == "open":
             assert (key in allocated) != (key in queued), f"{key} is lost (or listed twice)"
+        elif row.status == "fulfilled":  # shipped from the line that held it
+            assert key in allocated and key not in queued
         else:
             assert key not in allocated and key not in queued
 
@@ -335,6 +380,7 @@ def audit_replays(db: e.Database) -> None:
                 **ev.after,
                 "store_hold": 0,
                 "status": "open",
+                "received": 0,
             }
         elif ev.action == "po-line":
             current = fields[(ev.po_number, ev.po_line)]
@@ -363,6 +409,7 @@ def audit_replays(db: e.Database) -> None:
             "store_hold": r.store_hold,
             "arrival_date": r.arrival_date.isoformat(),
             "status": r.status,
+            "received": r.received,
         }
         got = {k: fields[(r.po_number, r.line)].get(k) for k in want}
         if got != want:
@@ -388,6 +435,8 @@ CATEGORIES = (
     "cancel-po",
     "rebalance",
     "set-arrival-rebalance",
+    "receive",
+    "fulfil",
 )
 
 
@@ -534,3 +583,42 @@ def test_last_lines_of_a_po_cancelled_at_once_close_the_po(
         assert e.purchase_order(pg_db, f"PO-{i}").status == "cancelled"
     assert not open_pos_without_open_lines(pg_db)
     check_invariants(pg_db)
+
+
+@pytest.mark.postgres
+def test_one_receipt_delivered_at_once_counts_once_and_races_with_cuts_and_fulfilment(
+    pg_db: e.Database, actor: e.Actor
+) -> None:
+    """The same receipt id from eight threads, with a quantity cut, a sweep and a fulfilment
+    of the first ready line at the same time: the units count once, the cut never takes a
+    ready line, and nothing ships twice."""
+    e.apply_records(
+        pg_db,
+        actor,
+        [po("PO-1", (1, "A", 12, "2027-01-10"))],
+        [so(f"SO-{i}", i, (1, "A", 2)) for i in range(8)],
+    )
+    e.receive(pg_db, actor, "PO-1", 1, 2)  # SO-0 ready
+    calls: list[Callable[[], Any]] = [
+        partial(e.receive, pg_db, actor, "PO-1", 1, 4, key="receipt:R-7") for _ in range(8)
+    ]
+    calls += [
+        partial(e.set_quantity, pg_db, actor, "PO-1", 1, 6),
+        partial(e.auto_allocate, pg_db, actor),
+        partial(e.fulfil, pg_db, actor, [e.LineRef("SO-0")]),
+        partial(e.fulfil, pg_db, actor, [e.LineRef("SO-0")]),
+    ]
+    results = run_together(calls)
+    receipts = [r for r in results[:8] if isinstance(r, e.Outcome)]
+    assert len(receipts) == 8 and sum(not r.replayed for r in receipts) == 1
+    assert sum(isinstance(r, e.Outcome) for r in results[-2:]) == 1  # shipped once
+    head = e.po_line(pg_db, "PO-1", 1)
+    assert head.received == 6
+    states = {ln.order: ln.state for ln in e.order_lines(pg_db, [f"SO-{i}" for i in range(8)])}
+    assert states["SO-0"] == "fulfilled"
+    ready = [o for o, s in states.items() if s in ("ready", "fulfilled")]
+    # 6 units in: SO-0, SO-1, SO-2 whatever the order the cut and the receipt ran in (the cut
+    # to 6 releases only lines not ready, latest placed first).
+    assert sorted(ready) == ["SO-0", "SO-1", "SO-2"]
+    check_invariants(pg_db)
+    shipped_once(pg_db)

@@ -56,6 +56,7 @@ def test_nothing_needs_attention_when_all_is_well(
         "arriving": [],
         "stranded": [],
         "dead_letters": [],
+        "ready": {"lines": 0, "units": 0, "by_sku": []},
     }
 
 

@@ -140,7 +140,7 @@ def test_the_headers_are_in_the_outcome_as_json(supplied: e.Database, actor: e.A
     assert data["po_lines"] == [
         {"po": "PO-1", "line": 1, "sku": "A", "status": "open", "arrival_date": "2027-01-10",
          "quantity": 12, "store_hold": 0, "allocated": 4, "atp": 8, "orders": 1,
-         "out_of_sync": 0}
+         "out_of_sync": 0, "received": 0}
     ]  # fmt: skip
     assert data["po_lines_truncated"] is False
 

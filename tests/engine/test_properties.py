@@ -81,9 +81,12 @@ class POL:
     allocated: int
     arrival: date
     status: str
+    received: int = 0
 
     @property
     def atp(self) -> int:
+        if self.status != "open":  # rule 11
+            return 0
         return self.quantity - self.store_hold - self.allocated
 
 
@@ -96,6 +99,7 @@ class SOL:
     parked: bool
     holder: POKey | None
     promised: date | None
+    ready: bool = False
 
 
 @dataclass
@@ -142,11 +146,14 @@ class State:
 
     def unplace(self, key: SOKey, *, park: bool, cancel: bool = False) -> None:
         s = self.so_lines[key]
-        assert s.holder is not None
-        self.po_lines[s.holder].allocated -= s.quantity
-        s.holder, s.promised, s.parked = None, None, park
+        holder, ready = s.holder, s.ready
+        assert holder is not None
+        self.po_lines[holder].allocated -= s.quantity
+        s.holder, s.promised, s.parked, s.ready = None, None, park, False
         if cancel:
             s.status = "cancelled"
+        if ready:  # its received units, in stock still, cover the next lines
+            self.cover(holder)
 
     def move(self, key: SOKey, to: POKey) -> None:
         s = self.so_lines[key]
@@ -158,6 +165,34 @@ class State:
     def sync(self, po_key: POKey) -> None:
         for k in self.held_by(po_key):
             self.so_lines[k].promised = self.po_lines[po_key].arrival
+
+    def ready_units(self, po_key: POKey) -> int:
+        return sum(
+            self.so_lines[k].quantity for k in self.held_by(po_key) if self.so_lines[k].ready
+        )
+
+    def cover(self, po_key: POKey) -> None:
+        """Rule 9: received units cover the line's allocations in FIFO order, whole lines,
+        stopping at the first that does not fit."""
+        room = self.po_lines[po_key].received - self.ready_units(po_key)
+        for k in self.held_by(po_key):
+            s = self.so_lines[k]
+            if s.ready:
+                continue
+            if s.quantity > room:
+                break
+            room -= s.quantity
+            s.ready = True
+
+    def settle(self, po: str) -> None:
+        """A PO's status from its lines': open while one is; else received or cancelled."""
+        statuses = {p.status for k, p in self.po_lines.items() if k[0] == po}
+        self.pos[po].status = (
+            "open" if "open" in statuses else "received" if "received" in statuses else "cancelled"
+        )
+
+    def closed(self, po_key: POKey) -> bool:
+        return self.po_lines[po_key].status != "open" or self.pos[po_key[0]].status != "open"
 
 
 def ref_sweep(state: State, skus: Iterable[str]) -> None:
@@ -172,11 +207,16 @@ def ref_sweep(state: State, skus: Iterable[str]) -> None:
             ),
             key=state.fifo,
         )
+        placed: set[POKey] = set()
         for k in queue:
             for p in supply:
                 if state.po_lines[p].atp >= state.so_lines[k].quantity:
                     state.place(k, p)
+                    placed.add(p)
                     break
+        for p in sorted(placed):
+            if state.po_lines[p].received:  # stock already in: ready at once
+                state.cover(p)
 
 
 def ref_rebalance(state: State, sku: str) -> None:
@@ -186,10 +226,10 @@ def ref_rebalance(state: State, sku: str) -> None:
     if len(supply) < 2:
         return
     held = sorted(
-        (k for k, s in state.so_lines.items() if s.holder in supply),
+        (k for k, s in state.so_lines.items() if s.holder in supply and not s.ready),
         key=state.fifo,
     )
-    moved = False
+    moved: set[POKey] = set()
     for target in supply:
         t = state.po_lines[target]
         for k in held:
@@ -197,7 +237,10 @@ def ref_rebalance(state: State, sku: str) -> None:
             assert s.holder is not None
             if state.po_lines[s.holder].arrival > t.arrival and s.quantity <= t.atp:
                 state.move(k, target)
-                moved = True
+                moved.add(target)
+    for target in sorted(moved):
+        if state.po_lines[target].received:
+            state.cover(target)
     if moved:
         ref_sweep(state, [sku])
 
@@ -208,13 +251,40 @@ def ref_change_supply(state: State, key: POKey, quantity: int, store_hold: int) 
     p = state.po_lines[key]
     grows = quantity - store_hold > p.quantity - p.store_hold
     excess = p.allocated - (quantity - store_hold)
+    if state.ready_units(key) > quantity - store_hold:
+        raise ModelRefused(f"{key} has ready units")
     for k in reversed(state.held_by(key)):
         if excess <= 0:
             break
+        if state.so_lines[k].ready:
+            continue
         excess -= state.so_lines[k].quantity
         state.unplace(k, park=False)
     p.quantity, p.store_hold = quantity, store_hold
     return grows and p.status == "open"
+
+
+def ref_receive(state: State, key: POKey, total: int, *, final: bool) -> None:
+    """Rule 9 on an open line: ``total`` received in all (not less than before)."""
+    p = state.po_lines[key]
+    p.received = total
+    if total > p.quantity:  # an over-receipt is supply, and rule 1 places the queue on it
+        p.quantity = total
+        ref_sweep(state, [p.sku])
+    if final:  # release the latest placed lines not ready until the rest fits what came
+        for k in reversed(state.held_by(key)):
+            if p.allocated <= total:
+                break
+            if not state.so_lines[k].ready:
+                state.unplace(k, park=False)
+    state.cover(key)
+    if final or total >= p.quantity:
+        p.status = "received"
+        state.settle(key[0])
+
+
+class ModelRefused(Exception):
+    """The reference model predicts a refusal."""
 
 
 def ref_cancel_lines(state: State, keys: Sequence[POKey]) -> None:
@@ -240,12 +310,26 @@ def ref_intake(
             key = (rec.po, ln.line)
             p = state.po_lines.get(key)
             if p is None:
+                if state.pos[rec.po].status == "received":  # open again for its new line
+                    state.pos[rec.po].status = "open"
                 state.po_lines[key] = POL(ln.sku, ln.quantity, 0, 0, ln.arrival_date, "open")
                 to_sweep.add(ln.sku)
                 if rebalance:
                     to_rebalance.add(ln.sku)
+                if ln.received_quantity:
+                    ref_receive(state, key, ln.received_quantity, final=False)
                 continue
+            # A received line's quantity is what came: the file's is history.
+            quantity = p.quantity if p.status == "received" else ln.quantity
+            if p.status != "open" and (p.sku, p.arrival, p.quantity) != (
+                ln.sku,
+                ln.arrival_date,
+                quantity,
+            ):
+                raise ModelRefused(f"{key} is closed")
             if p.sku != ln.sku:
+                if p.received:
+                    raise ModelRefused(f"{key} has stock in")
                 for k in state.held_by(key):
                     state.unplace(k, park=False)
                 to_sweep.update({p.sku, ln.sku})
@@ -255,10 +339,18 @@ def ref_intake(
                 p.arrival = ln.arrival_date
                 if earlier and rebalance and p.status == "open":
                     to_rebalance.add(p.sku)
-            if ln.quantity != p.quantity and ref_change_supply(
+            received = ln.received_quantity
+            if received is not None and received != p.received and p.status != "open":
+                raise ModelRefused(f"{key} is closed: it cannot receive")
+            if quantity != p.quantity and ref_change_supply(
                 state, key, ln.quantity, min(p.store_hold, ln.quantity)
             ):
                 to_sweep.add(p.sku)
+            if received is not None and received != p.received:
+                if received < p.received:
+                    raise ModelRefused(f"{key} cannot receive less")
+                ref_receive(state, key, received, final=False)
+    to_fulfil: list[SOKey] = []
     for sale in sales:
         known = state.orders.get(sale.order)
         # No customer given: a new order's is empty, an existing order keeps its own.
@@ -272,12 +364,16 @@ def ref_intake(
         for sl in sale.lines:
             key = (sale.order, sl.line)
             s = state.so_lines.get(key)
+            if sl.status == "fulfilled" and (s is None or s.status != "fulfilled"):
+                to_fulfil.append(key)
             if s is None:
                 state.so_lines[key] = SOL(
                     sl.sku, sl.quantity, sale.placed_at, "open", False, None, None
                 )
                 to_sweep.add(sl.sku)
             elif (s.sku, s.quantity) != (sl.sku, sl.quantity):
+                if s.status == "fulfilled":
+                    raise ModelRefused(f"{key} is fulfilled")
                 if s.holder is not None:
                     to_sweep.add(state.po_lines[s.holder].sku)
                     state.unplace(key, park=False)
@@ -286,6 +382,11 @@ def ref_intake(
     for sku in sorted(to_rebalance):
         ref_rebalance(state, sku)
     ref_sweep(state, to_sweep)
+    for key in to_fulfil:  # after the sweep: only ready lines ship
+        s = state.so_lines[key]
+        if s.status != "open" or s.holder is None or not s.ready:
+            raise ModelRefused(f"{key} is not ready")
+        s.status = "fulfilled"
 
 
 def ref_resolve(
@@ -325,7 +426,7 @@ def read_state(db: e.Database) -> State:
             state.pos[r.po_number] = PO(r.supplier, r.status)
         for r in conn.execute(select(po_lines)):
             state.po_lines[(r.po_number, r.line)] = POL(
-                r.sku, r.quantity, r.store_hold, r.allocated, r.arrival_date, r.status
+                r.sku, r.quantity, r.store_hold, r.allocated, r.arrival_date, r.status, r.received
             )
         for r in conn.execute(select(sales_orders)):
             state.orders[r.order_number] = (r.customer, r.placed_at)
@@ -343,6 +444,7 @@ def read_state(db: e.Database) -> State:
                 r.parked,
                 None if r.h_po is None else (r.h_po, r.h_line),
                 r.promised_date,
+                r.ready_at is not None,
             )
     return state
 
@@ -416,6 +518,8 @@ class EngineMachine(RuleBasedStateMachine):
         self.db, self._cleanup = type(self).make_db()
         self.state = State()
         self.actor = e.Actor("property", e.Source.CLI)
+        # Receipt ids used so far: the same id again changes nothing.
+        self.receipts: set[str] = set()
 
     def teardown(self) -> None:
         self.db.dispose()
@@ -491,7 +595,8 @@ class EngineMachine(RuleBasedStateMachine):
             result = call()
         except e.EngineError as exc:
             assert refusal is not None, f"unexpected refusal: {exc!r}"
-            assert type(exc) is refusal, f"expected {refusal.__name__}, got {exc!r}"
+            # Closed (a closed PO line) is a Refused; NotFound and InvalidInput are not.
+            assert isinstance(exc, refusal), f"expected {refusal.__name__}, got {exc!r}"
             for name in offenders:
                 assert name in str(exc), f"refusal does not name {name}: {exc}"
             assert dump(self.db) == before, "a refused operation changed the database"
@@ -516,11 +621,15 @@ class EngineMachine(RuleBasedStateMachine):
 
     def _intake(self, purchase: list[Any], sales: list[Any], rebalance: bool) -> None:
         expected = self.state.copy()
-        ref_intake(expected, purchase, sales, rebalance)
-        self.step(
-            lambda: e.apply_records(self.db, self.actor, purchase, sales, rebalance=rebalance),
-            expected,
+        call = lambda: e.apply_records(  # noqa: E731
+            self.db, self.actor, purchase, sales, rebalance=rebalance
         )
+        try:
+            ref_intake(expected, purchase, sales, rebalance)
+        except ModelRefused:
+            self.step(call, None, e.Refused)
+            return
+        self.step(call, expected)
 
     @rule(orders=st.lists(order_st, min_size=1, max_size=3))
     def new_orders(self, orders: list[Any]) -> None:
@@ -544,9 +653,10 @@ class EngineMachine(RuleBasedStateMachine):
         ),
         add_line=st.one_of(st.none(), st.tuples(sku_st, st.integers(0, 8), st.sampled_from(DATES))),
         rebalance=st.booleans(),
+        received=st.one_of(st.none(), st.integers(0, 10)),
     )
     def reimport_purchase_order(
-        self, index: int, changes: list[Any], add_line: Any, rebalance: bool
+        self, index: int, changes: list[Any], add_line: Any, rebalance: bool, received: Any
     ) -> None:
         """The same PO again: changed quantities, dates or SKUs, perhaps a new line."""
         po = pick(sorted(self.state.pos), index)
@@ -570,10 +680,14 @@ class EngineMachine(RuleBasedStateMachine):
             lines[keys[0][1]] = e.POLineRecord(
                 line=keys[0][1], sku=p.sku, quantity=p.quantity, arrival_date=p.arrival
             )
+        if received is not None:  # the first line given carries a received total (rule 9)
+            first = min(lines)
+            lines[first] = lines[first].model_copy(update={"received_quantity": received})
         record = e.PORecord(po=po, supplier=self.state.pos[po].supplier, lines=list(lines.values()))
         unchanged = all(
             (held := self.state.po_lines.get((po, ln.line))) is not None
             and (held.sku, held.quantity, held.arrival) == (ln.sku, ln.quantity, ln.arrival_date)
+            and ln.received_quantity in (None, held.received)
             for ln in record.lines
         )
         before = dump(self.db) if unchanged else None
@@ -588,11 +702,19 @@ class EngineMachine(RuleBasedStateMachine):
         quantity=st.one_of(st.none(), st.integers(1, 4)),
         sku=st.one_of(st.none(), sku_st),
         moved=st.one_of(st.none(), placed_st),
+        shipped=rarely,
     )
     def reimport_order(
-        self, index: int, line: int, quantity: int | None, sku: str | None, moved: Any
+        self,
+        index: int,
+        line: int,
+        quantity: int | None,
+        sku: str | None,
+        moved: Any,
+        shipped: bool,
     ) -> None:
-        """The same order again: perhaps a changed line or a corrected ``placed_at``."""
+        """The same order again: perhaps a changed line, a corrected ``placed_at``, or a line
+        given as fulfilled (status, rule 9)."""
         order = pick(sorted(self.state.orders), index)
         customer, placed_at = self.state.orders[order]
         keys = self.state.lines_of(order)
@@ -602,16 +724,22 @@ class EngineMachine(RuleBasedStateMachine):
             s = self.state.so_lines[k]
             if k == changed:
                 lines.append(
-                    e.SOLineRecord(line=k[1], sku=sku or s.sku, quantity=quantity or s.quantity)
+                    e.SOLineRecord(
+                        line=k[1],
+                        sku=sku or s.sku,
+                        quantity=quantity or s.quantity,
+                        status="fulfilled" if shipped else None,
+                    )
                 )
             else:
                 lines.append(e.SOLineRecord(line=k[1], sku=s.sku, quantity=s.quantity))
         when = placed_at if moved is None else placed(*moved)
         record = e.SORecord(order=order, customer=customer, placed_at=when, lines=lines)
         s = self.state.so_lines[changed]
-        unchanged = when == placed_at and (sku or s.sku, quantity or s.quantity) == (
-            s.sku,
-            s.quantity,
+        unchanged = (
+            when == placed_at
+            and (sku or s.sku, quantity or s.quantity) == (s.sku, s.quantity)
+            and not (shipped and s.status != "fulfilled")
         )
         before = dump(self.db) if unchanged else None
         self._intake([], [record], False)
@@ -714,6 +842,8 @@ class EngineMachine(RuleBasedStateMachine):
         expected = state.copy()
         for k in found:
             expected.place(k, po_key)
+        if target.received:
+            expected.cover(po_key)
         self.step(call, expected)
 
     @precondition(lambda self: self.state.po_lines and self.state.so_lines)
@@ -722,6 +852,7 @@ class EngineMachine(RuleBasedStateMachine):
         picks=picks_st,
         valid=st.booleans(),
         hold_for_store=st.booleans(),
+        force=st.booleans(),
         bare=rarely,
         ghost=rarely,
     )
@@ -731,6 +862,7 @@ class EngineMachine(RuleBasedStateMachine):
         picks: list[int],
         valid: bool,
         hold_for_store: bool,
+        force: bool,
         bare: bool,
         ghost: bool,
     ) -> None:
@@ -744,12 +876,22 @@ class EngineMachine(RuleBasedStateMachine):
         refs = self._refs(keys, bare, ghost)
         found, bad = ref_resolve(state, refs, target.sku)
         offenders = list(bad) + [
-            f"{k[0]}:{k[1]}" for k in found if state.so_lines[k].holder != po_key
+            f"{k[0]}:{k[1]}"
+            for k in found
+            if state.so_lines[k].holder != po_key
+            or state.so_lines[k].status != "open"
+            or (state.so_lines[k].ready and not force)
         ]
 
         def call() -> Any:
             return e.remove(
-                self.db, self.actor, po_key[0], po_key[1], refs, hold_for_store=hold_for_store
+                self.db,
+                self.actor,
+                po_key[0],
+                po_key[1],
+                refs,
+                hold_for_store=hold_for_store,
+                force=force,
             )
 
         if offenders:
@@ -771,16 +913,18 @@ class EngineMachine(RuleBasedStateMachine):
         if line is None:
             po = "PO99" if ghost else pick(sorted(state.pos), index)
             call = lambda: e.cancel_po(self.db, self.actor, po)  # noqa: E731
+            open_lines = [k for k, p in state.po_lines.items() if k[0] == po and p.status == "open"]
             if po not in state.pos:
                 self.step(call, None, e.NotFound)
-            elif state.pos[po].status == "cancelled":
+            elif (
+                state.pos[po].status == "cancelled"
+                or not open_lines
+                or any(state.po_lines[k].received for k in open_lines)
+            ):
                 self.step(call, None, e.Refused)
             else:
-                open_lines = [
-                    k for k, p in state.po_lines.items() if k[0] == po and p.status != "cancelled"
-                ]
                 ref_cancel_lines(expected, open_lines)
-                expected.pos[po].status = "cancelled"
+                expected.settle(po)
                 self.step(call, expected)
             return
         po_key = self._po_line(line, ghost)
@@ -788,14 +932,13 @@ class EngineMachine(RuleBasedStateMachine):
         target = state.po_lines.get(po_key)
         if target is None:
             self.step(call, None, e.NotFound)
-        elif target.status == "cancelled" or state.pos[po_key[0]].status == "cancelled":
+        elif (
+            target.status != "open" or state.pos[po_key[0]].status == "cancelled" or target.received
+        ):
             self.step(call, None, e.Refused)
         else:
             ref_cancel_lines(expected, [po_key])
-            if all(
-                p.status == "cancelled" for k, p in expected.po_lines.items() if k[0] == po_key[0]
-            ):
-                expected.pos[po_key[0]].status = "cancelled"
+            expected.settle(po_key[0])
             self.step(call, expected)
 
     @precondition(lambda self: self.state.po_lines)
@@ -808,13 +951,22 @@ class EngineMachine(RuleBasedStateMachine):
             self.step(call, None, e.InvalidInput)
         elif target is None:
             self.step(call, None, e.NotFound)
-        elif target.store_hold > quantity:
+        elif target.store_hold > quantity or self.state.closed(po_key):
             self.step(call, None, e.Refused)
         else:
-            expected = self.state.copy()
-            if ref_change_supply(expected, po_key, quantity, target.store_hold):
-                ref_sweep(expected, [target.sku])
-            self.step(call, expected)
+            self._change_supply(call, po_key, quantity, target.store_hold)
+
+    def _change_supply(
+        self, call: Callable[[], Any], po_key: POKey, quantity: int, store_hold: int
+    ) -> None:
+        expected = self.state.copy()
+        try:
+            if ref_change_supply(expected, po_key, quantity, store_hold):
+                ref_sweep(expected, [expected.po_lines[po_key].sku])
+        except ModelRefused:
+            self.step(call, None, e.Refused)
+            return
+        self.step(call, expected)
 
     @precondition(lambda self: self.state.po_lines)
     @rule(index=index_st, store_hold=st.integers(-1, 8), ghost=rarely)
@@ -826,13 +978,10 @@ class EngineMachine(RuleBasedStateMachine):
             self.step(call, None, e.InvalidInput)
         elif target is None:
             self.step(call, None, e.NotFound)
-        elif store_hold > target.quantity:
+        elif store_hold > target.quantity or self.state.closed(po_key):
             self.step(call, None, e.Refused)
         else:
-            expected = self.state.copy()
-            if ref_change_supply(expected, po_key, target.quantity, store_hold):
-                ref_sweep(expected, [target.sku])
-            self.step(call, expected)
+            self._change_supply(call, po_key, target.quantity, store_hold)
 
     @precondition(lambda self: self.state.po_lines)
     @rule(
@@ -856,6 +1005,9 @@ class EngineMachine(RuleBasedStateMachine):
         target = self.state.po_lines.get(po_key)
         if target is None:
             self.step(call, None, e.NotFound)
+            return
+        if self.state.closed(po_key):
+            self.step(call, None, e.Refused)
             return
         expected = self.state.copy()
         earlier = arrival < target.arrival
@@ -950,6 +1102,101 @@ class EngineMachine(RuleBasedStateMachine):
         for s in skus:
             ref_rebalance(expected, s)
         self.step(lambda: e.rebalance(self.db, self.actor, sku=sku), expected)
+
+    @precondition(lambda self: self.state.po_lines)
+    @rule(
+        index=index_st,
+        quantity=st.integers(0, 6),
+        final=rarely,
+        ghost=rarely,
+        key=st.one_of(st.none(), st.sampled_from(("R-1", "R-2"))),
+    )
+    def receive(self, index: int, quantity: int, final: bool, ghost: bool, key: str | None) -> None:
+        """Rule 9: received units cover allocations FIFO; final short releases the latest
+        placed; an over-receipt places the queue; whole or final closes the line. A receipt
+        id already used replays (changes nothing)."""
+        po_key = self._po_line(index, ghost)
+
+        def call() -> Any:
+            return e.receive(self.db, self.actor, *po_key, quantity, final=final, key=key)
+
+        state = self.state
+        target = state.po_lines.get(po_key)
+        if quantity == 0 and not final:  # refused before the operation looks at its key
+            self.step(call, None, e.Refused)
+            return
+        if key is not None and key in self.receipts:
+            before = dump(self.db)
+            assert call().replayed
+            assert dump(self.db) == before
+            return
+        if target is None:
+            self.step(call, None, e.NotFound)
+            return
+        if state.closed(po_key):
+            self.step(call, None, e.Refused)
+            return
+        expected = state.copy()
+        ref_receive(expected, po_key, target.received + quantity, final=final)
+        self.step(call, expected)
+        if key is not None:
+            self.receipts.add(key)
+
+    @precondition(lambda self: self.state.so_lines)
+    @rule(picks=picks_st, valid=st.booleans(), bare=rarely)
+    def fulfil(self, picks: list[int], valid: bool, bare: bool) -> None:
+        """Ready lines close as fulfilled, keeping their allocation; others refuse them all."""
+        state = self.state
+        ready = sorted(k for k, s in state.so_lines.items() if s.ready and s.status == "open")
+        pool = ready if valid and ready else sorted(state.so_lines)
+        keys = pick_many(pool, picks, distinct=valid)
+        refs = self._refs(keys, bare, False)
+        call = lambda: e.fulfil(self.db, self.actor, refs)  # noqa: E731
+        found, bad = ref_resolve(state, refs, None)
+        bad += [
+            f"{k[0]}:{k[1]}"
+            for k in found
+            if state.so_lines[k].status != "open" or not state.so_lines[k].ready
+        ]
+        if bad:
+            self.step(call, None, e.Refused, bad)
+            return
+        expected = state.copy()
+        for k in found:
+            expected.so_lines[k].status = "fulfilled"
+        self.step(call, expected)
+
+    @precondition(lambda self: self.state.pos)
+    @rule(index=index_st, line=st.one_of(st.none(), index_st), ghost=rarely)
+    def reopen_po(self, index: int, line: int | None, ghost: bool) -> None:
+        """Rule 11: cancelled lines open again and rule 1 runs for their SKUs."""
+        state = self.state
+        if line is None:
+            po = "PO99" if ghost else pick(sorted(state.pos), index)
+            call = lambda: e.reopen_po(self.db, self.actor, po)  # noqa: E731
+            keys = sorted(
+                k for k, p in state.po_lines.items() if k[0] == po and p.status == "cancelled"
+            )
+            if po not in state.pos:
+                self.step(call, None, e.NotFound)
+                return
+        else:
+            po_key = self._po_line(line, ghost)
+            call = lambda: e.reopen_po(self.db, self.actor, po_key[0], line=po_key[1])  # noqa: E731
+            if po_key not in state.po_lines:
+                self.step(call, None, e.NotFound)
+                return
+            po = po_key[0]
+            keys = [po_key] if state.po_lines[po_key].status == "cancelled" else []
+        if not keys:
+            self.step(call, None, e.Refused)
+            return
+        expected = state.copy()
+        for k in keys:
+            expected.po_lines[k].status = "open"
+        expected.settle(po)
+        ref_sweep(expected, {expected.po_lines[k].sku for k in keys})
+        self.step(call, expected)
 
     # checked after every step
 

@@ -277,3 +277,27 @@ def test_a_workbook_set_up_with_the_old_choices_is_offered_the_new_ones(
     before = path.read_bytes()
     assert run(shop, "sheets", "push", "--xlsx", str(path)).exit_code == 0
     assert path.read_bytes() == before
+
+
+def test_a_received_total_typed_in_the_workbook_records_a_receipt(
+    shop: e.Database, tmp_path: Path
+) -> None:
+    path = tmp_path / "allocations.xlsx"
+    assert run(shop, "sheets", "push", "--xlsx", str(path)).exit_code == 0
+    book = openpyxl.load_workbook(path)
+    lines, cols = _sheet(book, "PO lines")
+    row = _row_of(lines, cols, "PO-1:1")
+    assert lines.cell(row, cols["Received"]).value == 0
+    assert lines.cell(row, cols["Received"]).protection.locked is False  # editable
+    lines.cell(row, cols["Received"]).value = 2
+    book.save(path)
+
+    pulled = run(shop, "sheets", "pull", "--xlsx", str(path), "--json")
+    assert pulled.exit_code == 0, pulled.stderr
+    assert '"applied": 1' in pulled.stdout
+    assert e.po_line(shop, "PO-1", 1).received == 2
+    assert [r.order for r in e.ready(shop)] == ["SO-1"]
+    # Pulled again (the same total): no second receipt.
+    before = dump(shop)
+    assert run(shop, "sheets", "pull", "--xlsx", str(path)).exit_code == 0
+    assert dump(shop)["po_lines"] == before["po_lines"]

@@ -505,7 +505,7 @@ def test_a_miscount_is_an_error(
     short = {"spreadsheetId": spreadsheet_id, "responses": [{"updatedCells": 3}]}
     sheets_standin.fail_next(200, body=short, kind="write", applied=True)
 
-    with pytest.raises(SheetsError, match="reported 3 cells written, expected 13"):
+    with pytest.raises(SheetsError, match="reported 3 cells written, expected 14"):
         sheet.write({"PO lines": TabChanges(append=[po_row("k1")])})
 
 

@@ -338,9 +338,30 @@ def test_a_sheet_set_up_with_the_old_choices_is_offered_the_new_ones(book: Book)
 # --- pull: bad edits refused, the others applied -------------------------------------------------
 
 
+def test_a_received_total_typed_in_the_sheet_records_a_receipt_of_the_difference(
+    book: Book,
+) -> None:
+    book.push()
+    assert book.row(PO_LINES.name, "PO-1:1")["Received"] == 0
+    book.type(PO_LINES.name, "PO-1:1", "Received", 2)
+    report = book.pull()
+    assert (report.applied, report.refused) == (1, 0), report.messages
+    assert e.po_line(book.db, "PO-1", 1).received == 2
+    assert [r.order for r in e.ready(book.db)] == ["SO-1"]
+    book.push()
+    book.type(PO_LINES.name, "PO-1:1", "Received", 5)  # the whole quantity: the line closes
+    assert book.pull().applied == 1
+    assert e.po_line(book.db, "PO-1", 1).status == "received"
+    book.push()
+    assert "PO-1:1" not in book.keys(PO_LINES.name)  # the tab lists open lines
+    check_invariants(book.db)
+
+
 @pytest.mark.parametrize(
     ("tab", "key", "header", "value", "reason"),
     [
+        (PO_LINES.name, "PO-1:1", "Received", -1, "Received cannot be negative"),
+        (PO_LINES.name, "PO-1:1", "Received", "many", "text 'many' where a whole number"),
         (UNALLOCATED.name, "SO-5:1", "Allocate to", "PO-9:1", "unknown PO PO-9"),
         (UNALLOCATED.name, "SO-5:1", "Allocate to", "PO-1:2", "SO-5:1 is SKU A, not B"),
         (UNALLOCATED.name, "SO-5:1", "Allocate to", "PO-2:1", "short by 6"),

@@ -25,6 +25,7 @@ from engine.digest import (
     Digest,
     OutOfSyncLine,
     QueueBySku,
+    ReadyBySku,
     StrandedByPO,
     digest,
 )
@@ -273,6 +274,29 @@ def test_a_small_digest_shows_every_row_with_its_button() -> None:
         "promises out of sync, 2 PO lines arriving soon with ATP, 4 order lines stranded by "
         "1 cancelled PO"
     )
+
+
+def test_received_lines_ready_to_ship_are_counted_within_slacks_limits(
+    db: e.Database, load: Load
+) -> None:
+    load(
+        po("PO-1", (1, "A", 10, "2027-01-10")),
+        so("SO-1", 1, (1, "A", 3)),
+        so("SO-2", 2, (1, "A", 4)),
+    )
+    e.receive(db, OTHER, "PO-1", 1, 7)
+    data = digest(db, today=TODAY)
+    assert data.ready == [ReadyBySku("A", 2, 7, data.ready[0].oldest_ready_at)]
+    assert data.to_dict()["ready"]["lines"] == 2
+    said = texts(validated(digest_message(data, now=NOW)))
+    assert "*Received, ready to ship* · 2 lines, 7 units in 1 SKU" in said
+    assert "`A` · 2 lines, 7 units" in said
+    assert digest_text(data) == "Pre-order digest: 2 order lines received, ready to ship"
+    many = Digest(
+        [], [], today=TODAY, ready=[ReadyBySku(f"S{i:04d}", 2, 3, T0) for i in range(900)]
+    )
+    message = validated(digest_message(many, now=NOW))
+    assert "more ready lines in" in texts(message)
 
 
 def test_nothing_needs_attention_is_said_with_a_tick() -> None:

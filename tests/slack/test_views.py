@@ -287,10 +287,17 @@ def test_po_message_shows_each_line_with_the_buttons_that_can_act() -> None:
             ActionId.SYNC_DATE,
             ActionId.SET_ARRIVAL,
             ActionId.REMOVE,
+            ActionId.RECEIVE,
             ActionId.CANCEL_LINE,
         ],
-        2: [ActionId.REVIEW, ActionId.SET_ARRIVAL, ActionId.REMOVE, ActionId.CANCEL_LINE],
-        3: [ActionId.REVIEW],  # cancelled: nothing to change
+        2: [
+            ActionId.REVIEW,
+            ActionId.SET_ARRIVAL,
+            ActionId.REMOVE,
+            ActionId.RECEIVE,
+            ActionId.CANCEL_LINE,
+        ],
+        3: [ActionId.REVIEW],  # cancelled: nothing to change, nothing to receive
     }
     # The PO's own button, the whole PO in its value.
     (cancel_po,) = elements(data, "action_id", ActionId.CANCEL_PO)
