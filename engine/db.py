@@ -6,6 +6,7 @@ A ``Database`` is given its URL: reading it from the configuration is the entry 
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -14,8 +15,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, event, inspect
+from sqlalchemy import Connection, Engine, Select, create_engine, event, inspect
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -24,6 +26,7 @@ from engine.redact import password_of, redact, shown_url
 from engine.timeouts import Timeouts, answering_connect, postgres_connect
 
 T = TypeVar("T")
+log = logging.getLogger("engine")
 
 # The embedded default: a file in the working directory.
 DEFAULT_URL = "sqlite:///preorder.db"
@@ -95,6 +98,7 @@ class Database:
             event.listen(
                 engine, "do_connect", lambda _d, _r, args, kwargs: connect(*args, **kwargs)
             )
+            event.listen(engine, "after_cursor_execute", _answer_when_read)
             return engine
         raise StorageError(
             f"unsupported database {shown_url(self.url)!r}: use sqlite or postgresql"
@@ -145,22 +149,24 @@ class Database:
             yield conn
 
     @contextmanager
-    def _transaction(self, *, commit: bool) -> Iterator[Connection]:
+    def _transaction(self, *, commit: bool, pipeline: bool = False) -> Iterator[Connection]:
         with self.engine.connect() as conn:
             if not self.is_postgres:
                 # Take SQLite's write lock up front so two writers queue instead of one of them
                 # failing half way with SQLITE_BUSY on lock upgrade.
                 conn.info["sqlite_begin"] = "BEGIN IMMEDIATE"
-            conn.begin()
-            try:
-                yield conn
-            except BaseException:
-                conn.rollback()
-                raise
-            if commit:
-                conn.commit()
-            else:
-                conn.rollback()
+            with _pipelined(conn, pipeline and self.is_postgres) as piped:
+                conn.begin()
+                try:
+                    yield conn
+                except BaseException:
+                    _settle(piped)
+                    conn.rollback()
+                    raise
+                if commit:
+                    conn.commit()
+                else:
+                    conn.rollback()
 
     def run(
         self,
@@ -168,13 +174,18 @@ class Database:
         *,
         commit: bool = True,
         retry_unique: bool = False,
+        pipeline: bool = False,
     ) -> T:
         """Run ``work`` in one write transaction, retrying it whole on transient conflicts; a
-        database error that outlasts the retries reaches the caller as ``StorageError``."""
+        database error that outlasts the retries reaches the caller as ``StorageError``.
+
+        ``pipeline`` (PostgreSQL): the transaction's statements go in psycopg's pipeline mode
+        (see ``_pipelined``): a write whose answer nobody reads is sent without waiting for
+        it, so a transaction of many small writes takes a few round trips, not one each."""
         with self.storage_errors():
             for attempt in range(1, MAX_ATTEMPTS + 1):
                 try:
-                    with self._transaction(commit=commit) as conn:
+                    with self._transaction(commit=commit, pipeline=pipeline) as conn:
                         return work(conn)
                 except DBAPIError as exc:
                     if attempt == MAX_ATTEMPTS or not _is_transient(exc, retry_unique):
@@ -257,6 +268,111 @@ def _sqlite_engine(url: str, *, echo: bool, checkout: float) -> Engine:
         conn.exec_driver_sql(conn.info.pop("sqlite_begin", "BEGIN"))
 
     return engine
+
+
+# The execution option a statement given as text carries to say that nothing reads its answer
+# (a pipelined transaction then sends it without waiting; see ``_pipelined``).
+UNREAD = "preorder_unread"
+# The key in a connection's ``info`` of the psycopg pipeline its transaction runs in.
+_PIPELINE = "preorder_pipeline"
+
+
+@contextmanager
+def _pipelined(conn: Connection, on: bool) -> Iterator[Any]:
+    """Run the block's statements on ``conn`` in psycopg's pipeline mode when ``on``.
+
+    In that mode psycopg sends a statement and goes on without its answer; the answers come
+    at the next sync. ``_answer_when_read`` syncs after every statement whose answer is read
+    (rows, or a row count asked for), so the code in the block runs as it would without a
+    pipeline, and the writes between two reads (and those before the commit) cost one round
+    trip together. The transaction's semantics do not change: the statements run in the order
+    sent, and the first that fails aborts the transaction; its error is raised at the next
+    sync (a later statement's or the commit's), as SQLAlchemy's, and the block fails whole.
+    Yields the pipeline (None when off)."""
+    if not on:
+        yield None
+        return
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    # Kept aside: once the connection is lost, SQLAlchemy refuses to hand out ``conn.info``
+    # until the rollback, and the mark must go whatever happened.
+    info = conn.info
+    with raw.pipeline() as pipeline:
+        info[_PIPELINE] = pipeline
+        try:
+            yield pipeline
+        finally:
+            info.pop(_PIPELINE, None)
+
+
+def scalar_later(conn: Connection, query: Select[Any]) -> Callable[[], Any]:
+    """Send ``query`` (one row, one column) now; the returned function gives its value.
+
+    In a pipelined transaction (``_pipelined``) the query goes without a sync, and its answer
+    is taken when the function is first called, by then usually arrived with a later read's:
+    a value needed only at the end (the outbox's mark) costs no round trip of its own. The
+    query runs where it is sent, in the transaction's order, whenever it is read."""
+    if conn.info.get(_PIPELINE) is None:
+        value = conn.execute(query).scalar_one()
+        return lambda: value
+    compiled = query.compile(dialect=conn.dialect)
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    cursor = raw.cursor()
+    cursor.execute(str(compiled), compiled.params)
+
+    def read() -> Any:
+        row = cursor.fetchone()  # psycopg syncs the pipeline if the answer is not in yet
+        cursor.close()
+        assert row is not None
+        return row[0]
+
+    return read
+
+
+def _settle(pipeline: Any) -> None:
+    """After a failure in a pipelined transaction (``pipeline``; None: not pipelined): take
+    the answers still due (the statements sent after the one that failed are answered
+    "aborted", which is no news), so that the rollback that follows meets a pipeline at rest
+    rather than raising those instead of the error that failed the transaction."""
+    if pipeline is None:
+        return
+    try:
+        pipeline.sync()
+    except Exception:  # the transaction's error is raised already; these follow from it
+        log.debug("answers after a failed pipelined statement dropped", exc_info=True)
+
+
+def _answer_when_read(
+    conn: Connection,
+    _cursor: Any,
+    _statement: str,
+    _parameters: Any,
+    context: DefaultExecutionContext | None,
+    _many: bool,
+) -> None:
+    """In a pipelined transaction, wait for the answers of the statements sent so far unless
+    this one's answer is never read: a write with no RETURNING and no row count kept. Called
+    by SQLAlchemy right after it sends a statement and before it looks at the answer, so an
+    error from the database raised here is SQLAlchemy's, as any statement's."""
+    pipeline = conn.info.get(_PIPELINE)
+    if pipeline is None:
+        return
+    if context is not None and _unread(context):
+        return
+    pipeline.sync()
+
+
+def _unread(context: DefaultExecutionContext) -> bool:
+    if context.execution_options.get(UNREAD):
+        return True  # SQL as text that says so (a write whose answer is not read)
+    compiled = getattr(context, "compiled", None)
+    if compiled is None or not (context.isinsert or context.isupdate or context.isdelete):
+        return False  # a query, or SQL as text: its rows may be read
+    # Rows returned, or a row count kept (SQLAlchemy reads it at once): answers read. A write
+    # whose row count is read in a pipelined transaction must ask for it so (an UPDATE's too).
+    kept = context.execution_options.get("preserve_rowcount", False)
+    return not (compiled.effective_returning or kept)
 
 
 def _is_transient(exc: DBAPIError, retry_unique: bool) -> bool:

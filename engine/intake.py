@@ -105,9 +105,18 @@ def apply_orders(
             found[:] = order_lines_in(unit.conn, [o.order for o in orders])
 
     # Yielding: an order never waits behind a sweep batch or an import holding its SKU; its
-    # lines stay queued for the sweep the outcome asks for (``awaiting_sweep``).
+    # lines stay queued for the sweep the outcome asks for (``awaiting_sweep``). Pipelined:
+    # the writes between two reads (the audit events, the allocations and their bookkeeping,
+    # the outbox) reach PostgreSQL together, one round trip, not one each.
     outcome = run_operation(
-        db, actor, "intake", work, retry_unique=True, yielding=True, headers=headers
+        db,
+        actor,
+        "intake",
+        work,
+        retry_unique=True,
+        yielding=True,
+        headers=headers,
+        pipeline=True,
     )
     return outcome, found
 

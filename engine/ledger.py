@@ -30,6 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql import ColumnElement
 
+from engine.db import UNREAD
 from engine.models import (
     allocations,
     audit_events,
@@ -210,6 +211,7 @@ def allocate(unit: Unit, pairs: Sequence[tuple[Demand, Supply]], reason: str) ->
     conn.exec_driver_sql(
         ALLOCATION_INSERT[conn.dialect.paramstyle],
         [(d.id, s.id, d.sku, d.quantity, *fixed) for d, s in pairs],
+        execution_options={UNREAD: True},
     )
     conn.execute(stmts.point, params)
     tallies = Tallies()

@@ -14,7 +14,7 @@ from sqlalchemy import Connection, bindparam, func, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from engine import outbox
-from engine.db import Database
+from engine.db import Database, scalar_later
 from engine.headers import headers_by_id
 from engine.models import (
     applied_keys,
@@ -335,6 +335,7 @@ def run_operation(
     yielding: bool = False,
     defer_long_sweeps: bool = True,
     headers: bool = True,
+    pipeline: bool = False,
 ) -> Outcome:
     """Run ``work`` as one transaction; a dry run does everything, reports it, and rolls back.
     The outcome ends with the headers of the PO lines ``work`` touched, read in the same
@@ -348,7 +349,9 @@ def run_operation(
     numbered ``part``);
     ``yielding`` makes the operation give way on busy SKUs (see ``Unit.yielding``); with
     ``defer_long_sweeps`` a sweep of a long queue runs after the commit, in batches. Without
-    ``headers`` the outcome carries no PO line headers (a face that shows none saves the read)."""
+    ``headers`` the outcome carries no PO line headers (a face that shows none saves the read).
+    ``pipeline`` sends the writes without waiting for each answer (PostgreSQL; see
+    ``Database.run``)."""
     # Every attempt's unit (the last one committed): what they hold is let go at the end.
     units: list[Unit] = []
 
@@ -397,10 +400,13 @@ def run_operation(
                     at=unit.at,
                 )
             )
-        if db.events:
-            unit.promise_mark = conn.execute(outbox.TOP_PROMISE).scalar_one()
+        # Sent now, read once the work is done: in a pipelined transaction its answer comes
+        # with the work's first read's, not in a round trip of its own.
+        mark = scalar_later(conn, outbox.TOP_PROMISE) if db.events else None
         work(unit)
         unit.flush()
+        if mark is not None:
+            unit.promise_mark = int(mark())
         outcome.notified = outbox.write(
             conn,
             postgres=unit.is_postgres,
@@ -425,7 +431,12 @@ def run_operation(
         return outcome
 
     try:
-        outcome = db.run(attempt, commit=not dry_run, retry_unique=retry_unique or key is not None)
+        outcome = db.run(
+            attempt,
+            commit=not dry_run,
+            retry_unique=retry_unique or key is not None,
+            pipeline=pipeline,
+        )
         if not dry_run and units:
             for then in units[-1].after_commit:
                 then(outcome)
