@@ -8,7 +8,7 @@ the errors a person can fix (the bot not in a private channel, a wrong token).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -72,12 +72,13 @@ def post_digest(
     *,
     now: datetime | None = None,
     sheet_url: str | None = None,
+    zone: tzinfo = UTC,
 ) -> PostedDigest:
     """Read the digest as of ``now`` (default: the database's clock; its date is the first day
     of the arrival window) and post it to ``channel`` (an id such as ``C0123``, or a name)."""
     now = now or db.clock()
     data = digest(db, today=now.date())
-    blocks = digest_message(data, now=now, sheet_url=sheet_url)
+    blocks = digest_message(data, now=now, sheet_url=sheet_url, zone=zone)
     try:
         answer = client.chat_postMessage(
             channel=channel, text=digest_text(data), blocks=blocks, unfurl_links=False

@@ -203,7 +203,9 @@ def _post(cli: CliContext, *, as_json: bool) -> None:
     channel = service.digest_channel.strip()
     db = cli.database()
     try:
-        posted = post_digest(db, web_client(slack), channel, sheet_url=sheet_url(sheet))
+        posted = post_digest(
+            db, web_client(slack), channel, sheet_url=sheet_url(sheet), zone=cli.zone()
+        )
     except DigestNotPosted as exc:
         fail(str(exc))
     if as_json:

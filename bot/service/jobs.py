@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from apscheduler.triggers.base import BaseTrigger
@@ -248,7 +248,14 @@ class Jobs:
             return None
         link = sheet_url(self.sheets.sheet_id) if self.sheets is not None else None
         try:
-            posted = _post_digest(self.db, self.client, channel, now=self.clock(), sheet_url=link)
+            posted = _post_digest(
+                self.db,
+                self.client,
+                channel,
+                now=self.clock(),
+                sheet_url=link,
+                zone=self.settings.zone,
+            )
         except DigestNotPosted as exc:
             self.metrics.api_errors.labels("slack").inc()
             raise JobFailed(str(exc)) from exc
@@ -298,14 +305,20 @@ class Jobs:
 
 
 def _post_digest(
-    db: Database, client: WebClient | None, channel: str, *, now: datetime, sheet_url: str | None
+    db: Database,
+    client: WebClient | None,
+    channel: str,
+    *,
+    now: datetime,
+    sheet_url: str | None,
+    zone: tzinfo,
 ) -> PostedDigest:
     # Imported when a digest is due: it brings the Block Kit views with it.
     from bot.digest_post import post_digest
 
     if client is None:
         raise JobFailed("no Slack client to post the digest with")
-    return post_digest(db, client, channel, now=now, sheet_url=sheet_url)
+    return post_digest(db, client, channel, now=now, sheet_url=sheet_url, zone=zone)
 
 
 def log_time(moment: datetime | None) -> str:

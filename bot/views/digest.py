@@ -16,15 +16,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, tzinfo
 
 from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement, DividerBlock
 
 from bot.ids import ActionId
-from bot.text import day, waited, when
+from bot.text import day, waited
 from bot.views.blocks import (
     ELLIPSIS,
     MESSAGE_BLOCKS,
+    at,
     button,
     context,
     escape,
@@ -65,13 +66,15 @@ def digest_message(
     now: datetime,
     sheet_url: str | None = None,
     max_blocks: int = MESSAGE_BLOCKS,
+    zone: tzinfo = UTC,
 ) -> list[Block]:
     """The digest in at most ``max_blocks`` blocks. ``now`` is when it was read (the waits of
-    the oldest lines count to it); ``sheet_url`` adds a button that opens the spreadsheet."""
+    the oldest lines count to it), shown in the team's ``zone``; ``sheet_url`` adds a button
+    that opens the spreadsheet."""
     today = digest.today or now.date()
     top: list[Block] = [
         header(f"{TITLE} · {day(today)}"),
-        context(f"As of {when(now)} UTC · {escape(summary(digest))}"),
+        context(f"As of {at(now, zone)} · {escape(summary(digest))}"),
     ]
     tail: list[Block] = [_sheet_button(sheet_url)] if sheet_url else []
     if digest.is_empty:

@@ -5,6 +5,7 @@ digest --post``) and its errors. What it reads is tested in ``tests/engine/test_
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -487,3 +488,17 @@ def test_digest_post_refused_says_why_in_one_line(
     assert result.exit_code == 1 and result.stdout == ""
     assert error_line(result).startswith(message)
     assert slack_standin.messages() == []
+
+
+def test_the_posted_digest_gives_its_time_in_the_teams_zone(
+    db: e.Database, load: Load, slack_standin: SlackStandin, post_env: dict[str, str | None]
+) -> None:
+    load(po("PO-1", (1, "A", 1, "2027-01-10")), so("SO-1", 1, (1, "A", 2)))
+    env = {**post_env, "PREORDER_TIMEZONE": "America/New_York"}
+    result = run(db, "digest", "--post", env=env)
+    assert result.exit_code == 0, result.output
+    (message,) = slack_standin.messages(DIGEST_CHANNEL)
+    (as_of,) = [t for t in texts(message).splitlines() if t.startswith("As of ")]
+    assert re.match(r"As of \d{4}-\d\d-\d\d \d\d:\d\d E[SD]T · ", as_of), as_of
+    assert "UTC" not in as_of
+    assert not problems(message["blocks"], "message")
