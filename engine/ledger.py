@@ -265,6 +265,37 @@ class _AllocateStatements:
     events: Any  # an "allocate" audit event each
 
 
+# The audit columns a set-based insert fills, in order, and the first five of them: when, and
+# the operation's id, name, actor and source, bound once per statement.
+AUDIT_COLUMNS = [
+    "at",
+    "operation_id",
+    "operation",
+    "actor",
+    "source",
+    "action",
+    "sku",
+    "po_number",
+    "po_line",
+    "order_number",
+    "so_line",
+    "quantity",
+    "before",
+    "after",
+    "reason",
+]
+
+
+def _by_whom(at: ColumnElement[Any]) -> tuple[ColumnElement[Any], ...]:
+    return (
+        at,
+        bindparam("operation_id", type_=String()),
+        bindparam("operation", type_=String()),
+        bindparam("actor", type_=String()),
+        bindparam("source", type_=String()),
+    )
+
+
 @functools.cache
 def _allocate_statements(postgres: bool, small: bool) -> _AllocateStatements:
     """``allocate``'s statements, built once (their values are bound by name)."""
@@ -311,29 +342,9 @@ def _allocate_statements(postgres: bool, small: bool) -> _AllocateStatements:
         promised_date=po_lines.c.arrival_date,
     )
     events = insert(audit_events).from_select(
-        [
-            "at",
-            "operation_id",
-            "operation",
-            "actor",
-            "source",
-            "action",
-            "sku",
-            "po_number",
-            "po_line",
-            "order_number",
-            "so_line",
-            "quantity",
-            "before",
-            "after",
-            "reason",
-        ],
+        AUDIT_COLUMNS,
         select(
-            at,
-            bindparam("operation_id", type_=String()),
-            bindparam("operation", type_=String()),
-            bindparam("actor", type_=String()),
-            bindparam("source", type_=String()),
+            *_by_whom(at),
             literal("allocate"),
             allocations.c.sku,
             po_lines.c.po_number,
@@ -532,29 +543,9 @@ def _ready_statements(postgres: bool) -> _ReadyStatements:
     at = bindparam("at", type_=UTCDateTime())
     mark = update(so_lines).where(so_lines.c.id.in_(ids)).values(ready_at=at)
     events = insert(audit_events).from_select(
-        [
-            "at",
-            "operation_id",
-            "operation",
-            "actor",
-            "source",
-            "action",
-            "sku",
-            "po_number",
-            "po_line",
-            "order_number",
-            "so_line",
-            "quantity",
-            "before",
-            "after",
-            "reason",
-        ],
+        AUDIT_COLUMNS,
         select(
-            at,
-            bindparam("operation_id", type_=String()),
-            bindparam("operation", type_=String()),
-            bindparam("actor", type_=String()),
-            bindparam("source", type_=String()),
+            *_by_whom(at),
             literal("ready"),
             so_lines.c.sku,
             bindparam("po", type_=String()),
