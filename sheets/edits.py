@@ -95,15 +95,21 @@ def plan(edit: Edit, actor: e.Actor, db: e.Database) -> Planned | None:
     return handler(edit, actor, db)
 
 
+def _units(value: object, column: str, if_empty: str) -> int:
+    """A count of units typed in ``column``: a whole number, 0 or more, or a Refusal saying
+    what is wrong (``if_empty``: what to write instead of nothing)."""
+    if value is None:
+        raise Refusal(f"{column} cannot be empty: {if_empty}")
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise Refusal(f"{column} must be a whole number, not {shown(value)}")
+    if value < 0:
+        raise Refusal(f"{column} cannot be negative ({value})")
+    return value
+
+
 def _store_hold(edit: Edit, actor: e.Actor, db: e.Database) -> Planned:
     po, line = edit.line.po_ref()
-    units = edit.value
-    if units is None:
-        raise Refusal("Store hold cannot be empty: write 0 to hold nothing")
-    if isinstance(units, bool) or not isinstance(units, int):
-        raise Refusal(f"Store hold must be a whole number, not {shown(units)}")
-    if units < 0:
-        raise Refusal(f"Store hold cannot be negative ({units})")
+    units = _units(edit.value, "Store hold", "write 0 to hold nothing")
     return (
         lambda key: e.set_store_hold(db, actor, po, line, units, key=key),
         f"store hold {units}",
@@ -112,13 +118,7 @@ def _store_hold(edit: Edit, actor: e.Actor, db: e.Database) -> Planned:
 
 def _received(edit: Edit, actor: e.Actor, db: e.Database) -> Planned:
     po, line = edit.line.po_ref()
-    total = edit.value
-    if total is None:
-        raise Refusal("Received cannot be empty: write the units received so far")
-    if isinstance(total, bool) or not isinstance(total, int):
-        raise Refusal(f"Received must be a whole number, not {shown(total)}")
-    if total < 0:
-        raise Refusal(f"Received cannot be negative ({total})")
+    total = _units(edit.value, "Received", "write the units received so far")
     return (
         lambda key: e.record_received(db, actor, po, line, total, key=key),
         f"received {total} in all",
