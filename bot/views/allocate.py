@@ -95,25 +95,7 @@ def allocate_modal(
         f"To *{line_name(head.po, head.line)}* · `{escape(head.sku)}` · ATP left *{head.atp}*\n"
         f"{plural(total, 'unallocated order line')}: {held}"
     )
-    if total <= STATIC_OPTIONS_MAX and len(lines) <= STATIC_OPTIONS_MAX:
-        element: StaticMultiSelectElement | ExternalDataMultiSelectElement = (
-            StaticMultiSelectElement(
-                action_id=ActionId.ALLOCATE_ORDERS,
-                placeholder=plain("Choose order lines", 150),
-                options=[order_option(q, zone) for q in lines],
-            )
-        )
-        hint = "First in, first out: the earliest orders are at the top."
-    else:
-        element = ExternalDataMultiSelectElement(
-            action_id=ActionId.ALLOCATE_ORDERS,
-            placeholder=plain("Search by order number or customer", 150),
-            min_query_length=MIN_QUERY_LENGTH,
-        )
-        hint = (
-            f"{STATIC_OPTIONS_MAX} lines at a time, first in first out: type an order number "
-            "or a customer to find others."
-        )
+    element, hint = order_lines_select(ActionId.ALLOCATE_ORDERS, lines, total, zone)
     blocks: list[Block] = [
         section(intro),
         InputBlock(
@@ -131,6 +113,30 @@ def allocate_modal(
         metadata=state,
         submit=SUBMIT,
         close="Cancel",
+    )
+
+
+def order_lines_select(
+    action_id: str, lines: Sequence[QueuedLine], total: int, zone: tzinfo = UTC
+) -> tuple[StaticMultiSelectElement | ExternalDataMultiSelectElement, str]:
+    """The multi-select of order lines ``lines`` (the first of ``total``, FIFO) and its hint:
+    every line as an option when they fit a static select, else an external select that
+    searches them (the first 100 in FIFO order before any typing)."""
+    if total <= STATIC_OPTIONS_MAX and len(lines) <= STATIC_OPTIONS_MAX:
+        static = StaticMultiSelectElement(
+            action_id=action_id,
+            placeholder=plain("Choose order lines", 150),
+            options=[order_option(q, zone) for q in lines],
+        )
+        return static, "First in, first out: the earliest orders are at the top."
+    search = ExternalDataMultiSelectElement(
+        action_id=action_id,
+        placeholder=plain("Search by order number or customer", 150),
+        min_query_length=MIN_QUERY_LENGTH,
+    )
+    return search, (
+        f"{STATIC_OPTIONS_MAX} lines at a time, first in first out: type an order number "
+        "or a customer to find others."
     )
 
 

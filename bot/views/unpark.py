@@ -15,15 +15,13 @@ from typing import Any
 from slack_sdk.models.blocks import (
     Block,
     ButtonElement,
-    ExternalDataMultiSelectElement,
     InputBlock,
-    StaticMultiSelectElement,
 )
 from slack_sdk.models.views import View
 
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.text import plural
-from bot.views.allocate import matches, order_option
+from bot.views.allocate import matches, order_lines_select, order_option
 from bot.views.blocks import (
     STATIC_OPTIONS_MAX,
     button,
@@ -61,25 +59,7 @@ def unpark_modal(
     if not total:
         text = f"No order line of `{escape(sku)}` is parked: nothing to unpark."
         return modal(TITLE, [section(text)], callback_id=CallbackId.UNPARK_CHOOSE, metadata=state)
-    if total <= STATIC_OPTIONS_MAX and len(parked) <= STATIC_OPTIONS_MAX:
-        element: StaticMultiSelectElement | ExternalDataMultiSelectElement = (
-            StaticMultiSelectElement(
-                action_id=ActionId.UNPARK_ORDERS,
-                placeholder=plain("Choose order lines", 150),
-                options=[order_option(q, zone) for q in parked],
-            )
-        )
-        hint = "First in, first out: the earliest orders are at the top."
-    else:
-        element = ExternalDataMultiSelectElement(
-            action_id=ActionId.UNPARK_ORDERS,
-            placeholder=plain("Search by order number or customer", 150),
-            min_query_length=0,
-        )
-        hint = (
-            f"{STATIC_OPTIONS_MAX} lines at a time, first in first out: type an order number "
-            "or a customer to find others."
-        )
+    element, hint = order_lines_select(ActionId.UNPARK_ORDERS, parked, total, zone)
     blocks: list[Block] = [
         section(
             f"`{escape(sku)}` · {plural(total, 'parked order line')}: a person took them off a "
