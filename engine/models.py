@@ -123,6 +123,9 @@ po_lines = Table(
     _required("updated_at", UTCDateTime()),
     # Units received so far (rule 9): they cover the line's allocations in FIFO order.
     _required("received", Integer, default=0, server_default="0"),
+    # How many parts of split SO lines (rule 10) sit on this line: while it is 0, every reader
+    # of this line's allocations keeps its whole-line query and the parts are never read.
+    _required("split_parts", Integer, default=0, server_default="0"),
     UniqueConstraint("po_id", "line"),
     # Target of the allocations' (po_line_id, sku) key: an allocation can only name a PO
     # line of its own SKU.
@@ -135,6 +138,7 @@ po_lines = Table(
     CheckConstraint("allocated + store_hold <= quantity", name="atp_not_negative"),
     # Every allocated line holds at least one unit.
     CheckConstraint("allocated_lines BETWEEN 0 AND allocated", name="allocated_lines"),
+    CheckConstraint("split_parts BETWEEN 0 AND allocated_lines", name="split_parts"),
     CheckConstraint("out_of_sync BETWEEN 0 AND allocated_lines", name="out_of_sync"),
     CheckConstraint("status IN ('open', 'cancelled', 'received')", name="status"),
     Index("ix_po_lines_supply", "sku", "arrival_date", "po_number", "line"),
@@ -150,6 +154,8 @@ sales_orders = Table(
     _optional("email", String(EMAIL_LENGTH)),
     _required("placed_at", UTCDateTime()),
     _required("created_at", UTCDateTime()),
+    # Its lines may be allocated in parts (rule 10) even when PREORDER_SPLIT_LINES is off.
+    _required("allow_split", Boolean, default=False, server_default=false()),
     # An order looked up by its customer or address (``preorder order --customer/--email``),
     # newest first.
     Index("ix_sales_orders_customer", "customer", "placed_at"),
@@ -176,6 +182,13 @@ so_lines = Table(
     # moved by rebalance or quantity cuts. A fulfilled line keeps its allocation and this
     # mark: its units left from that PO line and must never count as ATP again.
     _optional("ready_at", UTCDateTime()),
+    # The order's allow_split, copied as placed_at is: the sweep finds the queued lines that
+    # may split from a small index of their own, and reads nothing more while there are none.
+    _required("allow_split", Boolean, default=False, server_default=false()),
+    # Allocated in parts (rule 10): the parts are allocation_parts rows and there is no
+    # allocations row; po_line_id is the PO line of the latest part (its anchor) and
+    # promised_date that line's arrival date, so "in sync" and the queue keep their meaning.
+    _required("split", Boolean, default=False, server_default=false()),
     UniqueConstraint("order_number", "line"),
     # Target of the allocations' composite key (see allocations).
     UniqueConstraint("id", "po_line_id", "sku", "quantity"),
@@ -189,6 +202,7 @@ so_lines = Table(
     CheckConstraint("ready_at IS NULL OR po_line_id IS NOT NULL", name="ready_allocated"),
     CheckConstraint("po_line_id IS NULL OR NOT parked", name="parked_unallocated"),
     CheckConstraint("po_line_id IS NULL OR promised_date IS NOT NULL", name="allocated_promised"),
+    CheckConstraint("po_line_id IS NOT NULL OR NOT split", name="split_allocated"),
     # The unallocated queue (rule 1) in FIFO order, small however many lines are allocated.
     # The other columns ride along so that a line's place in the queue (the lines and units
     # ahead of it, ``preorder order``) and the sweep's read of it come from the index alone:
@@ -205,6 +219,17 @@ so_lines = Table(
         "status",
         "po_line_id",
         where="status = 'open' AND po_line_id IS NULL",
+    ),
+    # The queued lines that may be split (rule 10) though the setting is off: usually none, so
+    # the sweep's look for them is one probe of an empty index.
+    _partial(
+        "ix_so_lines_split_queue",
+        "sku",
+        "placed_at",
+        "order_number",
+        "line",
+        "quantity",
+        where="status = 'open' AND po_line_id IS NULL AND allow_split AND NOT parked",
     ),
     # What can ship now (rule 9), in FIFO order.
     _partial(
@@ -251,6 +276,29 @@ allocations = Table(
         ["po_line_id", "sku"],
         ["po_lines.id", "po_lines.sku"],
         name="fk_allocations_po_line_same_sku",
+    ),
+    CheckConstraint("quantity > 0", name="quantity_positive"),
+)
+
+# One part of a split SO line (rule 10): the units it takes from one PO line. A split line's
+# parts sum to its quantity; it has no allocations row.
+allocation_parts = Table(
+    "allocation_parts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    _required("so_line_id", ForeignKey("so_lines.id")),
+    _required("po_line_id", Integer, index=True),
+    _required("sku", KEY),
+    _required("quantity", Integer),
+    _required("operation_id", String(36)),
+    _required("actor", String(200)),
+    _required("source", String(16)),
+    _required("created_at", UTCDateTime()),
+    UniqueConstraint("so_line_id", "po_line_id"),
+    ForeignKeyConstraint(
+        ["po_line_id", "sku"],
+        ["po_lines.id", "po_lines.sku"],
+        name="fk_allocation_parts_po_line_same_sku",
     ),
     CheckConstraint("quantity > 0", name="quantity_positive"),
 )

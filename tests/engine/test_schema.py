@@ -142,6 +142,7 @@ def test_the_models_partial_indexes_are_the_migrations(empty_db: e.Database) -> 
         "ix_so_lines_allocated",
         "ix_so_lines_queue",
         "ix_so_lines_ready",
+        "ix_so_lines_split_queue",
     ]
     listed = ", ".join(f"'{name}'" for name in names)
 
