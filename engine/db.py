@@ -32,6 +32,8 @@ log = logging.getLogger("engine")
 DEFAULT_URL = "sqlite:///preorder.db"
 # Operations write events to the outbox unless told not to (PREORDER_EVENTS=0).
 DEFAULT_EVENTS = True
+# Lines are allocated whole unless told otherwise (PREORDER_SPLIT_LINES=1, an order's allow_split).
+DEFAULT_SPLIT_LINES = False
 
 # PostgreSQL SQLSTATEs worth retrying: serialization_failure and deadlock_detected.
 _RETRY_SQLSTATES = {"40001", "40P01"}
@@ -56,11 +58,16 @@ class Database:
         clock: Callable[[], datetime] | None = None,
         timeouts: Timeouts | None = None,
         events: bool = DEFAULT_EVENTS,
+        split_lines: bool = DEFAULT_SPLIT_LINES,
     ) -> None:
         self.url = url
         # Whether operations write events to the outbox (DESIGN.md section 5): the entry
         # point's reading of PREORDER_EVENTS (engine.settings.EventSettings), default on.
         self.events = events
+        # Whether every line may be split across PO lines (rule 10; an order's allow_split asks
+        # it for its own lines): the entry point's reading of PREORDER_SPLIT_LINES
+        # (engine.settings.AllocationSettings), default off.
+        self.split_lines = split_lines
         self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
         # Every wait on the database is bounded (see engine.timeouts): an unreachable server
         # or one that stops answering fails a request in seconds (a 503 the sender retries)

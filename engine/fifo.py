@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol, TypeVar
 
 
@@ -43,3 +43,50 @@ def plan(supply: Sequence[S], queue: Iterable[D]) -> list[tuple[D, S]]:
                     biggest = max(left)
                 break
     return pairs
+
+
+Parts = list[tuple[S, int]]
+
+
+def plan_split(
+    supply: Sequence[S], queue: Iterable[D], may_split: Callable[[D], bool]
+) -> tuple[list[tuple[D, S]], list[tuple[D, Parts[S]]]]:
+    """``plan`` with rule 10: a line that fits no single PO line and ``may_split`` takes, when
+    the SKU's ATP left over all its lines covers it, units from the PO lines in ``supply``'s
+    order, earliest first, each as much as it has, until the line is covered. A whole fit
+    always wins; a line the ATP left cannot cover stays queued whole (never in part), keeping
+    its place, and later lines may still be placed. Returns the whole pairs and the split lines
+    (each with its parts in ``supply``'s order), both in FIFO order."""
+    left = [s.atp for s in supply]
+    pairs: list[tuple[D, S]] = []
+    splits: list[tuple[D, Parts[S]]] = []
+    total = sum(left)
+    for demand in queue:
+        need = demand.quantity
+        if need > total:
+            continue
+        placed = False
+        for i, atp in enumerate(left):
+            if atp >= need:
+                left[i] = atp - need
+                pairs.append((demand, supply[i]))
+                placed = True
+                break
+        if placed:
+            total -= need
+            continue
+        if not may_split(demand):
+            continue
+        parts: Parts[S] = []
+        for i, atp in enumerate(left):
+            if atp <= 0:
+                continue
+            take = min(atp, need)
+            left[i] = atp - take
+            parts.append((supply[i], take))
+            need -= take
+            if need == 0:
+                break
+        total -= demand.quantity
+        splits.append((demand, parts))
+    return pairs, splits

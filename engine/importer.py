@@ -21,19 +21,19 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from pydantic import ValidationError
 
 from engine.errors import InvalidInput
 from engine.import_json import stage_json
-from engine.records import PORecord, SORecord, error_reason
+from engine.records import PORecord, SORecord, error_reason, parse_flag
 from engine.staging import Staging
 
 PO_COLUMNS = ("po", "line", "sku", "quantity", "arrival_date")
 SO_COLUMNS = ("order", "line", "sku", "quantity", "placed_at")
 PO_HEADER = ",".join(PO_COLUMNS) + "[,supplier][,received]"
-SO_HEADER = ",".join(SO_COLUMNS) + "[,customer][,email][,status]"
+SO_HEADER = ",".join(SO_COLUMNS) + "[,customer][,email][,status][,allow_split]"
 JSON_KEYS = ("purchase_orders", "sales_orders")
 _BLANK = b" \t\r\n\x0b\x0c"
 
@@ -224,7 +224,8 @@ def _header_kind(columns: list[str]) -> tuple[str, str]:
     if "po" in columns:
         kind, required, optional, text = "po", PO_COLUMNS, ("supplier", "received"), PO_HEADER
     elif "order" in columns:
-        kind, required, optional = "order", SO_COLUMNS, ("customer", "email", "status")
+        kind, required = "order", SO_COLUMNS
+        optional = ("customer", "email", "status", "allow_split")
         text = SO_HEADER
     else:
         return "", (
@@ -252,10 +253,11 @@ def _csv_row(
     if len(values) != len(columns):
         return None, [f"has {len(values)} values but the header has {len(columns)} columns"]
     cells = {c: v.strip() for c, v in zip(columns, values, strict=True)}
-    optional = {"supplier", "customer", "email", "received", "status"}
+    optional = {"supplier", "customer", "email", "received", "status", "allow_split"}
     empty = [c for c, v in cells.items() if not v and c not in optional]
     if empty:
         return None, [f"{c} is empty" for c in empty]
+    data: dict[str, Any]
     if model is PORecord:
         data = {
             "po": cells["po"],
@@ -268,7 +270,12 @@ def _csv_row(
             ],
         }
     else:
+        try:
+            allow_split = parse_flag(cells.get("allow_split", ""), "allow_split")
+        except ValueError as exc:
+            return None, [str(exc)]
         data = {
+            "allow_split": allow_split,
             "order": cells["order"],
             "customer": cells.get("customer"),
             "email": cells.get("email"),

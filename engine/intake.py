@@ -163,7 +163,11 @@ _INSERT_NEW_ORDERS = {
     for postgres, dialect in ((True, postgresql), (False, sqlite))
 }
 _ORDER_HEADER = select(
-    sales_orders.c.id, sales_orders.c.customer, sales_orders.c.email, sales_orders.c.placed_at
+    sales_orders.c.id,
+    sales_orders.c.customer,
+    sales_orders.c.email,
+    sales_orders.c.placed_at,
+    sales_orders.c.allow_split,
 ).where(sales_orders.c.order_number == bindparam("number"))
 
 
@@ -466,6 +470,7 @@ class _Intake:
             "email": record.email,
             "placed_at": record.placed_at,
             "created_at": self.unit.at,
+            "allow_split": bool(record.allow_split),
         }
 
     def _create_order(self, record: SORecord) -> None:
@@ -497,6 +502,12 @@ class _Intake:
                             masked_email(header.email),
                             masked_email(record.email),
                         ),
+                    )
+                if record.allow_split is not None and record.allow_split != header.allow_split:
+                    found.append(
+                        Difference(
+                            record.order, "allow_split", header.allow_split, record.allow_split
+                        )
                     )
                 self.conflicts += found
                 if not found:
@@ -534,7 +545,31 @@ class _Intake:
                 if before == after:
                     self.updated["sales_orders"] += 1
                 changed = True
+            if record.allow_split is not None and record.allow_split != header.allow_split:
+                self._allow_split(record, so_id, header.allow_split, demand)
+                if before == after and not changed:
+                    self.updated["sales_orders"] += 1
+                changed = True
             self._order_lines(record, so_id, {ln.line: ln for ln in demand}, changed=changed)
+
+    def _allow_split(
+        self, record: SORecord, so_id: int, was: bool, demand: list[ledger.Demand]
+    ) -> None:
+        """Rule 10 asked (or no longer asked) for the order's lines: stored on the order and
+        its lines; the sweep then places any queued line that may now be split. Lines already
+        split stay as they are."""
+        allow = bool(record.allow_split)
+        self.conn.execute(
+            update(sales_orders).where(sales_orders.c.id == so_id).values(allow_split=allow)
+        )
+        self.conn.execute(
+            update(so_lines).where(so_lines.c.so_id == so_id).values(allow_split=allow)
+        )
+        self.unit.event(
+            "order", order=record.order, before={"allow_split": was}, after={"allow_split": allow}
+        )
+        if allow:
+            self.to_sweep.update(d.sku for d in demand)
 
     def _new_lines(self, record: SORecord, so_id: int) -> list[dict[str, Any]]:
         """The rows of a new order's lines (inserted by the caller), with their events."""
@@ -560,6 +595,7 @@ class _Intake:
             "quantity": rec.quantity,
             "status": "open",
             "parked": False,
+            "allow_split": bool(record.allow_split),
         }
 
     def _order_lines(

@@ -92,6 +92,19 @@ class Demand:
     promised_date: date | None = None
     # When its stock came in (rule 9); None: not ready.
     ready_at: datetime | None = None
+    # Allocated in parts (rule 10): po_line_id is then the PO line of its latest part.
+    split: bool = False
+    # May be split though the setting is off (its order's allow_split); set by the sweep only.
+    allow_split: bool = False
+    # For a split line read as one PO line's allocation: its units on that line (or those
+    # lines), and that line.
+    part: int | None = None
+    part_on: int | None = None
+
+    @property
+    def units_here(self) -> int:
+        """The units this line holds on the PO line it was read for: a part, or all of it."""
+        return self.quantity if self.part is None else self.part
 
     @property
     def ref(self) -> LineRef:
@@ -128,6 +141,7 @@ DEMAND_COLUMNS = (
     so_lines.c.po_line_id,
     so_lines.c.promised_date,
     so_lines.c.ready_at,
+    so_lines.c.split,
 )
 
 
@@ -410,6 +424,16 @@ def release(
     """
     if not lines:
         return
+    if any(d.split for d, _ in lines):
+        from engine import parts
+
+        split = [d for d, _ in lines if d.split]
+        if cancel:
+            unit.cancelled_lines.extend(d.id for d in split)
+        parts.release(unit, split, park=park, reason=reason, cancel=cancel)
+        lines = [(d, s) for d, s in lines if not d.split]
+        if not lines:
+            return
     conn = unit.conn
     ids = [d.id for d, _ in lines]
     if cancel:
@@ -704,6 +728,35 @@ def allocations_of(
         found.extend(demand_from(r) for r in rows)
     if len(po_line_ids) > CHUNK:
         found.sort(key=lambda d: d.fifo_key, reverse=newest_first)
+    return _with_parts(unit, po_line_ids, found, newest_first=newest_first)
+
+
+def _with_parts(
+    unit: Unit, po_line_ids: Collection[int], found: list[Demand], *, newest_first: bool
+) -> list[Demand]:
+    """``found`` (the lines these PO lines anchor) with every split line that has a part on
+    them (rule 10), each once, its ``part`` its units on them. Reads nothing more while none
+    of these PO lines holds a part."""
+    from engine import parts
+
+    held = parts.held_on(unit, po_line_ids)
+    if not held:
+        return found
+    units: dict[int, int] = {}
+    on: dict[int, int] = {}
+    for so_line_id, po_line_id, quantity in held:
+        units[so_line_id] = units.get(so_line_id, 0) + quantity
+        on.setdefault(so_line_id, po_line_id)
+    have = {d.id for d in found}
+    missing = sorted(set(units) - have)
+    for chunk in chunks(missing):
+        rows = unit.conn.execute(select(*DEMAND_COLUMNS).where(so_lines.c.id.in_(chunk)))
+        found.extend(demand_from(r) for r in rows)
+    for d in found:
+        if d.id in units:
+            d.part, d.part_on = units[d.id], on[d.id]
+    if missing:
+        found.sort(key=lambda d: d.fifo_key, reverse=newest_first)
     return found
 
 
@@ -714,12 +767,16 @@ class Tallies:
 
     def __init__(self) -> None:
         self._delta: dict[int, list[int]] = {}
+        # Parts of split lines (rule 10) gained or lost, by PO line: empty unless a line split.
+        self._parts: dict[int, int] = {}
 
-    def add(self, po_line_id: int, units: int, *, out_of_sync: int = 0) -> None:
+    def add(self, po_line_id: int, units: int, *, out_of_sync: int = 0, parts: int = 0) -> None:
         d = self._delta.setdefault(po_line_id, [0, 0, 0])
         d[0] += units
         d[1] += 1 if units > 0 else -1
         d[2] += out_of_sync
+        if parts:
+            self._parts[po_line_id] = self._parts.get(po_line_id, 0) + parts
 
     def apply(self, unit: Unit) -> None:
         unit.touch(self._delta)
@@ -728,8 +785,19 @@ class Tallies:
             for pid, (u, n, o) in sorted(self._delta.items(), key=lambda kv: (kv[1][0] > 0, kv[0]))
             if u or n or o
         ]
+        # A line counts no more parts than lines: parts lost go before the lines they were,
+        # parts gained after.
+        self._apply_parts(unit, lost=True)
         if params:
             unit.conn.execute(_TALLY, params)
+        self._apply_parts(unit, lost=False)
+
+    def _apply_parts(self, unit: Unit, *, lost: bool) -> None:
+        params = [
+            {"pid": pid, "parts": n} for pid, n in sorted(self._parts.items()) if (n < 0) == lost
+        ]
+        if params and any(p["parts"] for p in params):
+            unit.conn.execute(_TALLY_PARTS, params)
 
 
 _TALLY = (
@@ -740,6 +808,13 @@ _TALLY = (
         allocated_lines=po_lines.c.allocated_lines + bindparam("lines"),
         out_of_sync=po_lines.c.out_of_sync + bindparam("oos"),
     )
+)
+
+
+_TALLY_PARTS = (
+    update(po_lines)
+    .where(po_lines.c.id == bindparam("pid"))
+    .values(split_parts=po_lines.c.split_parts + bindparam("parts"))
 )
 
 

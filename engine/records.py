@@ -52,6 +52,27 @@ def parse_email(value: Any) -> str | None:
     return text
 
 
+def _allow_split(value: Any) -> bool | None:
+    # A JSON boolean only: "false" as a string would read as true to a careless reader.
+    if value is None or isinstance(value, bool):
+        return value
+    raise ValueError("allow_split must be true or false")
+
+
+# The words a CSV cell may give allow_split in, each way.
+FLAG_WORDS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+
+
+def parse_flag(text: str, name: str) -> bool | None:
+    """A CSV cell's true/false (true/false, 1/0, yes/no, any case); None when blank."""
+    word = text.strip().lower()
+    if not word:
+        return None
+    if word not in FLAG_WORDS:
+        raise ValueError(f"{name} must be true or false (or 1/0, yes/no), not {text.strip()!r}")
+    return FLAG_WORDS[word]
+
+
 PoNumber = Annotated[str, BeforeValidator(lambda v: parse_key(v, "PO number"))]
 OrderNumber = Annotated[str, BeforeValidator(lambda v: parse_key(v, "order number"))]
 Sku = Annotated[str, BeforeValidator(lambda v: parse_key(v, "SKU"))]
@@ -133,6 +154,9 @@ class SORecord(BaseModel):
     email: Email = None
     placed_at: Instant
     lines: Annotated[list[SOLineRecord], Field(min_length=1)]
+    # Rule 10: its lines may be split across PO lines. None: not given (a new order does not
+    # allow it; an update keeps what is stored).
+    allow_split: Annotated[bool | None, BeforeValidator(_allow_split)] = None
 
     @model_validator(mode="after")
     def _lines_unique(self) -> SORecord:

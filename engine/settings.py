@@ -15,7 +15,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from engine.config import ENV_FILE, PREFIX
-from engine.db import DEFAULT_EVENTS, DEFAULT_URL
+from engine.db import DEFAULT_EVENTS, DEFAULT_SPLIT_LINES, DEFAULT_URL
 from engine.settings_guard import sources_without
 
 
@@ -59,4 +59,16 @@ class EventSettings(Settings):
     events: bool = Field(
         DEFAULT_EVENTS,
         description="`0`: operations write no events (nothing for webhooks or emails, ever)",
+    )
+
+
+class AllocationSettings(Settings):
+    """How lines are allocated: whether a line no single PO line can hold may be split across
+    several (rule 10); read by each entry point that opens a database to change it, and given
+    to ``Database(split_lines=...)``."""
+
+    split_lines: bool = Field(
+        DEFAULT_SPLIT_LINES,
+        description="`1`: a line no single PO line can hold takes units from several of its "
+        "SKU's PO lines, earliest first (rule 10); an order's `allow_split` asks it per order",
     )

@@ -40,7 +40,8 @@ CREATE TABLE lines (
     text TEXT,                -- the supplier or customer; NULL: not given
     email TEXT,               -- an order's email; NULL: not given
     received INTEGER,         -- a PO line's received quantity; NULL: not given
-    status TEXT               -- an order line's status; NULL: not given
+    status TEXT,              -- an order line's status; NULL: not given
+    allow_split INTEGER       -- an order's allow_split, 1 or 0; NULL: not given
 );
 CREATE INDEX lines_by_file ON lines (file, kind, key, row);
 CREATE INDEX lines_by_key ON lines (kind, key, line, file);
@@ -51,7 +52,8 @@ CREATE INDEX lines_by_key ON lines (kind, key, line, file);
 _CONFLICTS = """
 SELECT row, kind, key, line, placed_at, text, head_row, head_placed_at, head_text,
        placed_us IS NOT head_placed_us AS other_placed_at, text IS NOT head_text AS other_text,
-       email IS NOT head_email AS other_email, line_row
+       email IS NOT head_email AS other_email,
+       allow_split IS NOT head_allow_split AS other_split, line_row
 FROM (
     SELECT *,
         first_value(row) OVER head AS head_row,
@@ -59,13 +61,15 @@ FROM (
         first_value(placed_us) OVER head AS head_placed_us,
         first_value(text) OVER head AS head_text,
         first_value(email) OVER head AS head_email,
+        first_value(allow_split) OVER head AS head_allow_split,
         min(row) OVER (PARTITION BY kind, key, line) AS line_row
     FROM lines WHERE file = ?
     WINDOW head AS (PARTITION BY kind, key ORDER BY row)
 )
 WHERE row > line_row
    OR (row > head_row AND (placed_us IS NOT head_placed_us OR text IS NOT head_text
-                           OR email IS NOT head_email))
+                           OR email IS NOT head_email
+                           OR allow_split IS NOT head_allow_split))
 ORDER BY row
 """
 
@@ -81,7 +85,8 @@ ORDER BY kind, row
 
 # Every line of one kind, by record; a line given in several files comes from the last one.
 _RECORDS = """
-SELECT key, line, file, row, sku, quantity, arrival, placed_at, text, email, received, status
+SELECT key, line, file, row, sku, quantity, arrival, placed_at, text, email, received, status,
+       allow_split
 FROM lines WHERE kind = ? ORDER BY key, line, file DESC, row
 """
 
@@ -108,6 +113,10 @@ class Conflict:
             # Not quoted: addresses stay out of messages, which reach logs.
             self.issues.append(
                 f"{what} {key} has another email here than on row {found['head_row']}"
+            )
+        if found["other_split"] and found["row"] > found["head_row"]:
+            self.issues.append(
+                f"{what} {key} has another allow_split here than on row {found['head_row']}"
             )
         if found["row"] > found["line_row"]:
             self.issues.append(
@@ -153,14 +162,15 @@ class Staging:
                 self._pending.append(
                     ("po", record.po, file, row, ln.line, ln.sku, ln.quantity,
                      ln.arrival_date.isoformat(), None, None, record.supplier, None,
-                     ln.received_quantity, None)
+                     ln.received_quantity, None, None)
                 )  # fmt: skip
         else:
             at, us = record.placed_at.isoformat(), (record.placed_at - _EPOCH) // _MICROSECOND
             for sln in record.lines:
                 self._pending.append(
                     ("order", record.order, file, row, sln.line, sln.sku, sln.quantity,
-                     None, at, us, record.customer, record.email, None, sln.status)
+                     None, at, us, record.customer, record.email, None, sln.status,
+                     record.allow_split)
                 )  # fmt: skip
         if len(self._pending) >= WRITE_BATCH:
             self._write()
@@ -168,7 +178,8 @@ class Staging:
     def _write(self) -> None:
         if self._pending:
             self._conn.executemany(
-                "INSERT INTO lines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", self._pending
+                "INSERT INTO lines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                self._pending,
             )
             self._pending.clear()
 
@@ -264,6 +275,7 @@ def _record(kind: Kind, key: str, rows: list[sqlite3.Row]) -> PORecord | SORecor
         order=key,
         customer=head["text"],
         email=head["email"],
+        allow_split=None if head["allow_split"] is None else bool(head["allow_split"]),
         placed_at=datetime.fromisoformat(head["placed_at"]),
         lines=[
             SOLineRecord.model_construct(

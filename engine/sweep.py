@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, bindparam, func, select, text
 
-from engine import fifo, ledger
+from engine import fifo, ledger, parts
 from engine.db import Database
 from engine.locks import job_lock, waiting_lock
 from engine.models import applied_keys, po_lines, purchase_orders, so_lines
@@ -206,6 +206,18 @@ def sweep(unit: Unit, skus: Collection[str] | None = None) -> None:
         if not wanted:
             continue
         most = max(room[s] for s in wanted)
+        total = {sku: sum(s.atp for s in supply[sku]) for sku in wanted}
+        # Rule 10: the SKUs whose queue may hold a line to split, and which lines may split
+        # (None: all of them, the setting is on). With the setting off these are the lines of
+        # orders that allow it, found in their own small index.
+        splitting: dict[str, set[int] | None] = {}
+        if unit.split_lines:
+            splitting = {sku: None for sku in wanted if total[sku] > room[sku]}
+        else:
+            splitting = _splittable(unit, wanted, room, total)
+        if splitting:
+            # The queue is read up to what the SKU's lines hold together, not the biggest one.
+            most = max(most, *(total[sku] for sku in splitting))
         if unit.yielding:
             queue = _short_queues(unit, wanted, most)
             wanted = [s for s in wanted if s not in unit.busy]
@@ -216,9 +228,50 @@ def sweep(unit: Unit, skus: Collection[str] | None = None) -> None:
                     continue
             queue = _queue(unit, wanted, most)
         pairs = []
+        splits: list[tuple[ledger.Demand, fifo.Parts[ledger.Supply]]] = []
         for sku in wanted:
-            pairs.extend(fifo.plan(supply[sku], queue.get(sku, [])))
+            if sku in splitting:
+                whole_fits, split = fifo.plan_split(
+                    supply[sku], queue.get(sku, []), _may_split(splitting[sku])
+                )
+                pairs.extend(whole_fits)
+                splits.extend(split)
+            else:
+                pairs.extend(fifo.plan(supply[sku], queue.get(sku, [])))
         ledger.allocate(unit, pairs, reason="fifo")
+        if splits:
+            parts.allocate(unit, splits, reason="fifo")
+
+
+def _may_split(flagged: set[int] | None) -> Callable[[ledger.Demand], bool]:
+    """Whether a queued line may split: any (the setting is on), or those ``flagged``."""
+    if flagged is None:
+        return lambda d: True
+    return lambda d: d.id in flagged
+
+
+def _splittable(
+    unit: Unit, skus: list[str], room: dict[str, int], total: dict[str, int]
+) -> dict[str, set[int] | None]:
+    """The queued lines of orders that allow splitting (rule 10) that fit no single PO line of
+    their SKU but fit its lines together, by SKU: one probe of an index that is empty while no
+    order allows it."""
+    found: dict[str, set[int] | None] = {}
+    for line_id, sku, quantity in unit.conn.execute(_SPLITTABLE, {"skus": skus}):
+        if room[sku] < quantity <= total[sku]:
+            flagged = found.setdefault(sku, set())
+            assert flagged is not None
+            flagged.add(line_id)
+    return found
+
+
+_SPLITTABLE = select(so_lines.c.id, so_lines.c.sku, so_lines.c.quantity).where(
+    so_lines.c.sku.in_(bindparam("skus", expanding=True)),
+    so_lines.c.status == "open",
+    so_lines.c.po_line_id.is_(None),
+    so_lines.c.allow_split,
+    so_lines.c.parked.is_(False),
+)
 
 
 def _short_queues(unit: Unit, skus: list[str], most: int) -> dict[str, list[ledger.Demand]]:

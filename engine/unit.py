@@ -86,6 +86,9 @@ class Unit:
     # What the operation holds beyond its transaction (the lock of its deferred sweep), let go
     # once it has ended, committed or not.
     release: ExitStack = field(default_factory=ExitStack)
+    # Whether every queued line may be split across PO lines (rule 10; PREORDER_SPLIT_LINES,
+    # as the database was opened with); lines of orders that allow it may be regardless.
+    split_lines: bool = False
     # The database the operation runs on: what a deferred sweep opens its batches on.
     db: Database | None = field(default=None, repr=False)
     _events: list[dict[str, Any]] = field(default_factory=list)
@@ -372,6 +375,7 @@ def run_operation(
             is_postgres=db.is_postgres,
             yielding=yielding and db.is_postgres,
             defer_long_sweeps=defer_long_sweeps and db.is_postgres and not dry_run,
+            split_lines=db.split_lines,
             db=db,
         )
         if operation_id is not None:

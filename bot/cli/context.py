@@ -70,8 +70,9 @@ class CliContext:
             # Do not leave an empty file behind just to say there is nothing in it.
             fail(f"database at {shown} has no schema; run 'preorder init'")
         events = _events_setting()
+        split_lines = _split_setting()
         try:
-            db = Database(url, events=events)
+            db = Database(url, events=events, split_lines=split_lines)
         except StorageError as exc:
             unusable(str(exc))
         self._db = db
@@ -117,6 +118,23 @@ def _events_setting() -> bool:
 
     try:
         return load(EventSettings).events
+    except SettingsError as exc:
+        fail(str(exc))
+
+
+def _split_setting() -> bool:
+    """``PREORDER_SPLIT_LINES`` (rule 10), read with ``load`` only when it is set, as
+    ``PREORDER_EVENTS`` is."""
+    from bot.cli.errors import fail
+    from engine.config import SettingsError, environment_value, load
+    from engine.db import DEFAULT_SPLIT_LINES
+
+    if environment_value("split_lines") is None:
+        return DEFAULT_SPLIT_LINES
+    from engine.settings import AllocationSettings
+
+    try:
+        return load(AllocationSettings).split_lines
     except SettingsError as exc:
         fail(str(exc))
 

@@ -101,7 +101,9 @@ def serve(cli: CliContext, host: str, port: int | None) -> None:
     # Reachable and at the current schema (one error line otherwise); then opened again with
     # every wait on it bounded, so the service keeps answering while the database does not.
     checked = cli.database()
-    db = Database(checked.url, timeouts=SERVICE, events=checked.events)
+    db = Database(
+        checked.url, timeouts=SERVICE, events=checked.events, split_lines=checked.split_lines
+    )
     configure_logging(service.log_format, secrets=[cli.password])
 
     def announce(line: str) -> None:

@@ -1,8 +1,8 @@
 """The body of ``POST /orders`` read into validated sales orders, and the answer written back.
 
 A body is JSON in one of three shapes, each order in the import format's ``sales_orders`` shape
-(``{"order", "customer", "email", "placed_at", "lines": [{"line", "sku", "quantity"}]}``, the
-customer and the email optional):
+(``{"order", "customer", "email", "placed_at", "lines": [{"line", "sku", "quantity"}],
+"allow_split"}``, the customer, the email and allow_split optional):
 
 * ``{"sales_orders": [ORDER, ...]}``, as in an import file;
 * ``[ORDER, ...]``;

@@ -95,8 +95,7 @@ def downgrade() -> None:
         "AND so_lines.promised_date <> po_lines.arrival_date)"
     )
     op.execute(
-        "UPDATE so_lines SET po_line_id = NULL, promised_date = NULL, ready_at = NULL "
-        "WHERE split"
+        "UPDATE so_lines SET po_line_id = NULL, promised_date = NULL, ready_at = NULL WHERE split"
     )
     op.drop_index(op.f("ix_allocation_parts_po_line_id"), table_name="allocation_parts")
     op.drop_table("allocation_parts")

@@ -1,0 +1,250 @@
+"""Split lines (rule 10): an SO line allocated in parts, each part the units it takes from one
+PO line of its SKU.
+
+A split line has ``allocation_parts`` rows and no ``allocations`` row; its ``po_line_id`` is the
+PO line of its latest part (the anchor: latest arrival, then PO number, line) and its promised
+date that line's arrival date. Each PO line counts the parts it holds (``split_parts``): its
+``allocated`` counts their units and ``allocated_lines`` counts each part as a line; only the
+anchor counts the line in ``out_of_sync``. A split line is always released whole: every PO line
+it was on gets its units back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import bindparam, delete, insert, select, update
+
+from engine.models import allocation_parts, po_lines, so_lines
+from engine.results import DateChange, Placement
+from engine.unit import Unit
+
+if TYPE_CHECKING:
+    from engine.ledger import Demand, Supply
+
+# How the audit log and the outcome name a split line's parts.
+SPLIT = "split"
+
+
+@dataclass(frozen=True)
+class Part:
+    """One part of a split line: its units on one PO line."""
+
+    so_line_id: int
+    po_line_id: int
+    po: str
+    line: int
+    arrival_date: date
+    quantity: int
+
+
+def allocate(
+    unit: Unit, splits: Sequence[tuple[Demand, list[tuple[Supply, int]]]], reason: str
+) -> None:
+    """Allocate each SO line in its parts (in rule 1's order of their PO lines); the line's
+    promised date is its latest part's arrival date. One audit event per part (its units and PO
+    line), one promise change per line."""
+    from engine.ledger import Tallies, placed_at_of
+
+    if not splits:
+        return
+    conn = unit.conn
+    rows: list[dict[str, Any]] = []
+    points: list[dict[str, Any]] = []
+    tallies = Tallies()
+    for d, parts in splits:
+        anchor = parts[-1][0]
+        for s, units in parts:
+            rows.append(
+                {
+                    "so_line_id": d.id,
+                    "po_line_id": s.id,
+                    "sku": d.sku,
+                    "quantity": units,
+                    "operation_id": unit.id,
+                    "actor": unit.actor.name,
+                    "source": unit.actor.source.value,
+                    "created_at": unit.at,
+                }
+            )
+            tallies.add(s.id, units, parts=1)
+            s.allocated += units
+        points.append({"sid": d.id, "anchor": anchor.id, "promised": anchor.arrival_date})
+    conn.execute(insert(allocation_parts), rows)
+    conn.execute(_POINT, points)
+    tallies.apply(unit)
+    placed = placed_at_of(unit, [d.id for d, _ in splits if d.placed_at is None])
+    room = unit.outcome.detail_room
+    details: list[Placement] = []
+    for d, parts in splits:
+        anchor = parts[-1][0]
+        for s, units in parts:
+            unit.event(
+                "allocate",
+                sku=d.sku,
+                po=s.po,
+                po_line=s.line,
+                order=d.order,
+                so_line=d.line,
+                quantity=units,
+                before=None,
+                after={
+                    "po": s.po,
+                    "line": s.line,
+                    "promised_date": anchor.arrival_date,
+                    SPLIT: True,
+                    "line_quantity": d.quantity,
+                },
+                reason=reason,
+            )
+        unit.promise(d.id, d.order, d.line, None, anchor.arrival_date, reason)
+        if len(details) < room:
+            unit.outcome.promises.append(
+                DateChange(d.order, d.line, None, anchor.arrival_date, reason)
+            )
+            details.append(
+                Placement(
+                    d.order,
+                    d.line,
+                    d.sku,
+                    d.quantity,
+                    anchor.po,
+                    anchor.line,
+                    d.placed_at or placed[d.id],
+                    anchor.arrival_date,
+                )
+            )
+    unit.outcome.note_allocated(len(splits), sum(d.quantity for d, _ in splits), details)
+
+
+_POINT = (
+    update(so_lines)
+    .where(so_lines.c.id == bindparam("sid"))
+    .values(po_line_id=bindparam("anchor"), promised_date=bindparam("promised"), split=True)
+)
+
+
+def parts_of(unit: Unit, so_line_ids: Collection[int]) -> dict[int, list[Part]]:
+    """The parts of these SO lines, each line's in rule 1's order of their PO lines."""
+    from engine.ledger import chunks
+
+    found: dict[int, list[Part]] = {i: [] for i in so_line_ids}
+    for chunk in chunks(sorted(so_line_ids)):
+        for r in unit.conn.execute(_PARTS, {"ids": list(chunk)}):
+            found[r[0]].append(Part(*r))
+    return found
+
+
+_PARTS = (
+    select(
+        allocation_parts.c.so_line_id,
+        allocation_parts.c.po_line_id,
+        po_lines.c.po_number,
+        po_lines.c.line,
+        po_lines.c.arrival_date,
+        allocation_parts.c.quantity,
+    )
+    .join(po_lines, po_lines.c.id == allocation_parts.c.po_line_id)
+    .where(allocation_parts.c.so_line_id.in_(bindparam("ids", expanding=True)))
+    .order_by(
+        allocation_parts.c.so_line_id,
+        po_lines.c.arrival_date,
+        po_lines.c.po_number,
+        po_lines.c.line,
+    )
+)
+
+
+def held_on(unit: Unit, po_line_ids: Collection[int]) -> list[tuple[int, int, int]]:
+    """(SO line id, PO line id, units) of the parts on these PO lines, for those of them that
+    hold any (``split_parts > 0``): none read at all while no line is split there."""
+    from engine.ledger import chunks
+
+    found: list[tuple[int, int, int]] = []
+    for chunk in chunks(sorted(po_line_ids)):
+        with_parts = list(unit.conn.execute(_WITH_PARTS, {"ids": list(chunk)}).scalars())
+        if with_parts:
+            found.extend(
+                (r[0], r[1], r[2]) for r in unit.conn.execute(_HELD_ON, {"ids": with_parts})
+            )
+    return found
+
+
+_WITH_PARTS = select(po_lines.c.id).where(
+    po_lines.c.id.in_(bindparam("ids", expanding=True)), po_lines.c.split_parts > 0
+)
+_HELD_ON = select(
+    allocation_parts.c.so_line_id, allocation_parts.c.po_line_id, allocation_parts.c.quantity
+).where(allocation_parts.c.po_line_id.in_(bindparam("ids", expanding=True)))
+
+
+def release(unit: Unit, lines: Sequence[Demand], *, park: bool, reason: str, cancel: bool) -> None:
+    """Release split lines whole: every part goes, each PO line it was on gets its units back
+    (a release event per part); the line's promise is cleared once."""
+    from engine.ledger import Tallies, chunks
+
+    if not lines:
+        return
+    conn = unit.conn
+    ids = [d.id for d in lines]
+    parts = parts_of(unit, ids)
+    anchors = {d.id: d.po_line_id for d in lines}
+    tallies = Tallies()
+    for d in lines:
+        for p in parts[d.id]:
+            stale = p.po_line_id == anchors[d.id] and d.promised_date != p.arrival_date
+            tallies.add(p.po_line_id, -p.quantity, out_of_sync=-stale, parts=-1)
+    for chunk in chunks(ids):
+        conn.execute(delete(allocation_parts).where(allocation_parts.c.so_line_id.in_(chunk)))
+        values: dict[str, Any] = {
+            "po_line_id": None,
+            "promised_date": None,
+            "parked": park,
+            "ready_at": None,
+            "split": False,
+        }
+        if cancel:
+            values["status"] = "cancelled"
+        conn.execute(update(so_lines).where(so_lines.c.id.in_(chunk)).values(**values))
+    tallies.apply(unit)
+    for d in lines:
+        assert d.placed_at is not None, "release of a line read without placed_at"
+        anchor = parts[d.id][-1]
+        for p in parts[d.id]:
+            unit.event(
+                "release",
+                sku=d.sku,
+                po=p.po,
+                po_line=p.line,
+                order=d.order,
+                so_line=d.line,
+                quantity=p.quantity,
+                before={
+                    "po": p.po,
+                    "line": p.line,
+                    "promised_date": d.promised_date,
+                    SPLIT: True,
+                    "line_quantity": d.quantity,
+                },
+                after={"po": None, "line": None, "promised_date": None, "parked": park},
+                reason=reason,
+            )
+        if d.promised_date is not None:
+            unit.promise(d.id, d.order, d.line, d.promised_date, None, reason)
+        unit.outcome.released.append(
+            Placement(
+                d.order,
+                d.line,
+                d.sku,
+                d.quantity,
+                anchor.po,
+                anchor.line,
+                d.placed_at,
+                d.promised_date,
+            )
+        )
+        if park:
+            unit.outcome.parked.append(d.ref)
