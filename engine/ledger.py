@@ -100,6 +100,8 @@ class Demand:
     # lines), and that line.
     part: int | None = None
     part_on: int | None = None
+    # That part's stock is in (rule 9); the line is ready once every part's is.
+    part_ready: bool = False
 
     @property
     def units_here(self) -> int:
@@ -532,12 +534,25 @@ def cover(unit: Unit, target: Supply) -> None:
     """Rule 9: the units received on ``target`` cover its allocations in FIFO order, whole
     lines only, stopping at the first line they cannot cover (who ordered first ships first).
     Lines already ready keep their units; those newly covered become ready."""
+    from engine import parts
+
     conn = unit.conn
     received = conn.execute(_RECEIVED, {"pid": target.id}).scalar_one()
     room = received - conn.execute(_READY_UNITS, {"pid": target.id}).scalar_one()
+    room -= parts.ready_units(unit, target.id)
     covered: list[Demand] = []
+    # Split lines (rule 10) whose part here the units cover, in FIFO order with the others.
+    covered_parts: list[Demand] = []
     if room > 0:
         for d in allocations_of(unit, [target.id]):
+            if d.part is not None:
+                if d.part_ready:
+                    continue
+                if d.part > room:
+                    break
+                room -= d.part
+                covered_parts.append(d)
+                continue
             if d.ready_at is not None:
                 continue
             if d.quantity > room:
@@ -545,6 +560,7 @@ def cover(unit: Unit, target: Supply) -> None:
             room -= d.quantity
             covered.append(d)
     mark_ready(unit, target, covered)
+    parts.mark_ready(unit, target, covered_parts)
 
 
 RECEIVED = "received"
@@ -588,8 +604,11 @@ def _ready_statements(postgres: bool) -> _ReadyStatements:
 
 
 _RECEIVED = select(po_lines.c.received).where(po_lines.c.id == bindparam("pid"))
+# Whole lines only: a split line's units here are its part's (engine.parts.ready_units).
 _READY_UNITS = select(func.coalesce(func.sum(so_lines.c.quantity), 0)).where(
-    so_lines.c.po_line_id == bindparam("pid"), so_lines.c.ready_at.is_not(None)
+    so_lines.c.po_line_id == bindparam("pid"),
+    so_lines.c.ready_at.is_not(None),
+    so_lines.c.split.is_(False),
 )
 
 
@@ -635,6 +654,23 @@ def mark_ready(unit: Unit, target: Supply, lines: Sequence[Demand]) -> None:
         }
         unit.conn.execute(stmts.mark, params)
         unit.conn.execute(stmts.events, params)
+    outcome = unit.outcome
+    room = max(0, DETAIL_LIMIT - len(outcome.ready))
+    outcome.ready.extend(d.ref for d in lines[:room])
+    outcome.ready_count += len(lines)
+
+
+def mark_whole_ready(unit: Unit, lines: Sequence[Demand]) -> None:
+    """Split lines whose every part is covered (rule 10 with rule 9): ready, with an
+    ``order.ready`` event per order; their audit events are their parts'."""
+    if not lines:
+        return
+    ids = [d.id for d in lines]
+    unit.ready_lines.extend(ids)
+    for d in lines:
+        d.ready_at = unit.at
+    for chunk in chunks(ids):
+        unit.conn.execute(update(so_lines).where(so_lines.c.id.in_(chunk)).values(ready_at=unit.at))
     outcome = unit.outcome
     room = max(0, DETAIL_LIMIT - len(outcome.ready))
     outcome.ready.extend(d.ref for d in lines[:room])
@@ -744,9 +780,11 @@ def _with_parts(
         return found
     units: dict[int, int] = {}
     on: dict[int, int] = {}
-    for so_line_id, po_line_id, quantity in held:
+    ready: dict[int, bool] = {}
+    for so_line_id, po_line_id, quantity, is_ready in held:
         units[so_line_id] = units.get(so_line_id, 0) + quantity
         on.setdefault(so_line_id, po_line_id)
+        ready[so_line_id] = ready.get(so_line_id, True) and is_ready
     have = {d.id for d in found}
     missing = sorted(set(units) - have)
     for chunk in chunks(missing):
@@ -754,7 +792,7 @@ def _with_parts(
         found.extend(demand_from(r) for r in rows)
     for d in found:
         if d.id in units:
-            d.part, d.part_on = units[d.id], on[d.id]
+            d.part, d.part_on, d.part_ready = units[d.id], on[d.id], ready[d.id]
     if missing:
         found.sort(key=lambda d: d.fifo_key, reverse=newest_first)
     return found

@@ -294,6 +294,8 @@ allocation_parts = Table(
     _required("actor", String(200)),
     _required("source", String(16)),
     _required("created_at", UTCDateTime()),
+    # When this part's stock came in (rule 9); the line is ready once every part is.
+    _optional("ready_at", UTCDateTime()),
     UniqueConstraint("so_line_id", "po_line_id"),
     ForeignKeyConstraint(
         ["po_line_id", "sku"],

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 
 from engine.models import allocation_parts, po_lines, so_lines
 from engine.results import DateChange, Placement
@@ -39,6 +39,7 @@ class Part:
     line: int
     arrival_date: date
     quantity: int
+    ready: bool
 
 
 def allocate(
@@ -146,6 +147,7 @@ _PARTS = (
         po_lines.c.line,
         po_lines.c.arrival_date,
         allocation_parts.c.quantity,
+        allocation_parts.c.ready_at.is_not(None),
     )
     .join(po_lines, po_lines.c.id == allocation_parts.c.po_line_id)
     .where(allocation_parts.c.so_line_id.in_(bindparam("ids", expanding=True)))
@@ -158,17 +160,18 @@ _PARTS = (
 )
 
 
-def held_on(unit: Unit, po_line_ids: Collection[int]) -> list[tuple[int, int, int]]:
-    """(SO line id, PO line id, units) of the parts on these PO lines, for those of them that
-    hold any (``split_parts > 0``): none read at all while no line is split there."""
+def held_on(unit: Unit, po_line_ids: Collection[int]) -> list[tuple[int, int, int, bool]]:
+    """(SO line id, PO line id, units, ready) of the parts on these PO lines, for those of them
+    that hold any (``split_parts > 0``): none read at all while no line is split there."""
     from engine.ledger import chunks
 
-    found: list[tuple[int, int, int]] = []
+    found: list[tuple[int, int, int, bool]] = []
     for chunk in chunks(sorted(po_line_ids)):
         with_parts = list(unit.conn.execute(_WITH_PARTS, {"ids": list(chunk)}).scalars())
         if with_parts:
             found.extend(
-                (r[0], r[1], r[2]) for r in unit.conn.execute(_HELD_ON, {"ids": with_parts})
+                (r[0], r[1], r[2], r[3] is not None)
+                for r in unit.conn.execute(_HELD_ON, {"ids": with_parts})
             )
     return found
 
@@ -177,14 +180,68 @@ _WITH_PARTS = select(po_lines.c.id).where(
     po_lines.c.id.in_(bindparam("ids", expanding=True)), po_lines.c.split_parts > 0
 )
 _HELD_ON = select(
-    allocation_parts.c.so_line_id, allocation_parts.c.po_line_id, allocation_parts.c.quantity
+    allocation_parts.c.so_line_id,
+    allocation_parts.c.po_line_id,
+    allocation_parts.c.quantity,
+    allocation_parts.c.ready_at,
 ).where(allocation_parts.c.po_line_id.in_(bindparam("ids", expanding=True)))
+
+
+def ready_units(unit: Unit, po_line_id: int) -> int:
+    """The units of split lines' parts on this PO line that its received stock covers."""
+    return int(unit.conn.execute(_READY_UNITS, {"pid": po_line_id}).scalar_one())
+
+
+_READY_UNITS = select(func.coalesce(func.sum(allocation_parts.c.quantity), 0)).where(
+    allocation_parts.c.po_line_id == bindparam("pid"), allocation_parts.c.ready_at.is_not(None)
+)
+
+
+def mark_ready(unit: Unit, target: Supply, lines: Sequence[Demand]) -> None:
+    """Rule 9 on split lines: their parts on ``target`` are covered by its received stock (an
+    audit event each); a line whose every part is covered is ready, as a whole line would be."""
+    from engine.ledger import mark_whole_ready
+
+    if not lines:
+        return
+    unit.touch([target.id])
+    unit.conn.execute(
+        update(allocation_parts)
+        .where(
+            allocation_parts.c.so_line_id.in_([d.id for d in lines]),
+            allocation_parts.c.po_line_id == target.id,
+        )
+        .values(ready_at=unit.at)
+    )
+    waiting = set(
+        unit.conn.execute(
+            select(allocation_parts.c.so_line_id).where(
+                allocation_parts.c.so_line_id.in_([d.id for d in lines]),
+                allocation_parts.c.ready_at.is_(None),
+            )
+        ).scalars()
+    )
+    for d in lines:
+        unit.event(
+            "ready",
+            sku=d.sku,
+            po=target.po,
+            po_line=target.line,
+            order=d.order,
+            so_line=d.line,
+            quantity=d.part,
+            before={"ready": False, SPLIT: True},
+            after={"ready": d.id not in waiting, SPLIT: True, "part_ready": True},
+            reason="received",
+        )
+    done = [d for d in lines if d.id not in waiting]
+    mark_whole_ready(unit, done)
 
 
 def release(unit: Unit, lines: Sequence[Demand], *, park: bool, reason: str, cancel: bool) -> None:
     """Release split lines whole: every part goes, each PO line it was on gets its units back
     (a release event per part); the line's promise is cleared once."""
-    from engine.ledger import Tallies, chunks
+    from engine.ledger import Tallies, chunks, cover, po_line_by_id
 
     if not lines:
         return
@@ -210,6 +267,8 @@ def release(unit: Unit, lines: Sequence[Demand], *, park: bool, reason: str, can
             values["status"] = "cancelled"
         conn.execute(update(so_lines).where(so_lines.c.id.in_(chunk)).values(**values))
     tallies.apply(unit)
+    # Received units a ready part held are in stock still: they cover the next lines there.
+    stocked = sorted({p.po_line_id for d in lines for p in parts[d.id] if p.ready})
     for d in lines:
         assert d.placed_at is not None, "release of a line read without placed_at"
         anchor = parts[d.id][-1]
@@ -248,3 +307,5 @@ def release(unit: Unit, lines: Sequence[Demand], *, park: bool, reason: str, can
         )
         if park:
             unit.outcome.parked.append(d.ref)
+    for po_line_id in stocked:
+        cover(unit, po_line_by_id(unit, po_line_id))

@@ -20,25 +20,75 @@ def check_invariants(db: e.Database) -> None:
         for r in rows(
             "SELECT p.po_number, p.line, p.allocated, p.quantity - p.store_hold, "
             "COALESCE((SELECT SUM(a.quantity) FROM allocations a WHERE a.po_line_id = p.id), 0) "
-            "FROM po_lines p"
+            "+ COALESCE((SELECT SUM(t.quantity) FROM allocation_parts t "
+            "WHERE t.po_line_id = p.id), 0) FROM po_lines p"
         ):
             po, line, allocated, sellable, summed = r
             if allocated != summed:
-                problems.append(f"{po}:{line} counter {allocated} != sum of allocations {summed}")
+                problems.append(
+                    f"{po}:{line} counter {allocated} != sum of allocations and parts {summed}"
+                )
             if not 0 <= summed <= sellable:
                 problems.append(f"{po}:{line} allocated {summed} outside 0..{sellable}")
         for r in rows(
-            "SELECT p.po_number, p.line, p.allocated_lines, p.out_of_sync, "
-            "(SELECT COUNT(*) FROM so_lines s WHERE s.po_line_id = p.id), "
+            "SELECT p.po_number, p.line, p.allocated_lines, p.out_of_sync, p.split_parts, "
+            "(SELECT COUNT(*) FROM so_lines s WHERE s.po_line_id = p.id AND NOT s.split), "
             "(SELECT COUNT(*) FROM so_lines s WHERE s.po_line_id = p.id "
-            "AND s.promised_date != p.arrival_date) FROM po_lines p"
+            "AND s.promised_date != p.arrival_date), "
+            "(SELECT COUNT(*) FROM allocation_parts t WHERE t.po_line_id = p.id) FROM po_lines p"
         ):
-            po, line, lines, stale, counted, counted_stale = r
-            if (lines, stale) != (counted, counted_stale):
+            po, line, lines, stale, parts, counted, counted_stale, counted_parts = r
+            # A part counts as a line where it is; a split line is out of sync on its anchor.
+            if (lines, stale, parts) != (counted + counted_parts, counted_stale, counted_parts):
                 problems.append(
-                    f"{po}:{line} tallies {lines} lines, {stale} out of sync; "
-                    f"the SO lines say {counted}, {counted_stale}"
+                    f"{po}:{line} tallies {lines} lines, {stale} out of sync, {parts} parts; "
+                    f"the SO lines say {counted + counted_parts}, {counted_stale}, "
+                    f"{counted_parts}"
                 )
+        # Rule 10: a split line's parts sum to exactly its quantity, on open lines of its SKU,
+        # its anchor the latest part's PO line; it has no allocation row. A line not split has
+        # no parts.
+        for r in rows(
+            "SELECT s.order_number, s.line, s.quantity, s.split, s.po_line_id, "
+            "(SELECT SUM(t.quantity) FROM allocation_parts t WHERE t.so_line_id = s.id), "
+            "(SELECT COUNT(*) FROM allocations a WHERE a.so_line_id = s.id) "
+            "FROM so_lines s WHERE s.split OR EXISTS "
+            "(SELECT 1 FROM allocation_parts t WHERE t.so_line_id = s.id)"
+        ):
+            order, ln, quantity, split, anchor, summed, whole = r
+            if not split:
+                problems.append(f"{order}:{ln} is not split but has parts")
+            elif summed != quantity:
+                problems.append(f"{order}:{ln} has parts of {summed} units, not {quantity}")
+            if whole:
+                problems.append(f"{order}:{ln} is split and has an allocation row")
+        for r in rows(
+            "SELECT s.order_number, s.line, s.po_line_id, (SELECT t.po_line_id FROM "
+            "allocation_parts t JOIN po_lines p ON p.id = t.po_line_id WHERE t.so_line_id = s.id "
+            "ORDER BY p.arrival_date DESC, p.po_number DESC, p.line DESC LIMIT 1), "
+            "s.promised_date, (SELECT p.arrival_date FROM po_lines p WHERE p.id = s.po_line_id) "
+            "FROM so_lines s WHERE s.split"
+        ):
+            order, ln, anchor, latest, _promised, _arrival = r
+            if anchor != latest:
+                problems.append(f"{order}:{ln} anchors PO line id {anchor}, not its latest part")
+        for r in rows(
+            "SELECT s.order_number, s.line, p.po_number, p.line FROM allocation_parts t "
+            "JOIN so_lines s ON s.id = t.so_line_id JOIN po_lines p ON p.id = t.po_line_id "
+            "JOIN purchase_orders h ON h.id = p.po_id "
+            "WHERE p.sku != s.sku OR t.sku != s.sku "
+            "OR NOT (s.status = 'open' OR (s.status = 'fulfilled' AND s.ready_at IS NOT NULL)) "
+            "OR ((p.status != 'open' OR h.status != 'open') "
+            "AND NOT (p.status = 'received' AND t.ready_at IS NOT NULL)) "
+            "OR (s.ready_at IS NOT NULL AND t.ready_at IS NULL)"
+        ):
+            problems.append(f"{r[0]}:{r[1]} has a part on {r[2]}:{r[3]} it may not have there")
+        for r in rows(
+            "SELECT s.order_number, s.line FROM so_lines s WHERE s.split AND s.ready_at IS NULL "
+            "AND NOT EXISTS (SELECT 1 FROM allocation_parts t WHERE t.so_line_id = s.id "
+            "AND t.ready_at IS NULL)"
+        ):
+            problems.append(f"{r[0]}:{r[1]} has every part ready but is not ready")
         for r in rows(
             "SELECT s.order_number, s.line FROM allocations a JOIN so_lines s "
             "ON s.id = a.so_line_id WHERE a.quantity != s.quantity OR a.sku != s.sku "
@@ -48,7 +98,7 @@ def check_invariants(db: e.Database) -> None:
             problems.append(f"allocation of {r[0]}:{r[1]} disagrees with its SO line")
         for r in rows(
             "SELECT s.order_number, s.line FROM so_lines s WHERE s.po_line_id IS NOT NULL "
-            "AND NOT EXISTS (SELECT 1 FROM allocations a WHERE a.so_line_id = s.id)"
+            "AND NOT s.split AND NOT EXISTS (SELECT 1 FROM allocations a WHERE a.so_line_id = s.id)"
         ):
             problems.append(f"{r[0]}:{r[1]} points at a PO line without an allocation row")
         for r in rows(
@@ -65,15 +115,17 @@ def check_invariants(db: e.Database) -> None:
         # closed received line holds ready lines only.
         for r in rows(
             "SELECT p.po_number, p.line, p.received, COALESCE((SELECT SUM(s.quantity) "
-            "FROM so_lines s WHERE s.po_line_id = p.id AND s.ready_at IS NOT NULL), 0) "
-            "FROM po_lines p"
+            "FROM so_lines s WHERE s.po_line_id = p.id AND s.ready_at IS NOT NULL "
+            "AND NOT s.split), 0) + COALESCE((SELECT SUM(t.quantity) FROM allocation_parts t "
+            "WHERE t.po_line_id = p.id AND t.ready_at IS NOT NULL), 0) FROM po_lines p"
         ):
             po, line, received, ready = r
             if ready > received:
                 problems.append(f"{po}:{line} has {ready} units ready but received {received}")
         for r in rows(
             "SELECT s.order_number, s.line FROM so_lines s JOIN po_lines p "
-            "ON p.id = s.po_line_id WHERE p.status = 'received' AND s.ready_at IS NULL"
+            "ON p.id = s.po_line_id WHERE p.status = 'received' AND s.ready_at IS NULL "
+            "AND NOT s.split"
         ):
             problems.append(f"{r[0]}:{r[1]} waits on a fully received PO line")
         for r in rows(
@@ -110,12 +162,22 @@ def check_invariants(db: e.Database) -> None:
                 "JOIN so_lines s ON s.id = a.so_line_id JOIN po_lines p ON p.id = a.po_line_id"
             )
         }
+        split_on: dict[tuple[str, int], set[tuple[str, int]]] = {}
+        for o, ln, po, pl in rows(
+            "SELECT s.order_number, s.line, p.po_number, p.line FROM allocation_parts t "
+            "JOIN so_lines s ON s.id = t.so_line_id JOIN po_lines p ON p.id = t.po_line_id"
+        ):
+            split_on.setdefault((o, ln), set()).add((po, pl))
+        for key, on in split_on.items():
+            event = last.get(key)
+            if event is None or event[0] != "allocate" or (event[1], event[2]) not in on:
+                problems.append(f"audit log does not account for split {key} on {on}: {event}")
         for key, (po, pl) in held.items():
             event = last.get(key)
             if event is None or event[0] == "release" or (event[1], event[2]) != (po, pl):
                 problems.append(f"audit log does not account for {key} on {po}:{pl}: {event}")
         for key, event in last.items():
-            if event[0] != "release" and key not in held:
+            if event[0] != "release" and key not in held and key not in split_on:
                 problems.append(f"audit log says {key} is on {event[1]}:{event[2]}; it is not")
         # An undo names an operation that changed something, and is not itself that operation
         # (at most once is the table's key).

@@ -61,6 +61,7 @@ def upgrade() -> None:
         sa.Column("actor", sa.String(length=200), nullable=False),
         sa.Column("source", sa.String(length=16), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("ready_at", sa.DateTime(), nullable=True),
         sa.CheckConstraint("quantity > 0", name=op.f("ck_allocation_parts_quantity_positive")),
         sa.ForeignKeyConstraint(
             ["so_line_id"],
