@@ -34,7 +34,7 @@ from typing import Any
 
 from sqlalchemy import Row, insert, select, tuple_, update
 
-from engine import ledger
+from engine import ledger, parts
 from engine.db import Database
 from engine.errors import InvalidInput, NotFound, Refused
 from engine.models import audit_events, po_lines, purchase_orders, so_lines, undo_links
@@ -225,8 +225,126 @@ class _Inverse:
 
     # --- the inverses --------------------------------------------------------------------------
 
+    def _split_lines(
+        self, events: list[Row[Any]], side: str
+    ) -> dict[tuple[str, int], list[tuple[Any, Any, int]]]:
+        """Rule 10: the split lines these events name (their ``side`` says ``split``), each
+        with its parts as the events give them: (PO, line, units)."""
+        found: dict[tuple[str, int], list[tuple[Any, Any, int]]] = {}
+        for ev in events:
+            values = getattr(ev, side) or {}
+            if values.get(parts.SPLIT):
+                found.setdefault((ev.order_number, ev.so_line), []).append(
+                    (values.get("po"), values.get("line"), ev.quantity)
+                )
+        return found
+
+    def _unsplit(self, split: dict[tuple[str, int], list[tuple[Any, Any, int]]]) -> None:
+        """Split lines allocated -> released whole, when each still has exactly those parts."""
+        lines = self._lines_of(split)
+        now = parts.parts_of(self.unit, [d.id for d in lines.values()])
+        pairs: list[tuple[ledger.Demand, ledger.Supply]] = []
+        for key, given in split.items():
+            d = lines.get(key)
+            if d is None:
+                self.problems.append(f"{key[0]}:{key[1]} no longer exists")
+                continue
+            held = sorted((p.po, p.line, p.quantity) for p in now.get(d.id, []))
+            if not d.split or held != sorted(given):
+                self.problems.append(
+                    f"{d.order}:{d.line} is no longer split across "
+                    + ", ".join(f"{po}:{ln} ({n})" for po, ln, n in sorted(given))
+                )
+            elif d.po_line_id is not None:
+                pairs.append((d, ledger.po_line_by_id(self.unit, d.po_line_id)))
+        if not self.problems:
+            ledger.release(self.unit, pairs, park=False, reason=REASON)
+
+    def _resplit(
+        self,
+        split: dict[tuple[str, int], list[tuple[Any, Any, int]]],
+        promised: dict[tuple[str, int], date | None],
+        *,
+        freed: dict[tuple[str, int], tuple[int, int]] | None = None,
+    ) -> None:
+        """Split lines released (or merged) -> their parts again, each PO line open with the
+        ATP for its part (``freed``: a line whose units on a PO line come back first), then the
+        promised date each had."""
+        lines = self._lines_of(split)
+        plans: list[tuple[ledger.Demand, list[tuple[ledger.Supply, int]]]] = []
+        targets: dict[tuple[Any, Any], ledger.Supply | None] = {}
+        asked: dict[tuple[Any, Any], int] = {}
+        for key, given in split.items():
+            d = lines.get(key)
+            if d is None:
+                self.problems.append(f"{key[0]}:{key[1]} no longer exists")
+                continue
+            if d.status != "open":
+                self.problems.append(f"{d.order}:{d.line} is {d.status}")
+                continue
+            if freed is None and d.po_line_id is not None:
+                self.problems.append(f"{d.order}:{d.line} has been allocated since")
+                continue
+            chosen: list[tuple[ledger.Supply, int]] = []
+            for po, ln, units in given:
+                if (po, ln) not in targets:
+                    targets[(po, ln)] = self._open_po_line(po, ln)
+                target = targets[(po, ln)]
+                if target is not None:
+                    chosen.append((target, units))
+                    asked[(po, ln)] = asked.get((po, ln), 0) + units
+            chosen.sort(key=lambda pair: pair[0].fifo_key)
+            plans.append((d, chosen))
+        back = {pid: units for pid, units in (freed or {}).values()}
+        for (po, ln), units in asked.items():
+            target = targets[(po, ln)]
+            if target is not None and units > target.atp + back.get(target.id, 0):
+                self.problems.append(
+                    f"{units} units to put back on {po}:{ln}, {target.atp} ATP left "
+                    f"(short by {units - target.atp - back.get(target.id, 0)})"
+                )
+        if self.problems:
+            return
+        if freed is not None:
+            whole = [
+                (d, ledger.po_line_by_id(self.unit, d.po_line_id)) for d, _ in plans if d.po_line_id
+            ]
+            ledger.release(self.unit, whole, park=False, reason=REASON)
+            for t in targets.values():
+                if t is not None:
+                    t.allocated = ledger.po_line_by_id(self.unit, t.id).allocated
+            for d, _ in plans:
+                d.po_line_id, d.promised_date = None, None
+        ledger.set_parked(self.unit, [d for d, _ in plans if d.parked], parked=False)
+        parts.allocate(self.unit, plans, reason=REASON)
+        changes = []
+        for d, chosen in plans:
+            old = promised.get((d.order, d.line))
+            latest = chosen[-1][0]
+            if old is not None and old != latest.arrival_date:
+                moved = replace(d, po_line_id=latest.id, promised_date=latest.arrival_date)
+                changes.append((moved, old))
+        ledger.set_promises(self.unit, changes, reason=REASON)
+
+    def _lines_of(self, split: dict[tuple[str, int], Any]) -> dict[tuple[str, int], ledger.Demand]:
+        found: dict[tuple[str, int], ledger.Demand] = {}
+        for chunk in ledger.chunks(sorted(split)):
+            rows = self.unit.conn.execute(
+                select(*ledger.DEMAND_COLUMNS).where(
+                    tuple_(so_lines.c.order_number, so_lines.c.line).in_(chunk)
+                )
+            )
+            for r in rows:
+                d = ledger.demand_from(r)
+                found[(d.order, d.line)] = d
+        return found
+
     def _unallocate(self, events: list[Row[Any]]) -> None:
         """Allocations made -> released, not parked."""
+        split = self._split_lines(events, "after")
+        if split:
+            self._unsplit(split)
+            events = [ev for ev in events if (ev.order_number, ev.so_line) not in split]
         lines = self._lines(events)
         pairs: list[tuple[ledger.Demand, ledger.Supply]] = []
         for (po, line), group in _by_po_line(events, "after"):
@@ -250,6 +368,17 @@ class _Inverse:
         promised date they had. A PO cancellation's releases are left to rule 1 instead."""
         if self.kind == "cancel-po":
             return
+        split = self._split_lines(events, "before")
+        if split:
+            self._resplit(
+                split,
+                {
+                    (ev.order_number, ev.so_line): _day((ev.before or {}).get("promised_date"))
+                    for ev in events
+                    if (ev.order_number, ev.so_line) in split
+                },
+            )
+            events = [ev for ev in events if (ev.order_number, ev.so_line) not in split]
         lines = self._lines(events)
         pairs: list[tuple[ledger.Demand, ledger.Supply]] = []
         promised: list[tuple[ledger.Demand, date]] = []
@@ -291,9 +420,13 @@ class _Inverse:
         ledger.set_promises(self.unit, promised, reason=REASON)
 
     def _move_back(self, events: list[Row[Any]]) -> None:
-        """Moves -> moved back, one at a time: each reads the ATP the one before left."""
+        """Moves -> moved back, one at a time: each reads the ATP the one before left. A split
+        line moved whole (rule 10) gets its parts back."""
         lines = self._lines(events)
         for ev in events:
+            if (ev.before or {}).get(parts.SPLIT):
+                self._split_back(ev, lines.get((ev.order_number, ev.so_line)))
+                continue
             before, after = ev.before or {}, ev.after or {}
             d = lines.get((ev.order_number, ev.so_line))
             now = self._po_line(after.get("po"), after.get("line"))
@@ -310,6 +443,21 @@ class _Inverse:
                 )
             elif back is not None and not self.problems:
                 ledger.move(self.unit, [(d, now[0], back)], reason=REASON)
+
+    def _split_back(self, ev: Row[Any], d: ledger.Demand | None) -> None:
+        before, after = ev.before or {}, ev.after or {}
+        now = self._po_line(after.get("po"), after.get("line"))
+        if d is None:
+            self.problems.append(self._missing(ev))
+        elif now is None or d.po_line_id != now[0].id or d.split:
+            where = f"{after.get('po')}:{after.get('line')}"
+            self.problems.append(f"{d.order}:{d.line} is no longer allocated to {where}")
+        else:
+            key = (d.order, d.line)
+            given = [(po, ln, int(n)) for po, ln, n in before.get("parts", [])]
+            self._resplit(
+                {key: given}, {key: d.promised_date}, freed={key: (now[0].id, d.quantity)}
+            )
 
     def _promise_back(self, events: list[Row[Any]]) -> None:
         lines = self._lines(events)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from engine import arguments, ledger, lookup
+from engine import arguments, ledger, lookup, parts
 from engine.db import Database
 from engine.errors import Refused
 from engine.results import LineRef, Outcome
@@ -76,8 +76,17 @@ def remove(
     def work(unit: Unit) -> None:
         target, _ = lookup.po_line(unit, po, line)
         demands, problems = lookup.resolve(unit.conn, refs, target.sku)
+        # A split line (rule 10) is removed from any PO line it has a part on, whole.
+        here = {
+            so_line_id: sum(p.quantity for p in found if p.po_line_id == target.id)
+            for so_line_id, found in parts.parts_of(
+                unit, [d.id for d in demands if d.split]
+            ).items()
+        }
         for d in demands:
-            if d.po_line_id != target.id:
+            if d.split and here.get(d.id):
+                pass
+            elif d.po_line_id != target.id or d.split:
                 problems.append(f"{d.order}:{d.line} is not allocated to {po}:{line}")
             elif d.status != "open":
                 problems.append(f"{d.order}:{d.line} is {d.status}")
@@ -89,9 +98,10 @@ def remove(
         plain = [d for d in demands if d.ready_at is None]
         ledger.release(unit, [(d, target) for d in plain], park=True, reason="removed")
         ledger.release(unit, [(d, target) for d in ready], park=True, reason=FORCED)
-        target.allocated -= sum(d.quantity for d in demands)
+        # Only the units on this PO line (a split line's part here) are this line's to hold.
+        freed = sum(here.get(d.id, 0) if d.split else d.quantity for d in demands)
+        target.allocated -= freed
         if hold_for_store:
-            freed = sum(d.quantity for d in demands)
             ledger.set_field(
                 unit, target, "store_hold", target.store_hold + freed, reason="removed"
             )
@@ -166,26 +176,42 @@ def move(
     def work(unit: Unit) -> None:
         target, demands, problems = _target_and_lines(unit, po, line, refs)
 
+        # A split line (rule 10) moves whole onto the target, which its part there (if any)
+        # helps hold: it becomes a whole line there.
+        here = {
+            so_line_id: sum(p.quantity for p in found if p.po_line_id == target.id)
+            for so_line_id, found in parts.parts_of(
+                unit, [d.id for d in demands if d.split]
+            ).items()
+        }
+
         def unfit(d: ledger.Demand) -> str | None:
             if d.po_line_id is None:
                 return f"{d.order}:{d.line} is not allocated"
-            if d.po_line_id == target.id:
+            if d.po_line_id == target.id and not d.split:
                 return f"{d.order}:{d.line} is already allocated to {po}:{line}"
             if d.ready_at is not None:
                 return f"{d.order}:{d.line} is ready (its stock is in where it is)"
             return None
 
-        _judge(f"cannot move to {po}:{line}", target, demands, problems, unfit)
+        _judge(
+            f"cannot move to {po}:{line}",
+            target,
+            demands,
+            problems,
+            unfit,
+            need=lambda d: d.quantity - here.get(d.id, 0),
+        )
+        whole = [d for d in demands if d.po_line_id is not None and not d.split]
         holders = {
-            d.po_line_id: ledger.po_line_by_id(unit, d.po_line_id)
-            for d in demands
-            if d.po_line_id is not None
+            d.po_line_id: ledger.po_line_by_id(unit, d.po_line_id) for d in whole if d.po_line_id
         }
         ledger.move(
             unit,
-            [(d, holders[d.po_line_id], target) for d in demands if d.po_line_id is not None],
+            [(d, holders[d.po_line_id], target) for d in whole if d.po_line_id],
             reason="moved",
         )
+        parts.merge(unit, [(d, target) for d in demands if d.split], reason="moved")
 
     return run_operation(db, actor, "move", work, dry_run=dry_run, key=key)
 
@@ -208,6 +234,8 @@ def _judge(
     demands: Sequence[ledger.Demand],
     problems: list[str],
     unfit: Callable[[ledger.Demand], str | None],
+    *,
+    need: Callable[[ledger.Demand], int] = lambda d: d.quantity,
 ) -> None:
     """Rule 3's all or nothing: every line must fit (``unfit`` says why one does not, the SKU
     is checked here) and together within the target's ATP; else refuse naming them all."""
@@ -218,7 +246,7 @@ def _judge(
             found.append(f"{d.order}:{d.line} is SKU {d.sku}, not {target.sku}")
         problems += found
         if not found:  # only lines that could go count to the total
-            total += d.quantity
+            total += need(d)
     # A closed target is refused as such (above); its ATP of 0 is no shortfall to report.
     shortfall = max(0, total - target.atp) if target.status == "open" else 0
     if shortfall:

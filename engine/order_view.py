@@ -11,7 +11,7 @@ index of PO events.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
@@ -20,7 +20,14 @@ from sqlalchemy import Connection, and_, bindparam, func, literal, or_, select, 
 from engine.db import Database
 from engine.errors import InvalidInput, NotFound
 from engine.headers import headers_where
-from engine.models import audit_events, po_lines, purchase_orders, sales_orders, so_lines
+from engine.models import (
+    allocation_parts,
+    audit_events,
+    po_lines,
+    purchase_orders,
+    sales_orders,
+    so_lines,
+)
 from engine.results import POLineHeader, _jsonable
 from engine.types import UTCDateTime
 
@@ -73,9 +80,12 @@ class OrderLineView:
     reason: dict[str, Any]
     # The SKU's queued (unparked) lines and units before this one in FIFO order; queued only.
     ahead: tuple[int, int] | None = None
+    # A split line's parts (rule 10), earliest first: {"po", "po_line", "quantity",
+    # "arrival_date"}; ``po``/``po_line`` above are its latest part's. None: not split.
+    parts: list[dict[str, Any]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        found = {
             "line": self.line,
             "sku": self.sku,
             "quantity": self.quantity,
@@ -90,6 +100,10 @@ class OrderLineView:
             if self.ahead is None
             else {"lines": self.ahead[0], "units": self.ahead[1]},
         }
+        if self.parts is not None:
+            # Only a split line has the key: every other line's entry is as it always was.
+            found["parts"] = self.parts
+        return found
 
 
 @dataclass(frozen=True)
@@ -168,6 +182,8 @@ _LINES = (
         so_lines.c.order_number,
         so_lines.c.promised_date,
         so_lines.c.ready_at,
+        so_lines.c.split,
+        so_lines.c.id,
         po_lines.c.po_number,
         po_lines.c.line.label("po_line"),
         po_lines.c.arrival_date,
@@ -208,7 +224,10 @@ def _view(conn: Connection, head: Any, zone: tzinfo) -> OrderView:
     for r in rows:
         if r.status == "open" and r.po_number is None and not r.parked and r.sku not in supply:
             supply[r.sku] = _open_supply(conn, r.sku)
-        lines.append(_line_view(conn, r, by_line.get(r.line, []), supply.get(r.sku, []), zone))
+        view = _line_view(conn, r, by_line.get(r.line, []), supply.get(r.sku, []), zone)
+        if r.split:
+            view = _with_parts(conn, r.id, view)
+        lines.append(view)
     history = [_entry(ev) for ev in events] + _po_history(conn, events)
     history.sort(key=lambda pair: pair[0])
     return OrderView(
@@ -219,6 +238,29 @@ def _view(conn: Connection, head: Any, zone: tzinfo) -> OrderView:
         lines=lines,
         history=[entry for _, entry in history],
     )
+
+
+_PARTS = (
+    select(
+        po_lines.c.po_number,
+        po_lines.c.line,
+        allocation_parts.c.quantity,
+        po_lines.c.arrival_date,
+    )
+    .join(po_lines, po_lines.c.id == allocation_parts.c.po_line_id)
+    .where(allocation_parts.c.so_line_id == bindparam("sid"))
+    .order_by(po_lines.c.arrival_date, po_lines.c.po_number, po_lines.c.line)
+)
+
+
+def _with_parts(conn: Connection, so_line_id: int, view: OrderLineView) -> OrderLineView:
+    """A split line's view with its parts, and its ``why`` saying where they are."""
+    found = [
+        {"po": po, "po_line": ln, "quantity": n, "arrival_date": arrives}
+        for po, ln, n, arrives in conn.execute(_PARTS, {"sid": so_line_id})
+    ]
+    where = ", ".join(f"{p['quantity']} on {p['po']}:{p['po_line']}" for p in found)
+    return replace(view, parts=found, why=f"split: {where}; {view.why}")
 
 
 def _open_supply(conn: Connection, sku: str) -> list[POLineHeader]:

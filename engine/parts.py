@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, delete, func, insert, select, update
 
-from engine.models import allocation_parts, po_lines, so_lines
-from engine.results import DateChange, Placement
+from engine.models import allocation_parts, allocations, po_lines, so_lines
+from engine.results import DateChange, Move, Placement
 from engine.unit import Unit
 
 if TYPE_CHECKING:
@@ -308,4 +308,78 @@ def release(unit: Unit, lines: Sequence[Demand], *, park: bool, reason: str, can
         if park:
             unit.outcome.parked.append(d.ref)
     for po_line_id in stocked:
+        cover(unit, po_line_by_id(unit, po_line_id))
+
+
+def merge(unit: Unit, moves: Sequence[tuple[Demand, Supply]], reason: str) -> None:
+    """Move split lines, each whole, onto one PO line that holds it (a person's move, or rule
+    7's rebalance): its parts go, it becomes a whole line there, and its promised date stays
+    (out of sync until synced, as any moved line). A "move" audit event each, naming the parts
+    it leaves."""
+    from engine.ledger import Tallies, cover
+
+    if not moves:
+        return
+    conn = unit.conn
+    ids = [d.id for d, _ in moves]
+    held = parts_of(unit, ids)
+    tallies = Tallies()
+    for d, to in moves:
+        for p in held[d.id]:
+            stale = p.po_line_id == d.po_line_id and d.promised_date != p.arrival_date
+            tallies.add(p.po_line_id, -p.quantity, out_of_sync=-stale, parts=-1)
+        tallies.add(to.id, d.quantity, out_of_sync=d.promised_date != to.arrival_date)
+    conn.execute(delete(allocation_parts).where(allocation_parts.c.so_line_id.in_(ids)))
+    conn.execute(
+        update(so_lines)
+        .where(so_lines.c.id == bindparam("sid"))
+        .values(po_line_id=bindparam("target"), split=False, ready_at=None),
+        [{"sid": d.id, "target": to.id} for d, to in moves],
+    )
+    conn.execute(
+        insert(allocations),
+        [
+            {
+                "so_line_id": d.id,
+                "po_line_id": to.id,
+                "sku": d.sku,
+                "quantity": d.quantity,
+                "operation_id": unit.id,
+                "actor": unit.actor.name,
+                "source": unit.actor.source.value,
+                "created_at": unit.at,
+            }
+            for d, to in moves
+        ],
+    )
+    tallies.apply(unit)
+    for d, to in moves:
+        anchor = held[d.id][-1]
+        unit.event(
+            "move",
+            sku=d.sku,
+            po=to.po,
+            po_line=to.line,
+            order=d.order,
+            so_line=d.line,
+            quantity=d.quantity,
+            before={
+                "po": anchor.po,
+                "line": anchor.line,
+                "promised_date": d.promised_date,
+                SPLIT: True,
+                "parts": [[p.po, p.line, p.quantity] for p in held[d.id]],
+            },
+            after={"po": to.po, "line": to.line, "promised_date": d.promised_date},
+            reason=reason,
+        )
+        unit.outcome.moved.append(
+            Move(d.order, d.line, d.sku, d.quantity, anchor.po, anchor.line, to.po, to.line)
+        )
+        d.split, d.po_line_id, d.part, d.part_on = False, to.id, None, None
+    stocked = {p.po_line_id for d, _ in moves for p in held[d.id] if p.ready}
+    stocked |= {to.id for _, to in moves if to.received}
+    for po_line_id in sorted(stocked):
+        from engine.ledger import po_line_by_id
+
         cover(unit, po_line_by_id(unit, po_line_id))

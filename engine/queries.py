@@ -25,6 +25,7 @@ from engine.results import (
     ReviewLine,
     State,
 )
+from engine.review_parts import review_with_parts
 
 FIFO = (so_lines.c.placed_at, so_lines.c.order_number, so_lines.c.line)
 
@@ -61,6 +62,8 @@ def review(
     after, before = arguments.fifo_key(after), arguments.fifo_key(before)
     with db.read() as conn:
         po_line_id, head, supplier = _head(conn, po, line)
+        if conn.execute(_SPLIT_PARTS, {"pid": po_line_id}).scalar_one():
+            return review_with_parts(conn, po_line_id, head, supplier, limit, after, before)
         query = (
             select(
                 *FIFO,
@@ -104,6 +107,9 @@ def review(
             for r in rows
         ],
     )
+
+
+_SPLIT_PARTS = select(po_lines.c.split_parts).where(po_lines.c.id == bindparam("pid"))
 
 
 def unallocated(

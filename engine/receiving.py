@@ -157,12 +157,13 @@ def _release_uncovered(unit: Unit, target: ledger.Supply, total: int) -> None:
     for d in ledger.allocations_of(unit, [target.id], newest_first=True):
         if excess <= 0:
             break
-        if d.ready_at is not None:
+        if d.ready_at is not None or d.part_ready:
             continue
+        # A split line (rule 10) goes whole; here it frees its part.
         released.append((d, target))
-        excess -= d.quantity
+        excess -= d.units_here
     ledger.release(unit, released, park=False, reason="short receipt")
-    target.allocated -= sum(d.quantity for d, _ in released)
+    target.allocated -= sum(d.units_here for d, _ in released)
 
 
 def _close(unit: Unit, target: ledger.Supply) -> None:

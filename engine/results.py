@@ -230,6 +230,10 @@ class ReviewLine:
     email: str | None = None
     # Its stock is in (rule 9).
     ready: bool = False
+    # A part of a split line (rule 10): ``quantity`` is the part on this PO line, and
+    # ``line_quantity`` the whole line's; ``ready`` says whether the part's stock is in.
+    split: bool = False
+    line_quantity: int | None = None
 
 
 @dataclass(frozen=True)
@@ -256,21 +260,27 @@ class Review:
                 "allocated": head.allocated,
                 "atp": head.atp,
                 "orders": head.orders,
-                "allocations": [
-                    {
-                        "order": a.order,
-                        "line": a.line,
-                        "customer": a.customer,
-                        "placed_at": a.placed_at,
-                        "quantity": a.quantity,
-                        "promised_date": a.promised_date,
-                        "in_sync": a.in_sync,
-                        "email": a.email,
-                    }
-                    for a in self.allocations
-                ],
+                "allocations": [_review_line(a) for a in self.allocations],
             }
         )
+
+
+def _review_line(a: ReviewLine) -> dict[str, Any]:
+    found: dict[str, Any] = {
+        "order": a.order,
+        "line": a.line,
+        "customer": a.customer,
+        "placed_at": a.placed_at,
+        "quantity": a.quantity,
+        "promised_date": a.promised_date,
+        "in_sync": a.in_sync,
+        "email": a.email,
+    }
+    if a.split:
+        # Rule 10: keys added for parts only, so a whole line's entry is as it always was.
+        found["split"] = True
+        found["line_quantity"] = a.line_quantity
+    return found
 
 
 @dataclass(frozen=True)

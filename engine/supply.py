@@ -6,7 +6,7 @@ from datetime import date
 
 from sqlalchemy import select
 
-from engine import arguments, ledger, lookup
+from engine import arguments, ledger, lookup, parts
 from engine.db import Database
 from engine.errors import Refused
 from engine.manual import sync_line
@@ -116,26 +116,30 @@ def change_supply(
             f"store hold {store_hold} exceeds the quantity {quantity} of {target.po}:{target.line}"
         )
     grows = quantity - store_hold > target.quantity - target.store_hold
+    frees_elsewhere = False
     excess = target.allocated - (quantity - store_hold)
     if excess > 0:
         released: list[tuple[ledger.Demand, ledger.Supply]] = []
         pinned = 0
         for d in ledger.allocations_of(unit, [target.id], newest_first=True):
-            if d.ready_at is not None:
+            if d.ready_at is not None or d.part_ready:
                 # Its stock is in (rule 9): a cut does not take it back.
-                pinned += d.quantity
+                pinned += d.units_here
                 continue
             if excess <= 0:
                 continue
+            # A split line (rule 10) goes whole; here it frees its part, elsewhere the rest.
             released.append((d, target))
-            excess -= d.quantity
+            excess -= d.units_here
         if excess > 0:
             raise Refused(
                 f"{target.po}:{target.line} has {pinned} units ready to ship (received): "
                 f"its sellable quantity cannot go below that (asked {quantity - store_hold})"
             )
         ledger.release(unit, released, park=False, reason="supply cut")
-        target.allocated -= sum(d.quantity for d, _ in released)
+        # A split line released here frees units on its other PO lines too: rule 1 runs.
+        frees_elsewhere = any(d.split for d, _ in released)
+        target.allocated -= sum(d.units_here for d, _ in released)
     # Lower the field that shrinks first so that the ATP check holds after each statement.
     if quantity < target.quantity:
         ledger.set_field(unit, target, "store_hold", store_hold, reason="supply change")
@@ -143,7 +147,7 @@ def change_supply(
     else:
         ledger.set_field(unit, target, "quantity", quantity, reason="supply change")
         ledger.set_field(unit, target, "store_hold", store_hold, reason="supply change")
-    due = grows and target.status == "open"
+    due = (grows and target.status == "open") or frees_elsewhere
     if due and sweep_now:
         sweep(unit, [target.sku])
     return due
@@ -208,7 +212,12 @@ def cancel_lines(unit: Unit, targets: list[ledger.Supply]) -> None:
     held = ledger.allocations_of(unit, list(by_id))
     ledger.release(
         unit,
-        [(d, by_id[d.po_line_id]) for d in held if d.po_line_id],
+        # A split line (rule 10) with a part here is released whole.
+        [
+            (d, by_id[d.part_on if d.part_on in by_id else d.po_line_id])
+            for d in held
+            if d.po_line_id
+        ],
         park=False,
         reason=PO_CANCELLED,
     )
@@ -244,26 +253,46 @@ def rebalance_sku(unit: Unit, sku: str) -> None:
         return
     by_id = {s.id: s for s in supply}
     # Ready lines stay where their stock is (rule 9).
-    held = [d for d in ledger.allocations_of(unit, list(by_id)) if d.ready_at is None]
+    held = [
+        d
+        for d in ledger.allocations_of(unit, list(by_id))
+        if d.ready_at is None and not d.part_ready and d.po_line_id in by_id
+    ]
     holder = {d.id: by_id[d.po_line_id] for d in held if d.po_line_id in by_id}
+    # A split line (rule 10) moves only whole, onto one earlier line that holds it all (its
+    # part there counting); its parts free their units where they were.
+    split = parts.parts_of(unit, [d.id for d in held if d.split])
     moves: list[tuple[ledger.Demand, ledger.Supply, ledger.Supply]] = []
+    merges: list[tuple[ledger.Demand, ledger.Supply]] = []
     for target in supply:
         if target.atp <= 0:
             continue
         for d in held:
             frm = holder[d.id]
-            if frm.arrival_date <= target.arrival_date or d.quantity > target.atp:
+            if frm.arrival_date <= target.arrival_date:
                 continue
-            moves.append((d, frm, target))
+            if d.id in split:
+                here = sum(p.quantity for p in split[d.id] if p.po_line_id == target.id)
+                if d.quantity - here > target.atp:
+                    continue
+                merges.append((d, target))
+                for p in split.pop(d.id):
+                    if p.po_line_id in by_id:
+                        by_id[p.po_line_id].allocated -= p.quantity
+            else:
+                if d.quantity > target.atp:
+                    continue
+                moves.append((d, frm, target))
+                frm.allocated -= d.quantity
             holder[d.id] = target
-            frm.allocated -= d.quantity
             target.allocated += d.quantity
             if target.atp == 0:
                 break
     # Targets come in arrival order, so a moved line never qualifies for a later target: each
     # line moves at most once.
     ledger.move(unit, moves, reason="rebalance")
-    if moves:
+    parts.merge(unit, merges, reason="rebalance")
+    if moves or merges:
         sweep(unit, [sku])
 
 

@@ -19,7 +19,16 @@ from rich.text import Text
 from bot.text import day, plural, waited, when, zone_name
 
 if TYPE_CHECKING:  # for the signatures only: a command imports the engine modules it runs
-    from engine import OrderView, Outcome, PODetail, POLineHeader, QueuedLine, ReadyLine, Review
+    from engine import (
+        OrderLineView,
+        OrderView,
+        Outcome,
+        PODetail,
+        POLineHeader,
+        QueuedLine,
+        ReadyLine,
+        Review,
+    )
     from engine.deliveries import DeadByChannel
     from engine.digest import (
         ArrivingLine,
@@ -103,7 +112,8 @@ def review_view(review: Review, *, note: str = "", zone: tzinfo = UTC) -> Render
             str(a.line),
             Text(a.customer),
             when(a.placed_at, zone),
-            str(a.quantity),
+            # A split line's part here, of its whole quantity (rule 10).
+            f"{a.quantity} of {a.line_quantity}" if a.split else str(a.quantity),
             day(a.promised_date),
             "✓" if a.in_sync else Text("✗ no", style="bold red"),
             *(["ready" if a.ready else ""] if line.received else []),
@@ -362,6 +372,13 @@ def changes_table(outcome: Outcome) -> Table | None:
 # --- an order ---------------------------------------------------------------------------------
 
 
+def _held_by(ln: OrderLineView) -> str:
+    """The PO line holding an order line; each of a split line's (rule 10), with its part."""
+    if ln.parts:
+        return " + ".join(f"{p['po']}:{p['po_line']} ({p['quantity']})" for p in ln.parts)
+    return f"{ln.po}:{ln.po_line}" if ln.po else "-"
+
+
 def order_view(view: OrderView, *, zone: tzinfo = UTC) -> RenderableType:
     """Where each line of an order is and why, then its history oldest first; times in
     ``zone`` (the team's), as the headings say."""
@@ -384,7 +401,7 @@ def order_view(view: OrderView, *, zone: tzinfo = UTC) -> RenderableType:
             ln.sku,
             str(ln.quantity),
             ln.state,
-            f"{ln.po}:{ln.po_line}" if ln.po else "-",
+            _held_by(ln),
             day(ln.promised_date),
             sync,
             Text(ln.why),

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 
+import pytest
 from sqlalchemy import select, text
 
 import engine as e
@@ -139,7 +140,9 @@ def test_an_earlier_splittable_line_is_served_before_later_whole_lines(
     db: e.Database, load: Load
 ) -> None:
     two_lines(load)
-    load(splittable("SO-1", 1, (1, "A", 15)), so("SO-2", 2, (1, "A", 3)), so("SO-3", 3, (1, "A", 1)))
+    load(
+        splittable("SO-1", 1, (1, "A", 15)), so("SO-2", 2, (1, "A", 3)), so("SO-3", 3, (1, "A", 1))
+    )
     assert parts(db) == {("SO-1", 1): [("PO-1", 1, 10), ("PO-2", 1, 5)]}
     assert allocation_map(db) == {("SO-2", 1): ("PO-2", 1)}
     assert queue(db) == [("SO-3", 1)]
@@ -161,3 +164,191 @@ def test_a_whole_fit_wins_over_a_split(db: e.Database, load: Load) -> None:
     db.split_lines = True
     load(po("PO-1", (1, "A", 5, JAN)), po("PO-2", (1, "A", 20, FEB)), so("SO-1", 1, (1, "A", 15)))
     assert parts(db) == {} and allocation_map(db) == {("SO-1", 1): ("PO-2", 1)}
+
+
+# --- operations on parts ----------------------------------------------------------------------
+
+ACTOR = e.Actor("tester", e.Source.CLI)
+
+
+def split_one(db: e.Database, load: Load) -> None:
+    """SO-1 of 15 split 10 on PO-1 (January) and 5 on PO-2 (February); PO-2 has 3 ATP left."""
+    two_lines(load)
+    load(splittable("SO-1", 1, (1, "A", 15)))
+    assert parts(db) == {("SO-1", 1): [("PO-1", 1, 10), ("PO-2", 1, 5)]}
+
+
+def test_review_shows_the_part_on_each_po_line(db: e.Database, load: Load) -> None:
+    split_one(db, load)
+    load(so("SO-2", 2, (1, "A", 2)))
+    early, late = e.review(db, "PO-1", 1), e.review(db, "PO-2", 1)
+    assert [
+        (a.order, a.quantity, a.split, a.line_quantity, a.in_sync) for a in early.allocations
+    ] == [("SO-1", 10, True, 15, True)]
+    assert [(a.order, a.quantity, a.split) for a in late.allocations] == [
+        ("SO-1", 5, True),
+        ("SO-2", 2, False),
+    ]
+    shown = late.to_dict()["allocations"]
+    assert shown[0]["split"] is True and shown[0]["line_quantity"] == 15
+    assert "split" not in shown[1] and "line_quantity" not in shown[1]
+    assert (early.head.allocated, early.head.orders, late.head.allocated, late.head.orders) == (
+        10,
+        1,
+        7,
+        2,
+    )
+
+
+def test_remove_from_either_po_line_releases_the_whole_line_and_parks_it(
+    db: e.Database, load: Load
+) -> None:
+    split_one(db, load)
+    outcome = e.remove(db, ACTOR, "PO-1", 1, [e.LineRef("SO-1", 1)])
+    check_invariants(db)
+    assert parts(db) == {} and line_row(db, "SO-1") == (False, None, None)
+    assert [p.order for p in outcome.released] == ["SO-1"] and outcome.parked
+    assert e.po_line(db, "PO-1", 1).atp == 10 and e.po_line(db, "PO-2", 1).atp == 8
+
+
+def test_remove_holding_for_store_holds_only_the_part_on_that_line(
+    db: e.Database, load: Load
+) -> None:
+    split_one(db, load)
+    e.remove(db, ACTOR, "PO-2", 1, [e.LineRef("SO-1", 1)], hold_for_store=True)
+    check_invariants(db)
+    late = e.po_line(db, "PO-2", 1)
+    assert (late.store_hold, late.atp) == (5, 3)
+    assert e.po_line(db, "PO-1", 1).atp == 10
+
+
+def test_remove_refuses_a_po_line_the_split_line_has_no_part_on(db: e.Database, load: Load) -> None:
+    split_one(db, load)
+    load(po("PO-3", (1, "A", 4, MAR)))
+    with pytest.raises(e.Refused, match="SO-1:1 is not allocated to PO-3:1"):
+        e.remove(db, ACTOR, "PO-3", 1, [e.LineRef("SO-1", 1)])
+
+
+def test_cancelling_a_po_line_with_a_part_releases_the_whole_line(
+    db: e.Database, load: Load
+) -> None:
+    split_one(db, load)
+    e.cancel_po(db, ACTOR, "PO-1", line=1)
+    check_invariants(db)
+    assert parts(db) == {} and queue(db) == [("SO-1", 1)]
+    assert e.po_line(db, "PO-2", 1).atp == 8
+
+
+def test_a_customer_cancel_releases_every_part(db: e.Database, load: Load) -> None:
+    split_one(db, load)
+    e.cancel_order(db, ACTOR, [e.LineRef("SO-1", 1)])
+    check_invariants(db)
+    assert parts(db) == {}
+    assert e.po_line(db, "PO-1", 1).atp == 10 and e.po_line(db, "PO-2", 1).atp == 8
+
+
+def test_a_quantity_cut_releases_the_split_line_whole_and_rule_1_runs(
+    db: e.Database, load: Load
+) -> None:
+    split_one(db, load)
+    load(so("SO-2", 2, (1, "A", 6)))
+    # PO-2 (8) holds SO-1's 5; SO-2 (6) waits. Cut PO-1 to 4: SO-1 goes whole, and SO-2 (6)
+    # takes PO-2.
+    e.set_quantity(db, ACTOR, "PO-1", 1, 4)
+    check_invariants(db)
+    assert parts(db) == {}
+    assert allocation_map(db) == {("SO-2", 1): ("PO-2", 1)}
+    assert queue(db) == [("SO-1", 1)]
+
+
+def test_moving_a_split_line_puts_it_whole_on_a_line_that_holds_it(
+    db: e.Database, load: Load
+) -> None:
+    split_one(db, load)
+    load(po("PO-3", (1, "A", 15, MAR)))
+    outcome = e.move(db, ACTOR, [e.LineRef("SO-1", 1)], "PO-3", 1)
+    check_invariants(db)
+    assert parts(db) == {} and allocation_map(db) == {("SO-1", 1): ("PO-3", 1)}
+    # Its promise stays (out of sync until synced), as any moved line's.
+    assert line_row(db, "SO-1") == (False, "PO-3", date(2027, 2, 1))
+    assert [(m.from_po, m.to_po) for m in outcome.moved] == [("PO-2", "PO-3")]
+    undone = e.undo(db, outcome.operation_id, ACTOR)
+    check_invariants(db)
+    assert undone.undid == outcome.operation_id
+    assert parts(db) == {("SO-1", 1): [("PO-1", 1, 10), ("PO-2", 1, 5)]}
+    assert line_row(db, "SO-1") == (True, "PO-2", date(2027, 2, 1))
+
+
+def test_moving_a_split_line_where_it_does_not_fit_whole_is_refused(
+    db: e.Database, load: Load
+) -> None:
+    split_one(db, load)
+    # PO-2 has 3 ATP and SO-1's 5 units: 8 of 15.
+    with pytest.raises(e.Refused, match="short by 7"):
+        e.move(db, ACTOR, [e.LineRef("SO-1", 1)], "PO-2", 1)
+    assert parts(db) == {("SO-1", 1): [("PO-1", 1, 10), ("PO-2", 1, 5)]}
+
+
+def test_rebalance_moves_a_split_line_whole_onto_an_earlier_line_that_holds_it(
+    db: e.Database, load: Load
+) -> None:
+    split_one(db, load)
+    load(po("PO-0", (1, "A", 20, "2026-12-20")), rebalance=True)
+    assert parts(db) == {} and allocation_map(db) == {("SO-1", 1): ("PO-0", 1)}
+    assert e.po_line(db, "PO-1", 1).atp == 10 and e.po_line(db, "PO-2", 1).atp == 8
+
+
+def test_receiving_covers_each_part_and_the_line_is_ready_when_all_are(
+    db: e.Database, load: Load
+) -> None:
+    split_one(db, load)
+    first = e.receive(db, ACTOR, "PO-1", 1, 10)
+    check_invariants(db)
+    assert first.ready_count == 0
+    assert [a.ready for a in e.review(db, "PO-1", 1).allocations] == [True]
+    second = e.receive(db, ACTOR, "PO-2", 1, 8)
+    check_invariants(db)
+    assert second.ready_count == 1 and [r.order for r in second.ready] == ["SO-1"]
+    e.fulfil(db, ACTOR, [e.LineRef("SO-1", 1)])
+    check_invariants(db)
+
+
+def test_a_final_short_receipt_releases_an_uncovered_split_line_whole(
+    db: e.Database, load: Load
+) -> None:
+    split_one(db, load)
+    e.receive(db, ACTOR, "PO-2", 1, 4, final=True)
+    check_invariants(db)
+    assert parts(db) == {} and queue(db) == [("SO-1", 1)]
+
+
+def split_by_a_sweep(db: e.Database, load: Load) -> e.Outcome:
+    """SO-1 split as in ``split_one``, by a sweep (an import is not undone)."""
+    two_lines(load)
+    load(so("SO-1", 1, (1, "A", 15)))
+    db.split_lines = True
+    placed = e.auto_allocate(db, ACTOR)
+    check_invariants(db)
+    assert parts(db) == {("SO-1", 1): [("PO-1", 1, 10), ("PO-2", 1, 5)]}
+    return placed
+
+
+def test_undo_of_a_split_allocation_releases_its_parts_and_of_a_release_restores_them(
+    db: e.Database, load: Load
+) -> None:
+    placed = split_by_a_sweep(db, load)
+    removed = e.remove(db, ACTOR, "PO-1", 1, [e.LineRef("SO-1", 1)])
+    e.undo(db, removed.operation_id, ACTOR)
+    check_invariants(db)
+    assert parts(db) == {("SO-1", 1): [("PO-1", 1, 10), ("PO-2", 1, 5)]}
+    assert line_row(db, "SO-1") == (True, "PO-2", date(2027, 2, 1))
+    e.undo(db, placed.operation_id, ACTOR)
+    check_invariants(db)
+    assert parts(db) == {} and queue(db) == [("SO-1", 1)]
+
+
+def test_undo_is_refused_when_the_parts_moved_on(db: e.Database, load: Load) -> None:
+    placed = split_by_a_sweep(db, load)
+    e.remove(db, ACTOR, "PO-1", 1, [e.LineRef("SO-1", 1)])
+    with pytest.raises(e.Refused, match="SO-1:1 is no longer split across PO-1:1 \\(10\\)"):
+        e.undo(db, placed.operation_id, ACTOR)

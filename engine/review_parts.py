@@ -1,0 +1,98 @@
+"""Rule 2's review of a PO line that holds parts of split lines (rule 10): its whole lines and
+each split line with a part on it, in FIFO order, a split line's quantity its part here.
+
+Only a PO line whose ``split_parts`` is above 0 is read this way; every other keeps the plain
+review's query.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, literal, or_, select, tuple_
+
+from engine.models import allocation_parts, po_lines, sales_orders, so_lines
+from engine.results import POLineHeader, Review, ReviewLine
+from engine.types import UTCDateTime
+
+FIFO = (so_lines.c.placed_at, so_lines.c.order_number, so_lines.c.line)
+
+
+def review_with_parts(
+    conn: Connection,
+    po_line_id: int,
+    head: POLineHeader,
+    supplier: str,
+    limit: int | None,
+    after: tuple[datetime, str, int] | None,
+    before: tuple[datetime, str, int] | None,
+) -> Review:
+    anchor = po_lines.alias("anchor")
+    part = allocation_parts.alias("part")
+    query = (
+        select(
+            *FIFO,
+            sales_orders.c.customer,
+            sales_orders.c.email,
+            so_lines.c.quantity,
+            so_lines.c.promised_date,
+            so_lines.c.ready_at,
+            so_lines.c.split,
+            part.c.quantity.label("part"),
+            part.c.ready_at.label("part_ready_at"),
+            anchor.c.arrival_date.label("anchor_arrival"),
+        )
+        .join(sales_orders, sales_orders.c.id == so_lines.c.so_id)
+        .join(anchor, anchor.c.id == so_lines.c.po_line_id)
+        .outerjoin(part, and_(part.c.so_line_id == so_lines.c.id, part.c.po_line_id == po_line_id))
+        .where(
+            or_(
+                and_(so_lines.c.po_line_id == po_line_id, so_lines.c.split.is_(False)),
+                part.c.id.is_not(None),
+            )
+        )
+    )
+    if after is not None:
+        query = query.where(tuple_(*FIFO) > tuple_(*_key(after)))
+    if before is not None:
+        query = query.where(tuple_(*FIFO) < tuple_(*_key(before)))
+        query = query.order_by(*(c.desc() for c in FIFO))
+    else:
+        query = query.order_by(*FIFO)
+    if limit is not None:
+        query = query.limit(limit)
+    rows = conn.execute(query).all() if limit != 0 else []
+    if before is not None:
+        rows = rows[::-1]
+    return Review(
+        head=head,
+        supplier=supplier,
+        allocations=[_line(r) for r in rows],
+    )
+
+
+def _line(r: Any) -> ReviewLine:
+    split = bool(r.split)
+    return ReviewLine(
+        order=r.order_number,
+        line=r.line,
+        customer=r.customer,
+        placed_at=r.placed_at,
+        quantity=r.part if split else r.quantity,
+        promised_date=r.promised_date,
+        # A split line is in sync when promised its latest part's date, on each of its lines.
+        in_sync=r.promised_date == r.anchor_arrival,
+        email=r.email,
+        ready=(r.part_ready_at if split else r.ready_at) is not None,
+        split=split,
+        line_quantity=r.quantity if split else None,
+    )
+
+
+def _key(after: tuple[datetime, str, int]) -> tuple[Any, ...]:
+    placed_at, order, line = after
+    return (literal(placed_at, UTCDateTime()), literal(order), literal(line))
+
+
+__all__ = ["review_with_parts"]
