@@ -3,16 +3,20 @@ its SKU in arrival order, when PREORDER_SPLIT_LINES is on or its order allows it
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import date
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text
 
 import engine as e
 from engine import fifo
+from engine.importer import parse_files, staged_files
 from engine.ledger import Demand, Supply
 from engine.models import po_lines, so_lines
+from tests.cli.helpers import write
 from tests.helpers import allocation_map, po, so
 from tests.history import queue
 from tests.invariants import check_invariants
@@ -352,3 +356,89 @@ def test_undo_is_refused_when_the_parts_moved_on(db: e.Database, load: Load) -> 
     e.remove(db, ACTOR, "PO-1", 1, [e.LineRef("SO-1", 1)])
     with pytest.raises(e.Refused, match="SO-1:1 is no longer split across PO-1:1 \\(10\\)"):
         e.undo(db, placed.operation_id, ACTOR)
+
+
+# --- allow_split in the import and the intake -------------------------------------------------
+
+
+def import_files(db: e.Database, *paths: Path) -> e.Outcome:
+    with staged_files(paths) as staged:
+        outcome = e.apply_import(db, ACTOR, staged)
+    check_invariants(db)
+    return outcome
+
+
+def test_allow_split_in_a_json_import_is_stored_and_a_reimport_updates_it(
+    db: e.Database, load: Load, tmp_path: Path
+) -> None:
+    two_lines(load)
+    order = {
+        "order": "SO-1",
+        "placed_at": "2026-11-02T09:00:00Z",
+        "lines": [{"line": 1, "sku": "A", "quantity": 15}],
+    }
+    path = write(tmp_path, "o.json", json.dumps({"sales_orders": [order]}))
+    import_files(db, path)
+    assert queue(db) == [("SO-1", 1)]
+    path = write(tmp_path, "o.json", json.dumps({"sales_orders": [{**order, "allow_split": True}]}))
+    outcome = import_files(db, path)
+    assert outcome.updated["sales_orders"] == 1
+    assert parts(db) == {("SO-1", 1): [("PO-1", 1, 10), ("PO-2", 1, 5)]}
+
+
+def test_allow_split_that_is_not_a_boolean_is_refused_with_the_row_named(tmp_path: Path) -> None:
+    order = {
+        "order": "SO-1",
+        "placed_at": "2026-11-02T09:00:00Z",
+        "lines": [{"line": 1, "sku": "A", "quantity": 15}],
+        "allow_split": "yes",
+    }
+    path = write(tmp_path, "o.json", json.dumps({"sales_orders": [order]}))
+    with pytest.raises(e.InvalidInput) as caught:
+        parse_files([path])
+    assert any("allow_split must be true or false" in p for p in caught.value.problems)
+
+
+def test_allow_split_in_a_csv_import(db: e.Database, load: Load, tmp_path: Path) -> None:
+    two_lines(load)
+    path = write(
+        tmp_path,
+        "o.csv",
+        "order,line,sku,quantity,placed_at,allow_split\n"
+        "SO-1,1,A,15,2026-11-02T09:00:00Z,yes\n"
+        "SO-2,1,A,15,2026-11-02T10:00:00Z,\n",
+    )
+    import_files(db, path)
+    assert parts(db) == {("SO-1", 1): [("PO-1", 1, 10), ("PO-2", 1, 5)]}
+    assert queue(db) == [("SO-2", 1)]
+
+
+def test_a_csv_allow_split_that_is_no_flag_is_a_bad_row(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "o.csv",
+        "order,line,sku,quantity,placed_at,allow_split\nSO-1,1,A,15,2026-11-02T09:00:00Z,maybe\n",
+    )
+    with pytest.raises(e.InvalidInput) as caught:
+        parse_files([path])
+    assert caught.value.problems == [
+        f"{path} row 2: allow_split must be true or false (or 1/0, yes/no), not 'maybe'"
+    ]
+
+
+def test_the_intake_stores_allow_split_and_a_repost_with_another_is_a_conflict(
+    db: e.Database, load: Load
+) -> None:
+    two_lines(load)
+    order = splittable("SO-1", 1, (1, "A", 15))
+    outcome, lines = e.apply_orders(db, ACTOR, [order])
+    check_invariants(db)
+    assert parts(db) == {("SO-1", 1): [("PO-1", 1, 10), ("PO-2", 1, 5)]}
+    assert [(ln.po, ln.po_line) for ln in lines] == [("PO-2", 1)]
+    again, _ = e.apply_orders(db, ACTOR, [order])
+    assert again.unchanged["sales_orders"] == 1
+    with pytest.raises(e.Conflict) as caught:
+        e.apply_orders(db, ACTOR, [order.model_copy(update={"allow_split": False})])
+    assert [(d.field, d.stored, d.sent) for d in caught.value.differences] == [
+        ("allow_split", True, False)
+    ]
