@@ -61,6 +61,7 @@ if TYPE_CHECKING:
         AllocatedLine,
         DateChange,
         FieldChange,
+        LinePart,
         LineRef,
         Move,
         OrderLineState,
@@ -73,6 +74,7 @@ if TYPE_CHECKING:
         Review,
         ReviewLine,
         State,
+        parts_text,
     )
     from engine.supply import (
         cancel_po,
@@ -123,6 +125,7 @@ _MODULES = {
         "AllocatedLine",
         "DateChange",
         "FieldChange",
+        "LinePart",
         "LineRef",
         "Move",
         "OrderLineState",
@@ -135,6 +138,7 @@ _MODULES = {
         "Review",
         "ReviewLine",
         "State",
+        "parts_text",
     ],
     "engine.supply": [
         "cancel_po",
@@ -186,6 +190,7 @@ __all__ = [
     "FieldChange",
     "HistoryEntry",
     "InvalidInput",
+    "LinePart",
     "LineRef",
     "Move",
     "NotFound",
@@ -228,6 +233,7 @@ __all__ = [
     "order",
     "order_lines",
     "orders_of",
+    "parts_text",
     "po_line",
     "po_lines_of_sku",
     "purchase_order",

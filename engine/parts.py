@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import bindparam, delete, func, insert, select, update
 
 from engine.models import allocation_parts, allocations, po_lines, so_lines
-from engine.results import DateChange, Move, Placement
+from engine.results import DateChange, LinePart, Move, Placement
 from engine.unit import Unit
 
 if TYPE_CHECKING:
@@ -126,6 +126,11 @@ _POINT = (
     .where(so_lines.c.id == bindparam("sid"))
     .values(po_line_id=bindparam("anchor"), promised_date=bindparam("promised"), split=True)
 )
+
+
+def _shown(parts: Sequence[Part]) -> tuple[LinePart, ...]:
+    """A line's parts as its outcome tells them."""
+    return tuple(LinePart(p.po, p.line, p.quantity, p.arrival_date, p.ready) for p in parts)
 
 
 def parts_of(unit: Unit, so_line_ids: Collection[int]) -> dict[int, list[Part]]:
@@ -303,6 +308,7 @@ def release(unit: Unit, lines: Sequence[Demand], *, park: bool, reason: str, can
                 anchor.line,
                 d.placed_at,
                 d.promised_date,
+                parts=_shown(parts[d.id]),
             )
         )
         if park:
@@ -374,7 +380,17 @@ def merge(unit: Unit, moves: Sequence[tuple[Demand, Supply]], reason: str) -> No
             reason=reason,
         )
         unit.outcome.moved.append(
-            Move(d.order, d.line, d.sku, d.quantity, anchor.po, anchor.line, to.po, to.line)
+            Move(
+                d.order,
+                d.line,
+                d.sku,
+                d.quantity,
+                anchor.po,
+                anchor.line,
+                to.po,
+                to.line,
+                parts=_shown(held[d.id]),
+            )
         )
         d.split, d.po_line_id, d.part, d.part_on = False, to.id, None, None
     stocked = {p.po_line_id for d, _ in moves for p in held[d.id] if p.ready}

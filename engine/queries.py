@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import replace
 from datetime import datetime
 from itertools import starmap
 from typing import Any
@@ -13,6 +14,7 @@ from engine import arguments
 from engine.db import Database
 from engine.errors import NotFound
 from engine.headers import header_of, headers_where
+from engine.line_parts import every_split_line
 from engine.models import applied_keys as applied
 from engine.models import po_lines, purchase_orders, sales_orders, so_lines
 from engine.results import (
@@ -190,6 +192,13 @@ def state(db: Database) -> State:
         # costs over half a second per 200,000 allocations). Through starmap because select()'s
         # typing stops counting at ten columns: mypy takes a row of ten for one of "ten or more".
         allocations = list(starmap(AllocatedLine, conn.execute(held)))
+        split = every_split_line(conn)
+        if split:
+            # Rule 10: a split line's row is its latest part's; its parts go with it.
+            allocations = [
+                replace(a, parts=split[a.order, a.line]) if (a.order, a.line) in split else a
+                for a in allocations
+            ]
         waiting = [_queued(r) for r in conn.execute(QUEUE)]
     return State(lines, allocations, waiting)
 

@@ -27,6 +27,23 @@ class LineRef:
 
 
 @dataclass(frozen=True)
+class LinePart:
+    """One part of a split SO line (rule 10): its units on one PO line."""
+
+    po: str
+    po_line: int
+    quantity: int
+    arrival_date: date
+    # The part's stock is in (rule 9).
+    ready: bool = False
+
+
+def parts_text(parts: Sequence[LinePart]) -> str:
+    """``10 on PO-1:1, 5 on PO-2:1``: a split line's parts as every face words them."""
+    return ", ".join(f"{p.quantity} on {p.po}:{p.po_line}" for p in parts)
+
+
+@dataclass(frozen=True)
 class Placement:
     """An SO line and the PO line it was allocated to (or released from)."""
 
@@ -38,6 +55,9 @@ class Placement:
     po_line: int
     placed_at: datetime
     promised_date: date | None
+    # A split line released whole (rule 10): every part it had, earliest first; ``po`` and
+    # ``po_line`` above are its latest part's. Empty for a whole line.
+    parts: tuple[LinePart, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -50,6 +70,8 @@ class Move:
     from_line: int
     to_po: str
     to_line: int
+    # A split line moved whole (rule 10): the parts it left, earliest first. Empty otherwise.
+    parts: tuple[LinePart, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -190,6 +212,12 @@ class Outcome:
         name = data.pop("operation")
         data = {"operation": self.operation_id, "operation_name": name, **data}
         data["allocated_truncated"] = self.allocated_truncated
+        for kind in ("allocated", "released", "moved"):
+            for entry in data[kind]:
+                # Rule 10's key is there for split lines only: a whole line's entry is as it
+                # always was.
+                if not entry["parts"]:
+                    del entry["parts"]
         return _jsonable(data)
 
 
@@ -234,6 +262,8 @@ class ReviewLine:
     # ``line_quantity`` the whole line's; ``ready`` says whether the part's stock is in.
     split: bool = False
     line_quantity: int | None = None
+    # Every part of the split line, this one included, earliest first.
+    parts: tuple[LinePart, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -280,6 +310,9 @@ def _review_line(a: ReviewLine) -> dict[str, Any]:
         # Rule 10: keys added for parts only, so a whole line's entry is as it always was.
         found["split"] = True
         found["line_quantity"] = a.line_quantity
+        found["parts"] = [
+            {"po": p.po, "po_line": p.po_line, "quantity": p.quantity} for p in a.parts
+        ]
     return found
 
 
@@ -358,6 +391,9 @@ class AllocatedLine:
     quantity: int
     arrival_date: date
     promised_date: date | None
+    # A split line (rule 10): its parts, earliest first; ``po``/``po_line`` are the latest
+    # part's and ``quantity`` the whole line's. Empty for a whole line.
+    parts: tuple[LinePart, ...] = ()
 
     @property
     def in_sync(self) -> bool:

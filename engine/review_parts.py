@@ -12,8 +12,9 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, literal, or_, select, tuple_
 
+from engine.line_parts import line_parts
 from engine.models import allocation_parts, po_lines, sales_orders, so_lines
-from engine.results import POLineHeader, Review, ReviewLine
+from engine.results import LinePart, POLineHeader, Review, ReviewLine
 from engine.types import UTCDateTime
 
 FIFO = (so_lines.c.placed_at, so_lines.c.order_number, so_lines.c.line)
@@ -39,6 +40,7 @@ def review_with_parts(
             so_lines.c.promised_date,
             so_lines.c.ready_at,
             so_lines.c.split,
+            so_lines.c.id,
             part.c.quantity.label("part"),
             part.c.ready_at.label("part_ready_at"),
             anchor.c.arrival_date.label("anchor_arrival"),
@@ -65,14 +67,16 @@ def review_with_parts(
     rows = conn.execute(query).all() if limit != 0 else []
     if before is not None:
         rows = rows[::-1]
+    # Each split line's other parts too, so that a face can say where the rest of it is.
+    parts = line_parts(conn, [r.id for r in rows if r.split])
     return Review(
         head=head,
         supplier=supplier,
-        allocations=[_line(r) for r in rows],
+        allocations=[_line(r, parts.get(r.id, ())) for r in rows],
     )
 
 
-def _line(r: Any) -> ReviewLine:
+def _line(r: Any, parts: tuple[LinePart, ...]) -> ReviewLine:
     split = bool(r.split)
     return ReviewLine(
         order=r.order_number,
@@ -87,6 +91,7 @@ def _line(r: Any) -> ReviewLine:
         ready=(r.part_ready_at if split else r.ready_at) is not None,
         split=split,
         line_quantity=r.quantity if split else None,
+        parts=parts,
     )
 
 
