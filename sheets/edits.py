@@ -46,6 +46,8 @@ class Line:
     po_line: int | None = None
     order: str | None = None
     order_line: int | None = None
+    # An Allocations row of a split line (rule 10): its parts as the row shows them.
+    parts: str | None = None
 
     def po_ref(self) -> tuple[str, int]:
         if self.po is None or self.po_line is None:
@@ -153,20 +155,31 @@ def _action(edit: Edit, actor: e.Actor, db: e.Database) -> Planned | None:
     ref = edit.line.order_ref()
     typed = " ".join(str(edit.value).split())
     action = typed.lower()
+    # A split line (rule 10) is removed or moved whole: the Status says what became of each part.
+    split = f"the whole split line ({edit.line.parts})" if edit.line.parts else ""
     if action == REMOVE:
-        return (lambda key: e.remove(db, actor, po, line, [ref], key=key), "removed")
+        said = f"removed {split}: every part's units back to ATP" if split else "removed"
+        return (lambda key: e.remove(db, actor, po, line, [ref], key=key), said)
     if action in (HOLD_FOR_STORE, OLD_HOLD_FOR_STORE):
+        said = (
+            f"removed {split}: the part on {po}:{line} held for the store, the others' units "
+            "back to ATP"
+            if split
+            else "removed; units held for the store"
+        )
         return (
             lambda key: e.remove(db, actor, po, line, [ref], hold_for_store=True, key=key),
-            "removed; units held for the store",
+            said,
         )
     if action.startswith(MOVE_PREFIX):
         # The prefix is matched in any case; the PO number is kept as typed.
         to_po, to_line = _po_line(typed[len(MOVE_PREFIX) :])
-        return (
-            lambda key: e.move(db, actor, [ref], to_po, to_line, key=key),
-            f"moved to {to_po}:{to_line}",
+        said = (
+            f"moved {split} to {to_po}:{to_line}, all of it there"
+            if split
+            else f"moved to {to_po}:{to_line}"
         )
+        return (lambda key: e.move(db, actor, [ref], to_po, to_line, key=key), said)
     raise Refusal(
         f"unknown action {shown(edit.value)!r}: write {REMOVE}, {HOLD_FOR_STORE}, "
         f"or {MOVE_PREFIX}PO:LINE"

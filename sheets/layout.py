@@ -113,6 +113,9 @@ ALLOCATIONS = _tab(
     Column("Customer"),
     Column("Placed at", Kind.INSTANT),
     Column("Qty", Kind.INT),
+    # Rule 10: where a split line's units are ("10 on PO-1:1, 5 on PO-2:1"), empty for a whole
+    # line; PO and Line above are its latest part's, Qty the whole line's.
+    Column("Parts"),
     Column("Arrival date", Kind.DATE),
     Column("Promised date", Kind.DATE),
     Column("In sync", Kind.BOOL),

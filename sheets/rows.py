@@ -63,6 +63,7 @@ def desired(state: e.State, zone: tzinfo = UTC) -> dict[str, Rows]:
             "Customer": a.customer,
             "Placed at": a.placed_at.astimezone(zone),
             "Qty": a.quantity,
+            "Parts": e.parts_text(a.parts) if a.parts else None,
             "Arrival date": a.arrival_date,
             "Promised date": a.promised_date,
             "In sync": a.in_sync,

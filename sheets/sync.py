@@ -649,7 +649,9 @@ def _consequences(outcome: e.Outcome) -> str:
 
 def _line_of(row: dict[str, Any]) -> edits.Line:
     """The lines a row of the database's names (see ``rows.desired``)."""
-    return edits.Line(row.get("PO"), row.get("Line"), row.get("Order"), row.get("Order line"))
+    return edits.Line(
+        row.get("PO"), row.get("Line"), row.get("Order"), row.get("Order line"), row.get("Parts")
+    )
 
 
 def _next_rows(want: dict[str, Any], view: TabView) -> dict[str, int | None]:
