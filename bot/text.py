@@ -78,6 +78,7 @@ def describe(outcome: Outcome, atp_of: Collection[tuple[str, int]] = ()) -> list
             f"{names(outcome.cancelled)}"
         )
     said += _released(outcome, verb)
+    said += _split(outcome, verb)
     said += _field_changes(outcome, verb)
     said += _moved(outcome, verb)
     said += _allocated(outcome, verb, atp_of)
@@ -224,6 +225,41 @@ def _released(outcome: Outcome, verb: Verb) -> list[str]:
     elif not released & cancelled:
         sentence += "; back in the unallocated queue"
     return [sentence]
+
+
+# Split lines named one by one in a summary; more are counted.
+SPLIT_NAMED = 5
+
+
+def _split(outcome: Outcome, verb: Verb) -> list[str]:
+    """Rule 10: a split line released or moved goes whole, off every PO line it was on; say
+    which, since the PO line named above is only its latest part's."""
+    from engine import parts_text
+
+    said = []
+    released = [p for p in outcome.released if p.parts]
+    if released:
+        named = "; ".join(
+            f"{p.order}:{p.line} ({parts_text(p.parts)})" for p in released[:SPLIT_NAMED]
+        )
+        more = f"; and {len(released) - SPLIT_NAMED} more" if len(released) > SPLIT_NAMED else ""
+        said.append(
+            f"{verb('Released', 'release')} {plural(len(released), 'split order line')} whole, "
+            f"from every PO line {'it was' if len(released) == 1 else 'they were'} on: "
+            f"{named}{more}"
+        )
+    moved = [m for m in outcome.moved if m.parts]
+    if moved:
+        named = "; ".join(
+            f"{m.order}:{m.line} ({parts_text(m.parts)}) → {m.to_po}:{m.to_line}"
+            for m in moved[:SPLIT_NAMED]
+        )
+        more = f"; and {len(moved) - SPLIT_NAMED} more" if len(moved) > SPLIT_NAMED else ""
+        said.append(
+            f"{verb('Moved', 'move')} {plural(len(moved), 'split order line')} whole onto one "
+            f"PO line: {named}{more}"
+        )
+    return said
 
 
 def _moved(outcome: Outcome, verb: Verb) -> list[str]:

@@ -37,9 +37,10 @@ from bot.views.blocks import (
     section,
     truncate,
 )
+from bot.views.parts import move_note
 from bot.views.review import PAGE_SIZE
 from bot.views.state import FifoKey, StateError, ViewState, ref_value
-from engine import POLineHeader, Review, ReviewLine
+from engine import POLineHeader, Review, ReviewLine, parts_text
 
 TITLE = "Move allocations"
 SUBMIT = "Move"
@@ -103,6 +104,9 @@ def move_modal(
             "Moved lines keep their promised dates and show as out of sync until synced."
         ),
     ]
+    note = move_note(list(rows))
+    if note:
+        blocks.append(context(note))
     return modal(
         TITLE,
         blocks,
@@ -114,14 +118,18 @@ def move_modal(
 
 
 def order_option(r: ReviewLine, zone: tzinfo = UTC) -> Option:
-    """``SO-1:1 · 2 units · Customer``, placed and promised below."""
-    fixed = f"{ref_value(r)} · {plural(r.quantity, 'unit')} · "
+    """``SO-1:1 · 2 units · Customer``, placed and promised below. A split line (rule 10)
+    shows its whole quantity, which is what a move takes to the target, and its parts."""
+    about = f"placed {at(r.placed_at, zone)} · promised {day(r.promised_date)}"
+    quantity = plural(r.quantity, "unit")
+    if r.split:
+        quantity = f"{plural(r.line_quantity or r.quantity, 'unit')}, split"
+        about = f"moves whole: {parts_text(r.parts)}"
+    fixed = f"{ref_value(r)} · {quantity} · "
     return Option(
         value=ref_value(r),
         text=plain(fixed + truncate(r.customer, max(OPTION_TEXT_MAX - len(fixed), 4)), 75),
-        description=plain(
-            f"placed {at(r.placed_at, zone)} · promised {day(r.promised_date)}", OPTION_TEXT_MAX
-        ),
+        description=plain(about, OPTION_TEXT_MAX),
     )
 
 

@@ -9,7 +9,7 @@ from slack_sdk.models.blocks import Block, SectionBlock
 from slack_sdk.models.views import View
 
 from bot.ids import ActionId, CallbackId
-from bot.text import day
+from bot.text import day, plural
 from bot.views.blocks import (
     HEADER_MAX,
     MODAL_BLOCKS,
@@ -59,9 +59,22 @@ def line_block(ln: OrderLineView, channel: str) -> SectionBlock:
     if ln.promised_date is not None:
         sync = "" if ln.in_sync else " :warning: out of sync"
         promise = f" · promised {day(ln.promised_date)}{sync}"
+    why = ln.why
+    parts = ""
+    if ln.parts:
+        # Rule 10: each part on a line of its own, with its arrival; the "why" then need not
+        # list them again.
+        parts = "\n" + "\n".join(
+            f":scissors: {plural(p['quantity'], 'unit')} on `{escape(p['po'])}:{p['po_line']}`, "
+            f"arrives {day(p['arrival_date'])}"
+            for p in ln.parts
+        )
+        listed = ", ".join(f"{p['quantity']} on {p['po']}:{p['po_line']}" for p in ln.parts)
+        why = why.removeprefix(f"split: {listed}; ")
+        where = f" in {len(ln.parts)} parts, the latest on `{escape(ln.po or '')}:{ln.po_line}`"
     text = (
-        f"*Line {ln.line}* · `{escape(ln.sku)}` × {ln.quantity} · *{ln.state}*{where}{promise}\n"
-        f"{escape(ln.why)}"
+        f"*Line {ln.line}* · `{escape(ln.sku)}` × {ln.quantity} · *{ln.state}*{where}{promise}"
+        f"{parts}\n{escape(why)}"
     )
     accessory = None
     if ln.po is not None and ln.po_line is not None:

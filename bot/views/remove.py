@@ -38,8 +38,9 @@ from bot.views.blocks import (
     plain,
     section,
 )
+from bot.views.parts import elsewhere, removal_note
 from bot.views.state import FifoKey, ViewState, fifo_key, ref_value
-from engine import POLineHeader, Review, ReviewLine
+from engine import POLineHeader, Review, ReviewLine, parts_text
 
 PAGE_SIZE = 30
 GROUP = CHECKBOX_OPTIONS_MAX
@@ -85,7 +86,7 @@ def remove_modal(
                 block_id=numbered(BlockId.REMOVE_PICK, n),
                 label=plain(f"Order lines {first + start}–{first + start + len(group) - 1}", 2000),
                 element=CheckboxesElement(
-                    action_id=ActionId.REMOVE_PICK, options=[_option(r, zone) for r in group]
+                    action_id=ActionId.REMOVE_PICK, options=[_option(r, head, zone) for r in group]
                 ),
                 optional=True,
             )
@@ -164,11 +165,18 @@ def remove_confirm_modal(
         after=after,
         before=before,
     )
-    rows = [f"`{escape(ref_value(r))}` {escape(r.customer)} · {r.quantity}" for r in chosen]
+    rows = [
+        f"`{escape(ref_value(r))}` {escape(r.customer)} · {r.quantity}"
+        + (f" of {r.line_quantity} (split)" if r.split else "")
+        for r in chosen
+    ]
     blocks: list[Block] = [
         section(confirm_text(head, len(chosen), units, hold_for_store=hold_for_store)),
         *pack(rows, max_blocks=5),
     ]
+    note = removal_note(list(chosen), head, hold_for_store=hold_for_store)
+    if note:
+        blocks.append(section(note))
     return modal(
         CONFIRM_TITLE,
         blocks,
@@ -201,15 +209,17 @@ def remove_errors(message: str) -> dict[str, Any]:
     return errors_response({numbered(BlockId.REMOVE_PICK, 0): message})
 
 
-def _option(r: ReviewLine, zone: tzinfo) -> Option:
+def _option(r: ReviewLine, head: POLineHeader, zone: tzinfo) -> Option:
     sync = "" if r.in_sync else " (out of sync)"
+    about = f"placed {at(r.placed_at, zone)} · promised {day(r.promised_date)}{sync}"
+    quantity = plural(r.quantity, "unit")
+    if r.split:
+        # Rule 10: ticking a split line releases all of it, here and on its other PO lines.
+        quantity = f"{r.quantity} of {plural(r.line_quantity or r.quantity, 'unit')}"
+        rest = elsewhere(r, head)
+        about = f"split: removes the whole line, also {parts_text(rest)}" if rest else about
     return Option(
         value=ref_value(r),
-        text=plain(
-            f"{ref_value(r)} · {plural(r.quantity, 'unit')} · {r.customer}", OPTION_TEXT_MAX
-        ),
-        description=plain(
-            f"placed {at(r.placed_at, zone)} · promised {day(r.promised_date)}{sync}",
-            OPTION_TEXT_MAX,
-        ),
+        text=plain(f"{ref_value(r)} · {quantity} · {r.customer}", OPTION_TEXT_MAX),
+        description=plain(about, OPTION_TEXT_MAX),
     )

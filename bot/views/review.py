@@ -25,6 +25,7 @@ from slack_sdk.models.views import View
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.text import day, plural
 from bot.views.blocks import at, button, escape, line_name, modal, section
+from bot.views.parts import units
 from bot.views.state import FifoKey, ViewState, fifo_key
 from engine import POLineHeader, Review, ReviewLine
 
@@ -118,8 +119,9 @@ def row_text(r: ReviewLine, head: POLineHeader, zone: tzinfo = UTC) -> str:
         if r.in_sync
         else f":warning: promised {day(r.promised_date)} (arrives {day(head.arrival_date)})"
     )
+    # A split line's part (rule 10) is ready when its own stock is in.
     ready = " · :package: ready to ship" if r.ready else ""
     return (
         f"`{escape(r.order)}:{r.line}` {escape(r.customer)}\n"
-        f"{plural(r.quantity, 'unit')} · placed {at(r.placed_at, zone)} · {promise}{ready}"
+        f"{escape(units(r, head))} · placed {at(r.placed_at, zone)} · {promise}{ready}"
     )
