@@ -118,7 +118,16 @@ def review_view(review: Review, *, note: str = "", zone: tzinfo = UTC) -> Render
             "✓" if a.in_sync else Text("✗ no", style="bold red"),
             *(["ready" if a.ready else ""] if line.received else []),
         )
-    return Group(head, Text(""), rows, *([Text(note)] if note else []))
+    from engine import parts_text  # loaded already: the review is the engine's result
+
+    # Rule 10: "5 of 15" alone does not say where the other 10 are, nor that a remove or move
+    # takes the whole line; said once below the table, not in a column most lines leave empty.
+    split = [
+        Text(f"{a.order}:{a.line} is split ({parts_text(a.parts)}): removed or moved whole")
+        for a in review.allocations
+        if a.split and a.parts
+    ]
+    return Group(head, Text(""), rows, *split, *([Text(note)] if note else []))
 
 
 def queue_table(
