@@ -27,7 +27,7 @@ from sqlalchemy import Connection, and_, case, func, not_, select
 
 from engine.db import Database
 from engine.deliveries import DeadByChannel, dead_letters
-from engine.models import audit_events, po_lines, purchase_orders, so_lines
+from engine.models import allocation_parts, audit_events, po_lines, purchase_orders, so_lines
 from engine.results import _jsonable
 from engine.supply import PO_CANCELLED
 
@@ -145,6 +145,9 @@ class Digest:
     today: date | None = None  # the day ``arriving`` counts from (None: built by hand)
     dead_letters: list[DeadByChannel] = field(default_factory=list)
     ready: list[ReadyBySku] = field(default_factory=list)
+    # Open order lines allocated in parts across PO lines (rule 10): not a problem, but what
+    # a person should know before removing or moving one (it goes whole).
+    split_lines: int = 0
 
     @property
     def parked(self) -> list[ParkedBySku]:
@@ -184,6 +187,7 @@ class Digest:
                 "arriving": [asdict(a) for a in self.arriving],
                 "stranded": [asdict(s) for s in self.stranded],
                 "dead_letters": [asdict(x) for x in self.dead_letters],
+                "split_lines": self.split_lines,
                 "ready": {
                     "lines": sum(r.lines for r in self.ready),
                     "units": sum(r.units for r in self.ready),
@@ -211,7 +215,18 @@ def digest(db: Database, *, today: date | None = None) -> Digest:
             today=today,
             dead_letters=dead_letters(conn),
             ready=_ready(conn),
+            split_lines=_split_lines(conn),
         )
+
+
+def _split_lines(conn: Connection) -> int:
+    # From the parts, a small table, rather than a scan of every order line's split flag.
+    query = (
+        select(func.count(func.distinct(allocation_parts.c.so_line_id)))
+        .join(so_lines, so_lines.c.id == allocation_parts.c.so_line_id)
+        .where(so_lines.c.status == "open")
+    )
+    return int(conn.execute(query).scalar_one())
 
 
 def queue_by_sku(db: Database) -> list[QueueBySku]:

@@ -244,6 +244,11 @@ def digest_view(data: Digest, *, now: datetime | None = None, zone: tzinfo = UTC
     ]
     if data.ready:
         parts.append(ready_by_sku_table(data.ready))
+    if data.split_lines:
+        parts.append(
+            f"{plural(data.split_lines, 'order line')} allocated in parts across PO lines "
+            "(rule 10): 'preorder order' shows where; a remove or move takes the whole line."
+        )
     shown: list[RenderableType] = []
     for part in parts:
         # A blank line after each table; the one-line notes of empty parts run together.

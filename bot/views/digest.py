@@ -130,6 +130,9 @@ def summary(digest: Digest) -> str:
         said.append(
             f"{count(dead, 'dead-lettered event delivery', 'dead-lettered event deliveries')}"
         )
+    if digest.split_lines:
+        # Rule 10: worth knowing, not a problem; told only beside what needs attention.
+        said.append(f"{count(digest.split_lines, 'line')} allocated in parts")
     return ", ".join(said)
 
 

@@ -51,3 +51,10 @@ def test_a_remove_names_the_parts_and_the_line_waits_whole(db: e.Database, load:
     waiting = said(db, "unallocated")
     assert "SO-1 1 A 15 2026-11-02 09:01 Ada parked" in waiting
     assert e.po_line(db, "PO-1", 1).atp == 10 and e.po_line(db, "PO-2", 1).atp == 6
+
+
+def test_the_digest_says_how_many_lines_are_allocated_in_parts(db: e.Database, load: Load) -> None:
+    seed(load)
+    load(so("SO-3", 3, (1, "A", 20)))  # waits: the digest has something to say
+    assert "1 order line allocated in parts across PO lines (rule 10)" in said(db, "digest")
+    assert '"split_lines": 1' in said(db, "digest", "--json")

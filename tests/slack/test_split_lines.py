@@ -6,7 +6,7 @@ Slack's limits, checked by the stand-in and by slack_sdk's own validation."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from slack_sdk.models.blocks import Block
@@ -37,7 +37,7 @@ def seed(db: e.Database) -> None:
     e.apply_records(db, SEED, [], [so("SO-2", 2, (1, "SKU-S", 2), customer="Bob")])
 
 
-def valid(surface: dict[str, Any], kind: str) -> None:
+def valid(surface: dict[str, Any], kind: Literal["modal", "message"]) -> None:
     """Within Slack's limits, as the stand-in and slack_sdk check them."""
     assert problems(surface, kind) == []
     for block in Block.parse_all(surface["blocks"]):
@@ -155,3 +155,21 @@ def test_moving_a_split_line_moves_it_whole_or_not_at_all(slack_app: SlackApp) -
 @pytest.mark.postgres
 def test_moving_a_split_line_on_postgresql(pg_slack_app: SlackApp) -> None:
     move_flow(pg_slack_app)
+
+
+def test_the_digest_counts_the_lines_allocated_in_parts(db: e.Database) -> None:
+    from datetime import UTC, datetime
+
+    from bot.views.digest import digest_message, digest_text
+    from engine.digest import digest
+
+    seed(db)
+    e.apply_records(db, SEED, [], [so("SO-3", 3, (1, "SKU-S", 20))])  # waits: needs attention
+    data = digest(db)
+    assert data.split_lines == 1 and data.to_dict()["split_lines"] == 1
+    blocks = [b.to_dict() for b in digest_message(data, now=datetime.now(UTC))]
+    valid({"blocks": blocks}, "message")
+    assert "1 unallocated order line in 1 SKU, 1 line allocated in parts" in texts(blocks)
+    assert digest_text(data).endswith("1 line allocated in parts")
+    e.remove(db, SEED, "PO-1", 1, [e.LineRef("SO-1", 1)])
+    assert digest(db).split_lines == 0
