@@ -13,7 +13,14 @@ identical copies of that data, measures:
 
 Every sweep's result is checked against an independent rule 1 plan of the seeded data.
 
-    python bench/sweep.py [--db sqlite|postgresql|both] [--lines N] [--repeat K]
+With ``--split`` each run also sweeps with split lines on (rule 10, ``PREORDER_SPLIT_LINES=1``:
+a line no single PO line holds takes units from several), checked against an independent plan
+of rule 10, and reports it against the same write floor and against the sweep with split off
+measured in the same run. Its data has larger large lines (1% of 100-400 units rather than
+0.5% of 20-60), so that some fit no single PO line at their turn and split: both sweeps of the
+run take that data.
+
+    python bench/sweep.py [--db sqlite|postgresql|both] [--lines N] [--repeat K] [--split]
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import random
 import sys
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from itertools import groupby
@@ -36,6 +44,7 @@ from sqlalchemy import func, insert, select, update
 import engine as e
 from engine.ledger import ALLOCATION_INSERT, bind_value
 from engine.models import (
+    allocation_parts,
     allocations,
     audit_events,
     po_lines,
@@ -57,14 +66,33 @@ Pair = tuple[int, int, str, int]  # so_line_id, po_line_id, sku, quantity
 class SweepData:
     rows: dict[str, list[dict[str, Any]]]
     plan: list[Pair]  # rule 1's allocations of the seeded data, by SKU then FIFO
+    # With split lines on (rule 10): the whole allocations, and the parts of split lines.
+    split_plan: tuple[list[Pair], list[Pair]] = ([], [])
 
 
-def _quantity(rng: random.Random) -> int:
-    """Small quantities, a few large ones."""
-    return rng.choice((1, 1, 1, 2, 2, 3)) if rng.random() > 0.005 else rng.randint(20, 60)
+# The share of large lines and their sizes. ``--split`` takes larger ones, about a PO line's
+# size, so that some fit no single PO line at their turn and split (rule 10).
+LARGE = (0.005, 20, 60)
+LARGE_SPLIT = (0.01, 100, 400)
 
 
-def make_data(lines: int, n_po_lines: int, n_skus: int, seed: int) -> SweepData:
+def _quantities(large: tuple[float, int, int]) -> Callable[[random.Random], int]:
+    share, low, high = large
+
+    def quantity(rng: random.Random) -> int:
+        """Small quantities, a few large ones."""
+        return rng.choice((1, 1, 1, 2, 2, 3)) if rng.random() > share else rng.randint(low, high)
+
+    return quantity
+
+
+def make_data(
+    lines: int,
+    n_po_lines: int,
+    n_skus: int,
+    seed: int,
+    large: tuple[float, int, int] = LARGE,
+) -> SweepData:
     """Orders of 1-3 lines placed over time (ties included), small quantities with a few large
     ones, PO lines spread over the SKUs with weekly arrival dates (ties broken by PO number and
     line), some store holds, a few cancelled lines and one cancelled PO."""
@@ -77,7 +105,7 @@ def make_data(lines: int, n_po_lines: int, n_skus: int, seed: int) -> SweepData:
         start=T0,
         gaps=(0, 1, 1, 2, 3, 7),
         customers=50_000,
-        quantity=_quantity,
+        quantity=_quantities(large),
     )
     demand: Counter[str] = Counter()
     for row in demand_rows:
@@ -138,7 +166,7 @@ def make_data(lines: int, n_po_lines: int, n_skus: int, seed: int) -> SweepData:
         "sales_orders": orders,
         "so_lines": demand_rows,
     }
-    return SweepData(data, _plan(usable, demand_rows))
+    return SweepData(data, _plan(usable, demand_rows), _split_plan(usable, demand_rows))
 
 
 def _plan(usable: dict[str, list[dict[str, Any]]], queue: list[dict[str, Any]]) -> list[Pair]:
@@ -162,11 +190,45 @@ def _plan(usable: dict[str, list[dict[str, Any]]], queue: list[dict[str, Any]]) 
     return [p for sku in sorted(pairs) for p in pairs[sku]]
 
 
+def _split_plan(
+    usable: dict[str, list[dict[str, Any]]], queue: list[dict[str, Any]]
+) -> tuple[list[Pair], list[Pair]]:
+    """Rule 10, written out independently of the engine: as ``_plan``, but a line no single PO
+    line holds, when its SKU's lines hold it together, takes from each in rule 1's order as much
+    as it has until it is covered. Returns the whole allocations and the parts."""
+    atp: dict[str, list[list[Any]]] = {
+        sku: [
+            [r["quantity"] - r["store_hold"], r["id"]]
+            for r in sorted(rows, key=lambda r: (r["arrival_date"], r["po_number"], r["line"]))
+        ]
+        for sku, rows in usable.items()
+    }
+    whole: list[Pair] = []
+    parts: list[Pair] = []
+    fifo = sorted(queue, key=lambda r: (r["placed_at"], r["order_number"], r["line"]))
+    for row in fifo:
+        slots, need = atp.get(row["sku"], []), row["quantity"]
+        fits = next((slot for slot in slots if slot[0] >= need), None)
+        if fits is not None:
+            fits[0] -= need
+            whole.append((row["id"], fits[1], row["sku"], need))
+        elif sum(slot[0] for slot in slots) >= need:
+            for slot in slots:
+                take = min(slot[0], need)
+                if take:
+                    slot[0] -= take
+                    need -= take
+                    parts.append((row["id"], slot[1], row["sku"], take))
+                if not need:
+                    break
+    return whole, parts
+
+
 # --- the measurements, each run in a child process --------------------------------------------
 
 
-def measure_sweep(url: str) -> tuple[float, dict[str, Any]]:
-    db = e.Database(url)
+def measure_sweep(url: str, split: bool = False) -> tuple[float, dict[str, Any]]:
+    db = e.Database(url, split_lines=split)
     c.warm(db)
     started = time.perf_counter()
     outcome = e.auto_allocate(db, ACTOR)
@@ -333,11 +395,21 @@ def measure_naive(url: str, sample: int) -> tuple[float, dict[str, Any]]:
 # --- checks ------------------------------------------------------------------------------------
 
 
-def check_sweep(url: str, expected: list[Pair]) -> None:
-    """The sweep did exactly rule 1's plan, with an audit event per allocation and counters
-    that add up."""
+def check_sweep(url: str, expected: list[Pair], parts: list[Pair] | None = None) -> None:
+    """The sweep did exactly rule 1's plan (with ``parts``: rule 10's, whole allocations and
+    parts), with an audit event per allocation (per part) and counters that add up."""
     db = e.Database(url)
     with db.read() as conn:
+        got_parts = set(
+            conn.execute(
+                select(
+                    allocation_parts.c.so_line_id,
+                    allocation_parts.c.po_line_id,
+                    allocation_parts.c.sku,
+                    allocation_parts.c.quantity,
+                )
+            ).all()
+        )
         got = set(
             conn.execute(
                 select(
@@ -357,15 +429,23 @@ def check_sweep(url: str, expected: list[Pair]) -> None:
         counters = conn.execute(select(func.sum(po_lines.c.allocated))).scalar_one() or 0
     db.dispose()
     want = set(expected)
+    want_parts = set(parts or [])
+    split_lines = len({p[0] for p in want_parts})
     problems = []
     if got != want:
         problems.append(f"{len(got - want)} unexpected, {len(want - got)} missing allocations")
-    if not pointed == events == len(want):
-        problems.append(f"{pointed} SO lines allocated, {events} audit events, {len(want)} planned")
-    if counters != sum(p[3] for p in want):
+    if got_parts != want_parts:
         problems.append(
-            f"PO line counters sum to {counters}, allocations to {sum(p[3] for p in want)}"
+            f"{len(got_parts - want_parts)} unexpected, {len(want_parts - got_parts)} missing parts"
         )
+    if pointed != len(want) + split_lines or events != len(want) + len(want_parts):
+        problems.append(
+            f"{pointed} SO lines allocated, {events} audit events, "
+            f"{len(want)} + {split_lines} split ({len(want_parts)} parts) planned"
+        )
+    units = sum(p[3] for p in want) + sum(p[3] for p in want_parts)
+    if counters != units:
+        problems.append(f"PO line counters sum to {counters}, allocations to {units}")
     if problems:
         raise SystemExit("sweep result differs from rule 1: " + "; ".join(problems))
 
@@ -389,6 +469,11 @@ def main(argv: list[str] | None = None) -> int:
         "--repeat", type=int, default=3, help="measurements of each kind (default: 3)"
     )
     parser.add_argument(
+        "--split",
+        action="store_true",
+        help="also sweep with split lines on (rule 10) in each run, against the same floor",
+    )
+    parser.add_argument(
         "--naive-sample",
         type=int,
         default=2_000,
@@ -404,7 +489,9 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.skus:,} SKUs, {args.repeat} run(s) each; {c.python_info()}"
     )
     started = time.perf_counter()
-    data = make_data(args.lines, args.po_lines, args.skus, args.seed)
+    data = make_data(
+        args.lines, args.po_lines, args.skus, args.seed, LARGE_SPLIT if args.split else LARGE
+    )
     planned_units = sum(p[3] for p in data.plan)
     c.say(
         f"data: {len(data.rows['sales_orders']):,} orders; rule 1 places {len(data.plan):,} "
@@ -425,16 +512,30 @@ def run_backend(backend: str, args: argparse.Namespace, folder: Path, data: Swee
     c.say(f"\n-- {backend} --")
     sweeps: list[c.ChildResult] = []
     floors: list[c.ChildResult] = []
+    splits: list[c.ChildResult] = []
     wholes: list[float] = []  # one-transaction sweep / floor, per run (PostgreSQL)
     with c.open_store(backend, args, folder, "sweep", data.rows) as store:
         for i in range(1, args.repeat + 1):
             url = store.fresh()
             sweep = c.in_child(measure_sweep, url)
             check_sweep(url, data.plan)
+            if args.split:
+                url = store.fresh()
+                split = c.in_child(measure_sweep, url, True)
+                check_sweep(url, *data.split_plan)
+                splits.append(split)
             url = store.fresh()
             floor = c.in_child(measure_floor, url, data.plan)
             sweeps.append(sweep)
             floors.append(floor)
+            if args.split:
+                c.say(
+                    f"  run {i}: sweep with split lines {split.seconds:.2f} s "
+                    f"({split.extra['lines']:,} lines allocated, "
+                    f"{len({p[0] for p in data.split_plan[1]}):,} of them split; checked "
+                    f"against rule 10), ratio to the floor {split.seconds / floor.seconds:.2f}, "
+                    f"to the sweep without {split.seconds / sweep.seconds:.2f}"
+                )
             if backend == "postgresql":
                 url = store.fresh()
                 whole = c.in_child(measure_one_transaction, url)
@@ -481,6 +582,19 @@ def run_backend(backend: str, args: argparse.Namespace, folder: Path, data: Swee
             else []
         ),
     ]
+    if splits:
+        split_s = [r.seconds for r in splits]
+        split_ratios = [s / f for s, f in zip(split_s, floor_s, strict=True)]
+        on_off = [s / w for s, w in zip(split_s, sweep_s, strict=True)]
+        split_ratio = c.median(split_ratios)
+        lines += [
+            f"{backend}: sweep with split lines on: median {c.median(split_s):.2f} s "
+            f"(runs {c.runs(split_s)}); {len({p[0] for p in data.split_plan[1]}):,} lines split",
+            f"{backend}: sweep with split lines on / floor: median {split_ratio:.2f} "
+            f"(runs {c.runs(split_ratios, '')}); target <= 2: {c.verdict(split_ratio <= 2)}",
+            f"{backend}: split on / split off, same run: median {c.median(on_off):.2f} "
+            f"(runs {c.runs(on_off, '')})",
+        ]
     if naive is not None:
         per_line = naive.seconds / max(1, naive.extra["lines"])
         projected = per_line * args.lines

@@ -715,7 +715,10 @@ def set_field(unit: Unit, target: Supply, column: str, value: Any, reason: str) 
         .values({column: value, "updated_at": unit.at})
     )
     if column == "arrival_date":
-        recount_out_of_sync(unit, {target.id})
+        from engine import parts
+
+        # Split lines with a part here may have another latest part now (rule 10).
+        recount_out_of_sync(unit, {target.id} | parts.reanchor(unit, target.id))
     setattr(target, column, value)
     unit.event(
         "po-line",

@@ -123,7 +123,8 @@ def sync_date(
 
 
 def sync_line(unit: Unit, target: ledger.Supply) -> None:
-    lines = ledger.allocations_of(unit, [target.id])
+    # A split line (rule 10) is promised its latest part's date: synced on that PO line only.
+    lines = [d for d in ledger.allocations_of(unit, [target.id]) if d.po_line_id == target.id]
     ledger.set_promises(unit, [(d, target.arrival_date) for d in lines], reason="sync")
 
 

@@ -192,6 +192,35 @@ _HELD_ON = select(
 ).where(allocation_parts.c.po_line_id.in_(bindparam("ids", expanding=True)))
 
 
+def reanchor(unit: Unit, po_line_id: int) -> set[int]:
+    """After this PO line's arrival date changed: point each split line with a part here at
+    its latest part again (its promise stays, as any line's does, rule 4). Returns the PO
+    lines that gained or lost an anchor, whose lines out of sync are to be counted again."""
+    held = {so_line_id for so_line_id, *_ in held_on(unit, [po_line_id])}
+    if not held:
+        return set()
+    now = dict(
+        unit.conn.execute(
+            select(so_lines.c.id, so_lines.c.po_line_id).where(so_lines.c.id.in_(sorted(held)))
+        ).all()
+    )
+    changed: set[int] = set()
+    moves = []
+    for so_line_id, found in parts_of(unit, held).items():
+        latest = found[-1].po_line_id
+        if now[so_line_id] != latest:
+            moves.append({"sid": so_line_id, "anchor": latest})
+            changed |= {now[so_line_id], latest}
+    if moves:
+        unit.conn.execute(
+            update(so_lines)
+            .where(so_lines.c.id == bindparam("sid"))
+            .values(po_line_id=bindparam("anchor")),
+            moves,
+        )
+    return changed
+
+
 def ready_units(unit: Unit, po_line_id: int) -> int:
     """The units of split lines' parts on this PO line that its received stock covers."""
     return int(unit.conn.execute(_READY_UNITS, {"pid": po_line_id}).scalar_one())

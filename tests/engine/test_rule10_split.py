@@ -361,7 +361,7 @@ def test_undo_is_refused_when_the_parts_moved_on(db: e.Database, load: Load) -> 
 # --- allow_split in the import and the intake -------------------------------------------------
 
 
-def import_files(db: e.Database, *paths: Path) -> e.Outcome:
+def import_files(db: e.Database, *paths: str | Path) -> e.Outcome:
     with staged_files(paths) as staged:
         outcome = e.apply_import(db, ACTOR, staged)
     check_invariants(db)
@@ -431,7 +431,7 @@ def test_the_intake_stores_allow_split_and_a_repost_with_another_is_a_conflict(
 ) -> None:
     two_lines(load)
     order = splittable("SO-1", 1, (1, "A", 15))
-    outcome, lines = e.apply_orders(db, ACTOR, [order])
+    _, lines = e.apply_orders(db, ACTOR, [order])
     check_invariants(db)
     assert parts(db) == {("SO-1", 1): [("PO-1", 1, 10), ("PO-2", 1, 5)]}
     assert [(ln.po, ln.po_line) for ln in lines] == [("PO-2", 1)]
@@ -442,3 +442,27 @@ def test_the_intake_stores_allow_split_and_a_repost_with_another_is_a_conflict(
     assert [(d.field, d.stored, d.sent) for d in caught.value.differences] == [
         ("allow_split", True, False)
     ]
+
+
+def test_a_moved_arrival_date_re_anchors_the_line_on_its_latest_part_keeping_its_promise(
+    db: e.Database, load: Load
+) -> None:
+    split_one(db, load)
+    e.set_arrival(db, ACTOR, "PO-1", 1, date(2027, 3, 1))
+    check_invariants(db)
+    # PO-1's part is now the latest: the line is anchored there, still promised February,
+    # out of sync (rule 4) until synced.
+    assert line_row(db, "SO-1") == (True, "PO-1", date(2027, 2, 1))
+    assert (e.po_line(db, "PO-1", 1).out_of_sync, e.po_line(db, "PO-2", 1).out_of_sync) == (1, 0)
+    e.sync_date(db, ACTOR, "PO-1", 1)
+    check_invariants(db)
+    assert line_row(db, "SO-1") == (True, "PO-1", date(2027, 3, 1))
+
+
+def test_syncing_a_po_line_that_holds_an_earlier_part_leaves_the_promise_alone(
+    db: e.Database, load: Load
+) -> None:
+    split_one(db, load)
+    e.sync_date(db, ACTOR, "PO-1", 1)
+    check_invariants(db)
+    assert line_row(db, "SO-1") == (True, "PO-2", date(2027, 2, 1))
