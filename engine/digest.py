@@ -172,6 +172,9 @@ class Digest:
 
     def to_dict(self) -> dict[str, Any]:
         parked = self.parked
+        # Rule 10's count is there only while some line is split: otherwise the JSON is as it
+        # always was.
+        split = {"split_lines": self.split_lines} if self.split_lines else {}
         return _jsonable(
             {
                 "today": self.today,
@@ -187,12 +190,12 @@ class Digest:
                 "arriving": [asdict(a) for a in self.arriving],
                 "stranded": [asdict(s) for s in self.stranded],
                 "dead_letters": [asdict(x) for x in self.dead_letters],
-                "split_lines": self.split_lines,
                 "ready": {
                     "lines": sum(r.lines for r in self.ready),
                     "units": sum(r.units for r in self.ready),
                     "by_sku": [asdict(r) for r in self.ready],
                 },
+                **split,
             }
         )
 

@@ -125,11 +125,14 @@ def test_the_engine_loads_an_operations_module_only_when_it_is_used(tmp_path: Pa
         "engine.db",
         "engine.errors",
         "engine.headers",
+        # The reads of split lines' parts (rule 10), companions of the queries.
+        "engine.line_parts",
         "engine.models",
         "engine.parsing",
         "engine.queries",
         "engine.redact",
         "engine.results",
+        "engine.review_parts",
         "engine.timeouts",
         "engine.types",
     }
