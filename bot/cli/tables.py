@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # for the signatures only: a command imports the engine modul
         QueuedLine,
         ReadyLine,
         Review,
+        ReviewLine,
     )
     from engine.deliveries import DeadByChannel
     from engine.digest import (
@@ -116,7 +117,7 @@ def review_view(review: Review, *, note: str = "", zone: tzinfo = UTC) -> Render
             f"{a.quantity} of {a.line_quantity}" if a.split else str(a.quantity),
             day(a.promised_date),
             "✓" if a.in_sync else Text("✗ no", style="bold red"),
-            *(["ready" if a.ready else ""] if line.received else []),
+            *([_stock(a)] if line.received else []),
         )
     from engine import parts_text  # loaded already: the review is the engine's result
 
@@ -128,6 +129,14 @@ def review_view(review: Review, *, note: str = "", zone: tzinfo = UTC) -> Render
         if a.split and a.parts
     ]
     return Group(head, Text(""), rows, *split, *([Text(note)] if note else []))
+
+
+def _stock(a: ReviewLine) -> str:
+    """Whether a line's stock is in; a split line's part may be in before the rest is (rule
+    10), and the line is ready only once every part is."""
+    if not a.ready:
+        return ""
+    return "part in" if a.split and not all(p.ready for p in a.parts) else "ready"
 
 
 def queue_table(

@@ -119,8 +119,10 @@ def row_text(r: ReviewLine, head: POLineHeader, zone: tzinfo = UTC) -> str:
         if r.in_sync
         else f":warning: promised {day(r.promised_date)} (arrives {day(head.arrival_date)})"
     )
-    # A split line's part (rule 10) is ready when its own stock is in.
     ready = " · :package: ready to ship" if r.ready else ""
+    if r.split and r.ready and not all(p.ready for p in r.parts):
+        # Rule 10: this part's stock is in, not yet every part's; the line ships whole.
+        ready = " · :package: this part's stock is in (it ships when every part's is)"
     return (
         f"`{escape(r.order)}:{r.line}` {escape(r.customer)}\n"
         f"{escape(units(r, head))} · placed {at(r.placed_at, zone)} · {promise}{ready}"

@@ -35,6 +35,8 @@ def test_a_split_line_is_ready_once_every_part_is(db: e.Database, load: Load) ->
     seed(load)
     said(db, "receive", "PO-1", "1", "10")
     assert "No order lines ready to ship." in said(db, "ready")
+    # The review marks the part whose stock is in, not the line.
+    assert "10 of 15 2027-02-01 ✓ part in" in said(db, "review", "PO-1", "1")
     received = said(db, "receive", "PO-2", "1", "8")
     assert "2 order lines now ready to ship (stock in): SO-2:1, SO-1:1" in received
     ready = said(db, "ready", "--json")

@@ -56,6 +56,15 @@ def test_the_review_shows_a_part_as_a_part_of_its_line(slack_app: SlackApp) -> N
     slack_app.command("review PO-1 1")
     early = texts(slack_app.modal())
     assert "10 of 15 units (split: also 5 on PO-2:1)" in early
+    e.receive(slack_app.db, SEED, "PO-1", 1, 10)  # this part's stock is in, not the other's
+    slack_app.command("review PO-1 1")
+    early = texts(slack_app.modal())
+    assert "this part's stock is in (it ships when every part's is)" in early
+    e.receive(slack_app.db, SEED, "PO-2", 1, 8)
+    slack_app.command("review PO-1 1")
+    early = texts(slack_app.modal())
+    assert "10 of 15 units (split: also 5 on PO-2:1) · placed" in early
+    assert "· :package: ready to ship" in early
 
 
 def remove_flow(slack_app: SlackApp) -> None:
