@@ -428,6 +428,17 @@ def move(unit: Unit, moves: Sequence[tuple[Demand, Supply, Supply]], reason: str
         cover(unit, to)
 
 
+def allocate_split(
+    unit: Unit, splits: Sequence[tuple[Demand, list[tuple[Supply, int]]]], reason: str
+) -> None:
+    """Allocate split lines in their parts (rule 10, ``parts.allocate``); a part placed where
+    stock is already in is covered at once, as a whole line is (rule 9)."""
+    parts.allocate(unit, splits, reason)
+    stocked = {s.id: s for _, held in splits for s, _ in held if s.received}
+    for s in stocked.values():
+        cover(unit, s)
+
+
 def move_split(unit: Unit, moves: Sequence[tuple[Demand, Supply]], reason: str) -> None:
     """Move split lines (rule 10), each whole, onto one PO line that holds it (``parts.merge``);
     received units their parts left cover the next lines."""

@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, bindparam, func, select, text
 
-from engine import fifo, ledger, parts
+from engine import fifo, ledger
 from engine.db import Database
 from engine.locks import job_lock, waiting_lock
 from engine.models import applied_keys, po_lines, purchase_orders, so_lines
@@ -240,7 +240,7 @@ def sweep(unit: Unit, skus: Collection[str] | None = None) -> None:
                 pairs.extend(fifo.plan(supply[sku], queue.get(sku, [])))
         ledger.allocate(unit, pairs, reason="fifo")
         if splits:
-            parts.allocate(unit, splits, reason="fifo")
+            ledger.allocate_split(unit, splits, reason="fifo")
 
 
 def _may_split(flagged: set[int] | None) -> Callable[[ledger.Demand], bool]:
