@@ -216,7 +216,9 @@ def sweep(unit: Unit, skus: Collection[str] | None = None) -> None:
         else:
             splitting = _splittable(unit, wanted, room, total)
         if splitting:
-            # The queue is read up to what the SKU's lines hold together, not the biggest one.
+            # The queue is read up to what the SKU's lines hold together, not the biggest one:
+            # an intake's read too, so that its new lines never take what an earlier line that
+            # may split is covered by (the plan below takes the queue in FIFO order).
             most = max(most, *(total[sku] for sku in splitting))
         if unit.yielding:
             queue = _short_queues(unit, wanted, most)
