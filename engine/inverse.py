@@ -316,7 +316,7 @@ class _Inverse:
             for d, _ in plans:
                 d.po_line_id, d.promised_date = None, None
         ledger.set_parked(self.unit, [d for d, _ in plans if d.parked], parked=False)
-        parts.allocate(self.unit, plans, reason=REASON)
+        ledger.allocate_split(self.unit, plans, reason=REASON)
         changes = []
         for d, chosen in plans:
             old = promised.get((d.order, d.line))

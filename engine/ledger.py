@@ -30,7 +30,16 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql import ColumnElement
 
+from engine import parts
 from engine.db import UNREAD
+from engine.lines import (
+    DEMAND_COLUMNS,
+    SUPPLY_COLUMNS,
+    Demand,
+    Supply,
+    demand_from,
+    supply_from,
+)
 from engine.models import (
     allocations,
     audit_events,
@@ -39,120 +48,23 @@ from engine.models import (
     purchase_orders,
     so_lines,
 )
-from engine.results import DETAIL_LIMIT, DateChange, FieldChange, LineRef, Move, Placement
+from engine.results import DETAIL_LIMIT, DateChange, FieldChange, Move, Placement
+from engine.tallies import CHUNK, Tallies, chunks, placed_at_of
 from engine.types import UTCDateTime
 from engine.unit import Unit
 
-CHUNK = 500
-
-
-@dataclass
-class Supply:
-    """An open PO line as the planner sees it; ``atp`` is updated as units are promised."""
-
-    id: int
-    po: str
-    line: int
-    sku: str
-    arrival_date: date
-    quantity: int
-    store_hold: int
-    allocated: int
-    status: str = "open"
-    received: int = 0
-
-    @property
-    def atp(self) -> int:
-        # Rule 11: a closed line (cancelled, or fully received) promises nothing more.
-        if self.status != "open":
-            return 0
-        return self.quantity - self.store_hold - self.allocated
-
-    @property
-    def fifo_key(self) -> tuple[date, str, int]:
-        return (self.arrival_date, self.po, self.line)
-
-
-# Not frozen: a frozen dataclass's __init__ costs a tenth of a 200,000-line sweep.
-@dataclass(slots=True)
-class Demand:
-    """An SO line as the planner sees it."""
-
-    id: int
-    order: str
-    line: int
-    sku: str
-    quantity: int
-    # None when read by the sweep, which orders by it in SQL and never needs it in Python
-    # (converting 200,000 instants is a tenth of a big sweep); see placed_at_of.
-    placed_at: datetime | None = None
-    parked: bool = False
-    status: str = "open"
-    po_line_id: int | None = None
-    promised_date: date | None = None
-    # When its stock came in (rule 9); None: not ready.
-    ready_at: datetime | None = None
-    # Allocated in parts (rule 10): po_line_id is then the PO line of its latest part.
-    split: bool = False
-    # May be split though the setting is off (its order's allow_split); set by the sweep only.
-    allow_split: bool = False
-    # For a split line read as one PO line's allocation: its units on that line (or those
-    # lines), and that line.
-    part: int | None = None
-    part_on: int | None = None
-    # That part's stock is in (rule 9); the line is ready once every part's is.
-    part_ready: bool = False
-
-    @property
-    def units_here(self) -> int:
-        """The units this line holds on the PO line it was read for: a part, or all of it."""
-        return self.quantity if self.part is None else self.part
-
-    @property
-    def ref(self) -> LineRef:
-        return LineRef(self.order, self.line)
-
-    @property
-    def fifo_key(self) -> tuple[datetime, str, int]:
-        assert self.placed_at is not None, "fifo_key of a line read without placed_at"
-        return (self.placed_at, self.order, self.line)
-
-
-SUPPLY_COLUMNS = (
-    po_lines.c.id,
-    po_lines.c.po_number,
-    po_lines.c.line,
-    po_lines.c.sku,
-    po_lines.c.arrival_date,
-    po_lines.c.quantity,
-    po_lines.c.store_hold,
-    po_lines.c.allocated,
-    po_lines.c.status,
-    po_lines.c.received,
-)
-
-DEMAND_COLUMNS = (
-    so_lines.c.id,
-    so_lines.c.order_number,
-    so_lines.c.line,
-    so_lines.c.sku,
-    so_lines.c.quantity,
-    so_lines.c.placed_at,
-    so_lines.c.parked,
-    so_lines.c.status,
-    so_lines.c.po_line_id,
-    so_lines.c.promised_date,
-    so_lines.c.ready_at,
-    so_lines.c.split,
-)
-
-
-def supply_from(row: Any) -> Supply:
-    return Supply(*row)
-
-
-def demand_from(row: Any) -> Demand:
-    return Demand(*row)
+__all__ = [
+    "CHUNK",
+    "DEMAND_COLUMNS",
+    "SUPPLY_COLUMNS",
+    "Demand",
+    "Supply",
+    "Tallies",
+    "chunks",
+    "demand_from",
+    "placed_at_of",
+    "supply_from",
+]
 
 
 def open_supply(unit: Unit, skus: Collection[str]) -> dict[str, list[Supply]]:
@@ -383,19 +295,6 @@ def _allocate_statements(postgres: bool, small: bool) -> _AllocateStatements:
     return _AllocateStatements(point, promises, events)
 
 
-def placed_at_of(unit: Unit, ids: Sequence[int]) -> dict[int, datetime]:
-    """The placed_at instants of SO lines by id (for lines read without it)."""
-    found: dict[int, datetime] = {}
-    for chunk in chunks(ids):
-        found.update(tuple(r) for r in unit.conn.execute(_PLACED_AT, {"ids": chunk}))
-    return found
-
-
-_PLACED_AT = select(so_lines.c.id, so_lines.c.placed_at).where(
-    so_lines.c.id.in_(bindparam("ids", expanding=True))
-)
-
-
 ALLOCATION_COLUMNS = (
     "so_line_id, po_line_id, sku, quantity, operation_id, actor, source, created_at"
 )
@@ -427,12 +326,11 @@ def release(
     if not lines:
         return
     if any(d.split for d, _ in lines):
-        from engine import parts
-
         split = [d for d, _ in lines if d.split]
         if cancel:
             unit.cancelled_lines.extend(d.id for d in split)
-        parts.release(unit, split, park=park, reason=reason, cancel=cancel)
+        for po_line_id in parts.release(unit, split, park=park, reason=reason, cancel=cancel):
+            cover(unit, po_line_by_id(unit, po_line_id))
         lines = [(d, s) for d, s in lines if not d.split]
         if not lines:
             return
@@ -530,12 +428,28 @@ def move(unit: Unit, moves: Sequence[tuple[Demand, Supply, Supply]], reason: str
         cover(unit, to)
 
 
+def allocate_split(
+    unit: Unit, splits: Sequence[tuple[Demand, list[tuple[Supply, int]]]], reason: str
+) -> None:
+    """Allocate split lines in their parts (rule 10, ``parts.allocate``); a part placed where
+    stock is already in is covered at once, as a whole line is (rule 9)."""
+    parts.allocate(unit, splits, reason)
+    stocked = {s.id: s for _, held in splits for s, _ in held if s.received}
+    for s in stocked.values():
+        cover(unit, s)
+
+
+def move_split(unit: Unit, moves: Sequence[tuple[Demand, Supply]], reason: str) -> None:
+    """Move split lines (rule 10), each whole, onto one PO line that holds it (``parts.merge``);
+    received units their parts left cover the next lines."""
+    for po_line_id in parts.merge(unit, moves, reason):
+        cover(unit, po_line_by_id(unit, po_line_id))
+
+
 def cover(unit: Unit, target: Supply) -> None:
     """Rule 9: the units received on ``target`` cover its allocations in FIFO order, whole
     lines only, stopping at the first line they cannot cover (who ordered first ships first).
     Lines already ready keep their units; those newly covered become ready."""
-    from engine import parts
-
     conn = unit.conn
     received = conn.execute(_RECEIVED, {"pid": target.id}).scalar_one()
     room = received - conn.execute(_READY_UNITS, {"pid": target.id}).scalar_one()
@@ -660,23 +574,6 @@ def mark_ready(unit: Unit, target: Supply, lines: Sequence[Demand]) -> None:
     outcome.ready_count += len(lines)
 
 
-def mark_whole_ready(unit: Unit, lines: Sequence[Demand]) -> None:
-    """Split lines whose every part is covered (rule 10 with rule 9): ready, with an
-    ``order.ready`` event per order; their audit events are their parts'."""
-    if not lines:
-        return
-    ids = [d.id for d in lines]
-    unit.ready_lines.extend(ids)
-    for d in lines:
-        d.ready_at = unit.at
-    for chunk in chunks(ids):
-        unit.conn.execute(update(so_lines).where(so_lines.c.id.in_(chunk)).values(ready_at=unit.at))
-    outcome = unit.outcome
-    room = max(0, DETAIL_LIMIT - len(outcome.ready))
-    outcome.ready.extend(d.ref for d in lines[:room])
-    outcome.ready_count += len(lines)
-
-
 def set_promises(unit: Unit, lines: Iterable[tuple[Demand, date]], reason: str) -> None:
     """Change promised dates, recording each change (rule 4)."""
     changes = [(d, new) for d, new in lines if d.promised_date != new]
@@ -715,8 +612,6 @@ def set_field(unit: Unit, target: Supply, column: str, value: Any, reason: str) 
         .values({column: value, "updated_at": unit.at})
     )
     if column == "arrival_date":
-        from engine import parts
-
         # Split lines with a part here may have another latest part now (rule 10).
         recount_out_of_sync(unit, {target.id} | parts.reanchor(unit, target.id))
     setattr(target, column, value)
@@ -776,8 +671,6 @@ def _with_parts(
     """``found`` (the lines these PO lines anchor) with every split line that has a part on
     them (rule 10), each once, its ``part`` its units on them. Reads nothing more while none
     of these PO lines holds a part."""
-    from engine import parts
-
     held = parts.held_on(unit, po_line_ids)
     if not held:
         return found
@@ -799,64 +692,6 @@ def _with_parts(
     if missing:
         found.sort(key=lambda d: d.fifo_key, reverse=newest_first)
     return found
-
-
-class Tallies:
-    """Changes to PO lines' counters (units and lines allocated, lines out of sync), applied in
-    one statement: decrements before increments, so that no intermediate state of a move breaks
-    the ATP check."""
-
-    def __init__(self) -> None:
-        self._delta: dict[int, list[int]] = {}
-        # Parts of split lines (rule 10) gained or lost, by PO line: empty unless a line split.
-        self._parts: dict[int, int] = {}
-
-    def add(self, po_line_id: int, units: int, *, out_of_sync: int = 0, parts: int = 0) -> None:
-        d = self._delta.setdefault(po_line_id, [0, 0, 0])
-        d[0] += units
-        d[1] += 1 if units > 0 else -1
-        d[2] += out_of_sync
-        if parts:
-            self._parts[po_line_id] = self._parts.get(po_line_id, 0) + parts
-
-    def apply(self, unit: Unit) -> None:
-        unit.touch(self._delta)
-        params = [
-            {"pid": pid, "units": u, "lines": n, "oos": o}
-            for pid, (u, n, o) in sorted(self._delta.items(), key=lambda kv: (kv[1][0] > 0, kv[0]))
-            if u or n or o
-        ]
-        # A line counts no more parts than lines: parts lost go before the lines they were,
-        # parts gained after.
-        self._apply_parts(unit, lost=True)
-        if params:
-            unit.conn.execute(_TALLY, params)
-        self._apply_parts(unit, lost=False)
-
-    def _apply_parts(self, unit: Unit, *, lost: bool) -> None:
-        params = [
-            {"pid": pid, "parts": n} for pid, n in sorted(self._parts.items()) if (n < 0) == lost
-        ]
-        if params and any(p["parts"] for p in params):
-            unit.conn.execute(_TALLY_PARTS, params)
-
-
-_TALLY = (
-    update(po_lines)
-    .where(po_lines.c.id == bindparam("pid"))
-    .values(
-        allocated=po_lines.c.allocated + bindparam("units"),
-        allocated_lines=po_lines.c.allocated_lines + bindparam("lines"),
-        out_of_sync=po_lines.c.out_of_sync + bindparam("oos"),
-    )
-)
-
-
-_TALLY_PARTS = (
-    update(po_lines)
-    .where(po_lines.c.id == bindparam("pid"))
-    .values(split_parts=po_lines.c.split_parts + bindparam("parts"))
-)
 
 
 def recount_out_of_sync(unit: Unit, po_line_ids: Collection[int]) -> None:
@@ -883,8 +718,3 @@ def _json_object(postgres: bool, **fields: ColumnElement[Any]) -> ColumnElement[
         args.extend([literal(key), col])
     fn = func.json_build_object if postgres else func.json_object
     return fn(*args, type_=JSON)
-
-
-def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]

@@ -212,7 +212,7 @@ def move(
             [(d, holders[d.po_line_id], target) for d in whole if d.po_line_id],
             reason="moved",
         )
-        parts.merge(unit, [(d, target) for d in demands if d.split], reason="moved")
+        ledger.move_split(unit, [(d, target) for d in demands if d.split], reason="moved")
 
     return run_operation(db, actor, "move", work, dry_run=dry_run, key=key)
 

@@ -14,16 +14,15 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import bindparam, delete, func, insert, select, update
 
+from engine.lines import Demand, Supply
 from engine.models import allocation_parts, allocations, po_lines, so_lines
-from engine.results import DateChange, LinePart, Move, Placement
+from engine.results import DETAIL_LIMIT, DateChange, LinePart, Move, Placement
+from engine.tallies import Tallies, chunks, placed_at_of
 from engine.unit import Unit
-
-if TYPE_CHECKING:
-    from engine.ledger import Demand, Supply
 
 # How the audit log and the outcome name a split line's parts.
 SPLIT = "split"
@@ -48,8 +47,6 @@ def allocate(
     """Allocate each SO line in its parts (in rule 1's order of their PO lines); the line's
     promised date is its latest part's arrival date. One audit event per part (its units and PO
     line), one promise change per line."""
-    from engine.ledger import Tallies, placed_at_of
-
     if not splits:
         return
     conn = unit.conn
@@ -135,8 +132,6 @@ def _shown(parts: Sequence[Part]) -> tuple[LinePart, ...]:
 
 def parts_of(unit: Unit, so_line_ids: Collection[int]) -> dict[int, list[Part]]:
     """The parts of these SO lines, each line's in rule 1's order of their PO lines."""
-    from engine.ledger import chunks
-
     found: dict[int, list[Part]] = {i: [] for i in so_line_ids}
     for chunk in chunks(sorted(so_line_ids)):
         for r in unit.conn.execute(_PARTS, {"ids": list(chunk)}):
@@ -168,8 +163,6 @@ _PARTS = (
 def held_on(unit: Unit, po_line_ids: Collection[int]) -> list[tuple[int, int, int, bool]]:
     """(SO line id, PO line id, units, ready) of the parts on these PO lines, for those of them
     that hold any (``split_parts > 0``): none read at all while no line is split there."""
-    from engine.ledger import chunks
-
     found: list[tuple[int, int, int, bool]] = []
     for chunk in chunks(sorted(po_line_ids)):
         with_parts = list(unit.conn.execute(_WITH_PARTS, {"ids": list(chunk)}).scalars())
@@ -234,8 +227,6 @@ _READY_UNITS = select(func.coalesce(func.sum(allocation_parts.c.quantity), 0)).w
 def mark_ready(unit: Unit, target: Supply, lines: Sequence[Demand]) -> None:
     """Rule 9 on split lines: their parts on ``target`` are covered by its received stock (an
     audit event each); a line whose every part is covered is ready, as a whole line would be."""
-    from engine.ledger import mark_whole_ready
-
     if not lines:
         return
     unit.touch([target.id])
@@ -269,16 +260,34 @@ def mark_ready(unit: Unit, target: Supply, lines: Sequence[Demand]) -> None:
             reason="received",
         )
     done = [d for d in lines if d.id not in waiting]
-    mark_whole_ready(unit, done)
+    _mark_whole_ready(unit, done)
 
 
-def release(unit: Unit, lines: Sequence[Demand], *, park: bool, reason: str, cancel: bool) -> None:
-    """Release split lines whole: every part goes, each PO line it was on gets its units back
-    (a release event per part); the line's promise is cleared once."""
-    from engine.ledger import Tallies, chunks, cover, po_line_by_id
-
+def _mark_whole_ready(unit: Unit, lines: Sequence[Demand]) -> None:
+    """Split lines whose every part is covered (rule 10 with rule 9): ready, with an
+    ``order.ready`` event per order; their audit events are their parts'."""
     if not lines:
         return
+    ids = [d.id for d in lines]
+    unit.ready_lines.extend(ids)
+    for d in lines:
+        d.ready_at = unit.at
+    for chunk in chunks(ids):
+        unit.conn.execute(update(so_lines).where(so_lines.c.id.in_(chunk)).values(ready_at=unit.at))
+    outcome = unit.outcome
+    room = max(0, DETAIL_LIMIT - len(outcome.ready))
+    outcome.ready.extend(d.ref for d in lines[:room])
+    outcome.ready_count += len(lines)
+
+
+def release(
+    unit: Unit, lines: Sequence[Demand], *, park: bool, reason: str, cancel: bool
+) -> list[int]:
+    """Release split lines whole: every part goes, each PO line it was on gets its units back
+    (a release event per part); the line's promise is cleared once. Returns the PO lines where
+    a ready part's received units are free to cover the next lines (``ledger.cover``)."""
+    if not lines:
+        return []
     conn = unit.conn
     ids = [d.id for d in lines]
     parts = parts_of(unit, ids)
@@ -342,19 +351,17 @@ def release(unit: Unit, lines: Sequence[Demand], *, park: bool, reason: str, can
         )
         if park:
             unit.outcome.parked.append(d.ref)
-    for po_line_id in stocked:
-        cover(unit, po_line_by_id(unit, po_line_id))
+    return stocked
 
 
-def merge(unit: Unit, moves: Sequence[tuple[Demand, Supply]], reason: str) -> None:
+def merge(unit: Unit, moves: Sequence[tuple[Demand, Supply]], reason: str) -> list[int]:
     """Move split lines, each whole, onto one PO line that holds it (a person's move, or rule
     7's rebalance): its parts go, it becomes a whole line there, and its promised date stays
     (out of sync until synced, as any moved line). A "move" audit event each, naming the parts
-    it leaves."""
-    from engine.ledger import Tallies, cover
-
+    it leaves. Returns the PO lines whose received units are to cover their lines again
+    (``ledger.cover``)."""
     if not moves:
-        return
+        return []
     conn = unit.conn
     ids = [d.id for d, _ in moves]
     held = parts_of(unit, ids)
@@ -423,8 +430,4 @@ def merge(unit: Unit, moves: Sequence[tuple[Demand, Supply]], reason: str) -> No
         )
         d.split, d.po_line_id, d.part, d.part_on = False, to.id, None, None
     stocked = {p.po_line_id for d, _ in moves for p in held[d.id] if p.ready}
-    stocked |= {to.id for _, to in moves if to.received}
-    for po_line_id in sorted(stocked):
-        from engine.ledger import po_line_by_id
-
-        cover(unit, po_line_by_id(unit, po_line_id))
+    return sorted(stocked | {to.id for _, to in moves if to.received})

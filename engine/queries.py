@@ -27,7 +27,6 @@ from engine.results import (
     ReviewLine,
     State,
 )
-from engine.review_parts import review_with_parts
 
 FIFO = (so_lines.c.placed_at, so_lines.c.order_number, so_lines.c.line)
 
@@ -65,6 +64,9 @@ def review(
     with db.read() as conn:
         po_line_id, head, supplier = _head(conn, po, line)
         if conn.execute(_SPLIT_PARTS, {"pid": po_line_id}).scalar_one():
+            # Rule 10: a line holding parts of split lines (loaded only then).
+            from engine.review_parts import review_with_parts
+
             return review_with_parts(conn, po_line_id, head, supplier, limit, after, before)
         query = (
             select(

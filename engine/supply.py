@@ -291,7 +291,7 @@ def rebalance_sku(unit: Unit, sku: str) -> None:
     # Targets come in arrival order, so a moved line never qualifies for a later target: each
     # line moves at most once.
     ledger.move(unit, moves, reason="rebalance")
-    parts.merge(unit, merges, reason="rebalance")
+    ledger.move_split(unit, merges, reason="rebalance")
     if moves or merges:
         sweep(unit, [sku])
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, bindparam, func, select, text
 
-from engine import fifo, ledger, parts
+from engine import fifo, ledger
 from engine.db import Database
 from engine.locks import job_lock, waiting_lock
 from engine.models import applied_keys, po_lines, purchase_orders, so_lines
@@ -216,7 +216,9 @@ def sweep(unit: Unit, skus: Collection[str] | None = None) -> None:
         else:
             splitting = _splittable(unit, wanted, room, total)
         if splitting:
-            # The queue is read up to what the SKU's lines hold together, not the biggest one.
+            # The queue is read up to what the SKU's lines hold together, not the biggest one:
+            # an intake's read too, so that its new lines never take what an earlier line that
+            # may split is covered by (the plan below takes the queue in FIFO order).
             most = max(most, *(total[sku] for sku in splitting))
         if unit.yielding:
             queue = _short_queues(unit, wanted, most)
@@ -240,7 +242,7 @@ def sweep(unit: Unit, skus: Collection[str] | None = None) -> None:
                 pairs.extend(fifo.plan(supply[sku], queue.get(sku, [])))
         ledger.allocate(unit, pairs, reason="fifo")
         if splits:
-            parts.allocate(unit, splits, reason="fifo")
+            ledger.allocate_split(unit, splits, reason="fifo")
 
 
 def _may_split(flagged: set[int] | None) -> Callable[[ledger.Demand], bool]:
@@ -265,12 +267,11 @@ def _splittable(
     return found
 
 
+# The condition is the index's own words (engine.models, ix_so_lines_split_queue): SQLite uses a
+# partial index only for a query that says what its WHERE says, and "allow_split = 1" does not.
 _SPLITTABLE = select(so_lines.c.id, so_lines.c.sku, so_lines.c.quantity).where(
     so_lines.c.sku.in_(bindparam("skus", expanding=True)),
-    so_lines.c.status == "open",
-    so_lines.c.po_line_id.is_(None),
-    so_lines.c.allow_split,
-    so_lines.c.parked.is_(False),
+    text("status = 'open' AND po_line_id IS NULL AND allow_split AND NOT parked"),
 )
 
 

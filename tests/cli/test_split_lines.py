@@ -1,62 +1,61 @@
-"""Rule 10 on the command line: ``review`` shows a split line's part of its whole and where the
-rest is, ``order`` each part, ``ready`` a split line once every part's stock is in, and a
-remove names every part it released; the line goes back to ``unallocated`` whole."""
+"""Split lines (rule 10) on the command line: PREORDER_SPLIT_LINES read at start, allow_split
+in an import file, parts in review and order (tables and JSON)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from pathlib import Path
 
 import engine as e
-from tests.cli.helpers import said
-from tests.helpers import po, so
+from tests.cli.helpers import error_line, ok, run, said, write
 
-Load = Callable[..., e.Outcome]
-
-
-def seed(load: Load) -> None:
-    """SO-1 (15, may split): 10 on PO-1:1 (January), 5 on PO-2:1 (February); SO-2 (2) whole
-    on PO-2:1."""
-    load(po("PO-1", (1, "A", 10, "2027-01-10")), po("PO-2", (1, "A", 8, "2027-02-01")))
-    load(so("SO-1", 1, (1, "A", 15), customer="Ada").model_copy(update={"allow_split": True}))
-    load(so("SO-2", 2, (1, "A", 2), customer="Bob"))
+POS = "po,line,sku,quantity,arrival_date\nPO-1,1,A,10,2027-01-10\nPO-2,1,A,8,2027-02-01\n"
+ORDERS = "order,line,sku,quantity,placed_at\nSO-1,1,A,15,2026-11-02T09:00:00Z\n"
 
 
-def test_review_and_order_show_the_parts(db: e.Database, load: Load) -> None:
-    seed(load)
-    review = said(db, "review", "PO-2", "1")
-    assert "Ada 2026-11-02 09:01 5 of 15 2027-02-01" in review
-    assert "Bob 2026-11-02 09:02 2 2027-02-01" in review
-    assert "SO-1:1 is split (10 on PO-1:1, 5 on PO-2:1): removed or moved whole" in review
-    order = said(db, "order", "SO-1")
-    assert "PO-1:1 (10) + PO-2:1 (5)" in order
-
-
-def test_a_split_line_is_ready_once_every_part_is(db: e.Database, load: Load) -> None:
-    seed(load)
-    said(db, "receive", "PO-1", "1", "10")
-    assert "No order lines ready to ship." in said(db, "ready")
-    # The review marks the part whose stock is in, not the line.
-    assert "10 of 15 2027-02-01 ✓ part in" in said(db, "review", "PO-1", "1")
-    received = said(db, "receive", "PO-2", "1", "8")
-    assert "2 order lines now ready to ship (stock in): SO-2:1, SO-1:1" in received
-    ready = said(db, "ready", "--json")
-    assert '"order": "SO-1"' in ready and '"quantity": 15' in ready
-
-
-def test_a_remove_names_the_parts_and_the_line_waits_whole(db: e.Database, load: Load) -> None:
-    seed(load)
-    removed = said(db, "remove", "PO-1", "1", "SO-1:1")
-    assert (
-        "Released 1 split order line whole, from every PO line it was on: "
-        "SO-1:1 (10 on PO-1:1, 5 on PO-2:1)" in removed
+def test_the_setting_splits_a_line_and_review_and_order_show_its_parts(
+    db: e.Database, tmp_path: Path
+) -> None:
+    ok(db, "import", write(tmp_path, "p.csv", POS))
+    result = run(db, "import", write(tmp_path, "o.csv", ORDERS), env={"PREORDER_SPLIT_LINES": "1"})
+    assert result.exit_code == 0, result.stderr
+    early = json.loads(ok(db, "review", "PO-1", "1", "--json").stdout)
+    assert [
+        (a["order"], a["quantity"], a["split"], a["line_quantity"]) for a in early["allocations"]
+    ] == [("SO-1", 10, True, 15)]
+    assert "10 of 15" in said(db, "review", "PO-1", "1")
+    view = json.loads(ok(db, "order", "SO-1", "--json").stdout)
+    [line] = view["lines"]
+    assert (line["state"], line["po"], line["po_line"], line["promised_date"]) == (
+        "allocated",
+        "PO-2",
+        1,
+        "2027-02-01",
     )
-    waiting = said(db, "unallocated")
-    assert "SO-1 1 A 15 2026-11-02 09:01 Ada parked" in waiting
-    assert e.po_line(db, "PO-1", 1).atp == 10 and e.po_line(db, "PO-2", 1).atp == 6
+    assert line["parts"] == [
+        {"po": "PO-1", "po_line": 1, "quantity": 10, "arrival_date": "2027-01-10"},
+        {"po": "PO-2", "po_line": 1, "quantity": 5, "arrival_date": "2027-02-01"},
+    ]
+    assert "PO-1:1 (10) + PO-2:1 (5)" in said(db, "order", "SO-1")
 
 
-def test_the_digest_says_how_many_lines_are_allocated_in_parts(db: e.Database, load: Load) -> None:
-    seed(load)
-    load(so("SO-3", 3, (1, "A", 20)))  # waits: the digest has something to say
-    assert "1 order line allocated in parts across PO lines (rule 10)" in said(db, "digest")
-    assert '"split_lines": 1' in said(db, "digest", "--json")
+def test_without_the_setting_a_line_that_fits_no_po_line_waits(
+    db: e.Database, tmp_path: Path
+) -> None:
+    ok(db, "import", write(tmp_path, "p.csv", POS), write(tmp_path, "o.csv", ORDERS))
+    [queued] = json.loads(ok(db, "unallocated", "--json").stdout)
+    assert queued["order"] == "SO-1"
+    [line] = json.loads(ok(db, "order", "SO-1", "--json").stdout)["lines"]
+    assert "parts" not in line
+
+
+def test_an_import_column_asks_it_per_order(db: e.Database, tmp_path: Path) -> None:
+    orders = "order,line,sku,quantity,placed_at,allow_split\nSO-1,1,A,15,2026-11-02T09:00:00Z,yes\n"
+    ok(db, "import", write(tmp_path, "p.csv", POS), write(tmp_path, "o.csv", orders))
+    assert json.loads(ok(db, "unallocated", "--json").stdout) == []
+
+
+def test_a_bad_setting_is_one_error_line(db: e.Database, tmp_path: Path) -> None:
+    result = run(db, "import", write(tmp_path, "p.csv", POS), env={"PREORDER_SPLIT_LINES": "maybe"})
+    assert result.exit_code == 1
+    assert error_line(result).startswith("error: bad settings: PREORDER_SPLIT_LINES:")

@@ -466,3 +466,14 @@ def test_syncing_a_po_line_that_holds_an_earlier_part_leaves_the_promise_alone(
     e.sync_date(db, ACTOR, "PO-1", 1)
     check_invariants(db)
     assert line_row(db, "SO-1") == (True, "PO-2", date(2027, 2, 1))
+
+
+def test_a_part_placed_where_stock_is_in_is_covered_at_once(db: e.Database, load: Load) -> None:
+    load(po("PO-1", (1, "A", 12, JAN)), po("PO-2", (1, "A", 8, FEB)))
+    e.set_store_hold(db, ACTOR, "PO-1", 1, 2)
+    e.receive(db, ACTOR, "PO-1", 1, 10)
+    e.receive(db, ACTOR, "PO-2", 1, 3)
+    load(splittable("SO-1", 1, (1, "A", 13)))
+    assert parts(db) == {("SO-1", 1): [("PO-1", 1, 10), ("PO-2", 1, 3)]}
+    # Both parts' stock is in: the line is ready.
+    assert [r.order for r in e.ready(db)] == ["SO-1"]

@@ -333,6 +333,35 @@ def test_an_order_may_carry_an_email_and_a_changed_one_is_a_masked_conflict(
     assert bad.json()["problems"][0]["reason"] == "email is not an email address (name@example.com)"
 
 
+def test_an_order_may_allow_splitting_and_a_changed_flag_is_a_conflict(
+    serve_intake: ServeIntake, db: e.Database
+) -> None:
+    """Rule 10 per order: 12 of A fit neither PO line (7 and 5) alone, so it is split; sent
+    again with another allow_split, 409; not a boolean, 400."""
+    e.apply_records(
+        db,
+        e.Actor("seed", e.Source.CLI),
+        [po("PO-1", (1, "A", 7, "2027-01-10"), (2, "A", 5, "2027-01-20"))],
+    )
+    intake = serve_intake(db)
+    sent = {**order("WEB-1", (1, "A", 12)), "allow_split": True}
+    answer = intake.post(sent)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["lines"] == [
+        line("WEB-1", 1, "A", 12, "allocated", ("PO-1", 2, "2027-01-20"))
+    ]
+    check_invariants(db)
+    assert intake.post(sent).status_code == 200
+    again = intake.post({**sent, "allow_split": False})
+    assert again.status_code == 409
+    assert again.json()["conflicts"] == [
+        {"index": 0, "order": "WEB-1", "field": "allow_split", "stored": True, "sent": False}
+    ]
+    bad = intake.post({**sent, "order": "WEB-2", "allow_split": "yes"})
+    assert bad.status_code == 400
+    assert bad.json()["problems"][0]["reason"] == "allow_split must be true or false"
+
+
 def test_a_conflicting_order_beside_new_ones_stores_none_of_them(
     intake: Intake, supplied: e.Database
 ) -> None:
