@@ -516,14 +516,18 @@ def run_backend(backend: str, args: argparse.Namespace, folder: Path, data: Swee
     wholes: list[float] = []  # one-transaction sweep / floor, per run (PostgreSQL)
     with c.open_store(backend, args, folder, "sweep", data.rows) as store:
         for i in range(1, args.repeat + 1):
-            url = store.fresh()
-            sweep = c.in_child(measure_sweep, url)
-            check_sweep(url, data.plan)
-            if args.split:
+            # With --split the two sweeps take turns going first, so that neither always
+            # measures after the other's writes.
+            order = (False, True) if i % 2 or not args.split else (True, False)
+            for on in order[: 2 if args.split else 1]:
                 url = store.fresh()
-                split = c.in_child(measure_sweep, url, True)
-                check_sweep(url, *data.split_plan)
-                splits.append(split)
+                if on:
+                    split = c.in_child(measure_sweep, url, True)
+                    check_sweep(url, *data.split_plan)
+                    splits.append(split)
+                else:
+                    sweep = c.in_child(measure_sweep, url)
+                    check_sweep(url, data.plan)
             url = store.fresh()
             floor = c.in_child(measure_floor, url, data.plan)
             sweeps.append(sweep)

@@ -1426,7 +1426,8 @@ def test_split_lines_keep_every_invariant_under_every_operation(
     machine = type(
         name, (SplitMachine,), {"make_db": staticmethod(factory), "split_all": split_all}
     )
-    run_state_machine_as_test(machine, settings=SETTINGS)
+    # Four variants: together as many examples as the reference machine's two.
+    run_state_machine_as_test(machine, settings=settings(SETTINGS, max_examples=30))
 
 
 # --- regressions the state machine found ---------------------------------------------------
