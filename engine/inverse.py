@@ -436,6 +436,10 @@ class _Inverse:
                 self.problems.append(self._missing(ev))
             elif now is None or d.po_line_id != now[0].id:
                 self.problems.append(f"{d.order}:{d.line} is no longer allocated to {where}")
+            elif d.ready_at is not None:
+                # Rule 9: its stock came in where it is now; moving it back would take a ready
+                # line where nothing was received.
+                self.problems.append(f"{d.order}:{d.line} is ready (its stock is in on {where})")
             elif back is not None and d.quantity > back.atp:
                 self.problems.append(
                     f"{d.order}:{d.line} needs {d.quantity} units on {back.po}:{back.line}, "
