@@ -393,6 +393,8 @@ class _Inverse:
                     self.problems.append(f"{d.order}:{d.line} is {d.status}")
                 elif d.po_line_id is not None:
                     self.problems.append(f"{d.order}:{d.line} has been allocated since")
+                elif target is not None and d.sku != target.sku:
+                    self.problems.append(f"{d.order}:{d.line} is SKU {d.sku} now, not {target.sku}")
                 elif target is not None:
                     pairs.append((d, target))
                     units += d.quantity

@@ -135,6 +135,20 @@ def test_undo_of_a_move_is_refused_once_the_moved_line_is_ready_where_it_went(
     check_invariants(db)
 
 
+def test_undo_of_a_removal_is_refused_once_the_line_changed_sku(
+    held: e.Database, load: Load, actor: e.Actor
+) -> None:
+    """Putting a line back on its PO line of another SKU than it has now is refused by name
+    (it used to fail on the allocation's foreign key)."""
+    db = held
+    removed = e.remove(db, actor, "PO-1", 1, [R("SO-1")])
+    load(so("SO-1", 1, (1, "B", 4)))
+    before = dump(db)
+    with pytest.raises(e.Refused, match="SO-1:1 is SKU B now, not A"):
+        e.undo(db, removed.operation_id, actor)
+    assert dump(db) == before
+
+
 def test_undo_of_cancel_po_reopens_the_lines_and_runs_rule_1(
     held: e.Database, actor: e.Actor
 ) -> None:
