@@ -393,6 +393,8 @@ class _Inverse:
                     self.problems.append(f"{d.order}:{d.line} is {d.status}")
                 elif d.po_line_id is not None:
                     self.problems.append(f"{d.order}:{d.line} has been allocated since")
+                elif target is not None and d.sku != target.sku:
+                    self.problems.append(f"{d.order}:{d.line} is SKU {d.sku} now, not {target.sku}")
                 elif target is not None:
                     pairs.append((d, target))
                     units += d.quantity
@@ -436,6 +438,10 @@ class _Inverse:
                 self.problems.append(self._missing(ev))
             elif now is None or d.po_line_id != now[0].id:
                 self.problems.append(f"{d.order}:{d.line} is no longer allocated to {where}")
+            elif d.ready_at is not None:
+                # Rule 9: its stock came in where it is now; moving it back would take a ready
+                # line where nothing was received.
+                self.problems.append(f"{d.order}:{d.line} is ready (its stock is in on {where})")
             elif back is not None and d.quantity > back.atp:
                 self.problems.append(
                     f"{d.order}:{d.line} needs {d.quantity} units on {back.po}:{back.line}, "

@@ -120,6 +120,35 @@ def test_undo_of_move_moves_back(held: e.Database, actor: e.Actor) -> None:
     assert e.po_line(db, "PO-2", 1).allocated == 0
 
 
+def test_undo_of_a_move_is_refused_once_the_moved_line_is_ready_where_it_went(
+    held: e.Database, actor: e.Actor
+) -> None:
+    """A line moved, then covered by a receipt where it went, stays where its stock is: the
+    undo moving it back (to a line with nothing received) is refused."""
+    db = held
+    moved = e.move(db, actor, [R("SO-1")], "PO-2", 1)
+    e.receive(db, actor, "PO-2", 1, 4)
+    before = dump(db)
+    with pytest.raises(e.Refused, match=r"SO-1:1 is ready \(its stock is in on PO-2:1\)"):
+        e.undo(db, moved.operation_id, actor)
+    assert dump(db) == before
+    check_invariants(db)
+
+
+def test_undo_of_a_removal_is_refused_once_the_line_changed_sku(
+    held: e.Database, load: Load, actor: e.Actor
+) -> None:
+    """Putting a line back on its PO line of another SKU than it has now is refused by name
+    (it used to fail on the allocation's foreign key)."""
+    db = held
+    removed = e.remove(db, actor, "PO-1", 1, [R("SO-1")])
+    load(so("SO-1", 1, (1, "B", 4)))
+    before = dump(db)
+    with pytest.raises(e.Refused, match="SO-1:1 is SKU B now, not A"):
+        e.undo(db, removed.operation_id, actor)
+    assert dump(db) == before
+
+
 def test_undo_of_cancel_po_reopens_the_lines_and_runs_rule_1(
     held: e.Database, actor: e.Actor
 ) -> None:
