@@ -19,6 +19,9 @@ and the answer says ``"replayed": true`` with the first recording's operation.
 | 409 | the PO line is closed (cancelled, or received in full) | nothing |
 | 422 | a rule refuses it (a receipt of 0 that is not final) | nothing |
 | 503 | the database is unavailable (``Retry-After``) | nothing |
+| 500 | the database refused a write the engine should have kept from it (our fault) | nothing |
+
+``GET /metrics`` counts each request by its result (``preorder_intake_receipts_total``).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import json
 import logging
 from collections.abc import Iterable
 from datetime import date
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from wsgiref.types import WSGIApplication
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
@@ -44,6 +47,9 @@ from bot.intake.http import (
 )
 from engine.parsing import parse_date, parse_int, parse_key
 from engine.records import error_reason, field_path
+
+if TYPE_CHECKING:
+    from bot.service.metrics import Metrics
 
 log = logging.getLogger("bot.intake")
 
@@ -62,8 +68,11 @@ class ReceiptBody(BaseModel):
     date: Annotated[date | None, BeforeValidator(lambda v: None if v is None else parse_date(v))]
 
 
-def receipts_app(db: engine.Database, secret: str) -> WSGIApplication:
-    """The WSGI app of ``POST /receipts`` (mounted by ``bot.service.server.wsgi_app``)."""
+def receipts_app(
+    db: engine.Database, secret: str, metrics: Metrics | None = None
+) -> WSGIApplication:
+    """The WSGI app of ``POST /receipts`` (mounted by ``bot.service.server.wsgi_app``); each
+    request counted by its result in ``metrics`` when given."""
     if not secret:
         raise ValueError("the receipts endpoint needs a secret (PREORDER_INTAKE_SECRET)")
     key = secret.encode()
@@ -79,6 +88,8 @@ def receipts_app(db: engine.Database, secret: str) -> WSGIApplication:
             receipt = _parse(body)
             reply = _record(db, receipt)
         except Reply as refusal:
+            if metrics is not None:
+                metrics.intake_receipts.labels(refusal.result).inc()
             log.warning(
                 "receipts: %s from %s: %s",
                 refusal.status.split()[0],
@@ -86,6 +97,8 @@ def receipts_app(db: engine.Database, secret: str) -> WSGIApplication:
                 refusal,
             )
             return _json(start_response, refusal.status, refusal.body, refusal.headers)
+        if metrics is not None:
+            metrics.intake_receipts.labels("replayed" if reply["replayed"] else "recorded").inc()
         return _json(start_response, "200 OK", reply)
 
     return app
@@ -134,6 +147,14 @@ def _record(db: engine.Database, receipt: ReceiptBody) -> dict[str, Any]:
         raise _bad(str(exc)) from None
     except engine.EngineError as exc:
         raise Reply("422 Unprocessable Content", {"error": str(exc)}, result="refused") from None
+    except engine.ConstraintViolation:
+        # A constraint the engine should have kept: a fault here, not the sender's.
+        log.exception("receipts: the database refused receipt %s", receipt.receipt)
+        raise Reply(
+            "500 Internal Server Error",
+            {"error": "internal error; nothing was recorded"},
+            result="failed",
+        ) from None
     except engine.StorageError as exc:
         log.error("receipts: the database is unavailable: %s", str(exc).splitlines()[0:1])
         raise Reply(

@@ -28,6 +28,14 @@ class Metrics:
             ["result"],
             registry=self.registry,
         )
+        self.intake_receipts = Counter(
+            "preorder_intake_receipts",
+            "Receipts received on POST /receipts, by result (recorded, replayed: recorded "
+            "before under the same receipt id, invalid, refused: unknown or closed PO line, or "
+            "a rule refuses it, unauthorized, unavailable, failed).",
+            ["result"],
+            registry=self.registry,
+        )
         self.allocations = Counter(
             "preorder_allocations",
             "Order lines allocated, by where the change came from (api, slack, sheet, "

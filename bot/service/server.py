@@ -252,7 +252,7 @@ def serve(
             _slack_face(settings, db, metrics, announce, service.zone) if slack else (None, None)
         )
         intake = _intake(db, service, metrics)
-        receipts = _receipts(db, service)
+        receipts = _receipts(db, service, metrics)
         router = wsgi_app(
             app,
             db,
@@ -364,14 +364,14 @@ def _intake(db: Database, service: ServiceSettings, metrics: Metrics) -> WSGIApp
     return intake_app(db, secret, metrics)
 
 
-def _receipts(db: Database, service: ServiceSettings) -> WSGIApplication | None:
+def _receipts(db: Database, service: ServiceSettings, metrics: Metrics) -> WSGIApplication | None:
     """``POST /receipts``, signed with the intake's secret, only when it is set."""
     secret = service.intake_secret.strip()
     if not secret:
         return None
     from bot.intake.receipts import receipts_app
 
-    return receipts_app(db, secret)
+    return receipts_app(db, secret, metrics)
 
 
 def _scheduler(

@@ -11,10 +11,12 @@ from typing import Any
 
 import pytest
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 
 import engine as e
 from bot.intake.http import SIGNATURE_HEADER, sign
 from bot.intake.receipts import receipts_app
+from bot.service.metrics import Metrics
 from bot.service.server import RECEIPTS_PATH, HttpServer, wsgi_app
 from tests.helpers import dump, po, so
 from tests.invariants import check_invariants
@@ -37,12 +39,26 @@ def stocked(db: e.Database) -> e.Database:
 
 
 @pytest.fixture
-def post(stocked: e.Database) -> Iterator[Post]:
-    router = wsgi_app(None, stocked, slack=False, receipts=receipts_app(stocked, SECRET))
+def server(stocked: e.Database) -> Iterator[HttpServer]:
+    """The service's router (metrics and receipts; no Slack) on a free local port."""
+    metrics = Metrics()
+    router = wsgi_app(
+        None,
+        stocked,
+        slack=False,
+        metrics=metrics,
+        receipts=receipts_app(stocked, SECRET, metrics),
+    )
     server = HttpServer(router, "127.0.0.1", 0)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
+    yield server
+    server.stop(timeout=5)
+    thread.join(timeout=5)
 
+
+@pytest.fixture
+def post(server: HttpServer) -> Post:
     def send(payload: Any, *, signature: str | None = "good") -> requests.Response:
         body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         headers = {"Content-Type": "application/json"}
@@ -52,9 +68,7 @@ def post(stocked: e.Database) -> Iterator[Post]:
             headers[SIGNATURE_HEADER] = signature
         return requests.post(f"{server.url}{RECEIPTS_PATH}", data=body, headers=headers, timeout=30)
 
-    yield send
-    server.stop(timeout=5)
-    thread.join(timeout=5)
+    return send
 
 
 def receipt(**fields: Any) -> dict[str, Any]:
@@ -141,3 +155,26 @@ def test_unsigned_or_malformed_requests_record_nothing(stocked: e.Database, post
     assert post(b"not json").status_code == 400
     assert post([receipt()]).status_code == 400
     assert dump(stocked) == before
+
+
+def test_metrics_count_each_receipt_by_its_result(server: HttpServer, post: Post) -> None:
+    assert post(receipt()).status_code == 200
+    assert post(receipt()).status_code == 200  # the same receipt id again
+    assert post(receipt(receipt="GRN-2", po="PO-9")).status_code == 404
+    assert post(receipt(receipt="GRN-3", line=2)).status_code == 409
+    assert post(receipt(quantity="many")).status_code == 400
+    assert post(receipt(), signature=None).status_code == 401
+    text = requests.get(f"{server.url}/metrics", timeout=10).text
+    counts = {
+        sample.labels["result"]: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "preorder_intake_receipts_total"
+    }
+    assert counts == {
+        "recorded": 1,
+        "replayed": 1,
+        "refused": 2,
+        "invalid": 1,
+        "unauthorized": 1,
+    }
