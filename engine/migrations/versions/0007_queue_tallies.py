@@ -24,15 +24,31 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+# On SQLite the tallies are a table without rowid: the row triggers find and change each in one
+# B-tree (the primary key's) instead of the key's index and then the table.
+SQLITE_TALLIES = """
+CREATE TABLE queue_tallies (
+    sku VARCHAR(64) NOT NULL,
+    hour DATETIME NOT NULL,
+    lines BIGINT NOT NULL,
+    units BIGINT NOT NULL,
+    CONSTRAINT pk_queue_tallies PRIMARY KEY (sku, hour)
+) WITHOUT ROWID
+"""
+
+
 def upgrade() -> None:
-    op.create_table(
-        "queue_tallies",
-        sa.Column("sku", KEY, nullable=False),
-        sa.Column("hour", UTCDateTime(), nullable=False),
-        sa.Column("lines", sa.BigInteger(), nullable=False),
-        sa.Column("units", sa.BigInteger(), nullable=False),
-        sa.PrimaryKeyConstraint("sku", "hour", name=op.f("pk_queue_tallies")),
-    )
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute(SQLITE_TALLIES)
+    else:
+        op.create_table(
+            "queue_tallies",
+            sa.Column("sku", KEY, nullable=False),
+            sa.Column("hour", UTCDateTime(), nullable=False),
+            sa.Column("lines", sa.BigInteger(), nullable=False),
+            sa.Column("units", sa.BigInteger(), nullable=False),
+            sa.PrimaryKeyConstraint("sku", "hour", name=op.f("pk_queue_tallies")),
+        )
     op.create_table(
         "queue_tally_deltas",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
