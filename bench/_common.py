@@ -33,6 +33,7 @@ from sqlalchemy.exc import OperationalError
 import engine as e
 from engine.config import load
 from engine.models import metadata
+from engine.queue_tallies import recount
 from engine.settings import Settings
 from engine.types import UTCDateTime
 
@@ -176,6 +177,11 @@ class PostgresStore(Store):
                                 [_pg_value(row[c], t) for c, t in zip(columns, types, strict=True)]
                             )
             raw.commit()
+        # The triggers that keep the queue's tallies were off for the COPY: count them once.
+        db = e.Database(self.url(self.template))
+        with db.engine.begin() as conn:
+            recount(conn)
+        db.dispose()
 
     def url(self, schema: str) -> str:
         sep = "&" if "?" in self.base_url else "?"

@@ -8,6 +8,11 @@ of their lines (so the "why" reads the SKU's supply and names the largest ATP). 
 - **engine**: ``engine.order(db, ORDER)``, the call every face makes, p50 and p95 per size;
 - **cli**: ``preorder --db URL order ORDER`` as a shell runs it (a new process each time),
   p50 and p95 per size, and ``preorder --help`` as the machine's baseline for a process start;
+- **slack**: ``/preorder order ORDER`` end to end: a signed slash command into the real Bolt app
+  behind the real waitress server, ``views.open`` (the Loading modal) and ``views.update`` (the
+  order's modal) out to the Slack Web API stand-in of the tests, timed until the stand-in has
+  recorded the update, whose modal is checked (the place in the queue it tells); beside it
+  ``/preorder help`` (answered in the ack) as the baseline of a signed request;
 
 and for each the ratio p95 at the large queue / p95 at the small one (target <= 1.25).
 
@@ -32,10 +37,15 @@ if str(ROOT) not in sys.path:
 import _common as c  # noqa: E402
 
 import engine as e  # noqa: E402
+from bot.service.server import SLACK_PATH  # noqa: E402
+from tests.slack.harness import CHANNEL, MERCHANDISER, SECRET, SlackApp, texts  # noqa: E402
+from tests.standins.slack.signing import signed_headers, slash_command_body  # noqa: E402
+from tests.standins.slack.standin import SlackStandin  # noqa: E402
 
 T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 ARRIVAL = date(2027, 1, 11)
 TARGET_RATIO = 1.25
+WAIT = 10.0  # seconds to wait for the stand-in to see the order's modal before giving up
 
 
 def make_data(sizes: dict[str, int]) -> dict[str, list[dict[str, Any]]]:
@@ -83,8 +93,11 @@ def order_number(key: str, i: int) -> str:
     return f"SO-{key[0].upper()}{i:07d}"
 
 
-def measure(url: str, orders: dict[str, str], calls: int) -> tuple[float, dict[str, Any]]:
-    """Time ``engine.order`` on each order, the sizes interleaved; checks what it says."""
+def measure(
+    url: str, orders: dict[str, str], ahead: dict[str, int], calls: int, requests: int
+) -> tuple[float, dict[str, Any]]:
+    """Time ``engine.order`` on each order, the sizes interleaved, then ``/preorder order``
+    through the Slack app and ``/preorder help`` beside it; checks what each says."""
     db = e.Database(url)
     c.warm(db)
     started = time.perf_counter()
@@ -99,8 +112,69 @@ def measure(url: str, orders: dict[str, str], calls: int) -> tuple[float, dict[s
             (line,) = view.lines
             if line.state != "queued" or line.ahead is None or line.reason["reason"] != "atp-short":
                 raise RuntimeError(f"{number}: not the queued line expected: {line}")
+            if line.ahead[0] != ahead[key]:
+                raise RuntimeError(f"{number}: {line.ahead[0]} lines ahead, not {ahead[key]}")
+    slack: dict[str, list[float]] = {k: [] for k in ("help", *orders)}
+    with SlackStandin() as standin:
+        app = SlackApp(standin, db)
+        try:
+            kinds = list(slack)
+            for i in range(5 + requests):
+                turn = i % len(kinds)
+                for kind in kinds[turn:] + kinds[:turn]:
+                    took = (
+                        help_request(app)
+                        if kind == "help"
+                        else order_request(app, orders[kind], ahead[kind])
+                    )
+                    if i >= 5:
+                        slack[kind].append(took)
+            if standin.internal_errors:
+                raise RuntimeError(f"stand-in failed: {standin.internal_errors}")
+        finally:
+            app.close()
     db.dispose()
-    return time.perf_counter() - started, {"ms": found}
+    return time.perf_counter() - started, {"ms": found, "slack_ms": slack}
+
+
+def signed(app: SlackApp, text: str) -> tuple[bytes, dict[str, str]]:
+    """A fresh slash command with a trigger the stand-in issued, signed now (Slack's way)."""
+    app.slack.clear()  # keeps the stand-in's work per request the same however many ran before
+    body = slash_command_body(
+        text=text,
+        user_id=MERCHANDISER,
+        trigger_id=app.slack.new_trigger_id(MERCHANDISER),
+        response_url=app.slack.new_response_url(),
+        channel_id=CHANNEL,
+    ).encode()
+    return body, signed_headers(body, SECRET)
+
+
+def order_request(app: SlackApp, number: str, ahead: int) -> float:
+    """ms from sending ``/preorder order NUMBER`` until the stand-in recorded the order's modal
+    replacing the Loading one; the modal must tell the line's place in its queue."""
+    body, headers = signed(app, f"order {number}")
+    t = time.perf_counter()
+    answer = app.request(SLACK_PATH, data=body, headers=headers)
+    (update,) = app.slack.wait_for("views.update", 1, timeout=WAIT)
+    took = (time.perf_counter() - t) * 1000
+    if answer.status != 200:
+        raise RuntimeError(f"order {number}: HTTP {answer.status} {answer.text[:200]}")
+    shown = texts((update.response.get("view") or {}).get("blocks"))
+    if not update.ok or number not in shown or f"{ahead} lines" not in shown:
+        calls = [(x.method, x.error) for x in app.slack.calls()]
+        raise RuntimeError(f"the order {number} was not shown: {calls} {shown[:300]!r}")
+    return took
+
+
+def help_request(app: SlackApp) -> float:
+    body, headers = signed(app, "help")
+    t = time.perf_counter()
+    answer = app.request(SLACK_PATH, data=body, headers=headers)
+    took = (time.perf_counter() - t) * 1000
+    if answer.status != 200 or "order ORDER" not in answer.text:
+        raise RuntimeError(f"help: HTTP {answer.status} {answer.text[:200]}")
+    return took
 
 
 def cli_ms(url: str, args: list[str], runs: int) -> list[float]:
@@ -130,14 +204,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--large", type=int, default=200_000, help="large queue (default: 200000)")
     parser.add_argument("--calls", type=int, default=200, help="engine calls per size (200)")
     parser.add_argument("--cli-runs", type=int, default=20, help="command runs per size (20)")
+    parser.add_argument(
+        "--slack-requests", type=int, default=100, help="Slack commands per size (100)"
+    )
     parser.add_argument("--repeat", type=int, default=3, help="runs (default: 3)")
     args = parser.parse_args(argv)
     sizes = {"small": args.small, "large": args.large}
     orders = {key: order_number(key, n - 1) for key, n in sizes.items()}
+    ahead = {key: n - 1 for key, n in sizes.items()}
     c.say(
         f"order lookup benchmark: the last order of a {args.small:,}-line and of a "
-        f"{args.large:,}-line SKU queue; {args.calls} engine calls and {args.cli_runs} command "
-        f"runs per size, {args.repeat} run(s); {c.python_info()}"
+        f"{args.large:,}-line SKU queue; {args.calls} engine calls, {args.cli_runs} command "
+        f"runs and {args.slack_requests} Slack commands per size, {args.repeat} run(s); "
+        f"{c.python_info()}"
     )
     rows = make_data(sizes)
     summary: list[str] = []
@@ -146,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
             c.say(f"\n-- {backend} --")
             with c.open_store(backend, args, folder, "order_lookup", rows) as store:
                 url = store.fresh()  # the lookups only read: one copy serves every run
-                summary += run_backend(backend, url, orders, args)
+                summary += run_backend(backend, url, orders, ahead, args)
     c.say("\nsummary (medians over the runs)")
     for line in summary:
         c.say(f"  {line}")
@@ -154,14 +233,21 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_backend(
-    backend: str, url: str, orders: dict[str, str], args: argparse.Namespace
+    backend: str,
+    url: str,
+    orders: dict[str, str],
+    ahead: dict[str, int],
+    args: argparse.Namespace,
 ) -> list[str]:
-    p95: dict[str, list[float]] = {f"{w} {k}": [] for w in ("engine", "cli") for k in orders}
+    ways = ("engine", "cli", "slack")
+    p95: dict[str, list[float]] = {f"{w} {k}": [] for w in ways for k in orders}
+    p95["slack help"] = []
     p50: dict[str, list[float]] = {name: [] for name in p95}
     start95: list[float] = []
     for i in range(1, args.repeat + 1):
-        result = c.in_child(measure, url, orders, args.calls)
+        result = c.in_child(measure, url, orders, ahead, args.calls, args.slack_requests)
         found = {f"engine {k}": v for k, v in result.extra["ms"].items()}
+        found |= {f"slack {k}": v for k, v in result.extra["slack_ms"].items()}
         base = cli_ms(url, ["--help"], args.cli_runs)
         for key, number in orders.items():
             found[f"cli {key}"] = cli_ms(url, ["order", number], args.cli_runs)
@@ -171,8 +257,11 @@ def run_backend(
             p50[name].append(c.percentile(ms, 50))
             p95[name].append(c.percentile(ms, 95))
             c.say(f"    {name}: p50 {p50[name][-1]:.2f} ms, p95 {p95[name][-1]:.2f} ms")
-    out = [f"{backend}: preorder --help p95 {c.median(start95):.0f} ms"]
-    for way in ("engine", "cli"):
+    out = [
+        f"{backend}: preorder --help p95 {c.median(start95):.0f} ms; /preorder help p95 "
+        f"{c.median(p95['slack help']):.1f} ms"
+    ]
+    for way in ways:
         ratios = [b / a for a, b in zip(p95[f"{way} small"], p95[f"{way} large"], strict=True)]
         ratio = c.median(ratios)
         out.append(

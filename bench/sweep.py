@@ -8,7 +8,9 @@ identical copies of that data, measures:
   (so that its peak RSS is the sweep's alone);
 * the write floor: the same allocation rows as one bulk insert (executemany, as
   ``engine.ledger.allocate`` does) plus one set-based UPDATE of the same SO lines, committed, and
-  nothing else: no reads, no planning, no PO line counters, no audit events;
+  nothing else: no reads, no planning, no PO line counters, no audit events; and the same
+  again with the triggers that keep the queue's tallies off (``engine.queue_tallies``): what
+  those triggers cost on the least a sweep writes, beside it in the same run;
 * a naive loop, one transaction per order, on a sample of the queue, extrapolated per line.
 
 Every sweep's result is checked against an independent rule 1 plan of the seeded data.
@@ -39,7 +41,7 @@ from typing import Any
 
 import _common as c
 from _steady import order_book
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
 import engine as e
 from engine.ledger import ALLOCATION_INSERT, bind_value
@@ -52,6 +54,7 @@ from engine.models import (
     purchase_orders,
     so_lines,
 )
+from engine.queue_tallies import create_triggers, drop_triggers
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 ARRIVAL0 = date(2027, 1, 4)
@@ -258,10 +261,14 @@ def measure_one_transaction(url: str) -> tuple[float, dict[str, Any]]:
     return seconds, {"lines": outcome.allocated_count}
 
 
-def measure_floor(url: str, pairs: list[Pair]) -> tuple[float, dict[str, Any]]:
+def measure_floor(
+    url: str, pairs: list[Pair], tallies: bool = True
+) -> tuple[float, dict[str, Any]]:
     """The write floor: the sweep's allocation rows as one bulk insert, written exactly as
     ``ledger.allocate`` writes them (the driver's executemany), and one set-based UPDATE pointing
-    the same SO lines at their PO lines with the promised date; one transaction; nothing else."""
+    the same SO lines at their PO lines with the promised date; one transaction; nothing else.
+    Without ``tallies`` the triggers that keep the queue's tallies are off for it (put back in
+    the same transaction, untimed): the same writes as before the tallies, their reference."""
     db = e.Database(url)
     c.warm(db)
     at = datetime.now(UTC)
@@ -273,8 +280,10 @@ def measure_floor(url: str, pairs: list[Pair]) -> tuple[float, dict[str, Any]]:
         )
         .values(po_line_id=allocations.c.po_line_id, promised_date=po_lines.c.arrival_date)
     )
-    started = time.perf_counter()
     with db.write() as conn:
+        if not tallies:
+            switch_tally_triggers(conn, on=False)
+        started = time.perf_counter()
         fixed = (
             "00000000-0000-0000-0000-000000000000",
             ACTOR.name,
@@ -284,9 +293,23 @@ def measure_floor(url: str, pairs: list[Pair]) -> tuple[float, dict[str, Any]]:
         rows = [(so_id, po_id, sku, qty, *fixed) for so_id, po_id, sku, qty in pairs]
         conn.exec_driver_sql(ALLOCATION_INSERT[conn.dialect.paramstyle], rows)
         conn.execute(point)
-    seconds = time.perf_counter() - started
+        seconds = time.perf_counter() - started
+        if not tallies:
+            switch_tally_triggers(conn, on=True)
     db.dispose()
     return seconds, {"lines": len(rows)}
+
+
+def switch_tally_triggers(conn: Connection, *, on: bool) -> None:
+    """Turn the queue tally triggers off or back on inside the caller's transaction."""
+    if conn.dialect.name == "postgresql":
+        verb = "ENABLE" if on else "DISABLE"
+        for name in ("queue_tallies_insert", "queue_tallies_update", "queue_tallies_delete"):
+            conn.exec_driver_sql(f"ALTER TABLE so_lines {verb} TRIGGER {name}")
+    elif on:
+        create_triggers(conn)
+    else:
+        drop_triggers(conn)
 
 
 def measure_naive(url: str, sample: int) -> tuple[float, dict[str, Any]]:
@@ -513,6 +536,7 @@ def run_backend(backend: str, args: argparse.Namespace, folder: Path, data: Swee
     sweeps: list[c.ChildResult] = []
     floors: list[c.ChildResult] = []
     splits: list[c.ChildResult] = []
+    bares: list[float] = []  # the write floor without the queue tally triggers
     wholes: list[float] = []  # one-transaction sweep / floor, per run (PostgreSQL)
     with c.open_store(backend, args, folder, "sweep", data.rows) as store:
         for i in range(1, args.repeat + 1):
@@ -530,6 +554,8 @@ def run_backend(backend: str, args: argparse.Namespace, folder: Path, data: Swee
                     check_sweep(url, data.plan)
             url = store.fresh()
             floor = c.in_child(measure_floor, url, data.plan)
+            url = store.fresh()
+            bare = c.in_child(measure_floor, url, data.plan, False)
             sweeps.append(sweep)
             floors.append(floor)
             if args.split:
@@ -540,6 +566,7 @@ def run_backend(backend: str, args: argparse.Namespace, folder: Path, data: Swee
                     f"against rule 10), ratio to the floor {split.seconds / floor.seconds:.2f}, "
                     f"to the sweep without {split.seconds / sweep.seconds:.2f}"
                 )
+            bares.append(bare.seconds)
             if backend == "postgresql":
                 url = store.fresh()
                 whole = c.in_child(measure_one_transaction, url)
@@ -552,8 +579,8 @@ def run_backend(backend: str, args: argparse.Namespace, folder: Path, data: Swee
             c.say(
                 f"  run {i}: sweep {sweep.seconds:.2f} s ({sweep.extra['lines']:,} lines "
                 f"allocated in {sweep.extra['batches']} transactions, checked against rule 1), "
-                f"write floor {floor.seconds:.2f} s, "
-                f"ratio {sweep.seconds / floor.seconds:.2f}, sweep peak RSS "
+                f"write floor {floor.seconds:.2f} s ({bare.seconds:.2f} s without the queue "
+                f"tally triggers), ratio {sweep.seconds / floor.seconds:.2f}, sweep peak RSS "
                 f"{sweep.peak_rss_mb:.0f} MB"
             )
         naive = None
@@ -568,6 +595,8 @@ def run_backend(backend: str, args: argparse.Namespace, folder: Path, data: Swee
     sweep_s = [r.seconds for r in sweeps]
     floor_s = [r.seconds for r in floors]
     ratios = [s / f for s, f in zip(sweep_s, floor_s, strict=True)]
+    triggers = [f / b for f, b in zip(floor_s, bares, strict=True)]
+    extra = [(f - b) / s for f, b, s in zip(floor_s, bares, sweep_s, strict=True)]
     peaks = [r.peak_rss_mb for r in sweeps]
     ratio = c.median(ratios)
     peak = max(peaks)
@@ -575,6 +604,10 @@ def run_backend(backend: str, args: argparse.Namespace, folder: Path, data: Swee
         f"{backend}: sweep of {args.lines:,} lines: median {c.median(sweep_s):.2f} s "
         f"(runs {c.runs(sweep_s)})",
         f"{backend}: write floor: median {c.median(floor_s):.2f} s (runs {c.runs(floor_s)})",
+        f"{backend}: write floor without the queue tally triggers: median "
+        f"{c.median(bares):.2f} s (runs {c.runs(bares)}); the triggers' cost, floor / floor "
+        f"without them: median {c.median(triggers):.2f} (runs {c.runs(triggers, '')}), "
+        f"{c.median(extra):.1%} of the sweep (runs {c.runs(extra, '')})",
         f"{backend}: sweep / floor: median {ratio:.2f} (runs {c.runs(ratios, '')}); "
         f"target <= 2: {c.verdict(ratio <= 2)}",
         *(

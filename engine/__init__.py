@@ -55,6 +55,7 @@ if TYPE_CHECKING:
         unallocated,
         unallocated_count,
     )
+    from engine.queue_tallies import fold_queue_tallies
     from engine.receiving import fulfil, ready, receive, record_received
     from engine.records import POLineRecord, PORecord, SOLineRecord, SORecord
     from engine.results import (
@@ -119,6 +120,7 @@ _MODULES = {
         "unallocated",
         "unallocated_count",
     ],
+    "engine.queue_tallies": ["fold_queue_tallies"],
     "engine.receiving": ["fulfil", "ready", "receive", "record_received"],
     "engine.records": ["POLineRecord", "PORecord", "SOLineRecord", "SORecord"],
     "engine.results": [
@@ -223,6 +225,7 @@ __all__ = [
     "auto_allocate",
     "cancel_order",
     "cancel_po",
+    "fold_queue_tallies",
     "fulfil",
     "is_empty",
     "list_events",

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     Column,
@@ -248,6 +249,33 @@ so_lines = Table(
         "line",
         where="po_line_id IS NOT NULL",
     ),
+)
+
+# The size of each SKU's queue by hour of placed_at: the queued (open, unallocated, unparked)
+# lines and their units placed in that hour, so that a line's place in its queue is a sum of a
+# few of these and a count inside its own hour (``engine.queue_tallies``). Database triggers on
+# ``so_lines`` keep them, whatever statement changes the queue. On SQLite the triggers add to
+# these rows; on PostgreSQL they only append to ``queue_tally_deltas`` (a row per SKU and hour
+# a statement changed), which ``engine.fold_queue_tallies`` sums into these rows: a writer never
+# waits for another's lock on a tally.
+queue_tallies = Table(
+    "queue_tallies",
+    metadata,
+    Column("sku", KEY, primary_key=True),
+    Column("hour", UTCDateTime(), primary_key=True),
+    _required("lines", BigInteger),
+    _required("units", BigInteger),
+)
+
+queue_tally_deltas = Table(
+    "queue_tally_deltas",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    _required("sku", KEY),
+    _required("hour", UTCDateTime()),
+    _required("lines", BigInteger),
+    _required("units", BigInteger),
+    Index("ix_queue_tally_deltas_sku", "sku", "hour", "lines", "units"),
 )
 
 # One SO line promised to one PO line, for the SO line's whole quantity.

@@ -2,8 +2,9 @@
 history from the audit log (``preorder order``).
 
 Everything is read in one consistent view. A queued line's place in its SKU's queue (the lines
-and units ahead of it) is counted from the queue index (``ix_so_lines_queue``, which holds every
-column the count names), so it never reads the table; the history comes from the audit log's
+and units ahead of it) is the sum of the queue's tallies by hour before the line's hour, plus a
+count of the queue index inside its hour (``engine.queue_tallies``): it never walks the whole
+queue ahead, nor reads the table; the history comes from the audit log's
 order index, and the changes to the PO lines the order's lines were held by from its partial
 index of PO events.
 """
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, func, literal, or_, select, tuple_
+from sqlalchemy import Connection, and_, bindparam, literal, or_, select
 
 from engine.db import Database
 from engine.errors import InvalidInput, NotFound
@@ -28,8 +29,8 @@ from engine.models import (
     sales_orders,
     so_lines,
 )
+from engine.queue_tallies import ahead as place_in_queue
 from engine.results import POLineHeader, _jsonable
-from engine.types import UTCDateTime
 
 # allocated, ready (stock received; set by receiving), queued, parked, cancelled, fulfilled
 STATES = ("allocated", "ready", "queued", "parked", "cancelled", "fulfilled")
@@ -199,17 +200,6 @@ _EVENTS = (
     .order_by(audit_events.c.id)
 )
 
-# The queued lines and units before a line, in FIFO order: one range of the queue index, which
-# holds every column named here (see engine.models: so_lines).
-_AHEAD = select(func.count(), func.coalesce(func.sum(so_lines.c.quantity), 0)).where(
-    so_lines.c.sku == bindparam("sku"),
-    so_lines.c.status == "open",
-    so_lines.c.po_line_id.is_(None),
-    so_lines.c.parked.is_(False),
-    tuple_(so_lines.c.placed_at, so_lines.c.order_number, so_lines.c.line)
-    < tuple_(bindparam("placed_at", type_=UTCDateTime()), bindparam("o"), bindparam("ln")),
-)
-
 
 def _view(conn: Connection, head: Any, zone: tzinfo) -> OrderView:
     number = head.order_number
@@ -304,10 +294,7 @@ def _line_view(
     if r.parked:
         why, reason = _parked(events, zone)
         return OrderLineView(state="parked", why=why, reason=reason, **base)
-    ahead = conn.execute(
-        _AHEAD, {"sku": r.sku, "placed_at": r.placed_at, "o": r.order_number, "ln": r.line}
-    ).one()
-    lines_ahead, units_ahead = int(ahead[0]), int(ahead[1])
+    lines_ahead, units_ahead = place_in_queue(conn, r.sku, r.placed_at, r.order_number, r.line)
     why, reason = _queued(r.sku, r.quantity, supply)
     place = (
         "first in its SKU's queue"

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 import engine as e
+from engine.models import queue_tallies, queue_tally_deltas, so_lines
 
 
 def check_invariants(db: e.Database) -> None:
@@ -187,4 +189,38 @@ def check_invariants(db: e.Database) -> None:
             "WHERE a.operation_id = u.operation_id)"
         ):
             problems.append(f"undo link {r[0]} -> {r[1]} names no recorded change")
+        problems += queue_tally_problems(conn)
     assert not problems, "invariants broken:\n" + "\n".join(problems)
+
+
+def queue_tally_problems(conn: Any) -> list[str]:
+    """The queue's tallies by SKU and hour (folded and not yet folded) equal a recount of the
+    queued lines (open, unallocated, unparked), hour by hour, worked out here in Python."""
+    counted: Counter[tuple[str, Any]] = Counter()
+    units: Counter[tuple[str, Any]] = Counter()
+    for sku, placed_at, quantity in conn.execute(
+        select(so_lines.c.sku, so_lines.c.placed_at, so_lines.c.quantity).where(
+            so_lines.c.status == "open",
+            so_lines.c.po_line_id.is_(None),
+            so_lines.c.parked.is_(False),
+        )
+    ):
+        key = (sku, placed_at.replace(minute=0, second=0, microsecond=0))
+        counted[key] += 1
+        units[key] += quantity
+    stored: Counter[tuple[str, Any]] = Counter()
+    stored_units: Counter[tuple[str, Any]] = Counter()
+    for table in (queue_tallies, queue_tally_deltas):
+        for sku, hour, lines, amount in conn.execute(
+            select(table.c.sku, table.c.hour, table.c.lines, table.c.units)
+        ):
+            stored[(sku, hour)] += lines
+            stored_units[(sku, hour)] += amount
+    return [
+        f"queue tally of {sku} at {hour:%Y-%m-%d %H}:00 says {stored[(sku, hour)]} lines, "
+        f"{stored_units[(sku, hour)]} units; the queue holds {counted[(sku, hour)]}, "
+        f"{units[(sku, hour)]}"
+        for sku, hour in sorted(set(counted) | set(stored) | set(stored_units))
+        if (stored[(sku, hour)], stored_units[(sku, hour)])
+        != (counted[(sku, hour)], units[(sku, hour)])
+    ]

@@ -31,7 +31,15 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.service.metrics import Metrics
 from bot.service.settings import ServiceSettings
-from engine import Actor, Database, Source, StorageError, auto_allocate, rebalance
+from engine import (
+    Actor,
+    Database,
+    Source,
+    StorageError,
+    auto_allocate,
+    fold_queue_tallies,
+    rebalance,
+)
 from engine.locks import claim_run, forget_runs, job_lock, run_key
 
 if TYPE_CHECKING:
@@ -49,7 +57,11 @@ SWEEP = "sweep"
 SHEET_SYNC = "sheet-sync"
 REBALANCE = "rebalance"
 DELIVER = "deliver"
-JOB_IDS = (DIGEST, SWEEP, SHEET_SYNC, REBALANCE, DELIVER)
+FOLD = "queue-fold"
+JOB_IDS = (DIGEST, SWEEP, SHEET_SYNC, REBALANCE, DELIVER, FOLD)
+# Jobs every replica runs at once, without the job lock or a run claim: replicas share the
+# deliveries (each claims others), and a fold that finds another folding skips by itself.
+SHARED = (DELIVER, FOLD)
 # Seconds a delivery run may start new rounds for: what is left waits for the next run, so a
 # backlog never holds SIGTERM long.
 DELIVER_BUDGET = 30.0
@@ -128,6 +140,7 @@ class Jobs:
             SHEET_SYNC: self._sheet_sync,
             REBALANCE: self._rebalance,
             DELIVER: self._deliver,
+            FOLD: self._fold,
         }
 
     @property
@@ -141,7 +154,7 @@ class Jobs:
         slot = slot or self.slot(job)
         fields: dict[str, Any] = {"job": job, "slot": slot.isoformat()}
         started = time.monotonic()
-        shared = job == DELIVER
+        shared = job in SHARED
         lock = contextlib.nullcontext(True) if shared else job_lock(self.db, job)
         try:
             with lock as held:
@@ -188,7 +201,7 @@ class Jobs:
             seconds,
             extra={**fields, "result": "done", "seconds": round(seconds, 3), **done.counts},
         )
-        if not shared:  # the delivery job claims no runs
+        if not shared:  # the shared jobs claim no runs
             self._forget_old_claims(job, slot)
 
     def slot(self, job: str) -> datetime:
@@ -237,6 +250,13 @@ class Jobs:
             self.metrics.deliveries.labels(kind, result).inc(n)
         counts = {f"{kind}_{result}": n for (kind, result), n in report.counts.items()}
         return Done(report.summary(), counts)
+
+    def _fold(self, slot: datetime) -> Done | None:
+        try:
+            changed = fold_queue_tallies(self.db)
+        except StorageError as exc:
+            raise JobFailed(str(exc)) from exc
+        return Done(f"{changed} queue tallies folded", {"tallies": changed})
 
     def _digest(self, slot: datetime) -> Done | None:
         from slack_sdk.errors import SlackClientError

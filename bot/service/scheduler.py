@@ -1,6 +1,7 @@
 """The scheduler of ``preorder serve``: APScheduler 3.x in ``PREORDER_TIMEZONE``, one job per
-fixed id (the digest on a crontab, the sweep, sheet sync, rebalance and event delivery on
-intervals) as the settings ask, each run by ``bot.service.jobs.Jobs``.
+fixed id (the digest on a crontab, the sweep, sheet sync, rebalance, event delivery and the
+fold of the queue's tallies on intervals) as the settings ask, each run by
+``bot.service.jobs.Jobs``.
 
 Interval jobs are anchored to a fixed instant (midnight of 1 January 2000, local time) rather
 than to when each replica started, so every replica's timer fires at the same instants (a
@@ -29,6 +30,7 @@ from bot.service.jobs import (
     DELIVER,
     DIGEST,
     DIGEST_GRACE,
+    FOLD,
     INTERVAL_GRACE,
     REBALANCE,
     SHEET_SYNC,
@@ -154,6 +156,9 @@ def plan(
         found.append(
             _interval(DELIVER, notify.deliver_seconds / 60, zone, "PREORDER_DELIVER_SECONDS=0")
         )
+    found.append(
+        _interval(FOLD, settings.queue_fold_seconds / 60, zone, "PREORDER_QUEUE_FOLD_SECONDS=0")
+    )
     return found
 
 

@@ -48,6 +48,12 @@ class ServiceSettings(Settings):
         False, description="`1`: run the rebalance to earlier POs on a schedule"
     )
     rebalance_minutes: float = Field(60.0, gt=0, description="rebalance interval")
+    queue_fold_seconds: float = Field(
+        10.0,
+        ge=0,
+        description="how often the queue's tallies appended by writers are summed (PostgreSQL; "
+        "a queued line's place in its queue reads fewer rows); `0`: off",
+    )
     scheduler: bool = Field(True, description="`0`: this process runs no scheduled jobs")
     log_format: Literal["plain", "json"] = Field(
         "plain",

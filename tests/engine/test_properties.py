@@ -1265,6 +1265,39 @@ class EngineMachine(RuleBasedStateMachine):
         ref_sweep(expected, {expected.po_lines[k].sku for k in keys})
         self.step(call, expected)
 
+    @rule()
+    def fold_queue_tallies(self) -> None:
+        """The queue's tallies folded (PostgreSQL; nothing to fold on SQLite): nothing else
+        changes, and the invariants check the folded tallies against a recount."""
+        e.fold_queue_tallies(self.db)
+        actual = read_state(self.db)
+        assert not differences(self.state, actual), "a fold changed the data"
+
+    @precondition(lambda self: self.state.orders)
+    @rule(index=index_st)
+    def look_up_order(self, index: int) -> None:
+        """Each queued line's place (the lines and units of its SKU ahead of it) is the
+        reference's count of the queued, unparked lines before it in FIFO order."""
+        number = pick(sorted(self.state.orders), index)
+        view = e.order(self.db, number)
+        for line in view.lines:
+            key = (number, line.line)
+            mine = self.state.so_lines[key]
+            if line.state != "queued":
+                assert line.ahead is None, f"{key} is {line.state} yet has a place in the queue"
+                continue
+            before = [
+                s
+                for k, s in self.state.so_lines.items()
+                if s.sku == mine.sku
+                and s.status == "open"
+                and s.holder is None
+                and not s.parked
+                and self.state.fifo(k) < self.state.fifo(key)
+            ]
+            want = (len(before), sum(s.quantity for s in before))
+            assert line.ahead == want, f"{key}: ahead {line.ahead}, the reference {want}"
+
     # checked after every step
 
     @invariant()

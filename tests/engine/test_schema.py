@@ -334,3 +334,20 @@ def test_keys_use_the_c_collation_on_postgresql(pg_db: e.Database) -> None:
             "('po_number', 'order_number', 'sku')"
         ).all()
     assert rows and {r[2] for r in rows} == {"C"}, rows
+
+
+def test_the_queue_tallies_migration_counts_an_existing_queue(empty_db: e.Database) -> None:
+    """Migration 0007 fills the queue's tallies from the lines a database already holds."""
+    e.upgrade(empty_db, "0005")
+    actor = e.Actor("tester", e.Source.CLI)
+    e.apply_records(
+        empty_db,
+        actor,
+        [po("PO-1", (1, "A", 3, "2027-01-10"))],
+        [so(f"SO-{n}", 40 * n, (1, "A", 1 + n % 2), (2, "B", 2)) for n in range(8)],
+    )
+    e.remove(empty_db, actor, "PO-1", 1, [e.LineRef("SO-0", 1)])  # parked: not in the queue
+    e.upgrade(empty_db)
+    check_invariants(empty_db)  # the tallies equal a recount of the queue
+    last = next(ln for ln in e.order(empty_db, "SO-7").lines if ln.line == 1)
+    assert last.ahead == (5, 7)  # SO-2..SO-6 of A (1+2+1+2+1 units); SO-0 parked

@@ -214,7 +214,7 @@ def test_jobs_turned_off_are_not_scheduled_and_say_why(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.INFO, logger="bot.scheduler")
-    settings = service(sweep_minutes=0)
+    settings = service(sweep_minutes=0, queue_fold_seconds=0)
     scheduler = build_scheduler(settings, e.Database("sqlite://"), None, Metrics())
     assert scheduler.get_jobs() == []
     scheduler.start(paused=True)
@@ -226,6 +226,7 @@ def test_jobs_turned_off_are_not_scheduled_and_say_why(
         "job sheet-sync: off (no sheet configured: PREORDER_SHEET_ID is not set)",
         "job rebalance: off (PREORDER_REBALANCE is not 1)",
         "job deliver: off (no PREORDER_WEBHOOK_URL or PREORDER_SMTP_URL is set)",
+        "job queue-fold: off (PREORDER_QUEUE_FOLD_SECONDS=0)",
     } <= said
 
 
@@ -490,7 +491,8 @@ def test_the_delivery_job_counts_deliveries_by_channel_and_result(
     )
     receiver.answer = lambda d: Reply(500) if d.order == "SO-2" else Reply()
     metrics = Metrics()
-    scheduler = build_scheduler(service(sweep_minutes=0), db, None, metrics, notify=hooks(receiver))
+    settings = service(sweep_minutes=0, queue_fold_seconds=0)
+    scheduler = build_scheduler(settings, db, None, metrics, notify=hooks(receiver))
     assert [j.id for j in scheduler.get_jobs()] == [DELIVER]
     scheduler.jobs.run(DELIVER)
     found = {
