@@ -338,7 +338,7 @@ def test_keys_use_the_c_collation_on_postgresql(pg_db: e.Database) -> None:
 
 def test_the_queue_tallies_migration_counts_an_existing_queue(empty_db: e.Database) -> None:
     """Migration 0007 fills the queue's tallies from the lines a database already holds."""
-    e.upgrade(empty_db, "0005")
+    e.upgrade(empty_db, "0006")
     actor = e.Actor("tester", e.Source.CLI)
     e.apply_records(
         empty_db,
