@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import date
+from typing import Any
 
 from sqlalchemy import select
 
@@ -262,8 +264,11 @@ def rebalance_sku(unit: Unit, sku: str) -> None:
     # A split line (rule 10) moves only whole, onto one earlier line that holds it all (its
     # part there counting); its parts free their units where they were.
     split = parts.parts_of(unit, [d.id for d in held if d.split])
-    moves: list[tuple[ledger.Demand, ledger.Supply, ledger.Supply]] = []
-    merges: list[tuple[ledger.Demand, ledger.Supply]] = []
+    # In the plan's order: a split line merged onto an earlier line frees units on the later
+    # lines it had parts on, which a whole line may then move onto, and the other way round; a
+    # PO line's counter is checked as each statement writes it, so the steps are written in
+    # that order too (runs of one kind at a time).
+    steps: list[tuple[bool, Any]] = []
     for target in supply:
         if target.atp <= 0:
             continue
@@ -275,14 +280,14 @@ def rebalance_sku(unit: Unit, sku: str) -> None:
                 here = sum(p.quantity for p in split[d.id] if p.po_line_id == target.id)
                 if d.quantity - here > target.atp:
                     continue
-                merges.append((d, target))
+                steps.append((True, (d, target)))
                 for p in split.pop(d.id):
                     if p.po_line_id in by_id:
                         by_id[p.po_line_id].allocated -= p.quantity
             else:
                 if d.quantity > target.atp:
                     continue
-                moves.append((d, frm, target))
+                steps.append((False, (d, frm, target)))
                 frm.allocated -= d.quantity
             holder[d.id] = target
             target.allocated += d.quantity
@@ -290,9 +295,13 @@ def rebalance_sku(unit: Unit, sku: str) -> None:
                 break
     # Targets come in arrival order, so a moved line never qualifies for a later target: each
     # line moves at most once.
-    ledger.move(unit, moves, reason="rebalance")
-    ledger.move_split(unit, merges, reason="rebalance")
-    if moves or merges:
+    for merge, run in itertools.groupby(steps, key=lambda step: step[0]):
+        items = [item for _, item in run]
+        if merge:
+            ledger.move_split(unit, items, reason="rebalance")
+        else:
+            ledger.move(unit, items, reason="rebalance")
+    if steps:
         sweep(unit, [sku])
 
 

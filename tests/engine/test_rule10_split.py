@@ -302,6 +302,25 @@ def test_rebalance_moves_a_split_line_whole_onto_an_earlier_line_that_holds_it(
     assert e.po_line(db, "PO-1", 1).atp == 10 and e.po_line(db, "PO-2", 1).atp == 8
 
 
+def test_a_rebalance_writes_its_moves_in_the_order_it_planned_them(
+    db: e.Database, load: Load
+) -> None:
+    """A split line merged onto a new, earliest line frees its part on a later line, which a
+    whole line then moves onto: written in that order, no PO line is over-allocated on the way
+    (each PO line's counter is checked as it is written)."""
+    load(po("PO-1", (1, "A", 2, JAN)))
+    load(splittable("SO-1", 1, (1, "A", 3)))
+    load(po("PO-2", (1, "A", 1, "2027-01-05")))
+    assert parts(db) == {("SO-1", 1): [("PO-2", 1, 1), ("PO-1", 1, 2)]}
+    e.set_quantity(db, ACTOR, "PO-1", 1, 3)  # one unit left there: too few for SO-2
+    load(po("PO-3", (1, "A", 2, "2027-01-31")), so("SO-2", 2, (1, "A", 2)))
+    assert allocation_map(db)[("SO-2", 1)] == ("PO-3", 1)
+    load(po("PO-0", (1, "A", 3, "2027-01-03")), rebalance=True)
+    check_invariants(db)
+    assert parts(db) == {}
+    assert allocation_map(db) == {("SO-1", 1): ("PO-0", 1), ("SO-2", 1): ("PO-1", 1)}
+
+
 def test_receiving_covers_each_part_and_the_line_is_ready_when_all_are(
     db: e.Database, load: Load
 ) -> None:
