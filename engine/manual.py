@@ -84,9 +84,7 @@ def remove(
             ).items()
         }
         for d in demands:
-            if d.split and here.get(d.id):
-                pass
-            elif d.po_line_id != target.id or d.split:
+            if not (here.get(d.id) if d.split else d.po_line_id == target.id):
                 problems.append(f"{d.order}:{d.line} is not allocated to {po}:{line}")
             elif d.status != "open":
                 problems.append(f"{d.order}:{d.line} is {d.status}")

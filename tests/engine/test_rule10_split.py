@@ -336,6 +336,26 @@ def test_receiving_covers_each_part_and_the_line_is_ready_when_all_are(
     check_invariants(db)
 
 
+def test_a_ready_split_line_is_removed_only_with_force_and_a_shipped_one_never(
+    db: e.Database, load: Load
+) -> None:
+    split_one(db, load)
+    e.receive(db, ACTOR, "PO-1", 1, 10)
+    e.receive(db, ACTOR, "PO-2", 1, 8)
+    before = parts(db)
+    with pytest.raises(e.Refused) as refused:
+        e.remove(db, ACTOR, "PO-2", 1, [e.LineRef("SO-1", 1)])
+    assert "SO-1:1 is ready (its stock is in): use force" in refused.value.problems
+    assert parts(db) == before
+    forced = e.remove(db, ACTOR, "PO-2", 1, [e.LineRef("SO-1", 1)], force=True, dry_run=True)
+    assert [p.order for p in forced.released] == ["SO-1"] and parts(db) == before
+    e.fulfil(db, ACTOR, [e.LineRef("SO-1", 1)])
+    with pytest.raises(e.Refused) as shipped:
+        e.remove(db, ACTOR, "PO-1", 1, [e.LineRef("SO-1", 1)], force=True)
+    assert "SO-1:1 is fulfilled" in shipped.value.problems
+    check_invariants(db)
+
+
 def test_a_final_short_receipt_releases_an_uncovered_split_line_whole(
     db: e.Database, load: Load
 ) -> None:
