@@ -72,6 +72,21 @@ def test_undo_of_remove_puts_the_lines_back_unparked_with_their_promise_and_lowe
     assert [(p.order, p.old, p.new) for p in back.promises][-1] == ("SO-1", FEB01, JAN10)
 
 
+def test_undo_of_a_forced_removal_from_a_received_line_is_refused_naming_the_closed_line(
+    held: e.Database, actor: e.Actor
+) -> None:
+    """A received line takes no allocation back (rule 11), nor a store hold lowered."""
+    db = held
+    e.receive(db, actor, "PO-1", 1, 10)
+    assert e.po_line(db, "PO-1", 1).status == "received"
+    removed = e.remove(db, actor, "PO-1", 1, [R("SO-1")], hold_for_store=True, force=True)
+    before = dump(db)
+    with pytest.raises(e.Refused) as refused:
+        e.undo(db, removed.operation_id, MIA)
+    assert "PO-1:1 is received" in refused.value.problems
+    assert dump(db) == before
+
+
 def test_undo_of_allocate_releases_without_parking_and_parks_again_what_it_unparked(
     held: e.Database, load: Load, actor: e.Actor
 ) -> None:
