@@ -222,6 +222,17 @@ class SlackApp:
         """:func:`filled_modal` of this app's stand-in."""
         return filled_modal(self.slack, index, callback_id=callback_id, timeout=timeout)
 
+    def opened(self, callback_id: str) -> int:
+        """How many modals opened so far show ``callback_id`` (filled): the index the next one
+        will have, for :meth:`modal` to wait for it rather than return an earlier one."""
+        return sum(
+            1
+            for c in self.slack.calls()
+            if c.method in ("views.open", "views.push")
+            and c.ok
+            and self.slack.view(c.response["view"]["id"]).get("callback_id") == callback_id
+        )
+
     def wait_view(
         self, view_id: str, until: Callable[[dict[str, Any]], bool], timeout: float = 3.0
     ) -> dict[str, Any]:

@@ -35,8 +35,11 @@ def seed(db: e.Database) -> None:
 
 
 def choice(slack_app: SlackApp, user: str = "U0MERCH") -> dict[str, Any]:
+    # This user's review, not one another user opened before it (still there, and filled
+    # while this one may still show its loading view).
+    earlier = slack_app.opened(CallbackId.REVIEW)
     slack_app.command("review PO-1001 1", user=user)
-    review = slack_app.modal(-1, callback_id=CallbackId.REVIEW)
+    review = slack_app.modal(earlier, callback_id=CallbackId.REVIEW)
     slack_app.click(ActionId.REVIEW_MOVE, view=review, user=user)
     shows = CallbackId.NOTICE if user == VIEWER else CallbackId.MOVE_CHOOSE
     return slack_app.modal(-1, callback_id=shows)
