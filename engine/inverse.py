@@ -27,6 +27,7 @@ undo applies the inverse of the undo, which redoes the operation.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import date
 from itertools import groupby
@@ -37,9 +38,10 @@ from sqlalchemy import Row, insert, select, tuple_, update
 from engine import ledger, parts
 from engine.db import Database
 from engine.errors import InvalidInput, NotFound, Refused
+from engine.locks import waiting_lock
 from engine.models import audit_events, po_lines, purchase_orders, so_lines, undo_links
 from engine.results import FieldChange, Outcome
-from engine.sweep import sweep
+from engine.sweep import SWEEP_LOCK, sweep
 from engine.unit import Actor, Unit, run_operation
 
 # Kinds of operation that are not undone, and why (a face offers no Undo for them).
@@ -114,7 +116,22 @@ def undo(
             )
         unit.outcome.undid = wanted
 
-    return run_operation(db, actor, "undo", work, dry_run=dry_run, key=key, retry_unique=True)
+    # On PostgreSQL an operation's sweep may still be committing its SKU batches, each its own
+    # transaction under the operation's id, the sweep lock held from the first to the last:
+    # its events so far are not all of it. Holding that lock, the undo reads the whole
+    # operation, and no batched sweep starts until it commits; its own rule 1 (undoing a PO
+    # cancellation) runs whole in its transaction, never left to batches after it.
+    with waiting_lock(db, SWEEP_LOCK) if db.is_postgres else nullcontext():
+        return run_operation(
+            db,
+            actor,
+            "undo",
+            work,
+            dry_run=dry_run,
+            key=key,
+            retry_unique=True,
+            defer_long_sweeps=False,
+        )
 
 
 def _operation(unit: Unit, given: str) -> str:

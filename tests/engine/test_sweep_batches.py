@@ -121,6 +121,35 @@ def test_a_sweep_stopped_between_batches_leaves_them_whole(
     check_invariants(db)
 
 
+@pytest.mark.postgres
+def test_an_undo_of_a_sweep_still_committing_waits_for_its_last_batch_and_undoes_all(
+    pg_db: e.Database, actor: e.Actor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = pg_db
+    queue_orders(db, actor, 6)
+    _supply_without_sweep(db, actor, monkeypatch, units=4)
+    steps = e.sweep_batches(db, actor, batch_lines=1)  # one SKU a batch
+    first = next(steps)  # one batch committed; the sweep goes on
+    done: dict[str, object] = {}
+
+    def undo() -> None:
+        try:
+            done["outcome"] = e.undo(db, first.operation_id, actor)
+        except Exception as exc:  # reported below
+            done["error"] = exc
+
+    thread = threading.Thread(target=undo)
+    thread.start()
+    thread.join(timeout=1.0)
+    assert thread.is_alive(), f"the undo did not wait for the sweep: {done}"
+    total = engine.sweep.whole(steps)  # the sweep's other batches commit
+    assert total.allocated_count == 4 * len(SKUS)
+    thread.join(timeout=30)
+    assert not thread.is_alive() and "error" not in done, done
+    assert fifo_prefixes(db) == dict.fromkeys(SKUS, (0, 6))  # every batch undone
+    check_invariants(db)
+
+
 def _supply_without_sweep(
     db: e.Database,
     actor: e.Actor,
