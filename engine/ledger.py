@@ -19,7 +19,6 @@ from sqlalchemy import (
     String,
     any_,
     bindparam,
-    delete,
     func,
     insert,
     literal,
@@ -49,7 +48,7 @@ from engine.models import (
     so_lines,
 )
 from engine.results import DETAIL_LIMIT, DateChange, FieldChange, Move, Placement
-from engine.tallies import CHUNK, Tallies, chunks, placed_at_of
+from engine.tallies import CHUNK, Tallies, chunks, placed_at_of, unpoint
 from engine.types import UTCDateTime
 from engine.unit import Unit
 
@@ -334,21 +333,10 @@ def release(
         lines = [(d, s) for d, s in lines if not d.split]
         if not lines:
             return
-    conn = unit.conn
     ids = [d.id for d, _ in lines]
     if cancel:
         unit.cancelled_lines.extend(ids)
-    for chunk in chunks(ids):
-        conn.execute(delete(allocations).where(allocations.c.so_line_id.in_(chunk)))
-        values: dict[str, Any] = {
-            "po_line_id": None,
-            "promised_date": None,
-            "parked": park,
-            "ready_at": None,
-        }
-        if cancel:
-            values["status"] = "cancelled"
-        conn.execute(update(so_lines).where(so_lines.c.id.in_(chunk)).values(**values))
+    unpoint(unit, allocations, ids, park=park, cancel=cancel)
     tallies = Tallies()
     stocked: dict[int, Supply] = {}
     for d, s in lines:

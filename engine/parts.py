@@ -21,7 +21,7 @@ from sqlalchemy import bindparam, delete, func, insert, select, update
 from engine.lines import Demand, Supply
 from engine.models import allocation_parts, allocations, po_lines, so_lines
 from engine.results import DETAIL_LIMIT, DateChange, LinePart, Move, Placement
-from engine.tallies import Tallies, chunks, placed_at_of
+from engine.tallies import Tallies, chunks, placed_at_of, unpoint
 from engine.unit import Unit
 
 # How the audit log and the outcome name a split line's parts.
@@ -288,7 +288,6 @@ def release(
     a ready part's received units are free to cover the next lines (``ledger.cover``)."""
     if not lines:
         return []
-    conn = unit.conn
     ids = [d.id for d in lines]
     parts = parts_of(unit, ids)
     anchors = {d.id: d.po_line_id for d in lines}
@@ -297,18 +296,7 @@ def release(
         for p in parts[d.id]:
             stale = p.po_line_id == anchors[d.id] and d.promised_date != p.arrival_date
             tallies.add(p.po_line_id, -p.quantity, out_of_sync=-stale, parts=-1)
-    for chunk in chunks(ids):
-        conn.execute(delete(allocation_parts).where(allocation_parts.c.so_line_id.in_(chunk)))
-        values: dict[str, Any] = {
-            "po_line_id": None,
-            "promised_date": None,
-            "parked": park,
-            "ready_at": None,
-            "split": False,
-        }
-        if cancel:
-            values["status"] = "cancelled"
-        conn.execute(update(so_lines).where(so_lines.c.id.in_(chunk)).values(**values))
+    unpoint(unit, allocation_parts, ids, park=park, cancel=cancel)
     tallies.apply(unit)
     # Received units a ready part held are in stock still: they cover the next lines there.
     stocked = sorted({p.po_line_id for d in lines for p in parts[d.id] if p.ready})

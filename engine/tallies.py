@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Table, bindparam, delete, select, update
 
 from engine.models import po_lines, so_lines
 from engine.unit import Unit
@@ -90,3 +90,21 @@ _PLACED_AT = select(so_lines.c.id, so_lines.c.placed_at).where(
 def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
+
+
+def unpoint(unit: Unit, held_in: Table, ids: Sequence[int], *, park: bool, cancel: bool) -> None:
+    """Take SO lines off what holds them: their rows of ``held_in`` (``allocations``, or a split
+    line's ``allocation_parts``) deleted, no PO line, no promise, not ready, not split; parked
+    or cancelled as asked. The caller writes the events and the PO lines' counters."""
+    values: dict[str, Any] = {
+        "po_line_id": None,
+        "promised_date": None,
+        "parked": park,
+        "ready_at": None,
+        "split": False,
+    }
+    if cancel:
+        values["status"] = "cancelled"
+    for chunk in chunks(ids):
+        unit.conn.execute(delete(held_in).where(held_in.c.so_line_id.in_(chunk)))
+        unit.conn.execute(update(so_lines).where(so_lines.c.id.in_(chunk)).values(**values))
