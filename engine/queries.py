@@ -8,7 +8,7 @@ from datetime import datetime
 from itertools import starmap
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, exists, func, select, tuple_
+from sqlalchemy import Connection, and_, bindparam, exists, func, select
 
 from engine import arguments
 from engine.db import Database
@@ -17,6 +17,7 @@ from engine.headers import header_of, headers_where
 from engine.line_parts import every_split_line
 from engine.models import applied_keys as applied
 from engine.models import po_lines, purchase_orders, sales_orders, so_lines
+from engine.paging import FIFO, fifo_page
 from engine.results import (
     AllocatedLine,
     OrderLineState,
@@ -27,8 +28,6 @@ from engine.results import (
     ReviewLine,
     State,
 )
-
-FIFO = (so_lines.c.placed_at, so_lines.c.order_number, so_lines.c.line)
 
 
 def po_line(db: Database, po: str, line: int) -> POLineHeader:
@@ -80,19 +79,7 @@ def review(
             .join(sales_orders, sales_orders.c.id == so_lines.c.so_id)
             .where(so_lines.c.po_line_id == po_line_id)
         )
-        if after is not None:
-            query = query.where(tuple_(*FIFO) > tuple_(*_key_params(after)))
-        if before is not None:
-            # Walk the index backwards from the first line shown, then put the page in order.
-            query = query.where(tuple_(*FIFO) < tuple_(*_key_params(before)))
-            query = query.order_by(*(c.desc() for c in FIFO))
-        else:
-            query = query.order_by(*FIFO)
-        if limit is not None:
-            query = query.limit(limit)
-        rows = conn.execute(query).all() if limit != 0 else []
-        if before is not None:
-            rows = rows[::-1]
+        rows = fifo_page(conn, query, limit=limit, after=after, before=before)
     return Review(
         head=head,
         supplier=supplier,
@@ -267,15 +254,6 @@ def open_po_lines(
         cond = and_(cond, po_lines.c.quantity - po_lines.c.store_hold - po_lines.c.allocated > 0)
     with db.read() as conn:
         return headers_where(conn, cond, limit=limit)
-
-
-def _key_params(after: tuple[datetime, str, int]) -> tuple[object, ...]:
-    from sqlalchemy import literal
-
-    from engine.types import UTCDateTime
-
-    placed_at, order, line = after
-    return (literal(placed_at, UTCDateTime()), literal(order), literal(line))
 
 
 def order_lines(db: Database, orders: Collection[str]) -> list[OrderLineState]:

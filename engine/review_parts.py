@@ -10,14 +10,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, literal, or_, select, tuple_
+from sqlalchemy import Connection, and_, or_, select
 
 from engine.line_parts import line_parts
 from engine.models import allocation_parts, po_lines, sales_orders, so_lines
+from engine.paging import FIFO, fifo_page
 from engine.results import LinePart, POLineHeader, Review, ReviewLine
-from engine.types import UTCDateTime
-
-FIFO = (so_lines.c.placed_at, so_lines.c.order_number, so_lines.c.line)
 
 
 def review_with_parts(
@@ -55,18 +53,7 @@ def review_with_parts(
             )
         )
     )
-    if after is not None:
-        query = query.where(tuple_(*FIFO) > tuple_(*_key(after)))
-    if before is not None:
-        query = query.where(tuple_(*FIFO) < tuple_(*_key(before)))
-        query = query.order_by(*(c.desc() for c in FIFO))
-    else:
-        query = query.order_by(*FIFO)
-    if limit is not None:
-        query = query.limit(limit)
-    rows = conn.execute(query).all() if limit != 0 else []
-    if before is not None:
-        rows = rows[::-1]
+    rows = fifo_page(conn, query, limit=limit, after=after, before=before)
     # Each split line's other parts too, so that a face can say where the rest of it is.
     parts = line_parts(conn, [r.id for r in rows if r.split])
     return Review(
@@ -93,11 +80,6 @@ def _line(r: Any, parts: tuple[LinePart, ...]) -> ReviewLine:
         line_quantity=r.quantity if split else None,
         parts=parts,
     )
-
-
-def _key(after: tuple[datetime, str, int]) -> tuple[Any, ...]:
-    placed_at, order, line = after
-    return (literal(placed_at, UTCDateTime()), literal(order), literal(line))
 
 
 __all__ = ["review_with_parts"]

@@ -128,6 +128,8 @@ def test_the_engine_loads_an_operations_module_only_when_it_is_used(tmp_path: Pa
         # The reads of split lines' parts (rule 10), companions of the queries.
         "engine.line_parts",
         "engine.models",
+        # The queries' keyset paging in FIFO order, shared with the parts' review.
+        "engine.paging",
         "engine.parsing",
         "engine.queries",
         "engine.redact",
