@@ -4,17 +4,14 @@ with its date before and after. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection
 
 import engine as e
-from engine import outbox as outbox_module
 from tests.fixtures.events import lines_of, outbox
 from tests.helpers import T0, allocation_map, po, so
 from tests.invariants import check_invariants
@@ -222,70 +219,3 @@ def test_event_ids_are_unique_and_in_order_within_an_operation(db: e.Database, l
     assert [ev["data"]["order"] for ev in events] == [f"SO-{i:02d}" for i in range(12)]
     numbers = [int(str(ev["id"]).rsplit("_", 1)[1]) for ev in events]
     assert numbers == list(range(1, 13))
-
-
-def test_events_read_from_first_promises_are_those_found_from_the_changes(
-    db: e.Database, load: Load, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """An operation whose promise changes are all first promises writes its events from the
-    lines' promised dates (``first_promises``): in the same transaction, just before they are
-    written, the general statement (each line's first and last change) finds the same ones."""
-    compared: list[int] = []
-    write = outbox_module.write
-
-    def checked(conn: Connection, **kw: Any) -> int:
-        first = kw.get("first_promises")
-        if first and kw["mark"] is not None and not kw.get("cancelled"):
-            postgres = kw["postgres"]
-            params = {
-                "mark": kw["mark"],
-                "operation_id": kw["operation_id"],
-                "at": kw["at"],
-                "prefix": "evt_",
-                "first": outbox_module.id_text(first, postgres),
-            }
-            fast = outbox_module._statement(postgres, False, first_only=True).select
-            found = outbox_module._statement(postgres, False).select
-            assert _events(conn.execute(fast, params)) == _events(conn.execute(found, params))
-            compared.append(len(first))
-        return write(conn, **kw)
-
-    monkeypatch.setattr(outbox_module, "write", checked)
-    split = e.SORecord(
-        order="SO-9",
-        customer="Bea",
-        placed_at=T0 + timedelta(seconds=90),
-        allow_split=True,
-        lines=[
-            e.SOLineRecord(line=1, sku="A", quantity=11),
-            e.SOLineRecord(line=2, sku="B", quantity=1),
-        ],
-    )
-    load(
-        po("PO-1", (1, "A", 5, D1), (2, "B", 3, D2)),
-        so("SO-1", 1, (1, "A", 1), (2, "B", 2)),
-        so("SO-2", 2, (1, "A", 9)),  # fits nowhere
-        so("SO-3", 3, (2, "A", 2), (1, "B", 1)),
-    )
-    # New supply: the queue's lines, a split one among them, get their first dates.
-    load(po("PO-2", (1, "A", 10, D3), (2, "B", 5, D1)), split)
-    assert compared and sum(compared) >= 6
-    assert "SO-2" not in {ev["data"]["order"] for ev in outbox(db)}
-    got = {(ev["data"]["order"], tuple(lines_of(ev))) for ev in outbox(db)}
-    # SO-9's first line fits no single PO line of A (2 and 10 units left): split over both,
-    # promised its latest part's date; SO-2, placed after it, fits nowhere still.
-    assert ("SO-9", ((1, "allocated", None, D3), (2, "allocated", None, D1))) in got
-    check_invariants(db)
-
-
-def _events(rows: Any) -> list[tuple[Any, ...]]:
-    """Events as rows (id, type, order, operation, when, data), their lines in line order
-    (SQLite lists them as they come)."""
-    found = []
-    for row in rows:
-        values = list(row)
-        data = json.loads(values[5])
-        data["lines"] = sorted(data["lines"], key=lambda ln: ln["line"])
-        values[5] = data
-        found.append(tuple(values))
-    return found
