@@ -152,7 +152,6 @@ def allocate(unit: Unit, pairs: Sequence[tuple[Demand, Supply]], reason: str) ->
     # changes (a line released and allocated again in one operation ends on "allocate").
     unit.flush()
     conn.execute(stmts.promises, params)
-    unit.first_promises.extend(d.id for d, _ in pairs)
     conn.execute(stmts.events, params)
     # Details for the first lines only: a big sweep reports counts. Each placed line's first
     # promise is among them, as every other change of a promised date is (rule 4).

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -66,28 +66,16 @@ def write(
     at: datetime,
     cancelled: Collection[int] = (),
     part: int = 0,
-    first_promises: Sequence[int] | None = None,
 ) -> int:
     """Write the events of the operation ``operation_id`` (see the module docstring): its
     promise changes are those above ``mark`` (None: it writes no events), ``cancelled`` the SO
     lines it cancelled. Returns how many (one per order whose customer has something to be
     told). ``part`` numbers the transactions of an operation that takes several (a batched
-    sweep's): each writes its own events, under ids of its own.
-
-    ``first_promises``: the operation's promise changes were all first promises, one per SO
-    line, these (sorted; ``Unit.first_promises_only``). Each line's event then says no date
-    before and its promised date now, read from the lines themselves: the same events without
-    finding each line's first and last change, a third of the statement on a sweep's batch."""
+    sweep's): each writes its own events, under ids of its own."""
     if mark is None:
         return 0
     lines = sorted(set(cancelled))
-    if first_promises is not None and not lines:
-        if not first_promises:
-            return 0
-        statement = _statement(postgres, False, first_only=True)
-    else:
-        first_promises = None
-        statement = _statement(postgres, bool(lines))
+    statement = _statement(postgres, bool(lines))
     params: dict[str, Any] = {
         "mark": mark,
         "operation_id": operation_id,
@@ -99,25 +87,7 @@ def write(
     }
     if lines:
         params["cancelled"] = lines if postgres else json.dumps(lines)
-    if first_promises is not None:
-        params["first"] = id_text(first_promises, postgres)
     return int(conn.execute(statement, params).rowcount or 0)
-
-
-def id_text(ids: Sequence[int], postgres: bool) -> str:
-    """Integer ids as one text parameter: an array literal on PostgreSQL, JSON on SQLite (see
-    ``_id_text_list``). The driver would adapt a list of a batch's 20,000 ids one by one."""
-    joined = ",".join(map(str, ids))
-    return f"{{{joined}}}" if postgres else f"[{joined}]"
-
-
-def _id_text_list(postgres: bool, name: str) -> Any:
-    """A select of the ids bound as ``name`` by ``id_text``. On PostgreSQL the text is cast
-    in a subquery of its own, so it is read once: cast in the WHERE clause, the array would
-    be read again for every row (text to array is not folded into a constant)."""
-    if postgres:
-        return select(func.unnest(cast(bindparam(name, type_=Text()), ARRAY(Integer()))))
-    return _id_list(postgres, name)
 
 
 def write_ready(
@@ -154,9 +124,7 @@ def _id_list(postgres: bool, name: str) -> Any:
 
 
 @functools.cache
-def _statement(
-    postgres: bool, with_cancelled: bool, *, ready: bool = False, first_only: bool = False
-) -> Any:
+def _statement(postgres: bool, with_cancelled: bool, *, ready: bool = False) -> Any:
     pc = promise_changes
     # Each SO line's first and last promise change in this operation: its id range is above
     # the mark taken when the operation started (one index range, however big the table).
@@ -211,6 +179,7 @@ def _statement(
             ),
         )
         lines = union_all(changed, queued)
+    lines = lines.subquery("lines")
     s, h, p = so_lines, sales_orders, po_lines
     state = case(
         (s.c.status != "open", s.c.status),
@@ -219,36 +188,23 @@ def _statement(
         (s.c.parked, literal("parked")),
         else_=literal("queued"),
     )
-    previous: ColumnElement[Any]
-    promised: ColumnElement[Any]
-    if first_only:
-        # Nothing before, the line's promised date now: the date of its one change (every
-        # change of a promised date writes its row), read with the line rather than found.
-        previous, promised = cast(null(), Date()), s.c.promised_date
-    else:
-        lines = lines.subquery("lines")
-        previous, promised = lines.c.previous, lines.c.promised
-    detail: Any = select(
-        s.c.order_number,
-        h.c.customer,
-        h.c.email,
-        s.c.line,
-        s.c.sku,
-        s.c.quantity,
-        s.c.status,
-        state.label("state"),
-        p.c.po_number,
-        p.c.line.label("po_line"),
-        previous.label("previous"),
-        promised.label("promised"),
-    )
-    if first_only:
-        chosen = s.c.id.in_(_id_text_list(postgres, "first"))
-        detail = detail.select_from(s).where(chosen, s.c.promised_date.is_not(None))
-    else:
-        detail = detail.join_from(lines, s, s.c.id == lines.c.id)
     detail = (
-        detail.join(h, h.c.id == s.c.so_id)
+        select(
+            s.c.order_number,
+            h.c.customer,
+            h.c.email,
+            s.c.line,
+            s.c.sku,
+            s.c.quantity,
+            s.c.status,
+            state.label("state"),
+            p.c.po_number,
+            p.c.line.label("po_line"),
+            lines.c.previous,
+            lines.c.promised,
+        )
+        .join_from(lines, s, s.c.id == lines.c.id)
+        .join(h, h.c.id == s.c.so_id)
         .outerjoin(p, p.c.id == s.c.po_line_id)
         .subquery("detail")
     )

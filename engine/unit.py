@@ -69,11 +69,6 @@ class Unit:
     promise_mark: int | None = None
     # SO lines this operation cancelled: news for their customers even without a promise.
     cancelled_lines: list[int] = field(default_factory=list)
-    # SO lines given their first promise by this operation (none before it, a date after), in
-    # the order promised, and whether it changed any other promise: while it changed none, its
-    # events are read from these lines alone (``first_promises_only``).
-    first_promises: list[int] = field(default_factory=list)
-    other_promises: bool = False
     # SO lines whose stock this operation received (rule 9): an ``order.ready`` event each order.
     ready_lines: list[int] = field(default_factory=list)
     # An order intake gives way to other operations on PostgreSQL: a SKU another operation holds
@@ -165,10 +160,6 @@ class Unit:
         reason: str,
     ) -> None:
         """Record a changed promised date (rule 4: old, new, who, why)."""
-        if old is None and new is not None:
-            self.first_promises.append(so_line_id)
-        else:
-            self.other_promises = True
         self._promises.append(
             {
                 "so_line_id": so_line_id,
@@ -182,16 +173,6 @@ class Unit:
             }
         )
         self.outcome.promises.append(DateChange(order, line, old, new, reason))
-
-    def first_promises_only(self) -> list[int] | None:
-        """The SO lines whose promises this operation changed, sorted, if each was a first
-        promise (none before, a date after) made once and the operation cancelled no line:
-        then every line's event says "no date before, its promised date now" (None
-        otherwise)."""
-        if self.other_promises or self.cancelled_lines:
-            return None
-        lines = sorted(set(self.first_promises))
-        return lines if len(lines) == len(self.first_promises) else None
 
     def lock_skus(
         self,
@@ -438,7 +419,6 @@ def run_operation(
             at=unit.at,
             cancelled=unit.cancelled_lines,
             part=part,
-            first_promises=unit.first_promises_only(),
         )
         if unit.promise_mark is not None:
             outcome.notified += outbox.write_ready(
