@@ -14,6 +14,9 @@ sequential scan of a table while it is nearly empty, and keep that plan while th
 until autovacuum next analyses it (at most a minute, by default). After the run the
 script checks the database: no PO line over-allocated, each PO line's counter the sum of its
 allocations, every line of every accepted order stored and either allocated or queued.
+It also reports the CPU an order of each part over the timed window (the servers, the
+machine's PostgreSQL processes, the senders) and the intake transactions (orders each, time,
+the batcher thread's CPU), which say what bounds the throughput.
 
 With ``--during-sweep N`` the database also holds N queued lines (on the sold-out SKUs, placed
 after every other line) whose supply a PO import brings 5 s into the timed run, as on a launch
