@@ -35,12 +35,11 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import _common as c  # noqa: E402
+from _slack import help_request, rounds, signed, slack_app  # noqa: E402
 
 import engine as e  # noqa: E402
 from bot.service.server import SLACK_PATH  # noqa: E402
-from tests.slack.harness import CHANNEL, MERCHANDISER, SECRET, SlackApp, texts  # noqa: E402
-from tests.standins.slack.signing import signed_headers, slash_command_body  # noqa: E402
-from tests.standins.slack.standin import SlackStandin  # noqa: E402
+from tests.slack.harness import SlackApp, texts  # noqa: E402
 
 T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 ARRIVAL = date(2027, 1, 11)
@@ -115,39 +114,20 @@ def measure(
             if line.ahead[0] != ahead[key]:
                 raise RuntimeError(f"{number}: {line.ahead[0]} lines ahead, not {ahead[key]}")
     slack: dict[str, list[float]] = {k: [] for k in ("help", *orders)}
-    with SlackStandin() as standin:
-        app = SlackApp(standin, db)
-        try:
-            kinds = list(slack)
-            for i in range(5 + requests):
-                turn = i % len(kinds)
-                for kind in kinds[turn:] + kinds[:turn]:
-                    took = (
-                        help_request(app)
-                        if kind == "help"
-                        else order_request(app, orders[kind], ahead[kind])
-                    )
-                    if i >= 5:
-                        slack[kind].append(took)
-            if standin.internal_errors:
-                raise RuntimeError(f"stand-in failed: {standin.internal_errors}")
-        finally:
-            app.close()
+    with slack_app(db) as app:
+
+        def time_one(kind: str, i: int) -> None:
+            took = (
+                help_request(app, "order ORDER")
+                if kind == "help"
+                else order_request(app, orders[kind], ahead[kind])
+            )
+            if i >= 5:
+                slack[kind].append(took)
+
+        rounds(list(slack), 5 + requests, time_one)
     db.dispose()
     return time.perf_counter() - started, {"ms": found, "slack_ms": slack}
-
-
-def signed(app: SlackApp, text: str) -> tuple[bytes, dict[str, str]]:
-    """A fresh slash command with a trigger the stand-in issued, signed now (Slack's way)."""
-    app.slack.clear()  # keeps the stand-in's work per request the same however many ran before
-    body = slash_command_body(
-        text=text,
-        user_id=MERCHANDISER,
-        trigger_id=app.slack.new_trigger_id(MERCHANDISER),
-        response_url=app.slack.new_response_url(),
-        channel_id=CHANNEL,
-    ).encode()
-    return body, signed_headers(body, SECRET)
 
 
 def order_request(app: SlackApp, number: str, ahead: int) -> float:
@@ -164,16 +144,6 @@ def order_request(app: SlackApp, number: str, ahead: int) -> float:
     if not update.ok or number not in shown or f"{ahead} lines" not in shown:
         calls = [(x.method, x.error) for x in app.slack.calls()]
         raise RuntimeError(f"the order {number} was not shown: {calls} {shown[:300]!r}")
-    return took
-
-
-def help_request(app: SlackApp) -> float:
-    body, headers = signed(app, "help")
-    t = time.perf_counter()
-    answer = app.request(SLACK_PATH, data=body, headers=headers)
-    took = (time.perf_counter() - t) * 1000
-    if answer.status != 200 or "order ORDER" not in answer.text:
-        raise RuntimeError(f"help: HTTP {answer.status} {answer.text[:200]}")
     return took
 
 

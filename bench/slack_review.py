@@ -20,12 +20,12 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-# The Slack stand-in, the payload builders and the app harness live in the test suite.
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import _common as c  # noqa: E402
+from _slack import help_request, rounds, signed, slack_app  # noqa: E402
 
 import engine as e  # noqa: E402
 from bot.handlers.review import page  # noqa: E402
@@ -33,9 +33,7 @@ from bot.ids import CallbackId  # noqa: E402
 from bot.service.server import HEALTH_PATH, SLACK_PATH  # noqa: E402
 from bot.views.review import PAGE_SIZE  # noqa: E402
 from bot.views.state import ViewState  # noqa: E402
-from tests.slack.harness import CHANNEL, MERCHANDISER, SECRET, SlackApp, texts  # noqa: E402
-from tests.standins.slack.signing import signed_headers, slash_command_body  # noqa: E402
-from tests.standins.slack.standin import SlackStandin  # noqa: E402
+from tests.slack.harness import SlackApp, texts  # noqa: E402
 
 T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 ARRIVAL = date(2027, 1, 11)
@@ -106,30 +104,25 @@ def measure(
     c.warm(db)
     engine_ms = {key: engine_page_ms(db, po, requests) for key, po, _ in lines}
     started = time.perf_counter()
-    with SlackStandin() as slack:
-        app = SlackApp(slack, db)
-        try:
-            kinds = ["help", "healthz", *(key for key, _, _ in lines)]
-            found: dict[str, list[float]] = {k: [] for k in kinds}
-            acks: dict[str, list[float]] = {key: [] for key, _, _ in lines}
-            numbers = {key: po for key, po, _ in lines}
-            for i in range(warmup + requests):
-                turn = i % len(kinds)
-                for kind in kinds[turn:] + kinds[:turn]:
-                    if kind == "help":
-                        took = help_request(app)
-                    elif kind == "healthz":
-                        took = health_request(app)
-                    else:
-                        ack, took = review_request(app, kind, numbers[kind])
-                        if i >= warmup:
-                            acks[kind].append(ack)
-                    if i >= warmup:
-                        found[kind].append(took)
-            if slack.internal_errors:
-                raise RuntimeError(f"stand-in failed: {slack.internal_errors}")
-        finally:
-            app.close()
+    kinds = ["help", "healthz", *(key for key, _, _ in lines)]
+    found: dict[str, list[float]] = {k: [] for k in kinds}
+    acks: dict[str, list[float]] = {key: [] for key, _, _ in lines}
+    numbers = {key: po for key, po, _ in lines}
+    with slack_app(db) as app:
+
+        def time_one(kind: str, i: int) -> None:
+            if kind == "help":
+                took = help_request(app, "review PO-NUMBER LINE")
+            elif kind == "healthz":
+                took = health_request(app)
+            else:
+                ack, took = review_request(app, kind, numbers[kind])
+                if i >= warmup:
+                    acks[kind].append(ack)
+            if i >= warmup:
+                found[kind].append(took)
+
+        rounds(kinds, warmup + requests, time_one)
     db.dispose()
     return time.perf_counter() - started, {"ms": found, "ack_ms": acks, "engine_ms": engine_ms}
 
@@ -143,19 +136,6 @@ def engine_page_ms(db: e.Database, po: str, count: int) -> float:
         page(db, state, PAGE_SIZE)
         times.append((time.perf_counter() - t) * 1000)
     return c.median(times[10:])
-
-
-def signed(app: SlackApp, text: str) -> tuple[bytes, dict[str, str]]:
-    """A fresh slash command with a trigger the stand-in issued, signed now (Slack's way)."""
-    app.slack.clear()  # keeps the stand-in's work per request the same however many ran before
-    body = slash_command_body(
-        text=text,
-        user_id=MERCHANDISER,
-        trigger_id=app.slack.new_trigger_id(MERCHANDISER),
-        response_url=app.slack.new_response_url(),
-        channel_id=CHANNEL,
-    ).encode()
-    return body, signed_headers(body, SECRET)
 
 
 def review_request(app: SlackApp, key: str, po: str) -> tuple[float, float]:
@@ -186,16 +166,6 @@ def check_review(app: SlackApp, key: str, update: Any) -> None:
     ):
         calls = [(x.method, x.error) for x in app.slack.calls()]
         raise RuntimeError(f"the review of {key} was not shown: {calls} {shown[:300]!r}")
-
-
-def help_request(app: SlackApp) -> float:
-    body, headers = signed(app, "help")
-    t = time.perf_counter()
-    answer = app.request(SLACK_PATH, data=body, headers=headers)
-    took = (time.perf_counter() - t) * 1000
-    if answer.status != 200 or "review PO-NUMBER LINE" not in answer.text:
-        raise RuntimeError(f"help: HTTP {answer.status} {answer.text[:200]}")
-    return took
 
 
 def health_request(app: SlackApp) -> float:
