@@ -90,8 +90,8 @@ def serve_child(
     logging.basicConfig(level=logging.WARNING, format="server: %(levelname)s %(message)s")
     db = e.Database(url)
     metrics = Metrics()
-    # Each intake transaction (all made by the batcher's thread): when, its wall and thread CPU
-    # time, and its orders; the parent's marks read them for the timed window.
+    # Each intake transaction (all made by the batcher's thread): its wall and thread CPU time
+    # and its orders; the parent's marks take them for the timed window.
     calls: list[tuple[float, float, int]] = []
     counted = e.apply_orders
 
@@ -142,8 +142,10 @@ def serve_child(
     pipe.send(server.port)
     while pipe.recv() == "mark":
         # The process's CPU so far and the transactions since the last mark.
-        pipe.send((time.process_time(), calls[:]))
-        calls.clear()
+        # (Taken by count: a transaction the batcher appends meanwhile stays for the next.)
+        n = len(calls)
+        pipe.send((time.process_time(), calls[:n]))
+        del calls[:n]
     stop.set()
     sweep_thread.join()
     server.stop(timeout=10)
