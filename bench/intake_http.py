@@ -323,7 +323,7 @@ def check_end_state(url: str, posted: dict[str, list[tuple[int, str, int]]]) -> 
 
 def postgres_cpu() -> float | None:
     """CPU seconds used so far by this machine's PostgreSQL processes (every backend and
-    helper, whoever they serve), from /proc; None where there is no /proc to read."""
+    background process, whoever they serve), from /proc; None where there is no /proc to read."""
     tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
     total = 0
     found = False
