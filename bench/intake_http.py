@@ -14,6 +14,9 @@ sequential scan of a table while it is nearly empty, and keep that plan while th
 until autovacuum next analyses it (at most a minute, by default). After the run the
 script checks the database: no PO line over-allocated, each PO line's counter the sum of its
 allocations, every line of every accepted order stored and either allocated or queued.
+It also reports the CPU an order of each part over the timed window (the servers, the
+machine's PostgreSQL processes, the senders) and the intake transactions (orders each, time,
+the batcher thread's CPU), which say what bounds the throughput.
 
 With ``--during-sweep N`` the database also holds N queued lines (on the sold-out SKUs, placed
 after every other line) whose supply a PO import brings 5 s into the timed run, as on a launch
@@ -34,6 +37,7 @@ import http.client
 import io
 import json
 import logging
+import os
 import pstats
 import random
 import sys
@@ -86,6 +90,19 @@ def serve_child(
     logging.basicConfig(level=logging.WARNING, format="server: %(levelname)s %(message)s")
     db = e.Database(url)
     metrics = Metrics()
+    # Each intake transaction (all made by the batcher's thread): its wall and thread CPU time
+    # and its orders; the parent's marks take them for the timed window.
+    calls: list[tuple[float, float, int]] = []
+    counted = e.apply_orders
+
+    def timed(db: e.Database, actor: e.Actor, orders: Any, **kw: Any) -> Any:
+        wall, cpu = time.perf_counter(), time.thread_time()
+        try:
+            return counted(db, actor, orders, **kw)
+        finally:
+            calls.append((time.perf_counter() - wall, time.thread_time() - cpu, len(orders)))
+
+    e.apply_orders = timed
     profiler = cProfile.Profile() if profile else None
     if profiler is not None:
         # Only the batcher's thread calls apply_orders: enabled around each call, the profile
@@ -123,7 +140,12 @@ def serve_child(
     sweep_thread = threading.Thread(target=sweeper, daemon=True)
     sweep_thread.start()
     pipe.send(server.port)
-    pipe.recv()  # stop
+    while pipe.recv() == "mark":
+        # The process's CPU so far and the transactions since the last mark.
+        # (Taken by count: a transaction the batcher appends meanwhile stays for the next.)
+        n = len(calls)
+        pipe.send((time.process_time(), calls[:n]))
+        del calls[:n]
     stop.set()
     sweep_thread.join()
     server.stop(timeout=10)
@@ -296,6 +318,108 @@ def check_end_state(url: str, posted: dict[str, list[tuple[int, str, int]]]) -> 
     return problems
 
 
+# --- where the CPU goes --------------------------------------------------------------------------
+
+
+def postgres_cpu() -> float | None:
+    """CPU seconds used so far by this machine's PostgreSQL processes (every backend and
+    background process, whoever they serve), from /proc; None where there is no /proc to read."""
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    total = 0
+    found = False
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # the process ended meanwhile
+            continue
+        name, _, rest = text.partition(") ")
+        if not name.endswith("(postgres"):
+            continue
+        fields = rest.split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+        found = True
+    return total / tick if found else None
+
+
+Calls = list[tuple[float, float, int]]
+
+
+@dataclass
+class Mark:
+    """CPU seconds of each part at one instant, and the servers' intake transactions since
+    the last mark (wall s, the batcher thread's CPU s, orders)."""
+
+    at: float
+    senders: float
+    servers: list[float]
+    postgres: float | None
+    calls: Calls
+
+
+def marks(pipes: list[Connection]) -> Mark:
+    for pipe in pipes:
+        pipe.send("mark")
+    answers = [pipe.recv() for pipe in pipes]
+    return Mark(
+        time.perf_counter(),
+        time.process_time(),
+        [cpu for cpu, _ in answers],
+        postgres_cpu(),
+        [call for _, calls in answers for call in calls],
+    )
+
+
+@dataclass
+class Usage:
+    """The CPU each part used over the timed window, and the intake transactions in it."""
+
+    seconds: float
+    senders: float
+    servers: float
+    postgres: float | None
+    calls: Calls
+
+    @classmethod
+    def between(cls, first: Mark, last: Mark) -> Usage:
+        pg = None
+        if first.postgres is not None and last.postgres is not None:
+            pg = last.postgres - first.postgres
+        return cls(
+            last.at - first.at,
+            last.senders - first.senders,
+            sum(last.servers) - sum(first.servers),
+            pg,
+            last.calls,
+        )
+
+    def say(self, orders: int) -> None:
+        if not orders or not self.calls:
+            return
+        per = 1000 / orders
+        pg = self.postgres
+        parts = [self.servers, self.senders] + ([pg] if pg is not None else [])
+        total = sum(parts)
+        walls = [w for w, _, _ in self.calls]
+        cpus = [cpu for _, cpu, _ in self.calls]
+        stored = sum(n for _, _, n in self.calls)
+        cores = os.cpu_count() or 1
+        c.say(
+            f"  CPU an order (timed window): server {self.servers * per:.2f} ms (its intake "
+            f"transactions {sum(cpus) * 1000 / max(stored, 1):.2f} ms of it), PostgreSQL "
+            + (f"{pg * per:.2f} ms (all of its processes)" if pg is not None else "unknown")
+            + f", senders {self.senders * per:.2f} ms; {total * per:.2f} ms in all "
+            f"({100 * total / self.seconds:.0f}% of one core): {cores} cores would take at most "
+            f"{cores / (total / orders):.0f} orders/s at this CPU an order"
+        )
+        c.say(
+            f"  intake transactions: {len(self.calls):,}, {stored / len(self.calls):.1f} orders "
+            f"each, {1000 * sum(walls) / len(walls):.1f} ms each "
+            f"({1000 * sum(cpus) / len(cpus):.1f} ms of it the batcher thread's CPU); "
+            "the batchers busy "
+            f"{100 * sum(walls) / self.seconds:.0f}% of the window"
+        )
+
+
 # --- main ---------------------------------------------------------------------------------------
 
 
@@ -344,6 +468,8 @@ def run(args: argparse.Namespace) -> int:
             ]
             for t in senders:
                 t.start()
+            time.sleep(max(0.0, clock_on - time.perf_counter()))
+            first = marks(pipes)
             launched: dict[str, Any] = {}
             if launch:
                 time.sleep(max(0.0, clock_on + LAUNCH_AFTER - time.perf_counter()))
@@ -354,6 +480,7 @@ def run(args: argparse.Namespace) -> int:
                 importer.start()
             for t in senders:
                 t.join()
+            usage = Usage.between(first, marks(pipes))
             if launch:
                 launched = told.recv()
                 importer.join()
@@ -370,7 +497,7 @@ def run(args: argparse.Namespace) -> int:
                 server.join(timeout=30)
                 if server.is_alive():
                     server.terminate()
-        return report(args, url, results, lone, sweeps, clock_on, launched)
+        return report(args, url, results, lone, sweeps, clock_on, launched, usage)
 
 
 def queue_for_launch(rows: dict[str, list[dict[str, Any]]], n: int, seed: int) -> list[Any]:
@@ -437,6 +564,7 @@ def report(
     sweeps: list[tuple[float, int]],
     clock_on: float,
     launched: dict[str, Any],
+    usage: Usage,
 ) -> int:
     latencies = [x * 1000 for s in results for x in s.latencies]
     timed = sum(s.timed_orders for s in results)
@@ -490,6 +618,7 @@ def report(
         f"p99 {alone_p99:.1f} ms; p99 with {args.senders} senders / alone: "
         f"{p99 / alone_p99:.1f}"
     )
+    usage.say(timed)
     c.say(
         "  end state: "
         + (
