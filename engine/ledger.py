@@ -49,7 +49,7 @@ from engine.models import (
 )
 from engine.results import DETAIL_LIMIT, DateChange, FieldChange, Move, Placement
 from engine.tallies import CHUNK, Tallies, chunks, placed_at_of, unpoint
-from engine.types import UTCDateTime
+from engine.types import IdList, UTCDateTime
 from engine.unit import Unit
 
 __all__ = [
@@ -230,9 +230,7 @@ def _allocate_statements(postgres: bool, small: bool) -> _AllocateStatements:
     if small:
         this_batch = allocations.c.so_line_id.in_(bindparam("so_line_ids", expanding=True))
     elif postgres:
-        this_batch = allocations.c.so_line_id == any_(
-            bindparam("so_line_ids", type_=ARRAY(Integer()))
-        )
+        this_batch = allocations.c.so_line_id == any_(bindparam("so_line_ids", type_=IdList()))
     else:
         this_batch = (allocations.c.operation_id == bindparam("operation_id")) & (
             allocations.c.id > bindparam("mark")

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import DateTime
 from sqlalchemy.engine import Dialect
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.types import TypeDecorator, UserDefinedType
 
 
 class POStatus(enum.StrEnum):
@@ -56,3 +57,24 @@ class UTCDateTime(TypeDecorator[datetime]):
         if isinstance(value, str):  # raw SQL results on SQLite
             value = datetime.fromisoformat(value)
         return value.replace(tzinfo=UTC)
+
+
+class IdList(UserDefinedType[list[int]]):
+    """A list of integer ids bound on PostgreSQL as one array literal (``{1,2,3}``), untyped, so
+    that the server reads it as the integer array its context wants (``id = ANY(:ids)``).
+
+    A Python list is adapted element by element by the driver: for the 200,000 SO line ids of a
+    sweep, three times over, that was half a second of Python; joining them into one text is a
+    tenth of it. (Cast from text in SQL instead, the array is not folded into a constant and is
+    parsed again for every row tested.)"""
+
+    cache_ok = True
+
+    def get_col_spec(self, **kw: Any) -> str:
+        return "INTEGER[]"
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], str]:
+        def process(value: Iterable[int]) -> str:
+            return "{" + ",".join(map(str, value)) + "}"
+
+        return process

@@ -148,6 +148,13 @@ def check_invariants(db: e.Database) -> None:
             "SELECT order_number, line FROM so_lines WHERE parked AND po_line_id IS NOT NULL"
         ):
             problems.append(f"{r[0]}:{r[1]} is parked and allocated")
+        # The promise history has no foreign key (migration 0008): every row must still name a
+        # line.
+        for r in rows(
+            "SELECT c.id, c.so_line_id FROM promise_changes c "
+            "WHERE NOT EXISTS (SELECT 1 FROM so_lines s WHERE s.id = c.so_line_id)"
+        ):
+            problems.append(f"promise change {r[0]} names SO line id {r[1]}, which is not there")
         # The audit log accounts for every allocation that exists: the last allocate/move/release
         # event of each SO line leaves it where the database has it.
         last = {
