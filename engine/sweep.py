@@ -34,11 +34,12 @@ SKU_BATCH = 128
 FEW_SKUS = 8
 # Queued lines a batch of a batched sweep takes on (whole SKUs: one with more is a batch of its
 # own). No order waits for a batch (an intake leaves a held SKU to a sweep), so a batch is as
-# long as it may be without costing much more than one transaction: measured on PostgreSQL, a
-# 200,000-line sweep in batches of 10,000 lines spent about a third more time in its statements
-# than in one transaction (each batch writes its rows, events and outbox in statements of its
-# own), so the batches are twice that.
-BATCH_LINES = 20_000
+# long as it may be without costing more than one transaction: each batch writes its rows,
+# events and outbox in statements of its own and commits. Measured on PostgreSQL, a
+# 200,000-line sweep took about a third more than one transaction in batches of 10,000 lines,
+# and 3-14% more in batches of 20,000 than in batches of 50,000 (alternating, 3 pairs), which
+# are level with one transaction (bench/README.md).
+BATCH_LINES = 50_000
 # An operation's own sweep (an import's, a cancellation's) leaves a SKU with at least this many
 # queued lines that could fit to a batched sweep after its commit, rather than holding the
 # operation's transaction and locks for the whole queue.
