@@ -26,7 +26,6 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql import ColumnElement
 
 from engine import parts
@@ -49,7 +48,7 @@ from engine.models import (
 )
 from engine.results import DETAIL_LIMIT, DateChange, FieldChange, Move, Placement
 from engine.tallies import CHUNK, Tallies, chunks, placed_at_of, unpoint
-from engine.types import IdList, UTCDateTime
+from engine.types import IdList, UTCDateTime, bound_ids
 from engine.unit import Unit
 
 __all__ = [
@@ -474,12 +473,7 @@ class _ReadyStatements:
 
 @functools.cache
 def _ready_statements(postgres: bool) -> _ReadyStatements:
-    ids: Any
-    if postgres:
-        ids = select(func.unnest(bindparam("ids", type_=ARRAY(Integer()))))
-    else:
-        each = func.json_each(bindparam("ids", type_=String())).table_valued("value")
-        ids = select(each.c.value)
+    ids = bound_ids(postgres, "ids")
     at = bindparam("at", type_=UTCDateTime())
     mark = update(so_lines).where(so_lines.c.id.in_(ids)).values(ready_at=at)
     events = insert(audit_events).from_select(

@@ -36,7 +36,7 @@ from sqlalchemy import (
     select,
     union_all,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.sql import ColumnElement
 
 from engine.models import (
@@ -46,7 +46,7 @@ from engine.models import (
     sales_orders,
     so_lines,
 )
-from engine.types import UTCDateTime
+from engine.types import UTCDateTime, bound_ids
 
 PROMISE_CHANGED = "order.promise_changed"
 READY = "order.ready"
@@ -115,14 +115,6 @@ def write_ready(
     return int(conn.execute(_statement(postgres, False, ready=True), params).rowcount or 0)
 
 
-def _id_list(postgres: bool, name: str) -> Any:
-    """A select of the SO line ids bound as ``name`` (an array, or JSON text on SQLite)."""
-    if postgres:
-        return select(func.unnest(bindparam(name, type_=ARRAY(Integer()))))
-    each = func.json_each(bindparam(name, type_=String())).table_valued("value")
-    return select(each.c.value)
-
-
 @functools.cache
 def _statement(postgres: bool, with_cancelled: bool, *, ready: bool = False) -> Any:
     pc = promise_changes
@@ -159,15 +151,10 @@ def _statement(postgres: bool, with_cancelled: bool, *, ready: bool = False) -> 
             so_lines.c.id.label("id"),
             so_lines.c.promised_date.label("previous"),
             so_lines.c.promised_date.label("promised"),
-        ).where(so_lines.c.id.in_(_id_list(postgres, "ready")))
+        ).where(so_lines.c.id.in_(bound_ids(postgres, "ready")))
     elif with_cancelled:
         # Lines cancelled while queued had no promise to change; they are news all the same.
-        ids: Any
-        if postgres:
-            ids = select(func.unnest(bindparam("cancelled", type_=ARRAY(Integer()))))
-        else:
-            each = func.json_each(bindparam("cancelled", type_=String())).table_valued("value")
-            ids = select(each.c.value)
+        ids = bound_ids(postgres, "cancelled")
         nothing = cast(null(), Date())
         queued = select(so_lines.c.id, nothing, nothing).where(
             so_lines.c.id.in_(ids),

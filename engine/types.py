@@ -1,4 +1,5 @@
-"""Column types and enumerations shared by the schema and the operations."""
+"""Column types and enumerations shared by the schema and the operations, and the binding of a
+list of ids as one parameter."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime
+from sqlalchemy import DateTime, Select, String, bindparam, func, select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, UserDefinedType
 
@@ -80,3 +81,12 @@ class IdList(UserDefinedType[list[int]]):
             return "{" + ",".join(map(str, value)) + "}"
 
         return process
+
+
+def bound_ids(postgres: bool, name: str) -> Select[Any]:
+    """A select of the ids bound as ``name``: a list (``IdList``) on PostgreSQL, JSON text on
+    SQLite (``json.dumps`` of the list)."""
+    if postgres:
+        return select(func.unnest(bindparam(name, type_=IdList())))
+    each = func.json_each(bindparam(name, type_=String())).table_valued("value")
+    return select(each.c.value)
