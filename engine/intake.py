@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import CursorResult, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from engine import ledger
+from engine import bulk, ledger
 from engine.db import Database
 from engine.errors import Conflict, Difference, Refused
 from engine.models import po_lines, purchase_orders, sales_orders, so_lines
@@ -162,6 +162,15 @@ _INSERT_NEW_ORDERS = {
     .returning(sales_orders.c.id, sales_orders.c.order_number)
     for postgres, dialect in ((True, postgresql), (False, sqlite))
 }
+_HEADER_COLUMNS = ("order_number", "customer", "email", "placed_at", "created_at", "allow_split")
+# The same for many orders on PostgreSQL: one statement whatever their number (engine.bulk),
+# the rows inserted in the order given.
+_INSERT_NEW_ORDERS_JSON = (
+    postgresql.insert(sales_orders)
+    .from_select(list(_HEADER_COLUMNS), bulk.rows_of(sales_orders, _HEADER_COLUMNS))
+    .on_conflict_do_nothing(index_elements=[sales_orders.c.order_number])
+    .returning(sales_orders.c.id, sales_orders.c.order_number)
+)
 _ORDER_HEADER = select(
     sales_orders.c.id,
     sales_orders.c.customer,
@@ -257,12 +266,14 @@ class _Intake:
         # new orders then wait for each other in one order, never in a cycle); an order stored
         # already (here or by a concurrent intake) returns no id.
         headers = [self._header(first[number]) for number in sorted(first)]
-        ids = {
-            number: so_id
-            for so_id, number in self.conn.execute(
-                _INSERT_NEW_ORDERS[self.unit.is_postgres], headers
+        if self.unit.is_postgres and len(headers) > 1:
+            found = self.conn.execute(
+                _INSERT_NEW_ORDERS_JSON,
+                {"rows": bulk.as_json(sales_orders, _HEADER_COLUMNS, headers)},
             )
-        }
+        else:
+            found = self.conn.execute(_INSERT_NEW_ORDERS[self.unit.is_postgres], headers)
+        ids = {number: so_id for so_id, number in found}
         stored = []
         lines: list[dict[str, Any]] = []
         for record in sales:
@@ -274,7 +285,7 @@ class _Intake:
             lines += self._new_lines(record, so_id)
             self.progress(1)
         if lines:
-            self.conn.execute(insert(so_lines), lines)
+            bulk.insert_rows(self.conn, so_lines, lines)
             self.created["so_lines"] += len(lines)
         self.unit.flush()  # their audit events too
         return stored
@@ -622,7 +633,7 @@ class _Intake:
                 self._update_so_line(line, rec)
                 changed = True
         if new_lines:
-            conn.execute(insert(so_lines), new_lines)
+            bulk.insert_rows(conn, so_lines, new_lines)
             self.created["so_lines"] += len(new_lines)
             changed = True
         if not changed:

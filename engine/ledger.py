@@ -26,9 +26,10 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.sql import ColumnElement
+from sqlalchemy.sql import ColumnElement, Select
 
 from engine import parts
+from engine.bulk import insert_rows
 from engine.db import UNREAD
 from engine.lines import (
     DEMAND_COLUMNS,
@@ -48,7 +49,7 @@ from engine.models import (
 )
 from engine.results import DETAIL_LIMIT, DateChange, FieldChange, Move, Placement
 from engine.tallies import CHUNK, Tallies, chunks, placed_at_of, unpoint
-from engine.types import IdList, UTCDateTime, bound_ids
+from engine.types import IdList, UTCDateTime, bound_ids, in_bound
 from engine.unit import Unit
 
 __all__ = [
@@ -69,23 +70,25 @@ def open_supply(unit: Unit, skus: Collection[str]) -> dict[str, list[Supply]]:
     """Open PO lines on open POs of ``skus``, each SKU's list in rule 1's order."""
     found: dict[str, list[Supply]] = {s: [] for s in skus}
     for chunk in chunks(sorted(skus)):
-        for row in unit.conn.execute(_OPEN_SUPPLY, {"skus": chunk}):
+        for row in unit.conn.execute(_open_supply(unit.is_postgres), {"skus": chunk}):
             found[row.sku].append(supply_from(row))
     return found
 
 
 # Statements on the path of every order intake are built once (here, and below): building
 # them anew on each call was a tenth of an intake's time.
-_OPEN_SUPPLY = (
-    select(*SUPPLY_COLUMNS)
-    .join(purchase_orders, purchase_orders.c.id == po_lines.c.po_id)
-    .where(
-        po_lines.c.sku.in_(bindparam("skus", expanding=True)),
-        po_lines.c.status == "open",
-        purchase_orders.c.status == "open",
+@functools.cache
+def _open_supply(postgres: bool) -> Select[Any]:
+    return (
+        select(*SUPPLY_COLUMNS)
+        .join(purchase_orders, purchase_orders.c.id == po_lines.c.po_id)
+        .where(
+            in_bound(po_lines.c.sku, "skus", postgres),
+            po_lines.c.status == "open",
+            purchase_orders.c.status == "open",
+        )
+        .order_by(po_lines.c.sku, po_lines.c.arrival_date, po_lines.c.po_number, po_lines.c.line)
     )
-    .order_by(po_lines.c.sku, po_lines.c.arrival_date, po_lines.c.po_number, po_lines.c.line)
-)
 
 
 def po_line_by_id(unit: Unit, po_line_id: int) -> Supply:
@@ -127,18 +130,39 @@ def allocate(unit: Unit, pairs: Sequence[tuple[Demand, Supply]], reason: str) ->
         # through every row looking for one (seen: 160 ms per order intake on a million
         # allocations).
         params["mark"] = conn.execute(_TOP_ALLOCATION).scalar_one()
-    # Straight to the driver's executemany: per-row bind processing in SQLAlchemy costs as much
-    # as SQLite's own insert on a 200,000-line sweep. The one typed value is converted once.
-    created_at = bind_value(conn, allocations.c.created_at, unit.at)
-    if isinstance(created_at, datetime):
-        # pysqlite would adapt the same instant once per row, in this same format.
-        created_at = created_at.isoformat(" ")
-    fixed = (unit.id, unit.actor.name, unit.actor.source.value, created_at)
-    conn.exec_driver_sql(
-        ALLOCATION_INSERT[conn.dialect.paramstyle],
-        [(d.id, s.id, d.sku, d.quantity, *fixed) for d, s in pairs],
-        execution_options={UNREAD: True},
-    )
+    if small and unit.is_postgres:
+        # An intake's few lines: one statement, not one a row (engine.bulk).
+        insert_rows(
+            conn,
+            allocations,
+            [
+                {
+                    "so_line_id": d.id,
+                    "po_line_id": s.id,
+                    "sku": d.sku,
+                    "quantity": d.quantity,
+                    "operation_id": unit.id,
+                    "actor": unit.actor.name,
+                    "source": unit.actor.source.value,
+                    "created_at": unit.at,
+                }
+                for d, s in pairs
+            ],
+        )
+    else:
+        # Straight to the driver's executemany: per-row bind processing in SQLAlchemy costs as
+        # much as SQLite's own insert on a 200,000-line sweep. The one typed value is converted
+        # once.
+        created_at = bind_value(conn, allocations.c.created_at, unit.at)
+        if isinstance(created_at, datetime):
+            # pysqlite would adapt the same instant once per row, in this same format.
+            created_at = created_at.isoformat(" ")
+        fixed = (unit.id, unit.actor.name, unit.actor.source.value, created_at)
+        conn.exec_driver_sql(
+            ALLOCATION_INSERT[conn.dialect.paramstyle],
+            [(d.id, s.id, d.sku, d.quantity, *fixed) for d, s in pairs],
+            execution_options={UNREAD: True},
+        )
     conn.execute(stmts.point, params)
     tallies = Tallies()
     stocked: dict[int, Supply] = {}

@@ -12,6 +12,7 @@ operation id and add up to one outcome.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable, Collection, Generator, Iterator
 from contextlib import AbstractContextManager, nullcontext
@@ -26,6 +27,7 @@ from engine.db import Database
 from engine.locks import job_lock, waiting_lock
 from engine.models import applied_keys, po_lines, purchase_orders, so_lines
 from engine.results import Outcome
+from engine.types import in_bound
 from engine.unit import Actor, Unit, run_operation
 
 # SKUs planned together: bounds the rows held in memory on a sweep of a million lines.
@@ -260,7 +262,9 @@ def _splittable(
     their SKU but fit its lines together, by SKU: one probe of an index that is empty while no
     order allows it."""
     found: dict[str, set[int] | None] = {}
-    for line_id, sku, quantity in unit.conn.execute(_SPLITTABLE, {"skus": skus}):
+    for line_id, sku, quantity in unit.conn.execute(
+        _splittable_lines(unit.is_postgres), {"skus": skus}
+    ):
         if room[sku] < quantity <= total[sku]:
             flagged = found.setdefault(sku, set())
             assert flagged is not None
@@ -270,10 +274,12 @@ def _splittable(
 
 # The condition is the index's own words (engine.models, ix_so_lines_split_queue): SQLite uses a
 # partial index only for a query that says what its WHERE says, and "allow_split = 1" does not.
-_SPLITTABLE = select(so_lines.c.id, so_lines.c.sku, so_lines.c.quantity).where(
-    so_lines.c.sku.in_(bindparam("skus", expanding=True)),
-    text("status = 'open' AND po_line_id IS NULL AND allow_split AND NOT parked"),
-)
+@functools.cache
+def _splittable_lines(postgres: bool) -> Select[Any]:
+    return select(so_lines.c.id, so_lines.c.sku, so_lines.c.quantity).where(
+        in_bound(so_lines.c.sku, "skus", postgres),
+        text("status = 'open' AND po_line_id IS NULL AND allow_split AND NOT parked"),
+    )
 
 
 def _short_queues(unit: Unit, skus: list[str], most: int) -> dict[str, list[ledger.Demand]]:

@@ -4,12 +4,14 @@ of lines read without it."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, select, update
+from sqlalchemy import Integer, Table, bindparam, column, delete, select, update
 
+from engine.bulk import records
 from engine.models import po_lines, so_lines
 from engine.unit import Unit
 
@@ -44,7 +46,11 @@ class Tallies:
         # A line counts no more parts than lines: parts lost go before the lines they were,
         # parts gained after.
         self._apply_parts(unit, lost=True)
-        if params:
+        if len(params) > 1 and unit.is_postgres:
+            # One statement (engine.bulk); each PO line appears once, so the order in which
+            # PostgreSQL updates them changes nothing (their SKUs are locked already).
+            unit.conn.execute(_TALLY_ROWS, {"rows": json.dumps(params)})
+        elif params:
             unit.conn.execute(_TALLY, params)
         self._apply_parts(unit, lost=False)
 
@@ -66,6 +72,21 @@ _TALLY = (
     )
 )
 
+_DELTAS = records(
+    column("pid", Integer),
+    column("units", Integer),
+    column("lines", Integer),
+    column("oos", Integer),
+)
+_TALLY_ROWS = (
+    update(po_lines)
+    .where(po_lines.c.id == _DELTAS.c.pid)
+    .values(
+        allocated=po_lines.c.allocated + _DELTAS.c.units,
+        allocated_lines=po_lines.c.allocated_lines + _DELTAS.c.lines,
+        out_of_sync=po_lines.c.out_of_sync + _DELTAS.c.oos,
+    )
+)
 
 _TALLY_PARTS = (
     update(po_lines)

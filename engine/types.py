@@ -8,7 +8,8 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Select, String, bindparam, func, select
+from sqlalchemy import ColumnElement, DateTime, Select, String, any_, bindparam, func, select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, UserDefinedType
 
@@ -90,3 +91,12 @@ def bound_ids(postgres: bool, name: str) -> Select[Any]:
         return select(func.unnest(bindparam(name, type_=IdList())))
     each = func.json_each(bindparam(name, type_=String())).table_valued("value")
     return select(each.c.value)
+
+
+def in_bound(col: ColumnElement[Any], name: str, postgres: bool) -> ColumnElement[bool]:
+    """``col`` among the values bound as ``name`` (a list): on PostgreSQL ``= ANY`` of one
+    array parameter, so that the statement's text is the same however many values there are
+    (the driver prepares it once and the server plans it once); elsewhere an expanding IN."""
+    if postgres:
+        return col == any_(bindparam(name, type_=postgresql.ARRAY(String())))
+    return col.in_(bindparam(name, expanding=True))

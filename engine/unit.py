@@ -14,6 +14,7 @@ from sqlalchemy import Connection, bindparam, func, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from engine import outbox
+from engine.bulk import insert_rows
 from engine.db import Database, scalar_later
 from engine.headers import headers_by_id
 from engine.models import (
@@ -256,10 +257,10 @@ class Unit:
 
     def flush(self) -> None:
         if self._promises:
-            self.conn.execute(insert(promise_changes), self._promises)
+            insert_rows(self.conn, promise_changes, self._promises)
             self._promises.clear()
         if self._events:
-            self.conn.execute(insert(audit_events), self._events)
+            insert_rows(self.conn, audit_events, self._events)
             self._events.clear()
 
 
