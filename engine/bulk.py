@@ -18,11 +18,9 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Connection, Select, Table, bindparam, column, func, insert, select
-from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.expression import ColumnClause, TableValuedAlias
 from sqlalchemy.types import UserDefinedType
-
-_DIALECT = postgresql.dialect()
 
 
 def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
@@ -33,10 +31,14 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
         conn.execute(insert(table), rows)
         return
     names = tuple(rows[0])
-    conn.execute(_insert_from_json(table, names), {"rows": as_json(table, names, rows)})
+    conn.execute(
+        _insert_from_json(table, names), {"rows": as_json(table, names, rows, conn.dialect)}
+    )
 
 
-def as_json(table: Table, names: Sequence[str], rows: Sequence[dict[str, Any]]) -> str:
+def as_json(
+    table: Table, names: Sequence[str], rows: Sequence[dict[str, Any]], dialect: Dialect
+) -> str:
     """``rows`` as the JSON text ``records`` unpacks: each value as the column's type binds it
     (an instant as naive UTC, see ``engine.types.UTCDateTime``), a JSON column's value as it is."""
     processors: list[tuple[str, Callable[[Any], Any]]] = []
@@ -44,7 +46,7 @@ def as_json(table: Table, names: Sequence[str], rows: Sequence[dict[str, Any]]) 
         col = table.c[name]
         if isinstance(col.type, JSON):
             continue
-        process = col.type.bind_processor(_DIALECT)
+        process = col.type.bind_processor(dialect)
         if process is not None:
             processors.append((name, process))
     if processors:

@@ -6,6 +6,7 @@ A ``Database`` is given its URL: reading it from the configuration is the entry 
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import time
@@ -312,7 +313,9 @@ def _pipelined(conn: Connection, on: bool) -> Iterator[Any]:
             info.pop(_PIPELINE, None)
 
 
-def scalar_later(conn: Connection, query: Select[Any]) -> Callable[[], Any]:
+def scalar_later(
+    conn: Connection, query: Select[Any], params: dict[str, Any] | None = None
+) -> Callable[[], Any]:
     """Send ``query`` (one row, one column) now; the returned function gives its value.
 
     In a pipelined transaction (``_pipelined``) the query goes without a sync, and its answer
@@ -320,13 +323,13 @@ def scalar_later(conn: Connection, query: Select[Any]) -> Callable[[], Any]:
     a value needed only at the end (the outbox's mark) costs no round trip of its own. The
     query runs where it is sent, in the transaction's order, whenever it is read."""
     if conn.info.get(_PIPELINE) is None:
-        value = conn.execute(query).scalar_one()
+        value = conn.execute(query, params).scalar_one()
         return lambda: value
-    compiled = query.compile(dialect=conn.dialect)
+    statement, bound = _compiled(query, conn.dialect)
     raw = conn.connection.driver_connection
     assert raw is not None
     cursor = raw.cursor()
-    cursor.execute(str(compiled), compiled.params)
+    cursor.execute(statement, {**bound, **(params or {})})
 
     def read() -> Any:
         row = cursor.fetchone()  # psycopg syncs the pipeline if the answer is not in yet
@@ -335,6 +338,14 @@ def scalar_later(conn: Connection, query: Select[Any]) -> Callable[[], Any]:
         return row[0]
 
     return read
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled(query: Select[Any], dialect: Any) -> tuple[str, dict[str, Any]]:
+    """``query``'s text and bound values for ``dialect``'s driver (a statement built once is
+    compiled once)."""
+    compiled = query.compile(dialect=dialect)
+    return str(compiled), dict(compiled.params)
 
 
 def _settle(pipeline: Any) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import CursorResult, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from engine import bulk, ledger
+from engine import bulk, held_lines, ledger
 from engine.db import Database
 from engine.errors import Conflict, Difference, Refused
 from engine.models import po_lines, purchase_orders, sales_orders, so_lines
@@ -242,6 +242,7 @@ class _Intake:
         for sku in sorted(self.to_rebalance):
             rebalance_sku(self.unit, sku)
         sweep(self.unit, self.to_sweep)
+        held_lines.write(self.unit, ())  # new lines the sweep did not reach, queued
         if self.to_fulfil:
             fulfil_lines(self.unit, self.to_fulfil)
         self.unit.outcome.created = self.created
@@ -269,7 +270,7 @@ class _Intake:
         if self.unit.is_postgres and len(headers) > 1:
             found = self.conn.execute(
                 _INSERT_NEW_ORDERS_JSON,
-                {"rows": bulk.as_json(sales_orders, _HEADER_COLUMNS, headers)},
+                {"rows": bulk.as_json(sales_orders, _HEADER_COLUMNS, headers, self.conn.dialect)},
             )
         else:
             found = self.conn.execute(_INSERT_NEW_ORDERS[self.unit.is_postgres], headers)
@@ -285,7 +286,10 @@ class _Intake:
             lines += self._new_lines(record, so_id)
             self.progress(1)
         if lines:
-            bulk.insert_rows(self.conn, so_lines, lines)
+            if held_lines.may_hold(self.unit, lines):
+                held_lines.hold(self.unit, lines)  # written by the sweep, placed or queued
+            else:
+                bulk.insert_rows(self.conn, so_lines, lines)
             self.created["so_lines"] += len(lines)
         self.unit.flush()  # their audit events too
         return stored

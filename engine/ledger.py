@@ -96,12 +96,20 @@ def po_line_by_id(unit: Unit, po_line_id: int) -> Supply:
     return supply_from(row)
 
 
-def allocate(unit: Unit, pairs: Sequence[tuple[Demand, Supply]], reason: str) -> None:
+def allocate(
+    unit: Unit,
+    pairs: Sequence[tuple[Demand, Supply]],
+    reason: str,
+    *,
+    pointed: Collection[int] = (),
+) -> None:
     """Allocate each SO line, whole, to its PO line; ``promised_date := arrival_date`` (rule 1/3).
 
     Set-based so that a sweep of 200,000 lines costs about what writing them costs: the allocation
     rows go in through one executemany, then one UPDATE ... FROM points the SO lines at them, and
-    two INSERT ... SELECTs write their promise history and audit events.
+    two INSERT ... SELECTs write their promise history and audit events. The SO lines
+    ``pointed`` (ids) were written at their PO line already (an intake's new lines,
+    engine.held_lines): the UPDATE leaves them out.
     """
     if not pairs:
         return
@@ -116,6 +124,7 @@ def allocate(unit: Unit, pairs: Sequence[tuple[Demand, Supply]], reason: str) ->
         "at": unit.at,
         "reason": reason,
     }
+    to_point = True
     if small or unit.is_postgres:
         # A small batch (an order's lines) is named by its SO lines, each of which has one
         # allocation at most: no need to find where the batch starts. On PostgreSQL a big one
@@ -123,6 +132,8 @@ def allocate(unit: Unit, pairs: Sequence[tuple[Demand, Supply]], reason: str) ->
         # index through every row of its earlier batches (a sweep in batches shares one
         # operation id), which made a 200,000-line sweep a third slower.
         params["so_line_ids"] = [d.id for d, _ in pairs]
+        params["point_ids"] = [d.id for d, _ in pairs if d.id not in pointed]
+        to_point = bool(params["point_ids"])
     else:
         # This batch's rows are this operation's rows above the highest id there is now (ids
         # only grow). The plain max is one index probe; "max(id) WHERE operation_id = ..." is
@@ -163,7 +174,8 @@ def allocate(unit: Unit, pairs: Sequence[tuple[Demand, Supply]], reason: str) ->
             [(d.id, s.id, d.sku, d.quantity, *fixed) for d, s in pairs],
             execution_options={UNREAD: True},
         )
-    conn.execute(stmts.point, params)
+    if to_point:
+        conn.execute(stmts.point, params)
     tallies = Tallies()
     stocked: dict[int, Supply] = {}
     for d, s in pairs:
@@ -249,22 +261,27 @@ def _by_whom(at: ColumnElement[Any]) -> tuple[ColumnElement[Any], ...]:
 @functools.cache
 def _allocate_statements(postgres: bool, small: bool) -> _AllocateStatements:
     """``allocate``'s statements, built once (their values are bound by name)."""
-    this_batch: ColumnElement[bool]
-    if small:
-        this_batch = allocations.c.so_line_id.in_(bindparam("so_line_ids", expanding=True))
-    elif postgres:
-        this_batch = allocations.c.so_line_id == any_(bindparam("so_line_ids", type_=IdList()))
-    else:
-        this_batch = (allocations.c.operation_id == bindparam("operation_id")) & (
+
+    def lines_in(name: str) -> ColumnElement[bool]:
+        if postgres:
+            # One array, small batch or big: the statement's text stays the same, so the
+            # driver prepares it and the server parses it once (an expanding IN is a new text,
+            # parsed and planned again, for each number of lines).
+            return allocations.c.so_line_id == any_(bindparam(name, type_=IdList()))
+        if small:
+            return allocations.c.so_line_id.in_(bindparam(name, expanding=True))
+        return (allocations.c.operation_id == bindparam("operation_id")) & (
             allocations.c.id > bindparam("mark")
         )
+
+    this_batch = lines_in("so_line_ids")
     at = bindparam("at", type_=UTCDateTime())
     point = (
         update(so_lines)
         .where(
             so_lines.c.id == allocations.c.so_line_id,
             allocations.c.po_line_id == po_lines.c.id,
-            this_batch,
+            lines_in("point_ids"),
         )
         .values(po_line_id=allocations.c.po_line_id, promised_date=po_lines.c.arrival_date)
     )

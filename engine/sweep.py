@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, bindparam, func, select, text
 
-from engine import fifo, ledger
+from engine import fifo, held_lines, ledger
 from engine.db import Database
 from engine.locks import job_lock, waiting_lock
 from engine.models import applied_keys, po_lines, purchase_orders, so_lines
@@ -243,7 +243,9 @@ def sweep(unit: Unit, skus: Collection[str] | None = None) -> None:
                 splits.extend(split)
             else:
                 pairs.extend(fifo.plan(supply[sku], queue.get(sku, [])))
-        ledger.allocate(unit, pairs, reason="fifo")
+        # An intake's new lines are written now, those placed at their PO line already.
+        pointed = held_lines.write(unit, pairs)
+        ledger.allocate(unit, pairs, reason="fifo", pointed=pointed)
         if splits:
             ledger.allocate_split(unit, splits, reason="fifo")
 
@@ -289,6 +291,9 @@ def _short_queues(unit: Unit, skus: list[str], most: int) -> dict[str, list[ledg
     found = {
         sku: list(starmap(ledger.Demand, lines)) for sku, lines in groupby(rows, itemgetter(3))
     }
+    # The intake's own new lines, not written yet, take their FIFO places among them.
+    for sku, held in held_lines.queued(unit, skus, most).items():
+        found[sku] = held_lines.merged(found.get(sku, []), held, INTAKE_QUEUE)
     for sku, lines in found.items():
         if len(lines) >= INTAKE_QUEUE:
             unit.busy.add(sku)

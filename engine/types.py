@@ -8,8 +8,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, DateTime, Select, String, any_, bindparam, func, select
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import ARRAY, ColumnElement, DateTime, Select, String, any_, bindparam, func, select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, UserDefinedType
 
@@ -98,5 +97,5 @@ def in_bound(col: ColumnElement[Any], name: str, postgres: bool) -> ColumnElemen
     array parameter, so that the statement's text is the same however many values there are
     (the driver prepares it once and the server plans it once); elsewhere an expanding IN."""
     if postgres:
-        return col == any_(bindparam(name, type_=postgresql.ARRAY(String())))
+        return col == any_(bindparam(name, type_=ARRAY(String())))
     return col.in_(bindparam(name, expanding=True))

@@ -90,6 +90,12 @@ class Unit:
     # Whether every queued line may be split across PO lines (rule 10; PREORDER_SPLIT_LINES,
     # as the database was opened with); lines of orders that allow it may be regardless.
     split_lines: bool = False
+    # New SO lines of an order intake on PostgreSQL not written yet, their ids reserved: their
+    # rows, in the order given. The intake's sweep places them with the queued lines and
+    # writes each once, already at its PO line, rather than writing it queued and then
+    # updating it (engine.sweep.write_held_lines).
+    held_lines: list[dict[str, Any]] = field(default_factory=list)
+    held_ids: Callable[[], list[int]] | None = None
     # The database the operation runs on: what a deferred sweep opens its batches on.
     db: Database | None = field(default=None, repr=False)
     _events: list[dict[str, Any]] = field(default_factory=list)

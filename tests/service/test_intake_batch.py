@@ -122,3 +122,79 @@ def test_while_a_transaction_waits_longer_than_the_timeout_requests_are_refused_
     first.join()
     # Once it is done, requests are taken again (this one's transaction takes 1 s too).
     assert [ln.order for ln in batcher.store([so("SO-3", 3, (1, "A", 1))], timeout=2)] == ["SO-3"]
+
+
+class Overlaps(Store):
+    """``Store`` that also records, for each transaction, the SKUs of the transactions in
+    flight beside it when it began."""
+
+    def __init__(self, pause: float) -> None:
+        super().__init__(pause)
+        self.running: list[set[str]] = []
+        self.beside: list[set[str]] = []
+
+    def __call__(self, orders: Sequence[e.SORecord]) -> tuple[e.Outcome, list[e.OrderLineState]]:
+        mine = {ln.sku for o in orders for ln in o.lines}
+        with self.lock:
+            self.beside.append(set().union(*self.running) & mine if self.running else set())
+            self.running.append(mine)
+        try:
+            return super().__call__(orders)
+        finally:
+            with self.lock:
+                self.running.remove(mine)
+
+
+def test_two_workers_never_run_two_batches_on_one_sku_at_once() -> None:
+    store = Overlaps(pause=0.03)
+    batcher = Batcher(store, lambda *_: None, workers=2, max_orders=4)
+    skus = ["A", "B", "C", "D", "E"]
+
+    def send(i: int) -> list[str]:
+        lines = [(1, skus[i % 5], 1), (2, skus[(i * 3 + 1) % 5], 1)]
+        return [ln.order for ln in batcher.store([so(f"SO-{i}", i, *lines)], timeout=10)]
+
+    with ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(send, range(40)))
+
+    assert answers == [[f"SO-{i}"] for i in range(40)]  # each its own answer
+    assert all(not overlap for overlap in store.beside), store.beside
+    assert sorted(n for t in store.transactions for n in t) == sorted(f"SO-{i}" for i in range(40))
+
+
+def test_two_workers_run_batches_of_other_skus_side_by_side() -> None:
+    store = Overlaps(pause=0.3)
+    batcher = Batcher(store, lambda *_: None, workers=2)
+    started = time.monotonic()
+    first = threading.Thread(target=batcher.store, args=([so("SO-A", 1, (1, "A", 1))],))
+    first.start()
+    time.sleep(0.05)  # SO-A's transaction is in the database
+    batcher.store([so("SO-B", 1, (1, "B", 1))])
+    first.join()
+    assert time.monotonic() - started < 0.55  # side by side, not one after the other
+    assert store.transactions == [["SO-A"], ["SO-B"]]
+
+
+def test_a_request_waiting_for_a_sku_is_passed_by_few_batches_only() -> None:
+    store = Overlaps(pause=0.05)
+    batcher = Batcher(store, lambda *_: None, workers=2, max_orders=1)
+    order: list[str] = []
+
+    def send(number: str, sku: str) -> None:
+        batcher.store([so(number, 1, (1, sku, 1))])
+        order.append(number)
+
+    first = threading.Thread(target=send, args=("SO-A1", "A"))
+    first.start()
+    time.sleep(0.01)  # SO-A1 holds A in the database
+    threads = [threading.Thread(target=send, args=("SO-A2", "A"))]
+    threads[0].start()
+    time.sleep(0.01)
+    for i in range(8):  # then many on other SKUs, which could each go past SO-A2
+        threads.append(threading.Thread(target=send, args=(f"SO-B{i}", f"B{i}")))
+        threads[-1].start()
+    for t in [first, *threads]:
+        t.join()
+
+    # At most MAX_PASSED batches (one order each here) went past SO-A2 beside the first.
+    assert order.index("SO-A2") <= 1 + 2 + 1, order
