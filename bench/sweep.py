@@ -6,11 +6,12 @@ identical copies of that data, measures:
 * the sweep: ``engine.auto_allocate(db, actor)`` (one transaction on SQLite; on PostgreSQL in
   SKU batches, each a transaction of its own: ``engine.sweep``), in a child process of its own
   (so that its peak RSS is the sweep's alone);
-* the write floor: the same allocation rows as one bulk insert (executemany, as
-  ``engine.ledger.allocate`` does) plus one set-based UPDATE of the same SO lines, committed, and
-  nothing else: no reads, no planning, no PO line counters, no audit events; and the same
-  again with the triggers that keep the queue's tallies off (``engine.queue_tallies``): what
-  those triggers cost on the least a sweep writes, beside it in the same run;
+* the write floor: the same allocation rows as one bulk insert (as
+  ``engine.ledger.allocate`` writes them) plus one set-based UPDATE of the same SO lines,
+  committed, and nothing else: no reads, no planning, no PO line counters, no audit events;
+  and the same again with the triggers that keep the queue's tallies off
+  (``engine.queue_tallies``): what those triggers cost on the least a sweep writes, beside it
+  in the same run;
 * a naive loop, one transaction per order, on a sample of the queue, extrapolated per line.
 
 Every sweep's result is checked against an independent rule 1 plan of the seeded data.
@@ -44,7 +45,7 @@ from _steady import order_book
 from sqlalchemy import Connection, func, insert, select, update
 
 import engine as e
-from engine.ledger import ALLOCATION_INSERT, bind_value
+from engine.ledger import write_allocations
 from engine.models import (
     allocation_parts,
     allocations,
@@ -265,7 +266,8 @@ def measure_floor(
     url: str, pairs: list[Pair], tallies: bool = True
 ) -> tuple[float, dict[str, Any]]:
     """The write floor: the sweep's allocation rows as one bulk insert, written exactly as
-    ``ledger.allocate`` writes them (the driver's executemany), and one set-based UPDATE pointing
+    ``ledger.allocate`` writes them (``ledger.write_allocations``: one statement of three arrays
+    on PostgreSQL, the driver's executemany on SQLite), and one set-based UPDATE pointing
     the same SO lines at their PO lines with the promised date; one transaction; nothing else.
     Without ``tallies`` the triggers that keep the queue's tallies are off for it (put back in
     the same transaction, before its commit): the same writes as before the tallies, their
@@ -285,14 +287,13 @@ def measure_floor(
         if not tallies:
             switch_tally_triggers(conn, on=False)
         started = time.perf_counter()
-        fixed = (
-            "00000000-0000-0000-0000-000000000000",
-            ACTOR.name,
-            ACTOR.source.value,
-            bind_value(conn, allocations.c.created_at, at),
+        write_allocations(
+            conn,
+            pairs,
+            operation_id="00000000-0000-0000-0000-000000000000",
+            actor=ACTOR,
+            at=at,
         )
-        rows = [(so_id, po_id, sku, qty, *fixed) for so_id, po_id, sku, qty in pairs]
-        conn.exec_driver_sql(ALLOCATION_INSERT[conn.dialect.paramstyle], rows)
         conn.execute(point)
         if not tallies:
             switch_tally_triggers(conn, on=True)
@@ -300,7 +301,7 @@ def measure_floor(
     # 200,000-line transaction's log is about a second).
     seconds = time.perf_counter() - started
     db.dispose()
-    return seconds, {"lines": len(rows)}
+    return seconds, {"lines": len(pairs)}
 
 
 def switch_tally_triggers(conn: Connection, *, on: bool) -> None:

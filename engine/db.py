@@ -340,6 +340,29 @@ def scalar_later(
     return read
 
 
+def rows_later(
+    conn: Connection, query: Select[Any], params: dict[str, Any]
+) -> Callable[[], list[tuple[Any, ...]]]:
+    """``scalar_later`` for a query of any number of rows: sent now, its rows (plain tuples,
+    as the driver gives them: for columns of no type processing) read when the returned
+    function is called, in a pipelined transaction with the answer of the next read."""
+    if conn.info.get(_PIPELINE) is None:
+        rows = [tuple(row) for row in conn.execute(query, params)]
+        return lambda: rows
+    statement, bound = _compiled(query, conn.dialect)
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    cursor = raw.cursor()
+    cursor.execute(statement, {**bound, **params})
+
+    def read() -> list[tuple[Any, ...]]:
+        found = cursor.fetchall()
+        cursor.close()
+        return found
+
+    return read
+
+
 @functools.lru_cache(maxsize=64)
 def _compiled(query: Select[Any], dialect: Any) -> tuple[str, dict[str, Any]]:
     """``query``'s text and bound values for ``dialect``'s driver (a statement built once is

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Connection,
     Integer,
     String,
     any_,
@@ -29,7 +30,6 @@ from sqlalchemy import (
 from sqlalchemy.sql import ColumnElement, Select
 
 from engine import parts
-from engine.bulk import insert_rows
 from engine.db import UNREAD
 from engine.lines import (
     DEMAND_COLUMNS,
@@ -50,7 +50,7 @@ from engine.models import (
 from engine.results import DETAIL_LIMIT, DateChange, FieldChange, Move, Placement
 from engine.tallies import CHUNK, Tallies, chunks, placed_at_of, unpoint
 from engine.types import IdList, UTCDateTime, bound_ids, in_bound
-from engine.unit import Unit
+from engine.unit import Actor, Unit
 
 __all__ = [
     "CHUNK",
@@ -141,39 +141,13 @@ def allocate(
         # through every row looking for one (seen: 160 ms per order intake on a million
         # allocations).
         params["mark"] = conn.execute(_TOP_ALLOCATION).scalar_one()
-    if small and unit.is_postgres:
-        # An intake's few lines: one statement, not one a row (engine.bulk).
-        insert_rows(
-            conn,
-            allocations,
-            [
-                {
-                    "so_line_id": d.id,
-                    "po_line_id": s.id,
-                    "sku": d.sku,
-                    "quantity": d.quantity,
-                    "operation_id": unit.id,
-                    "actor": unit.actor.name,
-                    "source": unit.actor.source.value,
-                    "created_at": unit.at,
-                }
-                for d, s in pairs
-            ],
-        )
-    else:
-        # Straight to the driver's executemany: per-row bind processing in SQLAlchemy costs as
-        # much as SQLite's own insert on a 200,000-line sweep. The one typed value is converted
-        # once.
-        created_at = bind_value(conn, allocations.c.created_at, unit.at)
-        if isinstance(created_at, datetime):
-            # pysqlite would adapt the same instant once per row, in this same format.
-            created_at = created_at.isoformat(" ")
-        fixed = (unit.id, unit.actor.name, unit.actor.source.value, created_at)
-        conn.exec_driver_sql(
-            ALLOCATION_INSERT[conn.dialect.paramstyle],
-            [(d.id, s.id, d.sku, d.quantity, *fixed) for d, s in pairs],
-            execution_options={UNREAD: True},
-        )
+    write_allocations(
+        conn,
+        [(d.id, s.id, d.sku, d.quantity) for d, s in pairs],
+        operation_id=unit.id,
+        actor=unit.actor,
+        at=unit.at,
+    )
     if to_point:
         conn.execute(stmts.point, params)
     tallies = Tallies()
@@ -332,9 +306,87 @@ def _allocate_statements(postgres: bool, small: bool) -> _AllocateStatements:
     return _AllocateStatements(point, promises, events)
 
 
+def write_allocations(
+    conn: Connection,
+    rows: Sequence[tuple[int, int, str, int]],
+    *,
+    operation_id: str,
+    actor: Actor,
+    at: datetime,
+) -> None:
+    """Insert allocation ``rows`` (SO line, PO line, SKU, units) of one operation, in order.
+
+    On PostgreSQL one statement whatever their number: the SO lines, PO lines and units bound
+    as three arrays (``IdList``), each row's SKU its PO line's (one SKU, as a foreign key of
+    the table requires). An executemany there is an execution a row, and the driver's
+    adaptation of eight parameters a row in Python. On SQLite the driver's executemany, with
+    nothing done per row in Python: a loop in C."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(
+            _ALLOCATION_ROWS,
+            {
+                "so_line_ids": [r[0] for r in rows],
+                "po_line_ids": [r[1] for r in rows],
+                "quantities": [r[3] for r in rows],
+                "operation_id": operation_id,
+                "actor": actor.name,
+                "source": actor.source.value,
+                "at": at,
+            },
+        )
+        return
+    # Straight to the driver: per-row bind processing in SQLAlchemy costs as much as SQLite's
+    # own insert on a 200,000-line sweep. The one typed value is converted once, in the format
+    # pysqlite would give the same instant once per row.
+    created_at = bind_value(conn, allocations.c.created_at, at)
+    if isinstance(created_at, datetime):
+        created_at = created_at.isoformat(" ")
+    fixed = (operation_id, actor.name, actor.source.value, created_at)
+    conn.exec_driver_sql(
+        ALLOCATION_INSERT[conn.dialect.paramstyle],
+        [(*r, *fixed) for r in rows],
+        execution_options={UNREAD: True},
+    )
+
+
 ALLOCATION_COLUMNS = (
     "so_line_id, po_line_id, sku, quantity, operation_id, actor, source, created_at"
 )
+_ROWS = (
+    func.unnest(
+        bindparam("so_line_ids", type_=IdList()),
+        bindparam("po_line_ids", type_=IdList()),
+        bindparam("quantities", type_=IdList()),
+    )
+    .table_valued("so_line_id", "po_line_id", "quantity", with_ordinality="n")
+    .render_derived(name="u")
+)
+_ALLOCATION_ROWS = insert(allocations).from_select(
+    [
+        "so_line_id",
+        "po_line_id",
+        "sku",
+        "quantity",
+        "operation_id",
+        "actor",
+        "source",
+        "created_at",
+    ],
+    select(
+        _ROWS.c.so_line_id,
+        _ROWS.c.po_line_id,
+        po_lines.c.sku,
+        _ROWS.c.quantity,
+        bindparam("operation_id", type_=String()),
+        bindparam("actor", type_=String()),
+        bindparam("source", type_=String()),
+        bindparam("at", type_=UTCDateTime()),
+    )
+    .join_from(_ROWS, po_lines, po_lines.c.id == _ROWS.c.po_line_id)
+    # Ids in the order given (FIFO): the promise history and events follow them.
+    .order_by(_ROWS.c.n),
+)
+
 ALLOCATION_INSERT = {
     style: f"INSERT INTO allocations ({ALLOCATION_COLUMNS}) VALUES ({', '.join([mark] * 8)})"
     for style, mark in (("qmark", "?"), ("format", "%s"), ("pyformat", "%s"))

@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import Connection, Select, bindparam, func, select, text
 
 from engine import fifo, held_lines, ledger
-from engine.db import Database
+from engine.db import Database, rows_later
 from engine.locks import job_lock, waiting_lock
 from engine.models import applied_keys, po_lines, purchase_orders, so_lines
 from engine.results import Outcome
@@ -203,7 +203,11 @@ def sweep(unit: Unit, skus: Collection[str] | None = None) -> None:
     if unit.busy:
         candidates = [s for s in candidates if s not in unit.busy]
     for batch in _batches(candidates, SKU_BATCH):
+        # With the setting off, the lines that may split are read for the whole batch, sent
+        # with the supply's read: one round trip for both in a pipelined intake.
+        may_split = None if unit.split_lines else _splittable_read(unit, batch)
         supply = ledger.open_supply(unit, batch)
+        split_rows = None if may_split is None else may_split()  # came with the supply
         room = {sku: max((s.atp for s in lines), default=0) for sku, lines in supply.items()}
         wanted = [sku for sku in batch if room[sku] > 0]
         if not wanted:
@@ -214,10 +218,10 @@ def sweep(unit: Unit, skus: Collection[str] | None = None) -> None:
         # (None: all of them, the setting is on). With the setting off these are the lines of
         # orders that allow it, found in their own small index.
         splitting: dict[str, set[int] | None] = {}
-        if unit.split_lines:
+        if split_rows is None:
             splitting = {sku: None for sku in wanted if total[sku] > room[sku]}
         else:
-            splitting = _splittable(unit, wanted, room, total)
+            splitting = _splittable(split_rows, room, total)
         if splitting:
             # The queue is read up to what the SKU's lines hold together, not the biggest one:
             # an intake's read too, so that its new lines never take what an earlier line that
@@ -257,17 +261,20 @@ def _may_split(flagged: set[int] | None) -> Callable[[ledger.Demand], bool]:
     return lambda d: d.id in flagged
 
 
+def _splittable_read(unit: Unit, skus: list[str]) -> Callable[[], list[tuple[Any, ...]]]:
+    """The queued lines of ``skus`` of orders that allow splitting (rule 10): one probe of an
+    index that is empty while no order allows it; sent now, read when called."""
+    return rows_later(unit.conn, _splittable_lines(unit.is_postgres), {"skus": skus})
+
+
 def _splittable(
-    unit: Unit, skus: list[str], room: dict[str, int], total: dict[str, int]
+    rows: list[tuple[Any, ...]], room: dict[str, int], total: dict[str, int]
 ) -> dict[str, set[int] | None]:
-    """The queued lines of orders that allow splitting (rule 10) that fit no single PO line of
-    their SKU but fit its lines together, by SKU: one probe of an index that is empty while no
-    order allows it."""
+    """Of the lines ``rows`` (id, SKU, units) that may split, those that fit no single PO line
+    of their SKU but fit its lines together, by SKU (``total`` names the SKUs with ATP)."""
     found: dict[str, set[int] | None] = {}
-    for line_id, sku, quantity in unit.conn.execute(
-        _splittable_lines(unit.is_postgres), {"skus": skus}
-    ):
-        if room[sku] < quantity <= total[sku]:
+    for line_id, sku, quantity in rows:
+        if sku in total and room[sku] < quantity <= total[sku]:
             flagged = found.setdefault(sku, set())
             assert flagged is not None
             flagged.add(line_id)
