@@ -3,8 +3,8 @@ left after a season of orders.
 
 Most SO lines are allocated first in, first out; a modest queue of lines fits nowhere (on
 sold-out SKUs, plus a few too big for any PO line); some lines are parked or cancelled; every
-allocation has its audit event; the SKUs not sold out have ATP left on their last PO line, so
-that most new orders get allocated.
+allocation has its audit event and its first promise in the promise history; the SKUs not sold
+out have ATP left on their last PO line, so that most new orders get allocated.
 """
 
 from __future__ import annotations
@@ -122,6 +122,7 @@ def steady_state(
     supply: list[dict[str, Any]] = []
     allocs: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
+    promises: list[dict[str, Any]] = []
     lines_of: dict[str, list[dict[str, Any]]] = defaultdict(list)
     # Each PO brings one arrival wave of four SKUs: the SKU's k-th line arrives in wave k.
     for k in range(PO_LINES_PER_SKU):
@@ -175,6 +176,20 @@ def steady_state(
                     "created_at": row["placed_at"],
                 }
             )
+            # Its first promise, as rule 4's history records it (engine.ledger.allocate).
+            promises.append(
+                {
+                    "id": len(promises) + 1,
+                    "so_line_id": row["id"],
+                    "at": row["placed_at"],
+                    "operation_id": operation[row["so_id"]],
+                    "actor": "seed",
+                    "source": "api",
+                    "old_date": None,
+                    "new_date": line["arrival_date"],
+                    "reason": "fifo",
+                }
+            )
             events.append(
                 {
                     "id": len(events) + 1,
@@ -211,5 +226,6 @@ def steady_state(
         "so_lines": demand,
         "allocations": allocs,
         "audit_events": events,
+        "promise_changes": promises,
     }
     return tables, placed
