@@ -41,18 +41,22 @@ def statements(db: e.Database) -> Counter[str]:
     return seen
 
 
+def queued_with_units_free(db: e.Database, actor: e.Actor, queued: e.SORecord) -> None:
+    """SKU A sold out with ``queued`` (2 units) waiting in its queue, unswept, then 2 more units
+    of A (unswept too: the moment before the next intake's sweep)."""
+    e.apply_records(db, actor, [po("PO-1", (1, "A", 2, "2027-01-30"))])
+    e.apply_orders(db, actor, [so("SO-0", 1, (1, "A", 2))])  # takes both units
+    queue_behind_a_held_sku(db, actor, queued)
+    with db.engine.begin() as conn:
+        conn.execute(text("UPDATE po_lines SET quantity = quantity + 2 WHERE po_number = 'PO-1'"))
+
+
 @pytest.mark.postgres
 def test_a_new_line_placed_earlier_goes_ahead_of_a_queued_line(
     pg_db: e.Database, actor: e.Actor
 ) -> None:
-    e.apply_records(pg_db, actor, [po("PO-1", (1, "A", 2, "2027-01-30"))])
-    e.apply_orders(pg_db, actor, [so("SO-0", 1, (1, "A", 2))])  # takes both units
-    queue_behind_a_held_sku(pg_db, actor, so("SO-LATE", 20, (1, "A", 2)))
+    queued_with_units_free(pg_db, actor, so("SO-LATE", 20, (1, "A", 2)))
 
-    # Two more units, unswept (as the moment before an intake's sweep): an order placed before
-    # the queued one takes them.
-    with pg_db.engine.begin() as conn:
-        conn.execute(text("UPDATE po_lines SET quantity = quantity + 2 WHERE po_number = 'PO-1'"))
     _outcome, lines = e.apply_orders(pg_db, actor, [so("SO-EARLY", 10, (1, "A", 2))])
 
     assert [(ln.order, ln.po) for ln in lines] == [("SO-EARLY", "PO-1")]
@@ -66,11 +70,7 @@ def test_a_new_line_placed_earlier_goes_ahead_of_a_queued_line(
 def test_a_queued_line_placed_earlier_keeps_its_place_ahead_of_a_new_one(
     pg_db: e.Database, actor: e.Actor
 ) -> None:
-    e.apply_records(pg_db, actor, [po("PO-1", (1, "A", 2, "2027-01-30"))])
-    e.apply_orders(pg_db, actor, [so("SO-0", 1, (1, "A", 2))])  # takes both units
-    queue_behind_a_held_sku(pg_db, actor, so("SO-EARLY", 10, (1, "A", 2)))
-    with pg_db.engine.begin() as conn:  # two more units, unswept
-        conn.execute(text("UPDATE po_lines SET quantity = quantity + 2 WHERE po_number = 'PO-1'"))
+    queued_with_units_free(pg_db, actor, so("SO-EARLY", 10, (1, "A", 2)))
 
     _outcome, lines = e.apply_orders(pg_db, actor, [so("SO-LATE", 20, (1, "A", 2))])
 
