@@ -322,22 +322,8 @@ def scalar_later(
     is taken when the function is first called, by then usually arrived with a later read's:
     a value needed only at the end (the outbox's mark) costs no round trip of its own. The
     query runs where it is sent, in the transaction's order, whenever it is read."""
-    if conn.info.get(_PIPELINE) is None:
-        value = conn.execute(query, params).scalar_one()
-        return lambda: value
-    statement, bound = _compiled(query, conn.dialect)
-    raw = conn.connection.driver_connection
-    assert raw is not None
-    cursor = raw.cursor()
-    cursor.execute(statement, {**bound, **(params or {})})
-
-    def read() -> Any:
-        row = cursor.fetchone()  # psycopg syncs the pipeline if the answer is not in yet
-        cursor.close()
-        assert row is not None
-        return row[0]
-
-    return read
+    rows = rows_later(conn, query, params or {})
+    return lambda: rows()[0][0]
 
 
 def rows_later(
@@ -345,7 +331,7 @@ def rows_later(
 ) -> Callable[[], list[tuple[Any, ...]]]:
     """``scalar_later`` for a query of any number of rows: sent now, its rows (plain tuples,
     as the driver gives them: for columns of no type processing) read when the returned
-    function is called, in a pipelined transaction with the answer of the next read."""
+    function is first called, in a pipelined transaction with the answer of the next read."""
     if conn.info.get(_PIPELINE) is None:
         rows = [tuple(row) for row in conn.execute(query, params)]
         return lambda: rows
@@ -355,8 +341,9 @@ def rows_later(
     cursor = raw.cursor()
     cursor.execute(statement, {**bound, **params})
 
+    @functools.cache
     def read() -> list[tuple[Any, ...]]:
-        found = cursor.fetchall()
+        found = cursor.fetchall()  # psycopg syncs the pipeline if the answer is not in yet
         cursor.close()
         return found
 
