@@ -93,7 +93,7 @@ class Unit:
     # New SO lines of an order intake on PostgreSQL not written yet, their ids reserved: their
     # rows, in the order given. The intake's sweep places them with the queued lines and
     # writes each once, already at its PO line, rather than writing it queued and then
-    # updating it (engine.sweep.write_held_lines).
+    # updating it (engine.held_lines).
     held_lines: list[dict[str, Any]] = field(default_factory=list)
     held_ids: Callable[[], list[int]] | None = None
     # The database the operation runs on: what a deferred sweep opens its batches on.
