@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import CursorResult, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from engine import bulk, held_lines, ledger
+from engine import bulk, held_lines, ledger, outbox
 from engine.db import Database
 from engine.errors import Conflict, Difference, Refused
 from engine.models import po_lines, purchase_orders, sales_orders, so_lines
@@ -101,6 +101,7 @@ def apply_orders(
             # Orders all new: their lines are open and unparked, allocated just now or queued,
             # which the outcome tells without a read (the SKUs stay locked one read less).
             found[:] = _new_lines(orders, outcome)  # a retry starts over
+            unit.first_promises = _first_promises(unit, orders)
         else:
             found[:] = order_lines_in(unit.conn, [o.order for o in orders])
 
@@ -119,6 +120,31 @@ def apply_orders(
         pipeline=True,
     )
     return outcome, found
+
+
+def _first_promises(unit: Unit, orders: Sequence[SORecord]) -> outbox.FirstPromises | None:
+    """The promise changes of an intake of new orders (``orders``) when they are all first
+    promises of its own new lines, each placed whole and not ready: its sweep placed no older
+    queued line, split none and received nothing, and it cancelled nothing. Otherwise None, and
+    the events are read back from the history as any operation's are."""
+    outcome = unit.outcome
+    new = {(o.order, ln.line) for o in orders for ln in o.lines}
+    placed = {(p.order, p.line) for p in outcome.allocated}
+    first = {(c.order, c.line) for c in outcome.promises if c.old is None}
+    if (
+        unit.cancelled_lines
+        or unit.ready_lines
+        or outcome.released
+        or outcome.moved
+        or len(placed) != len(outcome.allocated)
+        or any(p.parts or p.promised_date is None for p in outcome.allocated)
+        or len(outcome.promises) != len(outcome.allocated)
+        or not placed <= new
+        or first != placed
+    ):
+        return None
+    customers = {o.order: (o.customer or "", o.email) for o in orders}
+    return outbox.FirstPromises(customers, list(outcome.allocated))
 
 
 def _new_lines(orders: Sequence[SORecord], outcome: Outcome) -> list[OrderLineState]:

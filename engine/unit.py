@@ -72,6 +72,9 @@ class Unit:
     cancelled_lines: list[int] = field(default_factory=list)
     # SO lines whose stock this operation received (rule 9): an ``order.ready`` event each order.
     ready_lines: list[int] = field(default_factory=list)
+    # Set by an operation that knows its promise changes are all first promises of lines it
+    # placed: its events are written from these rather than read back (engine.outbox).
+    first_promises: outbox.FirstPromises | None = None
     # An order intake gives way to other operations on PostgreSQL: a SKU another operation holds
     # (a sweep batch, an import) is not waited for; its new lines stay queued (``busy``) and the
     # outcome names it in ``awaiting_sweep``. Others wait for each other as before.
@@ -418,15 +421,20 @@ def run_operation(
         unit.flush()
         if mark is not None:
             unit.promise_mark = int(mark())
-        outcome.notified = outbox.write(
-            conn,
-            postgres=unit.is_postgres,
-            mark=unit.promise_mark,
-            operation_id=unit.id,
-            at=unit.at,
-            cancelled=unit.cancelled_lines,
-            part=part,
-        )
+        if unit.promise_mark is not None and unit.first_promises is not None:
+            outcome.notified = outbox.write_first_promises(
+                conn, unit.first_promises, operation_id=unit.id, at=unit.at, part=part
+            )
+        else:
+            outcome.notified = outbox.write(
+                conn,
+                postgres=unit.is_postgres,
+                mark=unit.promise_mark,
+                operation_id=unit.id,
+                at=unit.at,
+                cancelled=unit.cancelled_lines,
+                part=part,
+            )
         if unit.promise_mark is not None:
             outcome.notified += outbox.write_ready(
                 conn,

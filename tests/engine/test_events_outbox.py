@@ -4,14 +4,19 @@ with its date before and after. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 
 import engine as e
+from engine.models import outbox_events, po_lines, promise_changes
+from engine.outbox import Event
+from engine.outbox import write as outbox_write
 from tests.fixtures.events import lines_of, outbox
 from tests.helpers import T0, allocation_map, po, so
 from tests.invariants import check_invariants
@@ -219,3 +224,110 @@ def test_event_ids_are_unique_and_in_order_within_an_operation(db: e.Database, l
     assert [ev["data"]["order"] for ev in events] == [f"SO-{i:02d}" for i in range(12)]
     numbers = [int(str(ev["id"]).rsplit("_", 1)[1]) for ev in events]
     assert numbers == list(range(1, 13))
+
+
+# --- an order intake's events, written from what it placed ------------------------------------
+
+
+def history_events(db: e.Database, operation_id: str) -> list[tuple[str, str, Any]]:
+    """The events of ``operation_id`` as the outbox statement reads them back from the promise
+    history (written here under ids of their own, then compared and rolled back)."""
+    with db.engine.connect() as conn:
+        mark = conn.execute(
+            select(func.min(promise_changes.c.id) - 1).where(
+                promise_changes.c.operation_id == operation_id
+            )
+        ).scalar_one()
+        before = conn.execute(select(func.max(outbox_events.c.id))).scalar_one()
+        written = outbox_write(
+            conn,
+            postgres=db.is_postgres,
+            mark=mark,
+            operation_id=operation_id,
+            at=datetime.now(UTC),
+            part=99,
+        )
+        rows = conn.execute(
+            select(outbox_events.c.event_id, outbox_events.c.type, outbox_events.c.data)
+            .where(outbox_events.c.id > before)
+            .order_by(outbox_events.c.id)
+        ).all()
+        conn.rollback()
+    assert written == len(rows)
+    # Lines in line order, as events leave the system (SQLite aggregates them as they come).
+    return [
+        (str(i).rsplit("_", 1)[1], t, Event(i, t, datetime.now(UTC), d).to_dict()["data"])
+        for i, t, d in rows
+    ]
+
+
+def test_an_intake_of_new_orders_writes_the_events_its_promise_history_gives(
+    db: e.Database, load: Load, actor: e.Actor
+) -> None:
+    load(
+        po("PO-1", (1, "A", 4, D1), (2, "B", 3, D2)),
+        po("PO-2", (1, "A", 20, D3)),
+        so("SO-0", 0, (1, "A", 4)),  # PO-1:1 is full: A's new lines go to PO-2
+    )
+    orders = [
+        e.SORecord(
+            order=number,
+            customer=customer,
+            email=email,
+            placed_at=T0,
+            lines=[e.SOLineRecord(line=ln, sku=sku, quantity=q) for ln, sku, q in lines],
+        )
+        for number, customer, email, lines in (
+            ("SO-Z", "Zoë", "zoe@example.com", [(2, "A", 1), (1, "B", 2)]),
+            ("so-1", None, None, [(1, "A", 3)]),  # after SO-Z in code point order
+            ("SO-B", "Bo", None, [(1, "C", 1)]),  # no supply: queued, no event
+            ("SO-A", "Al", "al@example.com", [(3, "B", 1), (1, "C", 5), (2, "A", 2)]),
+        )
+    ]
+    before = len(outbox(db))
+    outcome, _ = e.apply_orders(db, actor, orders)
+    check_invariants(db)
+    assert outcome.notified == 3
+    events = new_events(db, before)
+    got = [(str(ev["id"]).rsplit("_", 1)[1], ev["type"], ev["data"]) for ev in events]
+    assert got == history_events(db, outcome.operation_id)
+    assert [ev["data"]["order"] for ev in events] == ["SO-A", "SO-Z", "so-1"]
+    assert events[1]["data"]["customer"] == "Zoë" and events[2]["data"]["customer"] == ""
+    assert lines_of(events[0]) == [(2, "allocated", None, D3), (3, "allocated", None, D2)]
+    # Written from what the intake placed (JSON as Python writes it), not read back.
+    with db.read() as conn:
+        stored = conn.execute(select(outbox_events.c.data).where(outbox_events.c.id > before))
+        assert all(d == json.dumps(json.loads(d), ensure_ascii=False) for (d,) in stored)
+
+
+def test_an_intake_on_stock_already_in_tells_its_lines_ready_as_the_history_does(
+    db: e.Database, load: Load, actor: e.Actor
+) -> None:
+    load(po("PO-1", (1, "A", 10, D1)))
+    e.receive(db, actor, "PO-1", 1, 5)  # part of it in: the line stays open
+    before = len(outbox(db))
+    outcome, _ = e.apply_orders(db, actor, [so("SO-1", 1, (1, "A", 2))])
+    check_invariants(db)
+    events = new_events(db, before)
+    assert sorted(ev["type"] for ev in events) == ["order.promise_changed", "order.ready"]
+    promised = next(ev for ev in events if ev["type"] == "order.promise_changed")
+    assert lines_of(promised) == [(1, "ready", None, D1)]
+    assert [(t, d) for _, t, d in history_events(db, outcome.operation_id)] == [
+        ("order.promise_changed", promised["data"])
+    ]
+
+
+def test_an_intake_whose_sweep_places_an_older_queued_line_tells_that_order_too(
+    db: e.Database, load: Load, actor: e.Actor
+) -> None:
+    load(po("PO-1", (1, "A", 2, D1)), so("SO-1", 1, (1, "A", 5)))  # too big: queued
+    # A PO line changed outside any sweep (as a sheet edit stores it, swept later).
+    with db.engine.begin() as conn:
+        conn.execute(po_lines.update().values(quantity=10))
+    before = len(outbox(db))
+    outcome, _ = e.apply_orders(db, actor, [so("SO-2", 2, (1, "A", 1))])
+    check_invariants(db)
+    events = new_events(db, before)
+    assert [ev["data"]["order"] for ev in events] == ["SO-1", "SO-2"]
+    got = [(str(ev["id"]).rsplit("_", 1)[1], ev["type"], ev["data"]) for ev in events]
+    assert got == history_events(db, outcome.operation_id)
