@@ -118,6 +118,7 @@ def apply_orders(
         yielding=True,
         headers=headers,
         pipeline=True,
+        placing=True,
     )
     return outcome, found
 

@@ -113,6 +113,8 @@ def allocate(
     """
     if not pairs:
         return
+    if unit.placed_lines is not None:
+        unit.placed_lines.extend(d.id for d, _ in pairs)
     conn = unit.conn
     small = len(pairs) <= CHUNK
     stmts = _allocate_statements(unit.is_postgres, small)
@@ -511,6 +513,8 @@ def allocate_split(
 ) -> None:
     """Allocate split lines in their parts (rule 10, ``parts.allocate``); a part placed where
     stock is already in is covered at once, as a whole line is (rule 9)."""
+    if unit.placed_lines is not None:
+        unit.placed_lines.extend(d.id for d, _ in splits)
     parts.allocate(unit, splits, reason)
     stocked = {s.id: s for _, held in splits for s, _ in held if s.received}
     for s in stocked.values():

@@ -33,6 +33,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    any_,
     bindparam,
     case,
     cast,
@@ -55,7 +56,7 @@ from engine.models import (
     so_lines,
 )
 from engine.results import Placement
-from engine.types import UTCDateTime, bound_ids
+from engine.types import IdList, UTCDateTime, bound_ids
 
 PROMISE_CHANGED = "order.promise_changed"
 READY = "order.ready"
@@ -152,6 +153,32 @@ def write_first_promises(
     return len(rows)
 
 
+def write_placed(
+    conn: Connection,
+    *,
+    postgres: bool,
+    operation_id: str,
+    at: datetime,
+    lines: Collection[int],
+    part: int = 0,
+) -> int:
+    """``write`` for an operation that only placed lines (a sweep): its promise changes are the
+    first promises of the SO lines ``lines``, each now as the line stands (placed whole or in
+    parts, ready or not), with no date before. The same events, read from the lines rather
+    than from the history: none of the history's grouping of each line's first and last change,
+    and the number of lines known to the planner. Returns how many."""
+    ids = sorted(set(lines))
+    if not ids:
+        return 0
+    params: dict[str, Any] = {
+        "operation_id": operation_id,
+        "at": at,
+        "prefix": _prefix(operation_id, part),
+        "placed": ids if postgres else json.dumps(ids),
+    }
+    return int(conn.execute(_statement(postgres, False, placed=True), params).rowcount or 0)
+
+
 def _prefix(operation_id: str, part: int, kind: str = "") -> str:
     """Event ids: unique everywhere (96 random bits of the operation's UUID: a collision is not
     to be expected in any number of operations a shop will make), in the order of the events
@@ -185,7 +212,9 @@ def write_ready(
 
 
 @functools.cache
-def _statement(postgres: bool, with_cancelled: bool, *, ready: bool = False) -> Any:
+def _statement(
+    postgres: bool, with_cancelled: bool, *, ready: bool = False, placed: bool = False
+) -> Any:
     pc = promise_changes
     # Each SO line's first and last promise change in this operation: its id range is above
     # the mark taken when the operation started (one index range, however big the table).
@@ -235,7 +264,6 @@ def _statement(postgres: bool, with_cancelled: bool, *, ready: bool = False) -> 
             ),
         )
         lines = union_all(changed, queued)
-    lines = lines.subquery("lines")
     s, h, p = so_lines, sales_orders, po_lines
     state = case(
         (s.c.status != "open", s.c.status),
@@ -244,26 +272,46 @@ def _statement(postgres: bool, with_cancelled: bool, *, ready: bool = False) -> 
         (s.c.parked, literal("parked")),
         else_=literal("queued"),
     )
-    detail = (
-        select(
-            s.c.order_number,
-            h.c.customer,
-            h.c.email,
-            s.c.line,
-            s.c.sku,
-            s.c.quantity,
-            s.c.status,
-            state.label("state"),
-            p.c.po_number,
-            p.c.line.label("po_line"),
-            lines.c.previous,
-            lines.c.promised,
-        )
-        .join_from(lines, s, s.c.id == lines.c.id)
-        .join(h, h.c.id == s.c.so_id)
-        .outerjoin(p, p.c.id == s.c.po_line_id)
-        .subquery("detail")
+    columns = (
+        s.c.order_number,
+        h.c.customer,
+        h.c.email,
+        s.c.line,
+        s.c.sku,
+        s.c.quantity,
+        s.c.status,
+        state.label("state"),
+        p.c.po_number,
+        p.c.line.label("po_line"),
     )
+    if placed:
+        # First promises: none before, the line's own date now. Read from the lines alone, by
+        # id: on PostgreSQL one array, which a plan for many ids probes as a hash table.
+        placed_ids = (
+            s.c.id == any_(bindparam("placed", type_=IdList()))
+            if postgres
+            else s.c.id.in_(bound_ids(postgres, "placed"))
+        )
+        detail = (
+            select(
+                *columns,
+                cast(null(), Date()).label("previous"),
+                s.c.promised_date.label("promised"),
+            )
+            .join_from(s, h, h.c.id == s.c.so_id)
+            .outerjoin(p, p.c.id == s.c.po_line_id)
+            .where(placed_ids)
+            .subquery("detail")
+        )
+    else:
+        lines = lines.subquery("lines")
+        detail = (
+            select(*columns, lines.c.previous, lines.c.promised)
+            .join_from(lines, s, s.c.id == lines.c.id)
+            .join(h, h.c.id == s.c.so_id)
+            .outerjoin(p, p.c.id == s.c.po_line_id)
+            .subquery("detail")
+        )
     d = detail.c
     line = _object(
         postgres,

@@ -75,6 +75,7 @@ def auto_allocate(
             dry_run=dry_run,
             key=key,
             defer_long_sweeps=False,
+            placing=True,
         )
     return whole(sweep_batches(db, actor, skus, key=key))
 
@@ -131,6 +132,7 @@ def sweep_batches(
                 operation_id=op_id,
                 part=i + part,
                 defer_long_sweeps=False,
+                placing=True,
             )
             if total is None:
                 total = done

@@ -75,6 +75,9 @@ class Unit:
     # Set by an operation that knows its promise changes are all first promises of lines it
     # placed: its events are written from these rather than read back (engine.outbox).
     first_promises: outbox.FirstPromises | None = None
+    # An operation that only places lines (a sweep, an order intake) lists them here (None:
+    # any other): its events are the first promises of these lines (engine.outbox).
+    placed_lines: list[int] | None = None
     # An order intake gives way to other operations on PostgreSQL: a SKU another operation holds
     # (a sweep batch, an import) is not waited for; its new lines stay queued (``busy``) and the
     # outcome names it in ``awaiting_sweep``. Others wait for each other as before.
@@ -349,6 +352,7 @@ def run_operation(
     defer_long_sweeps: bool = True,
     headers: bool = True,
     pipeline: bool = False,
+    placing: bool = False,
 ) -> Outcome:
     """Run ``work`` as one transaction; a dry run does everything, reports it, and rolls back.
     The outcome ends with the headers of the PO lines ``work`` touched, read in the same
@@ -364,7 +368,8 @@ def run_operation(
     ``defer_long_sweeps`` a sweep of a long queue runs after the commit, in batches. Without
     ``headers`` the outcome carries no PO line headers (a face that shows none saves the read).
     ``pipeline`` sends the writes without waiting for each answer (PostgreSQL; see
-    ``Database.run``)."""
+    ``Database.run``). ``placing``: ``work`` only places queued or new lines (rule 1, whole or
+    in parts), which is all its events tell (``Unit.placed_lines``)."""
     # Every attempt's unit (the last one committed): what they hold is let go at the end.
     units: list[Unit] = []
 
@@ -386,6 +391,7 @@ def run_operation(
             yielding=yielding and db.is_postgres,
             defer_long_sweeps=defer_long_sweeps and db.is_postgres and not dry_run,
             split_lines=db.split_lines,
+            placed_lines=[] if placing else None,
             db=db,
         )
         if operation_id is not None:
@@ -415,35 +421,14 @@ def run_operation(
                 )
             )
         # Sent now, read once the work is done: in a pipelined transaction its answer comes
-        # with the work's first read's, not in a round trip of its own.
-        mark = scalar_later(conn, outbox.TOP_PROMISE) if db.events else None
+        # with the work's first read's, not in a round trip of its own. (An operation that only
+        # places lines knows its promise changes without it.)
+        mark = scalar_later(conn, outbox.TOP_PROMISE) if db.events and not placing else None
         work(unit)
         unit.flush()
         if mark is not None:
             unit.promise_mark = int(mark())
-        if unit.promise_mark is not None and unit.first_promises is not None:
-            outcome.notified = outbox.write_first_promises(
-                conn, unit.first_promises, operation_id=unit.id, at=unit.at, part=part
-            )
-        else:
-            outcome.notified = outbox.write(
-                conn,
-                postgres=unit.is_postgres,
-                mark=unit.promise_mark,
-                operation_id=unit.id,
-                at=unit.at,
-                cancelled=unit.cancelled_lines,
-                part=part,
-            )
-        if unit.promise_mark is not None:
-            outcome.notified += outbox.write_ready(
-                conn,
-                postgres=unit.is_postgres,
-                operation_id=unit.id,
-                at=unit.at,
-                lines=unit.ready_lines,
-                part=part,
-            )
+        outcome.notified = _write_events(unit, part) if db.events else 0
         if headers:
             unit.read_headers()
         outcome.awaiting_sweep = sorted(unit.busy | set(outcome.awaiting_sweep))
@@ -469,6 +454,33 @@ def run_operation(
             except Exception:
                 log.exception("an on_commit listener failed for %s", operation)
     return outcome
+
+
+def _write_events(unit: Unit, part: int) -> int:
+    """The operation's events (engine.outbox), as it can tell them most cheaply; how many."""
+    conn, postgres, op, at = unit.conn, unit.is_postgres, unit.id, unit.at
+    if unit.first_promises is not None:
+        written = outbox.write_first_promises(
+            conn, unit.first_promises, operation_id=op, at=at, part=part
+        )
+    elif unit.placed_lines is not None:
+        assert not unit.cancelled_lines, "an operation that only places lines cancels none"
+        written = outbox.write_placed(
+            conn, postgres=postgres, operation_id=op, at=at, lines=unit.placed_lines, part=part
+        )
+    else:
+        written = outbox.write(
+            conn,
+            postgres=postgres,
+            mark=unit.promise_mark,
+            operation_id=op,
+            at=at,
+            cancelled=unit.cancelled_lines,
+            part=part,
+        )
+    return written + outbox.write_ready(
+        conn, postgres=postgres, operation_id=op, at=at, lines=unit.ready_lines, part=part
+    )
 
 
 def _plain(value: dict[str, Any] | None) -> dict[str, Any] | None:

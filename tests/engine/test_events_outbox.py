@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 import engine as e
-from engine.models import outbox_events, po_lines, promise_changes
+from engine.models import outbox_events, po_lines, promise_changes, sales_orders, so_lines
 from engine.outbox import Event
 from engine.outbox import write as outbox_write
 from tests.fixtures.events import lines_of, outbox
@@ -331,3 +331,45 @@ def test_an_intake_whose_sweep_places_an_older_queued_line_tells_that_order_too(
     assert [ev["data"]["order"] for ev in events] == ["SO-1", "SO-2"]
     got = [(str(ev["id"]).rsplit("_", 1)[1], ev["type"], ev["data"]) for ev in events]
     assert got == history_events(db, outcome.operation_id)
+
+
+def test_a_sweep_tells_the_lines_it_placed_as_the_promise_history_does(
+    db: e.Database, load: Load, actor: e.Actor
+) -> None:
+    load(
+        po("PO-1", (1, "A", 2, D1), (2, "B", 1, D2), (3, "C", 1, D1)),
+        po("PO-2", (1, "C", 1, D3)),
+        so("SO-1", 1, (1, "A", 4), (2, "B", 2)),
+        so("SO-2", 2, (1, "A", 3), (2, "C", 2)),
+        so("SO-3", 3, (1, "B", 9)),  # fits nowhere: queued, not told
+    )
+    e.receive(db, actor, "PO-1", 1, 1)  # A's stock is coming in: lines placed there are ready
+    # More units ordered and received, stored without a sweep (as a sheet edit leaves them for
+    # the next one); SO-2's line of C may take units of both of C's PO lines (rule 10).
+    with db.engine.begin() as conn:
+        conn.execute(po_lines.update().where(po_lines.c.sku != "C").values(quantity=8))
+        conn.execute(po_lines.update().where(po_lines.c.sku == "A").values(received=5))
+        conn.execute(
+            sales_orders.update()
+            .where(sales_orders.c.order_number == "SO-2")
+            .values(allow_split=True)
+        )
+        conn.execute(
+            so_lines.update().where(so_lines.c.order_number == "SO-2").values(allow_split=True)
+        )
+    before = len(outbox(db))
+    outcome = e.auto_allocate(db, actor)
+    check_invariants(db)
+    assert outcome.allocated_count == 4
+    events = new_events(db, before)
+    got = [
+        (str(ev["id"]).rsplit("_", 1)[1], ev["type"], ev["data"])
+        for ev in events
+        if ev["type"] != "order.ready"
+    ]
+    assert got == history_events(db, outcome.operation_id)
+    states = {ev["data"]["order"]: lines_of(ev) for ev in events if ev["type"] != "order.ready"}
+    assert states == {
+        "SO-1": [(1, "ready", None, D1), (2, "allocated", None, D2)],
+        "SO-2": [(1, "allocated", None, D1), (2, "allocated", None, D3)],
+    }
