@@ -167,14 +167,14 @@ def write_placed(
     parts, ready or not), with no date before. The same events, read from the lines rather
     than from the history: none of the history's grouping of each line's first and last change,
     and the number of lines known to the planner. Returns how many."""
-    ids = sorted(set(lines))
-    if not ids:
+    if not lines:
         return 0
     params: dict[str, Any] = {
         "operation_id": operation_id,
         "at": at,
         "prefix": _prefix(operation_id, part),
-        "placed": ids if postgres else json.dumps(ids),
+        # As they are (a line is among them at most once, and the statement orders the events).
+        "placed": lines if postgres else json.dumps(list(lines)),
     }
     return int(conn.execute(_statement(postgres, False, placed=True), params).rowcount or 0)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from array import array
 from collections.abc import Callable, Collection, Iterable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -76,8 +77,9 @@ class Unit:
     # placed: its events are written from these rather than read back (engine.outbox).
     first_promises: outbox.FirstPromises | None = None
     # An operation that only places lines (a sweep, an order intake) lists them here (None:
-    # any other): its events are the first promises of these lines (engine.outbox).
-    placed_lines: list[int] | None = None
+    # any other): its events are the first promises of these lines (engine.outbox). Ids in an
+    # array of machine integers: a sweep of a million lines on SQLite is one transaction.
+    placed_lines: array[int] | None = None
     # An order intake gives way to other operations on PostgreSQL: a SKU another operation holds
     # (a sweep batch, an import) is not waited for; its new lines stay queued (``busy``) and the
     # outcome names it in ``awaiting_sweep``. Others wait for each other as before.
@@ -391,7 +393,7 @@ def run_operation(
             yielding=yielding and db.is_postgres,
             defer_long_sweeps=defer_long_sweeps and db.is_postgres and not dry_run,
             split_lines=db.split_lines,
-            placed_lines=[] if placing else None,
+            placed_lines=array("q") if placing else None,
             db=db,
         )
         if operation_id is not None:
