@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
+from datetime import date
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 import engine as e
-from engine.models import queue_tallies, queue_tally_deltas, so_lines
+from engine.models import (
+    outbox_events,
+    promise_changes,
+    queue_tallies,
+    queue_tally_deltas,
+    so_lines,
+)
 
 
 def check_invariants(db: e.Database) -> None:
@@ -197,7 +205,69 @@ def check_invariants(db: e.Database) -> None:
         ):
             problems.append(f"undo link {r[0]} -> {r[1]} names no recorded change")
         problems += queue_tally_problems(conn)
+        problems += event_problems(conn)
     assert not problems, "invariants broken:\n" + "\n".join(problems)
+
+
+def event_problems(conn: Any) -> list[str]:
+    """The outbox against rule 4's history (DESIGN.md section 5): an operation that wrote
+    events told, over all its events, exactly the lines whose promised date it changed (its
+    first date before, its last after), however it wrote them (read back from the history,
+    from the lines it placed, or from what an order intake placed). An operation that wrote
+    none is not judged: events may be off."""
+    pc = promise_changes
+    bounds = (
+        select(
+            pc.c.operation_id,
+            pc.c.so_line_id,
+            func.min(pc.c.id).label("first"),
+            func.max(pc.c.id).label("last"),
+        )
+        .group_by(pc.c.operation_id, pc.c.so_line_id)
+        .subquery()
+    )
+    first, last = pc.alias("first"), pc.alias("last")
+    changed: dict[str, set[tuple[Any, ...]]] = {}
+    for op, order, line, old, new in conn.execute(
+        select(
+            bounds.c.operation_id,
+            so_lines.c.order_number,
+            so_lines.c.line,
+            first.c.old_date,
+            last.c.new_date,
+        )
+        .join_from(bounds, first, first.c.id == bounds.c.first)
+        .join(last, last.c.id == bounds.c.last)
+        .join(so_lines, so_lines.c.id == bounds.c.so_line_id)
+        .where(first.c.old_date.is_distinct_from(last.c.new_date))
+    ):
+        changed.setdefault(op, set()).add((order, line, _iso(old), _iso(new)))
+    told: dict[str, set[tuple[Any, ...]]] = {}
+    for op, kind, data in conn.execute(
+        select(outbox_events.c.operation_id, outbox_events.c.type, outbox_events.c.data)
+    ):
+        told.setdefault(op, set())
+        if kind == "order.ready":  # stock in, no promise changed
+            continue
+        body = json.loads(data)
+        for ln in body["lines"]:
+            was, now = ln["previous_promised_date"], ln["promised_date"]
+            if (was, now) != (None, None):  # (a queued line cancelled: news, no promise)
+                told[op].add((body["order"], ln["line"], was, now))
+    problems = []
+    for op, lines in told.items():
+        made = changed.get(op, set())
+        if lines != made:
+            untold, unmade = sorted(made - lines, key=str), sorted(lines - made, key=str)
+            problems.append(
+                f"operation {op}: events leave out {len(untold)} promise changes "
+                f"{untold[:3]}, tell {len(unmade)} it did not make {unmade[:3]}"
+            )
+    return problems
+
+
+def _iso(day: date | None) -> str | None:
+    return None if day is None else day.isoformat()
 
 
 def queue_tally_problems(conn: Any) -> list[str]:
