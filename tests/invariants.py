@@ -242,18 +242,28 @@ def event_problems(conn: Any) -> list[str]:
         .where(first.c.old_date.is_distinct_from(last.c.new_date))
     ):
         changed.setdefault(op, set()).add((order, line, _iso(old), _iso(new)))
-    told: dict[str, set[tuple[Any, ...]]] = {}
+    # An operation in several transactions (an import and the sweep it left to after its
+    # commit) writes the events of each in it, so a line's changes are followed through them
+    # in the order written: its first date before, its last after.
+    spans: dict[str, dict[tuple[str, int], list[Any]]] = {}
     for op, kind, data in conn.execute(
-        select(outbox_events.c.operation_id, outbox_events.c.type, outbox_events.c.data)
+        select(outbox_events.c.operation_id, outbox_events.c.type, outbox_events.c.data).order_by(
+            outbox_events.c.id
+        )
     ):
-        told.setdefault(op, set())
+        lines_of_op = spans.setdefault(op, {})
         if kind == "order.ready":  # stock in, no promise changed
             continue
         body = json.loads(data)
         for ln in body["lines"]:
             was, now = ln["previous_promised_date"], ln["promised_date"]
-            if (was, now) != (None, None):  # (a queued line cancelled: news, no promise)
-                told[op].add((body["order"], ln["line"], was, now))
+            if (was, now) == (None, None):  # a queued line cancelled: news, no promise
+                continue
+            lines_of_op.setdefault((body["order"], ln["line"]), [was, now])[1] = now
+    told = {
+        op: {(order, line, was, now) for (order, line), (was, now) in lines.items() if was != now}
+        for op, lines in spans.items()
+    }
     problems = []
     for op, lines in told.items():
         made = changed.get(op, set())
