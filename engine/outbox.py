@@ -169,23 +169,8 @@ def write_placed(
     parts, ready or not), with no date before. The same events, read from the lines rather
     than from the history: none of the history's grouping of each line's first and last change,
     and the number of lines known to the planner. Returns how many."""
-    if not lines:
-        return 0
-    params: dict[str, Any] = {
-        "operation_id": operation_id,
-        "at": at,
-        "prefix": _prefix(operation_id, part),
-        # As they are (a line is among them at most once, and the statement orders the events).
-        "placed": lines if postgres else json.dumps(list(lines)),
-    }
-    return int(conn.execute(_statement(postgres, False, placed=True), params).rowcount or 0)
-
-
-def _prefix(operation_id: str, part: int, kind: str = "") -> str:
-    """Event ids: unique everywhere (96 random bits of the operation's UUID: a collision is not
-    to be expected in any number of operations a shop will make), in the order of the events
-    within the operation, and short enough to type."""
-    return f"evt_{operation_id.replace('-', '')[:24]}_{kind}" + (f"{part}_" if part else "")
+    # As they are: a line is among them at most once, and the statement orders the events.
+    return _write_lines(conn, postgres, operation_id, at, lines, part, "placed")
 
 
 def write_ready(
@@ -200,17 +185,38 @@ def write_ready(
     """Write one ``order.ready`` event per order of the SO lines ``lines`` (whose stock this
     operation received), each listing those lines in state "ready". Returns how many. ``part``
     as for ``write``."""
-    ids = sorted(set(lines))
+    return _write_lines(conn, postgres, operation_id, at, sorted(set(lines)), part, "ready")
+
+
+def _write_lines(
+    conn: Connection,
+    postgres: bool,
+    operation_id: str,
+    at: datetime,
+    ids: Collection[int],
+    part: int,
+    kind: str,
+) -> int:
+    """The events of the SO lines ``ids`` as they stand, ``kind`` "placed" or "ready"."""
     if not ids:
         return 0
+    ready = kind == "ready"
     params: dict[str, Any] = {
         "operation_id": operation_id,
         "at": at,
-        # Apart from the same operation's promise events: an order can have both.
-        "prefix": _prefix(operation_id, part, "r"),
-        "ready": ids if postgres else json.dumps(ids),
+        # Ready events apart from the same operation's promise events: an order can have both.
+        "prefix": _prefix(operation_id, part, "r" if ready else ""),
+        kind: ids if postgres else json.dumps(list(ids)),
     }
-    return int(conn.execute(_statement(postgres, False, ready=True), params).rowcount or 0)
+    statement = _statement(postgres, False, ready=ready, placed=not ready)
+    return int(conn.execute(statement, params).rowcount or 0)
+
+
+def _prefix(operation_id: str, part: int, kind: str = "") -> str:
+    """Event ids: unique everywhere (96 random bits of the operation's UUID: a collision is not
+    to be expected in any number of operations a shop will make), in the order of the events
+    within the operation, and short enough to type."""
+    return f"evt_{operation_id.replace('-', '')[:24]}_{kind}" + (f"{part}_" if part else "")
 
 
 @functools.cache
