@@ -16,7 +16,8 @@ script checks the database: no PO line over-allocated, each PO line's counter th
 allocations, every line of every accepted order stored and either allocated or queued.
 It also reports the CPU an order of each part over the timed window (the servers, the
 machine's PostgreSQL processes, the senders) and the intake transactions (orders each, time,
-the batcher thread's CPU), which say what bounds the throughput.
+their own CPU: the intake's worker process's, or with ``--in-thread`` the batcher thread's),
+which say what bounds the throughput.
 
 With ``--during-sweep N`` the database also holds N queued lines (on the sold-out SKUs, placed
 after every other line) whose supply a PO import brings 5 s into the timed run, as on a launch
@@ -27,6 +28,7 @@ The orders answered while that sweep ran are reported against those answered bef
     python bench/intake_http.py --during-sweep 200000
     python bench/intake_http.py --replicas 2       # two server processes, one database
     python bench/intake_http.py --profile          # cProfile of the intake transactions
+    python bench/intake_http.py --in-thread        # transactions in the server's own thread
 """
 
 from __future__ import annotations
@@ -77,12 +79,20 @@ LAUNCH_AFTER = 5.0
 
 
 def serve_child(
-    url: str, threads: int, sweep_every: float, pipe: Connection, profile: bool = False
+    url: str,
+    threads: int,
+    sweep_every: float,
+    pipe: Connection,
+    profile: bool = False,
+    process: bool = True,
 ) -> None:
     """Serve the intake on a free port (sent up the pipe) and sweep every ``sweep_every`` s
     until the parent says stop; then send back the sweep's figures (and with ``profile``, the
-    cProfile of the engine's intake transactions, as text)."""
+    cProfile of the engine's intake transactions, as text). ``process``: the intake's
+    transactions run in its worker process, as ``preorder serve`` runs them on PostgreSQL;
+    otherwise in the batcher's thread here (``PREORDER_INTAKE_PROCESS=0``, and ``profile``)."""
     from bot.intake.http import intake_app
+    from bot.intake.worker import IntakeWorker
     from bot.service.metrics import Metrics
     from bot.service.server import HttpServer, wsgi_app
 
@@ -90,9 +100,22 @@ def serve_child(
     logging.basicConfig(level=logging.WARNING, format="server: %(levelname)s %(message)s")
     db = e.Database(url)
     metrics = Metrics()
-    # Each intake transaction (all made by the batcher's thread): its wall and thread CPU time
-    # and its orders; the parent's marks take them for the timed window.
+    # Each intake transaction: its wall time, the batcher thread's CPU in it (none of the
+    # transaction's own when the worker runs it) and its orders; the parent's marks take them
+    # for the timed window, with the worker's CPU so far (read from /proc at each mark only:
+    # read around every call, it cost a fifth of the throughput here).
     calls: list[tuple[float, float, int]] = []
+    if process:
+        remote = IntakeWorker.__call__
+
+        def timed_remote(self: IntakeWorker, orders: Any) -> Any:
+            wall, cpu = time.perf_counter(), time.thread_time()
+            try:
+                return remote(self, orders)
+            finally:
+                calls.append((time.perf_counter() - wall, time.thread_time() - cpu, len(orders)))
+
+        IntakeWorker.__call__ = timed_remote  # type: ignore[method-assign]
     counted = e.apply_orders
 
     def timed(db: e.Database, actor: e.Actor, orders: Any, **kw: Any) -> Any:
@@ -102,7 +125,8 @@ def serve_child(
         finally:
             calls.append((time.perf_counter() - wall, time.thread_time() - cpu, len(orders)))
 
-    e.apply_orders = timed
+    if not process:
+        e.apply_orders = timed
     profiler = cProfile.Profile() if profile else None
     if profiler is not None:
         # Only the batcher's thread calls apply_orders: enabled around each call, the profile
@@ -117,12 +141,13 @@ def serve_child(
                 profiler.disable()
 
         e.apply_orders = profiled
+    intake = intake_app(db, SECRET, metrics, process=process)
     router = wsgi_app(
         None,  # no Slack app
         db,
         slack=False,
         metrics=metrics,
-        intake=intake_app(db, SECRET, metrics),
+        intake=intake,
     )
     server = HttpServer(router, "127.0.0.1", 0, threads=threads)
     loop = threading.Thread(target=server.run, daemon=True)
@@ -144,12 +169,14 @@ def serve_child(
         # The process's CPU so far and the transactions since the last mark.
         # (Taken by count: a transaction the batcher appends meanwhile stays for the next.)
         n = len(calls)
-        pipe.send((time.process_time(), calls[:n]))
+        worker = intake.worker
+        pipe.send((time.process_time(), calls[:n], process_cpu(worker.pid if worker else None)))
         del calls[:n]
     stop.set()
     sweep_thread.join()
     server.stop(timeout=10)
     loop.join(timeout=10)
+    intake.close()
     db.dispose()
     text_out = ""
     if profiler is not None:
@@ -321,6 +348,17 @@ def check_end_state(url: str, posted: dict[str, list[tuple[int, str, int]]]) -> 
 # --- where the CPU goes --------------------------------------------------------------------------
 
 
+def process_cpu(pid: int | None) -> float:
+    """CPU seconds used so far by process ``pid``, from /proc (0 where it cannot be read)."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(") ")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def postgres_cpu() -> float | None:
     """CPU seconds used so far by this machine's PostgreSQL processes (every backend and
     background process, whoever they serve), from /proc; None where there is no /proc to read."""
@@ -346,12 +384,14 @@ Calls = list[tuple[float, float, int]]
 
 @dataclass
 class Mark:
-    """CPU seconds of each part at one instant, and the servers' intake transactions since
-    the last mark (wall s, the batcher thread's CPU s, orders)."""
+    """CPU seconds of each part at one instant (the servers' workers apart), and the
+    servers' intake transactions since the last mark (wall s, the batcher thread's CPU s,
+    orders)."""
 
     at: float
     senders: float
     servers: list[float]
+    workers: list[float]
     postgres: float | None
     calls: Calls
 
@@ -363,9 +403,10 @@ def marks(pipes: list[Connection]) -> Mark:
     return Mark(
         time.perf_counter(),
         time.process_time(),
-        [cpu for cpu, _ in answers],
+        [cpu for cpu, _, _ in answers],
+        [worker for _, _, worker in answers],
         postgres_cpu(),
-        [call for _, calls in answers for call in calls],
+        [call for _, calls, _ in answers for call in calls],
     )
 
 
@@ -376,6 +417,7 @@ class Usage:
     seconds: float
     senders: float
     servers: float
+    workers: float
     postgres: float | None
     calls: Calls
 
@@ -388,6 +430,7 @@ class Usage:
             last.at - first.at,
             last.senders - first.senders,
             sum(last.servers) - sum(first.servers),
+            sum(last.workers) - sum(first.workers),
             pg,
             last.calls,
         )
@@ -397,15 +440,20 @@ class Usage:
             return
         per = 1000 / orders
         pg = self.postgres
-        parts = [self.servers, self.senders] + ([pg] if pg is not None else [])
+        server = self.servers + self.workers
+        parts = [server, self.senders] + ([pg] if pg is not None else [])
         total = sum(parts)
         walls = [w for w, _, _ in self.calls]
-        cpus = [cpu for _, cpu, _ in self.calls]
+        # The transactions' own CPU: the workers' (all of theirs is transactions), or the
+        # batcher threads' when the transactions run there.
+        cpus = self.workers if self.workers else sum(cpu for _, cpu, _ in self.calls)
         stored = sum(n for _, _, n in self.calls)
         cores = os.cpu_count() or 1
         c.say(
-            f"  CPU an order (timed window): server {self.servers * per:.2f} ms (its intake "
-            f"transactions {sum(cpus) * 1000 / max(stored, 1):.2f} ms of it), PostgreSQL "
+            f"  CPU an order (timed window): server {server * per:.2f} ms (its intake "
+            f"transactions {cpus * 1000 / max(stored, 1):.2f} ms of it"
+            + (", in the worker process" if self.workers else "")
+            + "), PostgreSQL "
             + (f"{pg * per:.2f} ms (all of its processes)" if pg is not None else "unknown")
             + f", senders {self.senders * per:.2f} ms; {total * per:.2f} ms in all "
             f"({100 * total / self.seconds:.0f}% of one core): {cores} cores would take at most "
@@ -414,7 +462,7 @@ class Usage:
         c.say(
             f"  intake transactions: {len(self.calls):,}, {stored / len(self.calls):.1f} orders "
             f"each, {1000 * sum(walls) / len(walls):.1f} ms each "
-            f"({1000 * sum(cpus) / len(cpus):.1f} ms of it the batcher thread's CPU); "
+            f"({1000 * cpus / len(walls):.1f} ms of it their own CPU); "
             "the batchers busy "
             f"{100 * sum(walls) / self.seconds:.0f}% of the window"
         )
@@ -444,7 +492,14 @@ def run(args: argparse.Namespace) -> int:
             pipe, child_end = get_context("spawn").Pipe()
             server = get_context("spawn").Process(
                 target=serve_child,
-                args=(url, args.threads, args.sweep_every, child_end, args.profile),
+                args=(
+                    url,
+                    args.threads,
+                    args.sweep_every,
+                    child_end,
+                    args.profile,
+                    not (args.in_thread or args.profile),
+                ),
             )
             server.start()
             pipes.append(pipe)
@@ -737,10 +792,17 @@ def main(argv: list[str] | None = None) -> int:
         "posting to each in turn, as behind one address (default: 1)",
     )
     parser.add_argument(
+        "--in-thread",
+        action="store_true",
+        help="run the intake's transactions in the server's batcher thread, as "
+        "PREORDER_INTAKE_PROCESS=0 does, rather than in its worker process (default: off)",
+    )
+    parser.add_argument(
         "--profile",
         action="store_true",
         help="profile the engine's intake transactions in the server (cProfile, which slows "
-        "them: not for the figures) and print the functions taking the most time",
+        "them: not for the figures) and print the functions taking the most time; implies "
+        "--in-thread",
     )
     args = parser.parse_args(argv)
     if min(args.seconds, args.baseline) <= 0 or min(args.senders, args.threads) < 1:
@@ -761,6 +823,11 @@ def main(argv: list[str] | None = None) -> int:
         f"({args.scarce} sold out), {args.history:,} SO lines stored before, waitress with "
         f"{args.threads} threads"
         + (f" in each of {args.replicas} replicas" if args.replicas > 1 else "")
+        + (
+            ", transactions in the server's thread"
+            if args.in_thread or args.profile
+            else ", transactions in the intake's worker process"
+        )
         + ", a sweep every "
         f"{args.sweep_every:g} s; PostgreSQL; {c.python_info()}"
     )

@@ -87,7 +87,7 @@ if TYPE_CHECKING:
     )
     from engine.sweep import auto_allocate, sweep_batches
     from engine.types import POStatus, SOStatus, Source
-    from engine.unit import Actor, on_commit
+    from engine.unit import Actor, announce, on_commit
 
 _MODULES = {
     "engine.db": ["Database"],
@@ -153,7 +153,7 @@ _MODULES = {
     "engine.sweep": ["auto_allocate", "sweep_batches"],
     "engine.types": ["POStatus", "SOStatus", "Source"],
     "engine.inverse": ["not_undone", "undo"],
-    "engine.unit": ["Actor", "on_commit"],
+    "engine.unit": ["Actor", "announce", "on_commit"],
 }
 _HOME = {name: module for module, names in _MODULES.items() for name in names}
 
@@ -218,6 +218,7 @@ __all__ = [
     "State",
     "StorageError",
     "allocate",
+    "announce",
     "applied_keys",
     "apply_import",
     "apply_orders",

@@ -61,6 +61,11 @@ class Conflict(Refused):
         )
         self.differences = differences
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled (an intake's worker process hands it back): rebuilt from its differences,
+        # which the default (its message and the problems made of them) would not give back.
+        return (type(self), (self.message, self.differences), self.__dict__)
+
 
 class InvalidInput(EngineError):
     """Malformed input: a bad date, quantity, reference or file row."""

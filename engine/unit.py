@@ -43,6 +43,17 @@ def on_commit(listener: Callable[[Outcome], None]) -> Callable[[], None]:
     return lambda: _listeners.remove(listener) if listener in _listeners else None
 
 
+def announce(outcome: Outcome) -> None:
+    """Call the ``on_commit`` listeners with ``outcome``: done after every operation that
+    commits, and by a process for an operation another process ran for it (an order intake's
+    worker, ``bot.intake.worker``), since what the listeners count is this process's to tell."""
+    for listener in list(_listeners):
+        try:
+            listener(outcome)
+        except Exception:
+            log.exception("an on_commit listener failed for %s", outcome.operation)
+
+
 @dataclass(frozen=True)
 class Actor:
     """Who asked for a change and from where: carried into every audit event."""
@@ -450,11 +461,7 @@ def run_operation(
         for unit in units:
             unit.release.close()
     if not dry_run and not outcome.replayed:
-        for listener in list(_listeners):
-            try:
-                listener(outcome)
-            except Exception:
-                log.exception("an on_commit listener failed for %s", operation)
+        announce(outcome)
     return outcome
 
 

@@ -37,7 +37,9 @@ def serve(cli: CliContext, host: str, port: int | None) -> None:
       /metrics       Prometheus counters: intake, allocations by source, job runs, API errors,
                      event deliveries by channel and result
       /orders        POST sales orders as JSON signed with PREORDER_INTAKE_SECRET (HMAC-SHA256
-                     of the body, hex, in X-Preorder-Signature); 404 while no secret is set
+                     of the body, hex, in X-Preorder-Signature); 404 while no secret is set.
+                     On PostgreSQL their transactions run in a process of their own, started
+                     with the server (PREORDER_INTAKE_PROCESS=0: in the server's own)
 
     \b
     Scheduled jobs, in PREORDER_TIMEZONE (default UTC). Each run takes a lock in the database

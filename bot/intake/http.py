@@ -37,9 +37,10 @@ from typing import Any
 from wsgiref.types import WSGIApplication
 
 import engine
-from bot.intake.batch import Batcher, NoAnswer
+from bot.intake.batch import Apply, Batcher, NoAnswer
 from bot.intake.body import MAX_BODY, BadOrders, answer, parse_orders, tally
 from bot.intake.followup import FollowUp
+from bot.intake.worker import IntakeWorker
 from bot.service.metrics import Metrics
 from engine import (
     Actor,
@@ -96,6 +97,21 @@ class Reply(Exception):
         self.headers = list(headers)
 
 
+class IntakeApp:
+    """The WSGI app of ``POST /orders``; ``close`` ends its worker process, if it has one."""
+
+    def __init__(self, app: WSGIApplication, worker: IntakeWorker | None) -> None:
+        self._app = app
+        self.worker = worker
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        return self._app(environ, start_response)
+
+    def close(self) -> None:
+        if self.worker is not None:
+            self.worker.close()
+
+
 def intake_app(
     db: Database,
     secret: str,
@@ -103,10 +119,12 @@ def intake_app(
     *,
     max_wait: float = MAX_WAIT,
     max_requests: int = MAX_REQUESTS,
-) -> WSGIApplication:
+    process: bool = False,
+) -> IntakeApp:
     """The WSGI app of ``POST /orders`` (mount it with ``bot.service.server.wsgi_app(intake=...)``):
     a request waits for the database ``max_wait`` seconds at most, and ``max_requests`` wait at
-    once at most."""
+    once at most. ``process`` (PostgreSQL): the transactions run in a process of their own
+    (``bot.intake.worker``), started now; close the app to end it."""
     if not secret:
         # An intake without a secret would take orders from anyone.
         raise ValueError("order intake needs a secret (PREORDER_INTAKE_SECRET)")
@@ -121,8 +139,10 @@ def intake_app(
         if outcome.awaiting_sweep:
             followup.request(outcome.awaiting_sweep)
 
+    worker = IntakeWorker(db, ACTOR) if process else None
     # The answer shows no PO line headers: the engine need not read them.
-    batcher = Batcher(lambda orders: engine.apply_orders(db, ACTOR, orders, headers=False), stored)
+    apply: Apply = worker or (lambda orders: engine.apply_orders(db, ACTOR, orders, headers=False))
+    batcher = Batcher(apply, stored)
 
     def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("REQUEST_METHOD") != "POST":
@@ -159,7 +179,7 @@ def intake_app(
             return _json(start_response, refusal.status, refusal.body, refusal.headers)
         return _json(start_response, "200 OK", reply)
 
-    return app
+    return IntakeApp(app, worker)
 
 
 def _read_body(environ: dict[str, Any]) -> bytes:

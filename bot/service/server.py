@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from slack_bolt import App
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
+    from bot.intake.http import IntakeApp
     from bot.service.metrics import Metrics
     from bot.service.scheduler import Scheduler
     from bot.service.settings import ServiceSettings
@@ -247,6 +248,7 @@ def serve(
 
     metrics = Metrics()
     stop_counting = count_allocations(metrics)
+    intake: IntakeApp | None = None
     try:
         app, socket = (
             _slack_face(settings, db, metrics, announce, service.zone) if slack else (None, None)
@@ -305,6 +307,8 @@ def serve(
         if app is not None:
             _finish(app)
     finally:
+        if intake is not None:
+            intake.close()  # after the requests in flight: its worker ends when idle
         stop_counting()
 
 
@@ -354,14 +358,15 @@ def _close_socket(socket: SocketModeHandler) -> None:
     socket.close()
 
 
-def _intake(db: Database, service: ServiceSettings, metrics: Metrics) -> WSGIApplication | None:
-    """``POST /orders``, only when a secret is set: an open intake would take anyone's orders."""
+def _intake(db: Database, service: ServiceSettings, metrics: Metrics) -> IntakeApp | None:
+    """``POST /orders``, only when a secret is set: an open intake would take anyone's orders.
+    On PostgreSQL its transactions run in a process of their own unless turned off."""
     secret = service.intake_secret.strip()
     if not secret:
         return None
     from bot.intake.http import intake_app
 
-    return intake_app(db, secret, metrics)
+    return intake_app(db, secret, metrics, process=service.intake_process and db.is_postgres)
 
 
 def _receipts(db: Database, service: ServiceSettings, metrics: Metrics) -> WSGIApplication | None:

@@ -54,6 +54,11 @@ class ServiceSettings(Settings):
         description="how often the queue's tallies appended by writers are summed (PostgreSQL; "
         "a queued line's place in its queue reads fewer rows); `0`: off",
     )
+    intake_process: bool = Field(
+        True,
+        description="`0`: the order intake's transactions run in a thread of the server rather "
+        "than in a process of their own (PostgreSQL; on SQLite they always run in the server)",
+    )
     scheduler: bool = Field(True, description="`0`: this process runs no scheduled jobs")
     log_format: Literal["plain", "json"] = Field(
         "plain",

@@ -22,7 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 
 import engine as e
-from bot.intake.http import MAX_BODY, SIGNATURE_HEADER, intake_app, sign
+from bot.intake.http import MAX_BODY, SIGNATURE_HEADER, IntakeApp, intake_app, sign
 from bot.service.metrics import Metrics
 from bot.service.server import HttpServer, wsgi_app
 from tests.cli.helpers import run
@@ -40,6 +40,7 @@ class Intake:
 
     url: str
     metrics: Metrics
+    app: IntakeApp
 
     def post(
         self, payload: Any, *, signature: str | None = "good", raw: bytes | None = None
@@ -70,27 +71,29 @@ ServeIntake = Callable[..., Intake]
 
 @pytest.fixture
 def serve_intake() -> Iterator[ServeIntake]:
-    started: list[tuple[HttpServer, threading.Thread]] = []
+    started: list[tuple[HttpServer, threading.Thread, IntakeApp]] = []
 
     def start(db: e.Database, **options: Any) -> Intake:
         metrics = Metrics()
+        intake = intake_app(db, SECRET, metrics, **options)
         router = wsgi_app(
             None,  # no Slack app
             db,
             slack=False,
             metrics=metrics,
-            intake=intake_app(db, SECRET, metrics, **options),
+            intake=intake,
         )
         server = HttpServer(router, "127.0.0.1", 0)
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
-        started.append((server, thread))
-        return Intake(server.url, metrics)
+        started.append((server, thread, intake))
+        return Intake(server.url, metrics, intake)
 
     yield start
-    for server, thread in started:
+    for server, thread, intake in started:
         server.stop(timeout=5)
         thread.join(timeout=5)
+        intake.close()
 
 
 @pytest.fixture
