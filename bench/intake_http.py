@@ -462,7 +462,8 @@ class Usage:
         c.say(
             f"  intake transactions: {len(self.calls):,}, {stored / len(self.calls):.1f} orders "
             f"each, {1000 * sum(walls) / len(walls):.1f} ms each "
-            f"({1000 * cpus / len(walls):.1f} ms of it their own CPU); "
+            f"({1000 * cpus / len(walls):.1f} ms of it their own CPU; the longest "
+            f"{1000 * max(walls):.0f} ms); "
             "the batchers busy "
             f"{100 * sum(walls) / self.seconds:.0f}% of the window"
         )

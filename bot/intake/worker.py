@@ -4,11 +4,10 @@ In the server's process the batcher's thread (``bot.intake.batch``), which makes
 transaction one after another, shares one interpreter lock with the HTTP threads that read,
 check and answer the requests: the lock is released at each of the ~25 waits on the database
 of a transaction, and retaking it means waiting for whichever HTTP thread took it meanwhile.
-Measured (``bench/README.md``, "the intake's transactions in a process of their own"): a
-10-order transaction that takes 9 ms alone took 11-12 ms beside four threads using a third of a
-core, and 9 ms beside the same load in other processes; over HTTP the throughput grew by about
-a fifth. So the batcher hands each batch to a child process that runs
-``engine.apply_orders`` and sends back what it returns.
+So the batcher hands each batch to a child process that runs ``engine.apply_orders`` and sends
+back what it returns. Measured (``bench/README.md``, "the intake's transactions in a process of
+their own"): a 10-order transaction took 12.5-12.7 ms under 20 senders against 14.1-14.9 ms in
+the server's thread, and the intake took 1.15x the orders a second.
 
 What does not change: one transaction at a time, the batcher's batching and its errors (each
 request still gets its own answer), and what the engine writes. A worker that dies (or is

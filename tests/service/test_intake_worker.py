@@ -7,6 +7,7 @@ count what it committed."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import pickle
@@ -15,6 +16,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,10 +25,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 
 import engine as e
-from bot.intake.http import IntakeApp
+from bot.intake.http import SIGNATURE_HEADER, IntakeApp, sign
 from bot.service.metrics import count_allocations
-from tests.helpers import dump
+from tests.fixtures.databases import fresh_postgres
+from tests.helpers import dump, po
 from tests.invariants import check_invariants
+from tests.service.serving import Serve
 from tests.service.test_intake_http import (
     STORED,
     Intake,
@@ -39,13 +43,12 @@ from tests.service.test_intake_http import (
 )
 
 pytestmark = pytest.mark.postgres
+SERVE_SECRET = "worker-test-secret"
 
 
 @pytest.fixture
 def supplied(pg_db: e.Database) -> e.Database:
     """PO-1:1 holds 10 of A (2027-01-10), PO-1:2 2 of B (2027-01-20); no orders yet."""
-    from tests.helpers import po
-
     e.apply_records(
         pg_db,
         e.Actor("seed", e.Source.CLI),
@@ -265,3 +268,47 @@ def test_the_engines_errors_cross_processes_whole(error: Exception) -> None:
     assert type(back) is type(error)
     assert str(back) == str(error)
     assert vars(back) == vars(error)
+
+
+@pytest.mark.parametrize("process", ["1", "0"])
+def test_serve_on_postgresql_runs_the_intake_in_its_worker_unless_told_not_to(
+    pg_url: str, tmp_path: Path, process: str
+) -> None:
+    """``preorder serve`` with an intake secret on PostgreSQL: the worker starts with the
+    server (PREORDER_INTAKE_PROCESS=0: none), stores what is posted, and ends with it; every
+    line, the worker's included, is the server's JSON."""
+    db = fresh_postgres(pg_url)
+    e.apply_records(db, e.Actor("seed", e.Source.CLI), [po("PO-1", (1, "A", 10, "2027-01-10"))])
+    served = Serve(
+        pg_url,
+        None,
+        tmp_path,
+        PREORDER_INTAKE_SECRET=SERVE_SECRET,
+        PREORDER_INTAKE_PROCESS=process,
+        PREORDER_SCHEDULER="0",
+        PREORDER_LOG_FORMAT="json",
+    )
+    try:
+        body = json.dumps([order("SO-1", (1, "A", 2))]).encode()
+        reply = requests.post(
+            f"{served.url}/orders",
+            data=body,
+            headers={SIGNATURE_HEADER: sign(SERVE_SECRET, body)},
+            timeout=30,
+        )
+        assert reply.status_code == 200, reply.text
+        ready = [r for r in served.records() if "worker process" in r["message"]]
+    finally:
+        code = served.stop()
+        served.kill()
+    assert code == 0, served.lines
+    assert all(line.startswith("{") for line in served.lines), served.lines
+    assert e.po_line(db, "PO-1", 1).allocated == 2
+    if process == "0":
+        assert ready == []
+        return
+    assert len(ready) == 1 and ready[0]["logger"] == "bot.intake", ready
+    pid = int(ready[0]["message"].split()[3])
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # it ended with the server
+    db.dispose()
