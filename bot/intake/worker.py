@@ -77,7 +77,9 @@ class _Recipe:
 class IntakeWorker:
     """``engine.apply_orders(db, actor, orders, headers=False)`` run in a child process, one
     call at a time; a call is made as a ``bot.intake.batch.Apply``. The process is spawned at
-    once (so that the first order does not wait for its imports) and ended by ``close``."""
+    once (so that the first order does not wait for its imports) and ended by ``close``. Its
+    database is ``db``'s URL with ``db``'s settings (events, split lines, timeouts); a clock
+    given to ``db`` stays in this process (the worker's is the real one)."""
 
     def __init__(self, db: Database, actor: Actor) -> None:
         if not db.is_postgres:

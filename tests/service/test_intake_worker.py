@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import pickle
 import signal
 import threading
 import time
@@ -248,26 +247,6 @@ def test_the_app_needs_postgresql_for_a_worker(tmp_path: Any) -> None:
     db = e.Database(f"sqlite:///{tmp_path / 'x.db'}")
     with pytest.raises(ValueError, match="PostgreSQL only"):
         intake_app(db, "secret", Metrics(), process=True)
-
-
-@pytest.mark.parametrize(
-    "error",
-    [
-        e.Conflict("2 orders already stored", [e.Difference("SO-1", "customer", "a", "b")]),
-        e.Refused("no room", ["PO-1:1 holds 2"], shortfall=3),
-        e.NotFound("no such order"),
-        e.InvalidInput("bad date"),
-        e.StorageError("database error: server closed the connection"),
-        e.ConstraintViolation("database error: duplicate key"),
-    ],
-    ids=lambda error: type(error).__name__,
-)
-def test_the_engines_errors_cross_processes_whole(error: Exception) -> None:
-    back = pickle.loads(pickle.dumps(error))
-
-    assert type(back) is type(error)
-    assert str(back) == str(error)
-    assert vars(back) == vars(error)
 
 
 @pytest.mark.parametrize("process", ["1", "0"])
