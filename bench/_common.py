@@ -350,3 +350,37 @@ def python_info() -> str:
         f"python {sys.version.split()[0]}, SQLAlchemy {__import__('sqlalchemy').__version__}, "
         f"SQLite {__import__('sqlite3').sqlite_version}, {os.cpu_count()} CPUs"
     )
+
+
+# --- CPU of other processes ----------------------------------------------------------------------
+
+
+def process_cpu(pid: int | None) -> float:
+    """CPU seconds used so far by process ``pid``, from /proc (0 where it cannot be read)."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(") ")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu() -> float | None:
+    """CPU seconds used so far by this machine's PostgreSQL processes (every backend and
+    background process, whoever they serve), from /proc; None where there is no /proc to read."""
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    total = 0
+    found = False
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # the process ended meanwhile
+            continue
+        name, _, rest = text.partition(") ")
+        if not name.endswith("(postgres"):
+            continue
+        fields = rest.split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+        found = True
+    return total / tick if found else None

@@ -20,6 +20,9 @@ Rows = dict[str, list[dict[str, Any]]]
 T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 ARRIVAL0 = date(2027, 1, 4)
 PO_LINES_PER_SKU = 4
+# The intake benchmarks' units of ATP left on each SKU that is not sold out: more than a run's
+# orders take.
+HEADROOM = (3_000, 5_000)
 
 
 def order_book(

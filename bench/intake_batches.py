@@ -30,8 +30,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import _common as c  # noqa: E402
-from _steady import steady_state  # noqa: E402
-from intake_http import HEADROOM, postgres_cpu  # noqa: E402
+from _common import postgres_cpu  # noqa: E402
+from _steady import HEADROOM, steady_state  # noqa: E402
 
 import engine as e  # noqa: E402
 

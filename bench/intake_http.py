@@ -59,7 +59,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import _common as c  # noqa: E402
-from _steady import steady_state  # noqa: E402
+from _common import postgres_cpu, process_cpu  # noqa: E402
+from _steady import HEADROOM, steady_state  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
 import engine as e  # noqa: E402
@@ -67,8 +68,6 @@ from bot.intake.http import SIGNATURE_HEADER, sign  # noqa: E402
 from tests.invariants import check_invariants  # noqa: E402
 
 SECRET = "bench-intake-secret"
-# Units of ATP left on each SKU that is not sold out: more than a run's orders take.
-HEADROOM = (3_000, 5_000)
 TARGET_P99_MS = 100.0
 TARGET_RATE = 1_000.0
 # Seconds into the timed run when --during-sweep's PO import starts.
@@ -346,37 +345,6 @@ def check_end_state(url: str, posted: dict[str, list[tuple[int, str, int]]]) -> 
 
 
 # --- where the CPU goes --------------------------------------------------------------------------
-
-
-def process_cpu(pid: int | None) -> float:
-    """CPU seconds used so far by process ``pid``, from /proc (0 where it cannot be read)."""
-    if pid is None:
-        return 0.0
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(") ")[2].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def postgres_cpu() -> float | None:
-    """CPU seconds used so far by this machine's PostgreSQL processes (every backend and
-    background process, whoever they serve), from /proc; None where there is no /proc to read."""
-    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-    total = 0
-    found = False
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-        except OSError:  # the process ended meanwhile
-            continue
-        name, _, rest = text.partition(") ")
-        if not name.endswith("(postgres"):
-            continue
-        fields = rest.split()
-        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
-        found = True
-    return total / tick if found else None
 
 
 Calls = list[tuple[float, float, int]]
