@@ -53,6 +53,15 @@ DEFAULT_PG_URL = load(BenchSettings).bench_postgres_url
 TABLES: list[Table] = list(metadata.sorted_tables)
 
 
+def add_pg_url(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--pg-url",
+        default=DEFAULT_PG_URL,
+        help="PostgreSQL server to use; the benchmark works in a schema of its own and drops it "
+        "at the end (default: $PREORDER_BENCH_POSTGRES_URL or %(default)s)",
+    )
+
+
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--db",
@@ -60,12 +69,7 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
         default="both",
         help="which database to measure (default: both)",
     )
-    parser.add_argument(
-        "--pg-url",
-        default=DEFAULT_PG_URL,
-        help="PostgreSQL server to use; the benchmark works in a schema of its own and drops it "
-        "at the end (default: $PREORDER_BENCH_POSTGRES_URL or %(default)s)",
-    )
+    add_pg_url(parser)
     parser.add_argument(
         "--workdir",
         type=Path,

@@ -95,12 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         description="The intake transaction alone (engine.apply_orders) on PostgreSQL, by "
         "batch size: time, Python CPU and PostgreSQL CPU a transaction, and its fixed part.",
     )
-    parser.add_argument(
-        "--pg-url",
-        default=c.DEFAULT_PG_URL,
-        help="PostgreSQL server to use; the benchmark works in a schema of its own and drops it "
-        "at the end (default: $PREORDER_BENCH_POSTGRES_URL or %(default)s)",
-    )
+    c.add_pg_url(parser)
     parser.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
     parser.add_argument(
         "--transactions", type=int, default=300, help="timed transactions a size (default: 300)"

@@ -704,12 +704,7 @@ def main(argv: list[str] | None = None) -> int:
         "posting signed orders to POST /orders while the sweep runs; throughput, latency, and "
         "a check of the end state.",
     )
-    parser.add_argument(
-        "--pg-url",
-        default=c.DEFAULT_PG_URL,
-        help="PostgreSQL server to use; the benchmark works in a schema of its own and drops it "
-        "at the end (default: $PREORDER_BENCH_POSTGRES_URL or %(default)s)",
-    )
+    c.add_pg_url(parser)
     parser.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
     parser.add_argument("--seconds", type=float, default=30.0, help="timed run (default: 30)")
     parser.add_argument(

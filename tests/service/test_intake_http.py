@@ -96,8 +96,7 @@ def serve_intake() -> Iterator[ServeIntake]:
         intake.close()
 
 
-@pytest.fixture
-def supplied(db: e.Database) -> e.Database:
+def supply(db: e.Database) -> e.Database:
     """PO-1:1 holds 10 of A (2027-01-10), PO-1:2 2 of B (2027-01-20); no orders yet."""
     e.apply_records(
         db,
@@ -105,6 +104,11 @@ def supplied(db: e.Database) -> e.Database:
         [po("PO-1", (1, "A", 10, "2027-01-10"), (2, "B", 2, "2027-01-20"))],
     )
     return db
+
+
+@pytest.fixture
+def supplied(db: e.Database) -> e.Database:
+    return supply(db)
 
 
 @pytest.fixture

@@ -39,6 +39,7 @@ from tests.service.test_intake_http import (
     order,
     post_until_answered,
     serve_intake,  # noqa: F401 (a fixture)
+    supply,
 )
 
 pytestmark = pytest.mark.postgres
@@ -47,13 +48,7 @@ SERVE_SECRET = "worker-test-secret"
 
 @pytest.fixture
 def supplied(pg_db: e.Database) -> e.Database:
-    """PO-1:1 holds 10 of A (2027-01-10), PO-1:2 2 of B (2027-01-20); no orders yet."""
-    e.apply_records(
-        pg_db,
-        e.Actor("seed", e.Source.CLI),
-        [po("PO-1", (1, "A", 10, "2027-01-10"), (2, "B", 2, "2027-01-20"))],
-    )
-    return pg_db
+    return supply(pg_db)
 
 
 @pytest.fixture
