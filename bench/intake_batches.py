@@ -13,17 +13,29 @@ second transaction competes for.
 The database starts as a season of orders would leave it (``_steady.py``, as for
 ``intake_http.py``); each order has 1-3 lines over ``--skus`` SKUs, most with supply left.
 
+``--beside N`` runs N loops beside the transactions, each doing what a server's HTTP thread
+does between its waits (0.4 ms of Python, then 4.3 ms asleep: four of them take a third of a
+core), in threads of this process (``--beside-in threads``: they share the transactions'
+interpreter lock, as the HTTP threads of a server whose transactions run in its own thread do)
+or in processes of their own (``processes``: as beside the intake's worker process).
+
     python bench/intake_batches.py [--transactions 300] [--sizes 1,5,10,20] [--rounds 3]
+    python bench/intake_batches.py --sizes 10 --beside 4 --beside-in threads
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import random
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -79,6 +91,39 @@ def measure(db: e.Database, orders: Orders, size: int, count: int) -> tuple[floa
     return 1000 * wall / count, 1000 * cpu / count, 1000 * database / count
 
 
+BUSY = 0.0004  # seconds of Python a loop beside the transactions runs at a time
+ASLEEP = 0.0043  # and then sleeps
+
+
+def busy_loop(stop: threading.Event | Any) -> None:
+    """What a server's HTTP thread does between its waits, until ``stop`` is set."""
+    while not stop.is_set():
+        began = time.thread_time()
+        while time.thread_time() - began < BUSY:
+            pass
+        time.sleep(ASLEEP)
+
+
+@contextmanager
+def beside(count: int, where: str) -> Iterator[None]:
+    """``count`` busy loops running in threads of this process or in processes of their own."""
+    if not count:
+        yield
+        return
+    context = multiprocessing.get_context("spawn")
+    stop: Any = threading.Event() if where == "threads" else context.Event()
+    kind: Any = threading.Thread if where == "threads" else context.Process
+    loops = [kind(target=busy_loop, args=(stop,), daemon=True) for _ in range(count)]
+    for loop in loops:
+        loop.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        for loop in loops:
+            loop.join(timeout=10)
+
+
 def fit(points: list[tuple[int, float]]) -> tuple[float, float]:
     """The least-squares line through ``points`` (size, ms): (fixed ms, ms an order)."""
     n = len(points)
@@ -110,6 +155,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--history", type=int, default=100_000, help="SO lines stored before (default: 100000)"
     )
+    parser.add_argument(
+        "--beside",
+        type=int,
+        default=0,
+        metavar="N",
+        help="busy loops beside the transactions, as a server's HTTP threads (default: 0)",
+    )
+    parser.add_argument(
+        "--beside-in",
+        choices=["threads", "processes"],
+        default="threads",
+        help="where those loops run: threads of this process, sharing its interpreter lock, "
+        "or processes of their own (default: threads)",
+    )
     args = parser.parse_args(argv)
     try:
         sizes = sorted({int(x) for x in args.sizes.split(",") if x.strip()})
@@ -117,10 +176,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--sizes takes whole numbers separated by commas, e.g. 1,5,10,20")
     if not sizes or sizes[0] < 1 or args.transactions < 1 or args.rounds < 1 or args.skus < 3:
         parser.error("need sizes >= 1, --transactions and --rounds >= 1, --skus >= 3")
+    if args.beside < 0:
+        parser.error("--beside must be at least 0")
     c.say(
         f"intake transactions alone: {args.transactions} transactions of each of "
         f"{', '.join(map(str, sizes))} new orders, {args.rounds} round(s), on {args.history:,} "
-        f"SO lines stored before over {args.skus} SKUs; PostgreSQL; {c.python_info()}"
+        f"SO lines stored before over {args.skus} SKUs"
+        + (f", {args.beside} busy loops beside them in {args.beside_in}" if args.beside else "")
+        + f"; PostgreSQL; {c.python_info()}"
     )
     rows, _ = steady_state(args.history, args.skus, args.seed, sold_out=20, headroom=HEADROOM)
     skus = [r["sku"] for r in rows["products"]]
@@ -129,10 +192,11 @@ def main(argv: list[str] | None = None) -> int:
         db = e.Database(store.fresh())
         orders = Orders(skus, args.seed)
         measure(db, orders, 10, WARM_UP)
-        for _ in range(args.rounds):
-            # Sizes interleaved in each round, so that a noisy minute touches each of them.
-            for size in sizes:
-                found[size].append(measure(db, orders, size, args.transactions))
+        with beside(args.beside, args.beside_in):
+            for _ in range(args.rounds):
+                # Sizes interleaved in each round, so that a noisy minute touches each of them.
+                for size in sizes:
+                    found[size].append(measure(db, orders, size, args.transactions))
         db.dispose()
     c.say("\nsummary (ms a transaction, median of the rounds)")
     c.say(f"  {'orders':>6}  {'time':>6}  {'Python':>6}  {'PostgreSQL':>10}  {'time an order':>13}")

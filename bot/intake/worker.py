@@ -6,8 +6,10 @@ check and answer the requests: the lock is released at each of the ~25 waits on 
 of a transaction, and retaking it means waiting for whichever HTTP thread took it meanwhile.
 So the batcher hands each batch to a child process that runs ``engine.apply_orders`` and sends
 back what it returns. Measured (``bench/README.md``, "the intake's transactions in a process of
-their own"): a 10-order transaction took 12.5-12.7 ms under 20 senders against 14.1-14.9 ms in
-the server's thread, and the intake took 1.15x the orders a second.
+their own"): a 10-order transaction took 11.4-11.5 ms beside four threads doing what HTTP
+threads do and 9.4-10.0 ms beside the same in processes (8.0-8.2 ms alone); under 20 senders
+12.5-12.7 ms against 14.1-14.9 ms in the server's thread, and the intake took 1.15x the orders
+a second.
 
 What does not change: one transaction at a time, the batcher's batching and its errors (each
 request still gets its own answer), and what the engine writes. A worker that dies (or is
