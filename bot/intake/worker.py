@@ -157,27 +157,34 @@ class IntakeWorker:
         self._process, self._conn, self._ready = process, parent, False
 
     def _running(self) -> Connection:
-        """The connection to a worker ready for a batch, started (again) if it is not."""
+        """The connection to a worker ready for a batch, started (again) if it is not. One
+        that died before it said it was ready (killed while idle) is replaced once more at
+        once: it had no batch yet."""
         if self._closed:
             raise StorageError("the order intake is closed")
-        if self._process is None or not self._process.is_alive():
-            self._stop(kill=True)
-            self._start()
-        conn = self._conn
-        assert conn is not None
-        if not self._ready:
+        for attempt in (1, 2):
+            if self._process is None or not self._process.is_alive():
+                self._stop(kill=True)
+                self._start()
+            conn = self._conn
+            assert conn is not None
+            if self._ready:
+                return conn
+            died = False
             try:
                 started = conn.poll(START_TIMEOUT)
                 kind, value = conn.recv() if started else ("error", None)
             except (EOFError, OSError):
-                kind, value = "error", None
-            if kind != "ready":
-                self._stop(kill=True)
-                if isinstance(value, BaseException):
-                    raise value
-                raise StorageError("the intake's worker process did not start")
-            self._ready = True
-        return conn
+                kind, value, died = "error", None, True
+            if kind == "ready":
+                self._ready = True
+                return conn
+            self._stop(kill=True)
+            if isinstance(value, BaseException):
+                raise value
+            if not (died and attempt == 1):
+                break
+        raise StorageError("the intake's worker process did not start")
 
     def _stop(self, *, kill: bool) -> None:
         process, conn = self._process, self._conn

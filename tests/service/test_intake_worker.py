@@ -158,6 +158,24 @@ def test_a_worker_killed_while_idle_is_replaced_for_the_next_order(
     assert e.po_line(supplied, "PO-1", 1).allocated == 1
 
 
+def test_a_worker_killed_while_it_starts_is_replaced_and_the_order_stored(
+    supplied: e.Database,
+    serve_intake: ServeIntake,  # noqa: F811
+) -> None:
+    served = serve_intake(supplied, process=True)
+    try:
+        first = worker_pid(served)
+        os.kill(first, signal.SIGKILL)  # long before its imports are done: it had said nothing
+
+        reply = served.post([order("SO-1", (1, "A", 1))])
+
+        assert reply.status_code == 200, reply.text
+        assert worker_pid(served) != first
+    finally:
+        app(served).close()
+    assert e.po_line(supplied, "PO-1", 1).allocated == 1
+
+
 def test_a_worker_killed_mid_batch_is_503_and_the_retry_is_stored_once(
     intake: Intake, supplied: e.Database
 ) -> None:
