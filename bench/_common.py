@@ -359,32 +359,37 @@ def python_info() -> str:
 # --- CPU of other processes ----------------------------------------------------------------------
 
 
+def _cpu_seconds(stat: str) -> tuple[str, float]:
+    """A process's name and CPU seconds so far (utime + stime, fields 14 and 15), from the text
+    of its /proc/PID/stat (the name in brackets may hold spaces and brackets itself)."""
+    name, _, rest = stat.rpartition(") ")
+    fields = rest.split()
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    return name.partition(" (")[2], (int(fields[11]) + int(fields[12])) / tick
+
+
 def process_cpu(pid: int | None) -> float:
     """CPU seconds used so far by process ``pid``, from /proc (0 where it cannot be read)."""
     if pid is None:
         return 0.0
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(") ")[2].split()
+        return _cpu_seconds(Path(f"/proc/{pid}/stat").read_text())[1]
     except OSError:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def postgres_cpu() -> float | None:
     """CPU seconds used so far by this machine's PostgreSQL processes (every backend and
     background process, whoever they serve), from /proc; None where there is no /proc to read."""
-    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-    total = 0
+    total = 0.0
     found = False
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            text = stat.read_text()
+            name, seconds = _cpu_seconds(stat.read_text())
         except OSError:  # the process ended meanwhile
             continue
-        name, _, rest = text.partition(") ")
-        if not name.endswith("(postgres"):
+        if name != "postgres":
             continue
-        fields = rest.split()
-        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+        total += seconds
         found = True
-    return total / tick if found else None
+    return total if found else None
