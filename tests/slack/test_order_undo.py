@@ -20,7 +20,8 @@ def test_order_shows_each_line_why_and_the_history_to_anyone(slack_app: SlackApp
     assert "History" in said and "import: line 1 created: 4 units of SKU-RED" in said
     assert "remove: released from PO-1001:1 (removed); parked" in said
     slack_app.command("order SO-1")
-    allocated = slack_app.modal()
+    # The second modal opened: the latest (-1) is SO-3's until SO-1's opens.
+    allocated = slack_app.modal(1)
     assert "*allocated* on `PO-1001:1`" in texts(allocated)
     slack_app.click(ActionId.REVIEW, view=allocated)  # the line links to its PO line's review
     review = slack_app.modal(callback_id=CallbackId.REVIEW)
